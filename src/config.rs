@@ -1,0 +1,55 @@
+//! Node configuration: list lengths, replication and the maintenance clock.
+
+use serde::{Deserialize, Serialize};
+
+/// How a node behaves. All durations are in milliseconds of the driver's clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Successor-list length r. The ring survives as long as no node loses all
+    /// r successors between two of its stabilizations.
+    pub successors: usize,
+    /// Replication factor R: each key is held by its successor and the next R−1.
+    pub replicas: usize,
+    /// Mean period of stabilize (each period is jittered by ±50 %).
+    pub stabilize_ms: u64,
+    /// Mean period of fix-fingers (one finger run per period).
+    pub fix_fingers_ms: u64,
+    /// Mean period of check-predecessor.
+    pub check_predecessor_ms: u64,
+    /// Mean period of the replication pass.
+    pub replicate_ms: u64,
+    /// Whether periodic maintenance runs at all (off only for a frozen ideal ring).
+    pub maintenance: bool,
+    /// How long to wait for a direct answer (neighbours, ping, hop receipt).
+    pub rpc_timeout_ms: u64,
+    /// How long the origin waits for a routed request before retrying it.
+    pub request_timeout_ms: u64,
+    /// How often the origin retries a routed request before reporting failure.
+    pub request_retries: u32,
+    /// How often a node retries a next hop that does not acknowledge before routing around it.
+    pub hop_attempts: u32,
+    /// Most routed requests this node may have outstanding as origin.
+    pub max_pending_requests: usize,
+    /// Most records this node keeps; puts and hand-overs beyond are refused.
+    pub max_records: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            successors: 8,
+            replicas: 3,
+            stabilize_ms: 1_000,
+            fix_fingers_ms: 500,
+            check_predecessor_ms: 2_000,
+            replicate_ms: 2_000,
+            maintenance: true,
+            rpc_timeout_ms: 1_500,
+            request_timeout_ms: 8_000,
+            request_retries: 2,
+            hop_attempts: 2,
+            max_pending_requests: 4096,
+            max_records: 1 << 20,
+        }
+    }
+}

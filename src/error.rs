@@ -1,0 +1,44 @@
+//! Errors a local caller of the node can get back.
+
+use crate::message::{RouteFailure, MAX_VALUE_BYTES};
+use thiserror::Error;
+
+/// Why a command was refused at once.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// The node has not joined a ring (or has left it).
+    #[error("this node is not part of a ring yet")]
+    NotJoined,
+    /// `create` or `join` was called on a node that is already in a ring or joining.
+    #[error("this node has already joined or is joining a ring")]
+    AlreadyJoined,
+    /// The value is larger than one record may be.
+    #[error("the value is {0} bytes; at most {MAX_VALUE_BYTES} bytes fit in one record")]
+    ValueTooLarge(usize),
+    /// Too many requests are already outstanding.
+    #[error("too many requests in flight ({0}); try again when some finish")]
+    Busy(usize),
+    /// A node cannot join through itself.
+    #[error("a node cannot join the ring through itself")]
+    JoinViaSelf,
+}
+
+/// Why a request that was accepted did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// No answer arrived after every retry.
+    #[error("no answer after {attempts} attempts; the nodes on the way may have left")]
+    Timeout {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Routing gave up at some node.
+    #[error("routing failed: {0}")]
+    Route(RouteFailure),
+    /// The node left the ring while the request was in flight.
+    #[error("this node left the ring before the request finished")]
+    Left,
+    /// The ring already has a node with this id.
+    #[error("another node already uses this id")]
+    IdTaken,
+}

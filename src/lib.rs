@@ -1,0 +1,36 @@
+//! # chord — a Chord DHT whose nodes are browser tabs
+//!
+//! This crate is the protocol core: a Chord node written as a **sans-IO state
+//! machine** ([`Node`]) and a **deterministic simulator** ([`sim`]) that drives
+//! many nodes over a modelled network. The same node code runs in the
+//! simulator, in the browser (over WebRTC data channels) and in any future
+//! native peer; it never reads a clock, never does IO and draws randomness only
+//! from the seed it is given.
+//!
+//! * [`id`] — 160-bit ids and the ring arithmetic (intervals, distance, finger starts).
+//! * [`message`] — the versioned wire protocol, with limits; decoding never panics.
+//! * [`node`] — the node: routing, Zave-correct maintenance, replication.
+//! * [`finger`], [`successors`], [`store`] — the node's tables.
+//! * [`sim`] — the discrete-event simulator and the ring invariants it checks.
+//!
+//! The module docs of [`node`] describe the driver loop and the invariants.
+
+pub mod config;
+pub mod error;
+pub mod finger;
+pub mod id;
+pub mod message;
+pub mod node;
+pub mod rng;
+pub mod sim;
+pub mod store;
+pub mod successors;
+pub mod time;
+
+pub use config::Config;
+pub use error::{CommandError, RequestError};
+pub use id::Id;
+pub use message::Message;
+pub use node::{Event, Node, NodeState, Output, Status};
+pub use store::{Record, Version};
+pub use time::Millis;

@@ -1,0 +1,426 @@
+//! The wire protocol: every message a peer sends to another peer.
+//!
+//! One module, shared by the node, the simulator, the browser peer and the
+//! signaling server. A frame is one version byte ([`PROTOCOL_VERSION`]) followed
+//! by the [postcard] encoding of a [`Message`]. Decoding checks the size first,
+//! then the version, then the structure, then the limits below; it never panics
+//! and never allocates more than the frame size allows.
+
+use crate::id::Id;
+use crate::store::{Record, Version};
+use serde::{Deserialize, Serialize};
+
+/// Version byte at the start of every frame. Bump on any incompatible change.
+pub const PROTOCOL_VERSION: u8 = 1;
+/// Largest frame accepted or sent: Chromium's data-channel `maxMessageSize` (262144).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Largest value stored under one key by the core (bigger files are chunked above it).
+pub const MAX_VALUE_BYTES: usize = 192 * 1024;
+/// Most successor-list entries a message may carry.
+pub const MAX_SUCCESSORS: usize = 32;
+/// Most hops a routed request may take before it is answered with a failure.
+pub const MAX_HOPS: usize = 96;
+/// Most records one `Store` message may carry.
+pub const MAX_RECORDS_PER_MESSAGE: usize = 4096;
+
+/// A request number chosen by the node that sent the request; unique per sender.
+pub type ReqId = u64;
+
+/// Everything one peer says to another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// "Tell me your predecessor and successor list" (stabilize, join, candidate check).
+    GetNeighbors {
+        /// Echoed in the answer.
+        req: ReqId,
+    },
+    /// Answer to [`Message::GetNeighbors`].
+    Neighbors {
+        /// The request this answers.
+        req: ReqId,
+        /// The sender's predecessor, if it has one.
+        predecessor: Option<Id>,
+        /// The sender's successor list, nearest first.
+        successors: Vec<Id>,
+    },
+    /// "I believe I am your predecessor" (Zave's rectify; the receiver decides).
+    Rectify,
+    /// Liveness probe (check predecessor).
+    Ping {
+        /// Echoed in the answer.
+        req: ReqId,
+    },
+    /// Answer to [`Message::Ping`].
+    Pong {
+        /// The request this answers.
+        req: ReqId,
+    },
+    /// The sender leaves the ring gracefully; its neighbours repair around it.
+    Leaving {
+        /// The leaver's predecessor.
+        predecessor: Option<Id>,
+        /// The leaver's successor list.
+        successors: Vec<Id>,
+    },
+    /// A request routed recursively towards the node responsible for `target`.
+    Route(Route),
+    /// Hop-by-hop receipt for a [`Message::Route`]; lets the sender retry around a dead hop.
+    RouteAck {
+        /// Origin of the routed request.
+        origin: Id,
+        /// The origin's request number.
+        req: ReqId,
+    },
+    /// The answer to a routed request, travelling back along the request's path.
+    RouteReply(RouteReply),
+    /// Records handed to the receiver (join hand-over, leave hand-over, replication).
+    Store {
+        /// Sender-chosen number echoed in [`Message::StoreAck`].
+        req: ReqId,
+        /// Why the records are sent.
+        reason: StoreReason,
+        /// The records; the receiver keeps the newer version of each key.
+        records: Vec<Record>,
+    },
+    /// Receipt for [`Message::Store`]: the receiver now holds these versions (or newer).
+    StoreAck {
+        /// The `Store` request this answers.
+        req: ReqId,
+    },
+}
+
+/// Why records are being sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreReason {
+    /// A node joined in front of the sender and is now primary for these keys.
+    JoinHandover,
+    /// The sender is leaving; the receiver is now primary for these keys.
+    LeaveHandover,
+    /// The sender is primary and the receiver is one of its R−1 replicas.
+    Replica,
+}
+
+/// A routed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The node that issued the request.
+    pub origin: Id,
+    /// The origin's request number.
+    pub req: ReqId,
+    /// The key or point being looked up.
+    pub target: Id,
+    /// Nodes the lookup was forwarded through so far (the paper's path length).
+    pub hops: u16,
+    /// Nodes that held the request before the receiver, origin first: the way back.
+    pub path: Vec<Id>,
+    /// Set by the key's predecessor when it hands the request to the responsible node.
+    pub last_hop: bool,
+    /// What to do at the responsible node.
+    pub op: Op,
+}
+
+/// The operation carried by a routed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Return the successor of the target.
+    FindSuccessor,
+    /// Store a value under the target key.
+    Put {
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Fetch the value under the target key.
+    Get,
+}
+
+/// The answer to a routed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteReply {
+    /// The origin of the request.
+    pub origin: Id,
+    /// The origin's request number.
+    pub req: ReqId,
+    /// Remaining way back (the receiver pops the next node to pass it to).
+    pub path: Vec<Id>,
+    /// Path length of the lookup.
+    pub hops: u16,
+    /// The result.
+    pub result: RouteResult,
+}
+
+/// What a routed request produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteResult {
+    /// The successor of the target.
+    Found {
+        /// That node.
+        node: Id,
+    },
+    /// A put was stored.
+    Stored {
+        /// The primary that stored it.
+        node: Id,
+        /// The version it was given.
+        version: Version,
+    },
+    /// A get was answered.
+    Value {
+        /// The node that answered.
+        node: Id,
+        /// The record, or `None` if the key is not stored.
+        record: Option<Record>,
+    },
+    /// Routing gave up.
+    Failed {
+        /// The node that gave up.
+        node: Id,
+        /// Why.
+        reason: RouteFailure,
+    },
+}
+
+/// Why a routed request could not be completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum RouteFailure {
+    /// Every candidate next hop was dead.
+    #[error("no live next hop towards the key")]
+    NoRoute,
+    /// The request exceeded the hop limit.
+    #[error("the lookup exceeded {MAX_HOPS} hops")]
+    TooManyHops,
+    /// The node holding the request is not (or no longer) part of the ring.
+    #[error("the node is not part of the ring")]
+    NotInRing,
+    /// The responsible node has no room for another record.
+    #[error("the responsible node's store is full")]
+    StoreFull,
+}
+
+/// Why bytes received from the network were not accepted as a message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame was empty.
+    #[error("empty frame")]
+    Empty,
+    /// The frame is larger than [`MAX_MESSAGE_BYTES`].
+    #[error("frame of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    Oversized(usize),
+    /// The version byte is not [`PROTOCOL_VERSION`].
+    #[error("protocol version {0} is not supported (this peer speaks {PROTOCOL_VERSION})")]
+    Version(u8),
+    /// The bytes do not decode to a message.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The message decoded but breaks a limit.
+    #[error("message breaks a limit: {0}")]
+    Limit(&'static str),
+}
+
+/// Why a message could not be encoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The encoded message would exceed [`MAX_MESSAGE_BYTES`].
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    Oversized(usize),
+    /// The serializer failed (should not happen for these types).
+    #[error("cannot encode message: {0}")]
+    Serialize(String),
+}
+
+impl Message {
+    /// Encodes into one frame: version byte + postcard.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let framed = postcard::to_extend(self, vec![PROTOCOL_VERSION])
+            .map_err(|e| EncodeError::Serialize(e.to_string()))?;
+        if framed.len() > MAX_MESSAGE_BYTES {
+            return Err(EncodeError::Oversized(framed.len()));
+        }
+        Ok(framed)
+    }
+
+    /// Decodes one frame, enforcing every limit. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+        let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(DecodeError::Oversized(bytes.len()));
+        }
+        if version != PROTOCOL_VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        let (msg, rest): (Message, &[u8]) =
+            postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
+        }
+        msg.check_limits()?;
+        Ok(msg)
+    }
+
+    /// Checks the limits a decoded message must respect.
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        match self {
+            Message::Neighbors { successors, .. } | Message::Leaving { successors, .. } => {
+                if successors.len() > MAX_SUCCESSORS {
+                    return Err(DecodeError::Limit("successor list too long"));
+                }
+            }
+            Message::Route(r) => {
+                if r.path.len() > MAX_HOPS + 2 {
+                    return Err(DecodeError::Limit("route path too long"));
+                }
+                if let Op::Put { value } = &r.op {
+                    if value.len() > MAX_VALUE_BYTES {
+                        return Err(DecodeError::Limit("value too large"));
+                    }
+                }
+            }
+            Message::RouteReply(r) => {
+                if r.path.len() > MAX_HOPS + 2 {
+                    return Err(DecodeError::Limit("reply path too long"));
+                }
+                if let RouteResult::Value { record: Some(rec), .. } = &r.result {
+                    if rec.value.len() > MAX_VALUE_BYTES {
+                        return Err(DecodeError::Limit("value too large"));
+                    }
+                }
+            }
+            Message::Store { records, .. } => {
+                if records.len() > MAX_RECORDS_PER_MESSAGE {
+                    return Err(DecodeError::Limit("too many records"));
+                }
+                if records.iter().any(|r| r.value.len() > MAX_VALUE_BYTES) {
+                    return Err(DecodeError::Limit("value too large"));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A short name for counters and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::GetNeighbors { .. } => "get_neighbors",
+            Message::Neighbors { .. } => "neighbors",
+            Message::Rectify => "rectify",
+            Message::Ping { .. } => "ping",
+            Message::Pong { .. } => "pong",
+            Message::Leaving { .. } => "leaving",
+            Message::Route(_) => "route",
+            Message::RouteAck { .. } => "route_ack",
+            Message::RouteReply(_) => "route_reply",
+            Message::Store { .. } => "store",
+            Message::StoreAck { .. } => "store_ack",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> Vec<Message> {
+        let a = Id::key_of("a");
+        let b = Id::key_of("b");
+        vec![
+            Message::GetNeighbors { req: 7 },
+            Message::Neighbors { req: 7, predecessor: Some(a), successors: vec![a, b] },
+            Message::Rectify,
+            Message::Ping { req: 1 },
+            Message::Pong { req: 1 },
+            Message::Leaving { predecessor: None, successors: vec![b] },
+            Message::Route(Route {
+                origin: a,
+                req: 3,
+                target: b,
+                hops: 2,
+                path: vec![a],
+                last_hop: false,
+                op: Op::Put { value: vec![1, 2, 3] },
+            }),
+            Message::RouteAck { origin: a, req: 3 },
+            Message::RouteReply(RouteReply {
+                origin: a,
+                req: 3,
+                path: vec![],
+                hops: 2,
+                result: RouteResult::Value { node: b, record: Some(Record::new(b, b"v".to_vec(), Version { seq: 1, writer: a })) },
+            }),
+            Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
+            Message::StoreAck { req: 9 },
+        ]
+    }
+
+    #[test]
+    fn round_trip_every_kind() {
+        for m in sample() {
+            let bytes = m.encode().expect("encodes");
+            assert_eq!(bytes[0], PROTOCOL_VERSION);
+            assert_eq!(Message::decode(&bytes), Ok(m));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_frames_with_reasons() {
+        assert_eq!(Message::decode(&[]), Err(DecodeError::Empty));
+        assert_eq!(Message::decode(&[99, 0]), Err(DecodeError::Version(99)));
+        assert!(matches!(Message::decode(&[PROTOCOL_VERSION, 0xff, 0xff]), Err(DecodeError::Malformed(_))));
+        let big = vec![PROTOCOL_VERSION; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(Message::decode(&big), Err(DecodeError::Oversized(MAX_MESSAGE_BYTES + 1)));
+        let mut trailing = Message::Rectify.encode().unwrap();
+        trailing.push(0);
+        assert!(matches!(Message::decode(&trailing), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn enforces_limits_after_decoding() {
+        let long = Message::Neighbors { req: 1, predecessor: None, successors: vec![Id::ZERO; MAX_SUCCESSORS + 1] };
+        let bytes = long.encode().unwrap();
+        assert_eq!(Message::decode(&bytes), Err(DecodeError::Limit("successor list too long")));
+        let huge = Message::Route(Route {
+            origin: Id::ZERO,
+            req: 0,
+            target: Id::ZERO,
+            hops: 0,
+            path: vec![],
+            last_hop: false,
+            op: Op::Put { value: vec![0; MAX_VALUE_BYTES + 1] },
+        });
+        let bytes = huge.encode().unwrap();
+        assert_eq!(Message::decode(&bytes), Err(DecodeError::Limit("value too large")));
+        let too_big = Message::Route(Route {
+            origin: Id::ZERO,
+            req: 0,
+            target: Id::ZERO,
+            hops: 0,
+            path: vec![],
+            last_hop: false,
+            op: Op::Put { value: vec![0; MAX_MESSAGE_BYTES] },
+        });
+        assert!(matches!(too_big.encode(), Err(EncodeError::Oversized(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Message::decode(&bytes);
+        }
+
+        #[test]
+        fn decode_never_panics_on_versioned_garbage(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut bytes = vec![PROTOCOL_VERSION];
+            bytes.extend(body);
+            let _ = Message::decode(&bytes);
+        }
+
+        #[test]
+        fn truncations_of_valid_frames_are_rejected_not_panics(i in 0usize..11, cut in 0usize..64) {
+            let m = sample().swap_remove(i);
+            let bytes = m.encode().unwrap();
+            let cut = cut.min(bytes.len().saturating_sub(1));
+            let r = Message::decode(&bytes[..cut]);
+            prop_assert!(r.is_err());
+        }
+    }
+}

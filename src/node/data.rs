@@ -1,0 +1,137 @@
+//! Records: put and get at the responsible node, hand-over and replication.
+
+use super::*;
+use crate::message::{Route, RouteFailure, RouteResult, StoreReason, MAX_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE};
+
+/// Value bytes per `Store` message, leaving room for the framing.
+const STORE_BATCH_BYTES: usize = MAX_MESSAGE_BYTES - 16 * 1024;
+
+impl Node {
+    /// Runs a routed request at the node responsible for its key (this one).
+    pub(super) fn execute(&mut self, now: Millis, route: Route) {
+        let hops = route.hops;
+        let key = route.target;
+        let result = match &route.op {
+            Op::FindSuccessor => RouteResult::Found { node: self.id },
+            Op::Get => RouteResult::Value { node: self.id, record: self.store.get(&key).cloned() },
+            Op::Put { value } => {
+                if self.store.get(&key).is_none() && self.store.len() >= self.cfg.max_records {
+                    RouteResult::Failed { node: self.id, reason: RouteFailure::StoreFull }
+                } else {
+                    let seq = self.store.get(&key).map_or(0, |r| r.version.seq) + 1;
+                    let version = Version { seq, writer: route.origin };
+                    self.store.merge(Record::new(key, value.clone(), version));
+                    // Push the new version to the replicas now rather than at the next pass.
+                    self.replicate(now, Some(key));
+                    RouteResult::Stored { node: self.id, version }
+                }
+            }
+        };
+        self.reply(now, route, result, hops);
+    }
+
+    /// Sends the records in `(lo, hi]` to `to`.
+    pub(super) fn hand_over(&mut self, now: Millis, to: Id, lo: Id, hi: Id, reason: StoreReason) {
+        let records: Vec<Record> = self.store.in_range(&lo, &hi).cloned().collect();
+        // With one replica the sender must not keep a copy it is no longer responsible for.
+        let delete = self.cfg.replicas <= 1 && reason == StoreReason::JoinHandover;
+        self.send_records(now, to, reason, records, delete);
+    }
+
+    /// Sends records in batches that fit a message; tracks receipts.
+    fn send_records(&mut self, now: Millis, to: Id, reason: StoreReason, records: Vec<Record>, delete_after_ack: bool) {
+        let mut batch: Vec<Record> = Vec::new();
+        let mut bytes = 0;
+        let mut it = records.into_iter().peekable();
+        while let Some(r) = it.next() {
+            bytes += r.value.len() + 128;
+            batch.push(r);
+            let full = batch.len() >= MAX_RECORDS_PER_MESSAGE
+                || it.peek().is_some_and(|n| bytes + n.value.len() + 128 > STORE_BATCH_BYTES);
+            if full || it.peek().is_none() {
+                let req = self.fresh_req();
+                let items = batch.iter().map(|r| (r.key, r.version)).collect();
+                if self.status != Status::Left {
+                    let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Store(req));
+                    self.stores.insert(req, StoreWait { to, items, token, delete_after_ack });
+                }
+                self.send(to, Message::Store { req, reason, records: std::mem::take(&mut batch) });
+                bytes = 0;
+            }
+        }
+    }
+
+    pub(super) fn on_store(&mut self, _now: Millis, from: Id, req: ReqId, _reason: StoreReason, records: Vec<Record>) {
+        if self.status != Status::Joined {
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        for r in records {
+            if !r.is_intact() {
+                self.stats.count_drop(DropReason::Limit);
+                continue;
+            }
+            if self.store.get(&r.key).is_none() && self.store.len() >= self.cfg.max_records {
+                self.stats.count_drop(DropReason::StoreFull);
+                continue;
+            }
+            self.store.merge(r);
+        }
+        self.send(from, Message::StoreAck { req });
+    }
+
+    pub(super) fn on_store_ack(&mut self, from: Id, req: ReqId) {
+        match self.stores.get(&req) {
+            Some(w) if w.to == from => {
+                let Some(w) = self.stores.remove(&req) else { return };
+                self.timers.cancel(w.token);
+                let keep: Vec<Id> = self.replica_targets();
+                for (key, version) in &w.items {
+                    if w.delete_after_ack {
+                        if self.store.get(key).is_some_and(|r| r.version == *version) {
+                            self.store.remove(key);
+                        }
+                    } else {
+                        self.store.mark_replicated(key, version, from, &keep);
+                    }
+                }
+            }
+            _ => self.stats.count_drop(DropReason::Unsolicited),
+        }
+    }
+
+    /// The successors that should hold copies of our primary records.
+    fn replica_targets(&self) -> Vec<Id> {
+        let n = self.cfg.replicas.saturating_sub(1);
+        self.successors.as_slice().iter().take(n).copied().collect()
+    }
+
+    pub(super) fn on_replicate_timer(&mut self, now: Millis) {
+        if self.status != Status::Joined {
+            return;
+        }
+        let t = self.period(self.cfg.replicate_ms);
+        self.timers.schedule(now + t, Timer::Replicate);
+        self.replicate(now, None);
+    }
+
+    /// Pushes primary records (or just `only`) to replicas that have not acknowledged them.
+    pub(super) fn replicate(&mut self, now: Millis, only: Option<Id>) {
+        // Without a predecessor we cannot tell our range: treat all we hold as ours.
+        let lo = self.predecessor.unwrap_or(self.id);
+        let id = self.id;
+        for target in self.replica_targets() {
+            // One batch in flight per replica keeps a slow replica from being flooded.
+            if only.is_none() && self.stores.values().any(|w| w.to == target) {
+                continue;
+            }
+            let records: Vec<Record> = match only {
+                Some(k) => self.store.get(&k).cloned().into_iter().collect(),
+                None => self.store.unreplicated(&lo, &id, &target).cloned().collect(),
+            };
+            if !records.is_empty() {
+                self.send_records(now, target, StoreReason::Replica, records, false);
+            }
+        }
+    }
+}

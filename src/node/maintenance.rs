@@ -1,0 +1,361 @@
+//! Ring maintenance after Zave: join, stabilize, rectify, check predecessor,
+//! fix fingers and graceful leave.
+
+use super::*;
+use crate::id::ID_BITS;
+use crate::message::StoreReason;
+
+impl Node {
+    /// Joins the ring that `via` is a member of. [`Event::Joined`] or
+    /// [`Event::JoinFailed`] follows.
+    pub fn join(&mut self, now: Millis, via: Id) -> Result<(), CommandError> {
+        if matches!(self.status, Status::Joined | Status::Joining) {
+            return Err(CommandError::AlreadyJoined);
+        }
+        if via == self.id {
+            return Err(CommandError::JoinViaSelf);
+        }
+        self.status = Status::Joining;
+        self.successors = SuccessorList::new(self.id, self.cfg.successors);
+        self.fingers = FingerTable::new();
+        self.predecessor = None;
+        let req = self.fresh_req();
+        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::FindSuccessor, token: 0, attempts: 0, user_req: req };
+        self.launch(now, req, request);
+        Ok(())
+    }
+
+    pub(super) fn on_join_found(&mut self, now: Millis, via: Id, node: Id) {
+        if self.status != Status::Joining {
+            return;
+        }
+        if node == self.id {
+            self.status = Status::Idle;
+            return self.emit(Event::JoinFailed { error: RequestError::IdTaken });
+        }
+        let _ = via;
+        self.query(now, node, QueryPurpose::Join { attempt: 0 });
+    }
+
+    /// Sends `GetNeighbors` (or `Ping` for check-predecessor) to `to`.
+    pub(super) fn query(&mut self, now: Millis, to: Id, purpose: QueryPurpose) {
+        let req = self.fresh_req();
+        let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
+        self.queries.insert(req, Query { to, purpose, token });
+        let msg = match purpose {
+            QueryPurpose::CheckPredecessor => Message::Ping { req },
+            _ => Message::GetNeighbors { req },
+        };
+        self.send(to, msg);
+    }
+
+    /// Takes the pending query `req` if it was sent to `from`.
+    fn take_query(&mut self, from: Id, req: ReqId) -> Option<QueryPurpose> {
+        match self.queries.get(&req) {
+            Some(q) if q.to == from => {
+                let q = self.queries.remove(&req)?;
+                self.timers.cancel(q.token);
+                Some(q.purpose)
+            }
+            _ => {
+                self.stats.count_drop(DropReason::Unsolicited);
+                None
+            }
+        }
+    }
+
+    pub(super) fn on_get_neighbors(&mut self, from: Id, req: ReqId) {
+        if self.status != Status::Joined {
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        let successors = self.successors.as_slice().to_vec();
+        self.send(from, Message::Neighbors { req, predecessor: self.predecessor, successors });
+    }
+
+    pub(super) fn on_neighbors(&mut self, now: Millis, from: Id, req: ReqId, pred: Option<Id>, succs: Vec<Id>) {
+        let Some(purpose) = self.take_query(from, req) else { return };
+        match purpose {
+            QueryPurpose::Join { attempt } => {
+                if self.status != Status::Joining {
+                    return;
+                }
+                // If the successor already knows a node between us, that one is closer.
+                if let Some(p) = pred.filter(|p| p.in_open(&self.id, &from)) {
+                    if attempt < 8 {
+                        return self.query(now, p, QueryPurpose::Join { attempt: attempt + 1 });
+                    }
+                }
+                self.successors.adopt(from, &succs);
+                self.status = Status::Joined;
+                self.start_maintenance(now);
+                self.send(from, Message::Rectify);
+                self.emit(Event::Joined { successor: from });
+            }
+            QueryPurpose::Stabilize => {
+                if self.successors.first() != Some(from) || self.status != Status::Joined {
+                    self.stabilizing = false;
+                    return;
+                }
+                self.watch_neighbours(|n| {
+                    n.successors.adopt(from, &succs);
+                });
+                match pred.filter(|p| p.in_open(&self.id, &from)) {
+                    // Never adopt an unchecked pointer: ask p itself first.
+                    Some(p) => self.query(now, p, QueryPurpose::Candidate),
+                    None => self.finish_stabilize(),
+                }
+            }
+            QueryPurpose::Candidate => {
+                if self.status != Status::Joined {
+                    self.stabilizing = false;
+                    return;
+                }
+                let closer = self.successors.first().is_none_or(|s| from.in_open(&self.id, &s));
+                if closer {
+                    self.watch_neighbours(|n| {
+                        n.successors.adopt(from, &succs);
+                    });
+                }
+                self.finish_stabilize();
+            }
+            QueryPurpose::CheckPredecessor => {}
+        }
+    }
+
+    fn finish_stabilize(&mut self) {
+        self.stabilizing = false;
+        if let Some(s) = self.successors.first() {
+            self.send(s, Message::Rectify);
+        }
+    }
+
+    pub(super) fn on_pong(&mut self, from: Id, req: ReqId) {
+        self.take_query(from, req);
+    }
+
+    pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId) {
+        let Some(q) = self.queries.remove(&req) else { return };
+        match q.purpose {
+            QueryPurpose::Join { .. } => {
+                // The successor we found died: look again.
+                if self.status == Status::Joining {
+                    self.status = Status::Idle;
+                    self.emit(Event::JoinFailed { error: RequestError::Timeout { attempts: 1 } });
+                }
+            }
+            QueryPurpose::Stabilize => {
+                self.stabilizing = false;
+                self.mark_dead(now, &q.to);
+            }
+            QueryPurpose::Candidate => self.finish_stabilize(),
+            QueryPurpose::CheckPredecessor => {
+                if self.predecessor == Some(q.to) {
+                    self.watch_neighbours(|n| n.predecessor = None);
+                }
+            }
+        }
+    }
+
+    /// Rectify: `from` believes it is our predecessor.
+    pub(super) fn on_rectify(&mut self, now: Millis, from: Id) {
+        if self.status != Status::Joined {
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        let accept = match self.predecessor {
+            None => true,
+            Some(p) => from.in_open(&p, &self.id),
+        };
+        if !accept {
+            return;
+        }
+        let previous = self.predecessor.or(self.last_predecessor);
+        self.watch_neighbours(|n| {
+            n.predecessor = Some(from);
+            n.last_predecessor = Some(from);
+        });
+        // Keys in (previous, from] now belong to `from`. If `from` lies before the
+        // previous predecessor (that one died), we already own its range: nothing moves.
+        let lo = previous.unwrap_or(self.id);
+        if previous.is_none() || from.in_open(&lo, &self.id) {
+            self.hand_over(now, from, lo, from, StoreReason::JoinHandover);
+        }
+        if self.successors.is_empty() {
+            // We were alone; our new predecessor is also our successor.
+            self.stabilize_now(now);
+        }
+    }
+
+    /// The successor `from` (or predecessor) leaves gracefully.
+    pub(super) fn on_leaving(&mut self, now: Millis, from: Id, pred: Option<Id>, succs: Vec<Id>) {
+        if self.status != Status::Joined {
+            return;
+        }
+        self.fingers.remove(&from);
+        let mut lost = false;
+        self.watch_neighbours(|n| {
+            if n.successors.first() == Some(from) {
+                match succs.split_first() {
+                    Some((h, t)) => {
+                        n.successors.adopt(*h, t);
+                    }
+                    None => {
+                        n.successors.remove(&from);
+                    }
+                }
+            } else {
+                n.successors.remove(&from);
+            }
+            lost = n.successors.is_empty() && succs.iter().any(|s| *s != n.id);
+            if n.predecessor == Some(from) {
+                // The leaver's predecessor will rectify us; the range it held came with it.
+                n.predecessor = None;
+                n.last_predecessor = pred;
+            }
+        });
+        if lost {
+            self.lose_ring(now);
+        } else if let Some(s) = self.successors.first() {
+            self.send(s, Message::Rectify);
+        }
+    }
+
+    pub(super) fn start_maintenance(&mut self, now: Millis) {
+        if !self.cfg.maintenance {
+            return;
+        }
+        let t = self.period(self.cfg.stabilize_ms);
+        self.timers.schedule(now + t, Timer::Stabilize);
+        let t = self.period(self.cfg.fix_fingers_ms);
+        self.timers.schedule(now + t, Timer::FixFingers);
+        let t = self.period(self.cfg.check_predecessor_ms);
+        self.timers.schedule(now + t, Timer::CheckPredecessor);
+        let t = self.period(self.cfg.replicate_ms);
+        self.timers.schedule(now + t, Timer::Replicate);
+    }
+
+    pub(super) fn on_stabilize_timer(&mut self, now: Millis) {
+        if self.status != Status::Joined {
+            return;
+        }
+        let t = self.period(self.cfg.stabilize_ms);
+        self.timers.schedule(now + t, Timer::Stabilize);
+        self.stabilize_now(now);
+    }
+
+    /// Starts a stabilize round unless one is in flight.
+    pub(super) fn stabilize_now(&mut self, now: Millis) {
+        if self.stabilizing || self.status != Status::Joined {
+            return;
+        }
+        match (self.successors.first(), self.predecessor) {
+            (Some(s), _) => {
+                self.stabilizing = true;
+                self.query(now, s, QueryPurpose::Stabilize);
+            }
+            (None, Some(p)) => {
+                self.stabilizing = true;
+                self.query(now, p, QueryPurpose::Candidate);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// All successors died: leave the ring state, keep the records, tell the driver.
+    pub(super) fn lose_ring(&mut self, _now: Millis) {
+        self.status = Status::Idle;
+        self.predecessor = None;
+        self.fingers = FingerTable::new();
+        self.stabilizing = false;
+        self.fixing_finger = false;
+        self.timers.clear();
+        self.queries.clear();
+        self.hops.clear();
+        self.stores.clear();
+        let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();
+        for r in failed {
+            if !matches!(r.kind, ReqKind::FixFinger(_) | ReqKind::Join { .. }) {
+                self.emit(Event::RequestFailed { req: r.user_req, target: r.target, error: RequestError::Left });
+            }
+        }
+        self.emit(Event::LostRing);
+    }
+
+    pub(super) fn on_check_predecessor_timer(&mut self, now: Millis) {
+        if self.status != Status::Joined {
+            return;
+        }
+        let t = self.period(self.cfg.check_predecessor_ms);
+        self.timers.schedule(now + t, Timer::CheckPredecessor);
+        if let Some(p) = self.predecessor {
+            self.query(now, p, QueryPurpose::CheckPredecessor);
+        }
+    }
+
+    pub(super) fn on_fix_fingers_timer(&mut self, now: Millis) {
+        if self.status != Status::Joined {
+            return;
+        }
+        let t = self.period(self.cfg.fix_fingers_ms);
+        self.timers.schedule(now + t, Timer::FixFingers);
+        if self.fixing_finger {
+            return;
+        }
+        let Some(succ) = self.successors.first() else { return };
+        // Fingers whose start the first successor already succeeds need no lookup.
+        let mut i = self.next_finger;
+        if self.id.finger_start(i).in_half_open(&self.id, &succ) {
+            i = self.fingers.set(&self.id, 0, succ);
+        }
+        if i >= ID_BITS {
+            self.next_finger = 0;
+            return;
+        }
+        self.next_finger = i;
+        let target = self.id.finger_start(i);
+        if self.start_request(now, ReqKind::FixFinger(i), target, Op::FindSuccessor).is_ok() {
+            self.fixing_finger = true;
+        }
+    }
+
+    pub(super) fn on_finger_found(&mut self, i: usize, node: Id) {
+        self.fixing_finger = false;
+        if node == self.id {
+            self.next_finger = 0;
+            return;
+        }
+        let next = self.fingers.set(&self.id, i, node);
+        self.next_finger = if next >= ID_BITS { 0 } else { next };
+    }
+
+    /// Leaves gracefully: primary records go to the successor, neighbours are told.
+    pub fn leave(&mut self, now: Millis) -> Result<(), CommandError> {
+        if self.status != Status::Joined {
+            return Err(CommandError::NotJoined);
+        }
+        if let Some(s) = self.successors.first() {
+            let lo = self.predecessor.unwrap_or(self.id);
+            let id = self.id;
+            self.hand_over(now, s, lo, id, StoreReason::LeaveHandover);
+            let msg = Message::Leaving { predecessor: self.predecessor, successors: self.successors.as_slice().to_vec() };
+            self.send(s, msg.clone());
+            if let Some(p) = self.predecessor.filter(|p| *p != s) {
+                self.send(p, msg);
+            }
+        }
+        self.status = Status::Left;
+        self.timers.clear();
+        self.queries.clear();
+        self.hops.clear();
+        self.stores.clear();
+        let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();
+        for r in failed {
+            if !matches!(r.kind, ReqKind::FixFinger(_)) {
+                self.emit(Event::RequestFailed { req: r.user_req, target: r.target, error: RequestError::Left });
+            }
+        }
+        self.emit(Event::Left);
+        Ok(())
+    }
+}

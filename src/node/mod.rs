@@ -1,0 +1,555 @@
+//! The Chord node: a sans-IO state machine.
+//!
+//! A [`Node`] owns its successor list, predecessor, finger table, stored
+//! records and pending requests. It never reads a clock, never does IO and
+//! draws randomness only from the seed in its constructor. The driver feeds it
+//! three kinds of input, each with the current time:
+//!
+//! * messages from peers: [`Node::handle_message`] (or [`Node::handle_bytes`] for raw frames),
+//! * timer expiries: [`Node::handle_timeout`] once [`Node::poll_timeout`] has passed,
+//! * local commands: [`Node::create`], [`Node::join`], [`Node::put`], [`Node::get`],
+//!   [`Node::lookup`], [`Node::leave`];
+//!
+//! and after each input drains [`Node::poll_output`] (messages to send, events
+//! for the application), then asks [`Node::poll_timeout`] when to wake it next.
+//!
+//! ```no_run
+//! use chord::{Node, Config, Id, Millis, Output};
+//! # fn now() -> Millis { Millis(0) }
+//! # fn send(_: Id, _: Vec<u8>) {}
+//! # fn recv() -> Option<(Id, Vec<u8>)> { None }
+//! let mut node = Node::new(Id::key_of("me"), Config::default(), 42);
+//! node.create(now()).unwrap();
+//! loop {
+//!     if let Some((from, bytes)) = recv() {
+//!         let _ = node.handle_bytes(now(), from, &bytes);
+//!     }
+//!     if node.poll_timeout().is_some_and(|t| t <= now()) {
+//!         node.handle_timeout(now());
+//!     }
+//!     while let Some(out) = node.poll_output() {
+//!         match out {
+//!             Output::Send { to, msg } => send(to, msg.encode().unwrap()),
+//!             Output::Event(ev) => println!("{ev:?}"),
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! # Routing: recursive, acknowledged hop by hop
+//!
+//! A lookup travels from node to node ([`Message::Route`]) and its answer comes
+//! back along the same path ([`Message::RouteReply`]). We route recursively, not
+//! iteratively, because in the browser every peer a node talks to needs a WebRTC
+//! connection of its own: recursive routing only ever uses links a node already
+//! keeps (fingers, successors, predecessor), whereas iterative routing would
+//! open a connection from the origin to every hop. Each hop acknowledges
+//! receipt ([`Message::RouteAck`]); a hop that does not acknowledge within
+//! `rpc_timeout_ms` is retried, then treated as dead: it is removed from the
+//! finger table and successor list and the request is routed around it.
+//!
+//! # Maintenance: Zave's corrected Chord
+//!
+//! Invariants the node maintains (checked by the simulator after every event):
+//!
+//! * **OrderedSuccessorLists** — a successor list is strictly increasing in
+//!   clockwise distance from its owner and never contains the owner
+//!   ([`SuccessorList::adopt`] cuts a neighbour's list where it wraps).
+//! * **OneOrderedRing** — following each member's first live successor yields
+//!   exactly one cycle, and its ids wrap around the circle exactly once.
+//! * **Ordered appendages** — a node that is not (yet) on the cycle reaches it
+//!   through successors that stay in clockwise order.
+//!
+//! They hold as long as the failure model holds: no node loses all r entries of
+//! its successor list before it stabilizes. The rules that keep them:
+//!
+//! * *Join* copies the successor's list (after checking the successor is alive)
+//!   and starts with no predecessor.
+//! * *Stabilize* asks the first successor s for its predecessor p and list; it
+//!   adopts p only after p itself answered (never an unchecked pointer).
+//! * *Rectify* (Zave's replacement for notify): a node accepts a would-be
+//!   predecessor only if it lies between the current predecessor and itself,
+//!   or there is none; a dead predecessor is cleared by check-predecessor.
+//! * *Fix fingers* sets a finger only from the answer of the responsible node.
+//!
+//! [`SuccessorList::adopt`]: crate::successors::SuccessorList::adopt
+
+mod data;
+mod maintenance;
+mod routing;
+mod stats;
+mod timers;
+
+pub use stats::{DropReason, Stats};
+
+use crate::config::Config;
+use crate::error::{CommandError, RequestError};
+use crate::finger::FingerTable;
+use crate::id::Id;
+use crate::message::{DecodeError, Message, Op, ReqId};
+use crate::rng::SeededRng;
+use crate::store::{Record, Store, Version};
+use crate::successors::SuccessorList;
+use crate::time::Millis;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use timers::{Timer, Timers, Token};
+
+/// Where the node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Not in a ring (new, or it lost every successor and must rejoin).
+    Idle,
+    /// Looking for its successor through a known member.
+    Joining,
+    /// A member of the ring.
+    Joined,
+    /// It left gracefully; it accepts nothing more.
+    Left,
+}
+
+/// Something the node wants the driver to do or know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send `msg` to peer `to`.
+    Send {
+        /// The peer.
+        to: Id,
+        /// The message.
+        msg: Message,
+    },
+    /// Tell the application.
+    Event(Event),
+}
+
+/// What happened, for the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The node joined (or created) a ring.
+    Joined {
+        /// Its first successor (itself when it created the ring).
+        successor: Id,
+    },
+    /// Joining failed.
+    JoinFailed {
+        /// Why.
+        error: RequestError,
+    },
+    /// A lookup finished.
+    LookupDone {
+        /// The request.
+        req: ReqId,
+        /// What was looked up.
+        target: Id,
+        /// Its successor.
+        node: Id,
+        /// Path length.
+        hops: u16,
+    },
+    /// A put was stored by the key's primary.
+    PutDone {
+        /// The request.
+        req: ReqId,
+        /// The key.
+        key: Id,
+        /// The primary that stored it.
+        node: Id,
+        /// The version the value got.
+        version: Version,
+        /// Path length.
+        hops: u16,
+    },
+    /// A get was answered.
+    GetDone {
+        /// The request.
+        req: ReqId,
+        /// The key.
+        key: Id,
+        /// The record, or `None` if nothing is stored under the key.
+        record: Option<Record>,
+        /// The node that answered.
+        node: Id,
+        /// Path length.
+        hops: u16,
+    },
+    /// A lookup, put or get failed.
+    RequestFailed {
+        /// The request.
+        req: ReqId,
+        /// Its key.
+        target: Id,
+        /// Why.
+        error: RequestError,
+    },
+    /// The first successor changed.
+    SuccessorChanged {
+        /// The new first successor.
+        successor: Option<Id>,
+    },
+    /// The predecessor changed.
+    PredecessorChanged {
+        /// The new predecessor.
+        predecessor: Option<Id>,
+    },
+    /// Every successor is gone: the node is out of the ring and should join
+    /// again through a member the driver knows (records are kept).
+    LostRing,
+    /// The node left the ring.
+    Left,
+}
+
+/// What the origin is waiting for.
+#[derive(Clone, Debug)]
+pub(crate) enum ReqKind {
+    Lookup,
+    Put,
+    Get,
+    /// Looking up our own successor to join.
+    Join { via: Id },
+    /// Fixing finger `i`.
+    FixFinger(usize),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Request {
+    kind: ReqKind,
+    target: Id,
+    op: Op,
+    token: Token,
+    attempts: u32,
+    /// The id the application knows this request by (stable across retries).
+    user_req: ReqId,
+}
+
+/// A forwarded route waiting for its receipt.
+#[derive(Clone, Debug)]
+pub(crate) struct HopWait {
+    next: Id,
+    /// The route as this node received it (to route it again around a dead hop).
+    route: crate::message::Route,
+    /// The route as sent to `next` (to resend it unchanged).
+    sent: crate::message::Route,
+    token: Token,
+    attempts: u32,
+}
+
+/// Why a direct query was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QueryPurpose {
+    /// Stabilize: asking the first successor.
+    Stabilize,
+    /// Stabilize: checking the successor's predecessor before adopting it.
+    Candidate,
+    /// Join: asking the successor found by the join lookup.
+    Join { attempt: u32 },
+    /// Check predecessor.
+    CheckPredecessor,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Query {
+    to: Id,
+    purpose: QueryPurpose,
+    token: Token,
+}
+
+/// A `Store` waiting for its receipt.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreWait {
+    to: Id,
+    items: Vec<(Id, Version)>,
+    token: Token,
+    /// Delete the records here once acknowledged (hand-over with R = 1).
+    delete_after_ack: bool,
+}
+
+/// A Chord node. See the [module docs](self) for the driver loop and invariants.
+#[derive(Debug)]
+pub struct Node {
+    id: Id,
+    cfg: Config,
+    rng: SeededRng,
+    status: Status,
+    predecessor: Option<Id>,
+    /// The last predecessor known, kept after it died: it bounds hand-overs.
+    last_predecessor: Option<Id>,
+    successors: SuccessorList,
+    fingers: FingerTable,
+    next_finger: usize,
+    fixing_finger: bool,
+    stabilizing: bool,
+    store: Store,
+    timers: Timers,
+    next_req: ReqId,
+    requests: HashMap<ReqId, Request>,
+    hops: HashMap<(Id, ReqId), HopWait>,
+    queries: HashMap<ReqId, Query>,
+    stores: HashMap<ReqId, StoreWait>,
+    out: VecDeque<Output>,
+    stats: Stats,
+}
+
+/// A read-only snapshot of a node's routing state (for pages, tests and the simulator).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeState {
+    /// The node's id.
+    pub id: Id,
+    /// Life-cycle status.
+    pub status: Status,
+    /// Predecessor.
+    pub predecessor: Option<Id>,
+    /// Successor list, nearest first.
+    pub successors: Vec<Id>,
+    /// Finger runs `(first index, node)`.
+    pub fingers: Vec<(u8, Id)>,
+    /// Number of records held.
+    pub keys: usize,
+}
+
+impl Node {
+    /// A node with id `id` that draws its randomness from `seed`.
+    pub fn new(id: Id, cfg: Config, seed: u64) -> Node {
+        let successors = SuccessorList::new(id, cfg.successors);
+        Node {
+            id,
+            rng: SeededRng::new(seed),
+            status: Status::Idle,
+            predecessor: None,
+            last_predecessor: None,
+            successors,
+            fingers: FingerTable::new(),
+            next_finger: 0,
+            fixing_finger: false,
+            stabilizing: false,
+            store: Store::default(),
+            timers: Timers::default(),
+            next_req: 1,
+            requests: HashMap::new(),
+            hops: HashMap::new(),
+            queries: HashMap::new(),
+            stores: HashMap::new(),
+            out: VecDeque::new(),
+            stats: Stats::default(),
+            cfg,
+        }
+    }
+
+    /// A node placed directly into a converged ring (the simulator's ideal state).
+    pub fn with_ring_state(
+        id: Id,
+        cfg: Config,
+        seed: u64,
+        predecessor: Option<Id>,
+        successors: &[Id],
+        fingers: FingerTable,
+        now: Millis,
+    ) -> Node {
+        let mut n = Node::new(id, cfg, seed);
+        if let Some((head, tail)) = successors.split_first() {
+            n.successors.adopt(*head, tail);
+        }
+        n.predecessor = predecessor;
+        n.last_predecessor = predecessor;
+        n.fingers = fingers;
+        n.status = Status::Joined;
+        n.start_maintenance(now);
+        n
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// Life-cycle status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Predecessor, if known.
+    pub fn predecessor(&self) -> Option<Id> {
+        self.predecessor
+    }
+
+    /// Successor list, nearest first.
+    pub fn successors(&self) -> &[Id] {
+        self.successors.as_slice()
+    }
+
+    /// The finger table.
+    pub fn fingers(&self) -> &FingerTable {
+        &self.fingers
+    }
+
+    /// Records held.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Message counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Timers, routed requests and queries outstanding (for leak checks).
+    pub fn pending(&self) -> usize {
+        self.requests.len() + self.hops.len() + self.queries.len() + self.stores.len() + self.timers.len()
+    }
+
+    /// A snapshot of the routing state.
+    pub fn state(&self) -> NodeState {
+        NodeState {
+            id: self.id,
+            status: self.status,
+            predecessor: self.predecessor,
+            successors: self.successors.as_slice().to_vec(),
+            fingers: self.fingers.runs().to_vec(),
+            keys: self.store.len(),
+        }
+    }
+
+    /// Next output, if any. Drain after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must be called next.
+    pub fn poll_timeout(&mut self) -> Option<Millis> {
+        self.timers.next_deadline()
+    }
+
+    /// Decodes a frame from `from` and handles it. Frames that do not decode
+    /// are counted (see [`Node::stats`]) and the reason returned.
+    pub fn handle_bytes(&mut self, now: Millis, from: Id, bytes: &[u8]) -> Result<(), DecodeError> {
+        match Message::decode(bytes) {
+            Ok(msg) => {
+                self.handle_message(now, from, msg);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.count_drop(match e {
+                    DecodeError::Empty | DecodeError::Malformed(_) => DropReason::Malformed,
+                    DecodeError::Oversized(_) => DropReason::Oversized,
+                    DecodeError::Version(_) => DropReason::Version,
+                    DecodeError::Limit(_) => DropReason::Limit,
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Handles a decoded message from peer `from`.
+    pub fn handle_message(&mut self, now: Millis, from: Id, msg: Message) {
+        if self.status == Status::Left || from == self.id {
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        if msg.check_limits().is_err() {
+            self.stats.count_drop(DropReason::Limit);
+            return;
+        }
+        self.stats.received += 1;
+        match msg {
+            Message::GetNeighbors { req } => self.on_get_neighbors(from, req),
+            Message::Neighbors { req, predecessor, successors } => {
+                self.on_neighbors(now, from, req, predecessor, successors)
+            }
+            Message::Rectify => self.on_rectify(now, from),
+            Message::Ping { req } => self.send(from, Message::Pong { req }),
+            Message::Pong { req } => self.on_pong(from, req),
+            Message::Leaving { predecessor, successors } => self.on_leaving(now, from, predecessor, successors),
+            Message::Route(r) => self.on_route(now, from, r),
+            Message::RouteAck { origin, req } => self.on_route_ack(from, origin, req),
+            Message::RouteReply(r) => self.on_route_reply(now, from, r),
+            Message::Store { req, reason, records } => self.on_store(now, from, req, reason, records),
+            Message::StoreAck { req } => self.on_store_ack(from, req),
+        }
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        while let Some(t) = self.timers.pop_due(now) {
+            match t {
+                Timer::Stabilize => self.on_stabilize_timer(now),
+                Timer::FixFingers => self.on_fix_fingers_timer(now),
+                Timer::CheckPredecessor => self.on_check_predecessor_timer(now),
+                Timer::Replicate => self.on_replicate_timer(now),
+                Timer::Request(req) => self.on_request_timeout(now, req),
+                Timer::Hop(origin, req) => self.on_hop_timeout(now, origin, req),
+                Timer::Query(req) => self.on_query_timeout(now, req),
+                Timer::Store(req) => {
+                    self.stores.remove(&req);
+                }
+            }
+        }
+    }
+
+    /// Starts a new ring with this node as its only member.
+    pub fn create(&mut self, now: Millis) -> Result<(), CommandError> {
+        if matches!(self.status, Status::Joined | Status::Joining) {
+            return Err(CommandError::AlreadyJoined);
+        }
+        self.status = Status::Joined;
+        self.start_maintenance(now);
+        self.emit(Event::Joined { successor: self.id });
+        Ok(())
+    }
+
+    /// Looks up the successor of `target`. Answered by [`Event::LookupDone`].
+    pub fn lookup(&mut self, now: Millis, target: Id) -> Result<ReqId, CommandError> {
+        self.start_request(now, ReqKind::Lookup, target, Op::FindSuccessor)
+    }
+
+    /// Stores `value` under `key`. Answered by [`Event::PutDone`].
+    pub fn put(&mut self, now: Millis, key: Id, value: Vec<u8>) -> Result<ReqId, CommandError> {
+        if value.len() > crate::message::MAX_VALUE_BYTES {
+            return Err(CommandError::ValueTooLarge(value.len()));
+        }
+        self.start_request(now, ReqKind::Put, key, Op::Put { value })
+    }
+
+    /// Fetches the value under `key`. Answered by [`Event::GetDone`].
+    pub fn get(&mut self, now: Millis, key: Id) -> Result<ReqId, CommandError> {
+        self.start_request(now, ReqKind::Get, key, Op::Get)
+    }
+
+    fn send(&mut self, to: Id, msg: Message) {
+        self.stats.sent += 1;
+        self.out.push_back(Output::Send { to, msg });
+    }
+
+    fn emit(&mut self, ev: Event) {
+        self.out.push_back(Output::Event(ev));
+    }
+
+    fn fresh_req(&mut self) -> ReqId {
+        let r = self.next_req;
+        self.next_req += 1;
+        r
+    }
+
+    /// A jittered period, so that nodes started together do not stay in step.
+    fn period(&mut self, mean: u64) -> u64 {
+        self.rng.jitter(mean, 0.5)
+    }
+
+    /// Runs `f` and reports a change of first successor or predecessor.
+    fn watch_neighbours(&mut self, f: impl FnOnce(&mut Self)) {
+        let succ = self.successors.first();
+        let pred = self.predecessor;
+        f(self);
+        if self.successors.first() != succ {
+            let successor = self.successors.first();
+            self.emit(Event::SuccessorChanged { successor });
+        }
+        if self.predecessor != pred {
+            let predecessor = self.predecessor;
+            self.emit(Event::PredecessorChanged { predecessor });
+        }
+    }
+}

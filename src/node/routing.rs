@@ -1,0 +1,258 @@
+//! Recursive routing: find the node responsible for a key, hop by hop.
+
+use super::*;
+use crate::message::{Route, RouteFailure, RouteReply, RouteResult, MAX_HOPS};
+use std::mem;
+
+impl Node {
+    /// Issues a routed request as origin.
+    pub(super) fn start_request(&mut self, now: Millis, kind: ReqKind, target: Id, op: Op) -> Result<ReqId, CommandError> {
+        if self.status != Status::Joined {
+            return Err(CommandError::NotJoined);
+        }
+        if self.requests.len() >= self.cfg.max_pending_requests {
+            return Err(CommandError::Busy(self.requests.len()));
+        }
+        let req = self.fresh_req();
+        self.launch(now, req, Request { kind, target, op, token: 0, attempts: 0, user_req: req });
+        Ok(req)
+    }
+
+    /// Sends (or resends) a request under request number `req`.
+    pub(super) fn launch(&mut self, now: Millis, req: ReqId, mut request: Request) {
+        request.attempts += 1;
+        request.token = self.timers.schedule(now + self.cfg.request_timeout_ms, Timer::Request(req));
+        let route = Route {
+            origin: self.id,
+            req,
+            target: request.target,
+            hops: 0,
+            path: Vec::new(),
+            last_hop: false,
+            op: request.op.clone(),
+        };
+        let first_hop = match request.kind {
+            ReqKind::Join { via } => Some(via),
+            _ => None,
+        };
+        self.requests.insert(req, request);
+        match first_hop {
+            // A joining node has no routing state: the member it knows takes the first step.
+            Some(via) => {
+                let mut route = route;
+                route.path.push(self.id);
+                self.send(via, Message::Route(route));
+            }
+            None => self.route_step(now, route),
+        }
+    }
+
+    pub(super) fn on_route(&mut self, now: Millis, from: Id, route: Route) {
+        if self.status != Status::Joined {
+            // No receipt: the sender will route around us.
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        if route.path.last() != Some(&from) {
+            self.stats.count_drop(DropReason::BadPath);
+            return;
+        }
+        self.send(from, Message::RouteAck { origin: route.origin, req: route.req });
+        self.route_step(now, route);
+    }
+
+    /// One routing decision at this node (Chord's `find_successor`, recursive).
+    pub(super) fn route_step(&mut self, now: Millis, route: Route) {
+        let key = route.target;
+        if route.last_hop {
+            // Our predecessor-side neighbour thinks we are responsible. If we
+            // know a closer predecessor that is, pass it on (it joined in between).
+            match self.predecessor {
+                Some(p) if !key.in_half_open(&p, &self.id) && route.path.len() <= MAX_HOPS => {
+                    self.forward(now, p, route, true, false)
+                }
+                _ => self.execute(now, route),
+            }
+            return;
+        }
+        if let Some(p) = self.predecessor {
+            if key.in_half_open(&p, &self.id) {
+                return self.execute(now, route);
+            }
+        }
+        let Some(succ) = self.successors.first() else {
+            // Alone in the ring: responsible for every key.
+            return self.execute(now, route);
+        };
+        if key.in_half_open(&self.id, &succ) {
+            // We are the key's predecessor: the lookup's path ends here.
+            if matches!(route.op, Op::FindSuccessor) {
+                let hops = route.hops;
+                return self.reply(now, route, RouteResult::Found { node: succ }, hops);
+            }
+            return self.forward(now, succ, route, true, false);
+        }
+        if usize::from(route.hops) >= MAX_HOPS {
+            let hops = route.hops;
+            return self.reply(now, route, RouteResult::Failed { node: self.id, reason: RouteFailure::TooManyHops }, hops);
+        }
+        let next = self.closest_preceding(&key).unwrap_or(succ);
+        self.forward(now, next, route, false, true);
+    }
+
+    /// The known node that most closely precedes `key` (fingers and successors).
+    pub(super) fn closest_preceding(&self, key: &Id) -> Option<Id> {
+        let mut best: Option<Id> = None;
+        for c in self.fingers.nodes().chain(self.successors.as_slice()) {
+            if c.in_open(&self.id, key) && best.is_none_or(|b| c.in_open(&b, key)) {
+                best = Some(*c);
+            }
+        }
+        best
+    }
+
+    /// Hands `route` (as received) to `next`, waiting for its receipt.
+    fn forward(&mut self, now: Millis, next: Id, route: Route, last_hop: bool, count_hop: bool) {
+        let mut out = route.clone();
+        out.path.push(self.id);
+        out.last_hop = last_hop;
+        if count_hop {
+            out.hops += 1;
+        }
+        let key = (route.origin, route.req);
+        let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(route.origin, route.req));
+        if let Some(old) = self.hops.insert(key, HopWait { next, route, sent: out.clone(), token, attempts: 1 }) {
+            self.timers.cancel(old.token);
+        }
+        self.send(next, Message::Route(out));
+    }
+
+    pub(super) fn on_route_ack(&mut self, from: Id, origin: Id, req: ReqId) {
+        match self.hops.get(&(origin, req)) {
+            Some(w) if w.next == from => {
+                let token = w.token;
+                self.hops.remove(&(origin, req));
+                self.timers.cancel(token);
+            }
+            // A joining node sends its first hop without waiting for a receipt.
+            None if self.status == Status::Joining && origin == self.id => {}
+            _ => self.stats.count_drop(DropReason::Unsolicited),
+        }
+    }
+
+    pub(super) fn on_hop_timeout(&mut self, now: Millis, origin: Id, req: ReqId) {
+        let Some(mut w) = self.hops.remove(&(origin, req)) else { return };
+        if w.attempts < self.cfg.hop_attempts {
+            // Maybe only the message was lost: try the same hop again.
+            w.attempts += 1;
+            w.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(origin, req));
+            let (next, sent) = (w.next, w.sent.clone());
+            self.hops.insert((origin, req), w);
+            self.send(next, Message::Route(sent));
+            return;
+        }
+        self.mark_dead(now, &w.next);
+        self.route_step(now, w.route);
+    }
+
+    /// Answers a routed request at this node and sends the answer back along its path.
+    pub(super) fn reply(&mut self, now: Millis, mut route: Route, result: RouteResult, hops: u16) {
+        match route.path.pop() {
+            None => self.complete(now, route.req, result, hops),
+            Some(back) => {
+                let path = mem::take(&mut route.path);
+                self.send(back, Message::RouteReply(RouteReply { origin: route.origin, req: route.req, path, hops, result }));
+            }
+        }
+    }
+
+    pub(super) fn on_route_reply(&mut self, now: Millis, _from: Id, mut reply: RouteReply) {
+        if reply.origin == self.id && reply.path.is_empty() {
+            if !self.requests.contains_key(&reply.req) {
+                self.stats.count_drop(DropReason::Unsolicited);
+                return;
+            }
+            return self.complete(now, reply.req, reply.result, reply.hops);
+        }
+        match reply.path.pop() {
+            Some(back) if back != self.id => self.send(back, Message::RouteReply(reply)),
+            _ => self.stats.count_drop(DropReason::BadPath),
+        }
+    }
+
+    /// The origin receives the answer to request `req`.
+    fn complete(&mut self, now: Millis, req: ReqId, result: RouteResult, hops: u16) {
+        let Some(request) = self.requests.remove(&req) else {
+            self.stats.count_drop(DropReason::Unsolicited);
+            return;
+        };
+        self.timers.cancel(request.token);
+        let user_req = request.user_req;
+        let target = request.target;
+        if let RouteResult::Failed { reason, .. } = result {
+            return self.fail_request(now, req, request, RequestError::Route(reason));
+        }
+        match (request.kind, result) {
+            (ReqKind::Lookup, RouteResult::Found { node }) => {
+                self.emit(Event::LookupDone { req: user_req, target, node, hops })
+            }
+            (ReqKind::Put, RouteResult::Stored { node, version }) => {
+                self.emit(Event::PutDone { req: user_req, key: target, node, version, hops })
+            }
+            (ReqKind::Get, RouteResult::Value { node, record }) => {
+                // A record whose bytes do not match its digest is as good as none.
+                let record = record.filter(|r| r.key == target && r.is_intact());
+                self.emit(Event::GetDone { req: user_req, key: target, record, node, hops })
+            }
+            (ReqKind::Join { via }, RouteResult::Found { node }) => self.on_join_found(now, via, node),
+            (ReqKind::FixFinger(i), RouteResult::Found { node }) => self.on_finger_found(i, node),
+            (_, _) => {
+                // A result of the wrong kind for this request: treat as unsolicited.
+                self.stats.count_drop(DropReason::Unsolicited);
+            }
+        }
+    }
+
+    pub(super) fn on_request_timeout(&mut self, now: Millis, req: ReqId) {
+        let Some(request) = self.requests.remove(&req) else { return };
+        let attempts = request.attempts;
+        self.fail_request(now, req, request, RequestError::Timeout { attempts });
+    }
+
+    /// Retries a failed request if attempts remain, else reports the failure.
+    fn fail_request(&mut self, now: Millis, _req: ReqId, request: Request, error: RequestError) {
+        let may_retry = request.attempts <= self.cfg.request_retries
+            && (self.status == Status::Joined || matches!(request.kind, ReqKind::Join { .. }) && self.status == Status::Joining);
+        if may_retry {
+            let next = self.fresh_req();
+            return self.launch(now, next, request);
+        }
+        match request.kind {
+            ReqKind::Join { .. } => {
+                self.status = Status::Idle;
+                self.emit(Event::JoinFailed { error });
+            }
+            ReqKind::FixFinger(_) => self.fixing_finger = false,
+            _ => self.emit(Event::RequestFailed { req: request.user_req, target: request.target, error }),
+        }
+    }
+
+    /// Forgets a peer that stopped answering.
+    pub(super) fn mark_dead(&mut self, now: Millis, peer: &Id) {
+        self.fingers.remove(peer);
+        let was_first = self.successors.first() == Some(*peer);
+        let mut removed = false;
+        self.watch_neighbours(|n| {
+            removed = n.successors.remove(peer);
+            if n.predecessor == Some(*peer) {
+                n.predecessor = None;
+            }
+        });
+        if removed && self.successors.is_empty() && self.status == Status::Joined {
+            self.lose_ring(now);
+        } else if was_first && self.status == Status::Joined {
+            // Check the new first successor at once rather than at the next period.
+            self.stabilize_now(now);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Counters a node keeps about what it received and refused.
+
+use serde::Serialize;
+
+/// Why a received message was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum DropReason {
+    /// The frame did not decode.
+    Malformed,
+    /// The frame exceeded the size limit.
+    Oversized,
+    /// The frame carried another protocol version.
+    Version,
+    /// The message decoded but broke a limit (list length, value size, …).
+    Limit,
+    /// A reply to a request this node never sent (or already finished), or from the wrong peer.
+    Unsolicited,
+    /// A message that needs a joined node arrived while this node was not in a ring.
+    NotJoined,
+    /// A routed message whose path does not match its sender.
+    BadPath,
+    /// Records refused because the store is full.
+    StoreFull,
+}
+
+impl DropReason {
+    /// Every reason, for reports.
+    pub const ALL: [DropReason; 8] = [
+        DropReason::Malformed,
+        DropReason::Oversized,
+        DropReason::Version,
+        DropReason::Limit,
+        DropReason::Unsolicited,
+        DropReason::NotJoined,
+        DropReason::BadPath,
+        DropReason::StoreFull,
+    ];
+}
+
+/// Message counters of one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Messages handed to the driver to send.
+    pub sent: u64,
+    /// Messages accepted.
+    pub received: u64,
+    dropped: [u64; 8],
+}
+
+impl Stats {
+    /// How many messages were dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    /// All drops.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        self.dropped[reason as usize] += 1;
+    }
+}
