@@ -8,11 +8,23 @@
 
 use crate::id::{Id, ID_BITS};
 
-/// Run-length encoded finger table of one node.
+/// A run of consecutive fingers that share one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Run {
+    /// First finger index of the run.
+    pub start: u8,
+    /// Last finger index of the run (inclusive).
+    pub end: u8,
+    /// The node.
+    pub node: Id,
+}
+
+/// Run-length encoded finger table of one node. Fingers not covered by any
+/// run are unknown (never set, or their node died).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FingerTable {
-    /// `(first index, node)`, strictly increasing in index.
-    runs: Vec<(u8, Id)>,
+    /// Disjoint runs in increasing index order.
+    runs: Vec<Run>,
 }
 
 impl FingerTable {
@@ -21,64 +33,86 @@ impl FingerTable {
         FingerTable::default()
     }
 
-    /// A table from runs already computed (the simulator's ideal ring). Runs
-    /// must be strictly increasing in index.
-    pub fn from_runs(runs: Vec<(u8, Id)>) -> Self {
-        debug_assert!(runs.windows(2).all(|w| w[0].0 < w[1].0));
+    /// A complete table from `(first index, node)` pairs, each run reaching up
+    /// to the next one (the simulator's ideal ring). Starts must increase.
+    pub fn from_starts(starts: &[(u8, Id)]) -> Self {
+        let runs = starts
+            .iter()
+            .enumerate()
+            .map(|(k, (start, node))| {
+                let end = starts.get(k + 1).map_or((ID_BITS - 1) as u8, |(next, _)| next - 1);
+                Run { start: *start, end, node: *node }
+            })
+            .collect();
         FingerTable { runs }
     }
 
     /// The runs, lowest index first.
-    pub fn runs(&self) -> &[(u8, Id)] {
+    pub fn runs(&self) -> &[Run] {
         &self.runs
     }
 
     /// Finger `i`, if known.
     pub fn get(&self, i: usize) -> Option<Id> {
-        let pos = self.runs.partition_point(|(start, _)| (*start as usize) <= i);
-        pos.checked_sub(1).map(|p| self.runs[p].1)
+        let pos = self.runs.partition_point(|r| (r.end as usize) < i);
+        self.runs.get(pos).filter(|r| r.start as usize <= i).map(|r| r.node)
     }
 
-    /// Distinct nodes in the table.
+    /// Distinct nodes in the table (adjacent runs never share a node).
     pub fn nodes(&self) -> impl Iterator<Item = &Id> {
-        self.runs.iter().map(|(_, n)| n)
+        self.runs.iter().map(|r| &r.node)
     }
 
     /// Sets finger `i` of node `own` to `node`, and with it every higher finger
     /// whose start `node` also succeeds (they share the answer). Returns the
     /// first index above the run just set: the next finger worth fixing.
     pub fn set(&mut self, own: &Id, i: usize, node: Id) -> usize {
+        let i = i.min(ID_BITS - 1);
         let d = own.distance(&node);
         // Fingers i..=last have starts own + 2^j ≤ node (clockwise), so node succeeds them.
         let last = d.bit_len().saturating_sub(1).max(i).min(ID_BITS - 1);
-        let after = self.get(last + 1).filter(|_| last + 1 < ID_BITS);
-        self.runs.retain(|(s, _)| (*s as usize) < i || (*s as usize) > last);
-        let pos = self.runs.partition_point(|(s, _)| (*s as usize) < i);
-        self.runs.insert(pos, (i as u8, node));
-        if let Some(a) = after {
-            if !self.runs.iter().any(|(s, _)| *s as usize == last + 1) {
-                self.runs.insert(pos + 1, ((last + 1) as u8, a));
+        let (lo, hi) = (i as u8, last as u8);
+        let mut next = Vec::with_capacity(self.runs.len() + 2);
+        for r in &self.runs {
+            if r.end < lo || r.start > hi {
+                next.push(*r);
+                continue;
+            }
+            if r.start < lo {
+                next.push(Run { start: r.start, end: lo - 1, node: r.node });
+            }
+            if r.end > hi {
+                next.push(Run { start: hi + 1, end: r.end, node: r.node });
             }
         }
+        next.push(Run { start: lo, end: hi, node });
+        next.sort_unstable_by_key(|r| r.start);
+        self.runs = next;
         self.coalesce();
         last + 1
     }
 
-    /// Forgets a node (it is dead); its indices fall back to the run below.
+    /// Forgets a node (it is dead); its fingers become unknown.
     pub fn remove(&mut self, node: &Id) -> bool {
         let before = self.runs.len();
-        self.runs.retain(|(_, n)| n != node);
-        self.coalesce();
+        self.runs.retain(|r| r.node != *node);
         before != self.runs.len()
     }
 
     fn coalesce(&mut self) {
-        self.runs.dedup_by(|later, earlier| later.1 == earlier.1);
+        self.runs.dedup_by(|later, earlier| {
+            if later.node == earlier.node && earlier.end as usize + 1 == later.start as usize {
+                earlier.end = later.end;
+                true
+            } else {
+                false
+            }
+        });
     }
 
     /// Bytes of heap this table uses.
     pub fn heap_bytes(&self) -> usize {
-        self.runs.capacity() * std::mem::size_of::<(u8, Id)>()
+        self.runs.capacity() * std::mem::size_of::<Run>()
     }
 }
 
@@ -101,7 +135,7 @@ mod tests {
         assert_eq!(t.set(&own, 11, m), 21);
         assert_eq!(t.get(11), Some(m));
         assert_eq!(t.get(20), Some(m));
-        assert_eq!(t.get(100), Some(m));
+        assert_eq!(t.get(100), None);
         // fixing finger 5 with a closer node splits the first run but keeps the rest.
         let k = Id::from_u64(40);
         t.set(&own, 5, k);
@@ -110,7 +144,36 @@ mod tests {
         assert_eq!(t.get(6), Some(n));
         assert_eq!(t.get(11), Some(m));
         assert!(t.remove(&k));
-        assert_eq!(t.get(5), Some(n));
-        assert_eq!(t.runs().len(), 2);
+        assert_eq!(t.get(5), None);
+        assert_eq!(t.runs().len(), 3);
+        t.set(&own, 5, n);
+        assert_eq!(t.runs().len(), 2, "{:?}", t.runs());
+    }
+
+    proptest::proptest! {
+        /// After any sequence of sets and removals the runs stay disjoint and
+        /// ordered, and the last set of each index is what `get` returns.
+        #[test]
+        fn runs_stay_disjoint_and_exact(ops in proptest::collection::vec((0usize..160, proptest::prelude::any::<u64>(), proptest::prelude::any::<bool>()), 1..40)) {
+            let own = Id::from_u64(12345);
+            let mut t = FingerTable::new();
+            let mut model: Vec<Option<Id>> = vec![None; ID_BITS];
+            for (i, v, remove) in ops {
+                let node = Id::from_u64(v % 64).wrapping_add(&Id::pow2(100 + (v % 50) as usize));
+                if remove {
+                    t.remove(&node);
+                    for m in model.iter_mut() { if *m == Some(node) { *m = None; } }
+                } else {
+                    let next = t.set(&own, i, node);
+                    for m in model.iter_mut().take(next).skip(i) { *m = Some(node); }
+                }
+                for w in t.runs().windows(2) {
+                    proptest::prop_assert!(w[0].end < w[1].start);
+                }
+                for (k, m) in model.iter().enumerate() {
+                    proptest::prop_assert_eq!(t.get(k), *m, "index {}", k);
+                }
+            }
+        }
     }
 }

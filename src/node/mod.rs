@@ -300,8 +300,8 @@ pub struct NodeState {
     pub predecessor: Option<Id>,
     /// Successor list, nearest first.
     pub successors: Vec<Id>,
-    /// Finger runs `(first index, node)`.
-    pub fingers: Vec<(u8, Id)>,
+    /// Finger runs.
+    pub fingers: Vec<crate::finger::Run>,
     /// Number of records held.
     pub keys: usize,
 }

@@ -1,0 +1,221 @@
+//! Command-line parsing and report printing.
+
+use crate::paper;
+use crate::progress::Bar;
+use chord::sim::report::Report;
+use chord::sim::scenario::{run_churn, run_fail, run_lookup, ChurnParams, FailParams, Init, LookupParams};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs Chord experiments on a deterministic, seeded, discrete-event simulator.
+///
+/// Every run is reproducible from its seed. Exit status is 1 if the run found
+/// an invariant violation (a bug), 0 otherwise.
+#[derive(Parser, Debug)]
+#[command(name = "chord-sim", version)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Print exactly one JSON object on stdout instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress bar on stderr.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum InitArg {
+    /// Place every node directly into the ideal ring (fast, any size).
+    Converged,
+    /// Build the ring by real joins and maintenance.
+    Joined,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// Path length of random lookups (paper Fig. 10).
+    Lookup {
+        /// Ring size.
+        #[arg(long, default_value_t = 1024)]
+        nodes: usize,
+        /// Lookups to run.
+        #[arg(long, default_value_t = 10_000)]
+        lookups: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How the ring is built.
+        #[arg(long, value_enum, default_value_t = InitArg::Converged)]
+        init: InitArg,
+        /// Successor-list length r.
+        #[arg(long, default_value_t = 8)]
+        successors: usize,
+        /// Lookups in flight at once.
+        #[arg(long, default_value_t = 10_000)]
+        concurrency: usize,
+    },
+    /// A fraction of nodes crash at once; then every key is looked up (paper Fig. 11).
+    Fail {
+        /// Ring size.
+        #[arg(long, default_value_t = 10_000)]
+        nodes: usize,
+        /// Keys stored before the crash.
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        /// Fraction of nodes that crash.
+        #[arg(long, default_value_t = 0.5)]
+        fail_fraction: f64,
+        /// Replication factor R.
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+        /// Successor-list length r (the paper's ToN version used 20).
+        #[arg(long, default_value_t = 20)]
+        successors: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Joins and crashes as Poisson processes while lookups run (paper's churn experiment).
+    Churn {
+        /// Initial ring size.
+        #[arg(long, default_value_t = 500)]
+        nodes: usize,
+        /// Joins per second and crashes per second.
+        #[arg(long, default_value_t = 0.05)]
+        rate: f64,
+        /// Mean stabilization period, ms.
+        #[arg(long, default_value_t = 30_000)]
+        stabilize_ms: u64,
+        /// Simulated duration of the churn, s.
+        #[arg(long, default_value_t = 3_600)]
+        duration_s: u64,
+        /// Replication factor R.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Successor-list length r.
+        #[arg(long, default_value_t = 8)]
+        successors: usize,
+        /// Keys stored before the churn.
+        #[arg(long, default_value_t = 1_000)]
+        keys: u64,
+        /// Check invariants every this many simulated ms (0 = after every event).
+        #[arg(long, default_value_t = 1_000)]
+        check_every_ms: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Runs the paper's three experiments and writes SVG plots and a markdown table.
+    Paper {
+        /// Output directory.
+        #[arg(long, default_value = "paper")]
+        out: PathBuf,
+        /// Largest ring for the path-length curve, as log2 N.
+        #[arg(long, default_value_t = 20)]
+        max_log_n: u32,
+        /// Smaller rings and shorter runs (a smoke test of the pipeline).
+        #[arg(long)]
+        quick: bool,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut bar = Bar::new(!cli.quiet);
+    let mut progress = |phase: &str, done: u64, total: u64| bar.update(phase, done, total);
+    let report = match cli.scenario {
+        Scenario::Lookup { nodes, lookups, seed, init, successors, concurrency } => {
+            let init = match init {
+                InitArg::Converged => Init::Converged,
+                InitArg::Joined => Init::Joined,
+            };
+            run_lookup(&LookupParams { nodes, lookups, seed, init, successors, concurrency }, &mut progress)
+        }
+        Scenario::Fail { nodes, keys, fail_fraction, replicas, successors, seed } => {
+            if !(0.0..1.0).contains(&fail_fraction) {
+                eprintln!("error: --fail-fraction must be in [0, 1), got {fail_fraction}");
+                return ExitCode::from(2);
+            }
+            let p = FailParams { nodes, keys, fail_fraction, replicas, successors, seed, ..FailParams::default() };
+            run_fail(&p, &mut progress)
+        }
+        Scenario::Churn { nodes, rate, stabilize_ms, duration_s, replicas, successors, keys, check_every_ms, seed } => {
+            let p = ChurnParams {
+                nodes,
+                rate,
+                stabilize_ms,
+                duration_s,
+                replicas,
+                successors,
+                keys,
+                check_every_ms,
+                seed,
+                ..ChurnParams::default()
+            };
+            run_churn(&p, &mut progress)
+        }
+        Scenario::Paper { out, max_log_n, quick, seed } => {
+            drop(progress);
+            bar.finish();
+            return match paper::run(&out, max_log_n, quick, seed, cli.json, !cli.quiet) {
+                Ok(violations) if violations == 0 => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    bar.finish();
+    if cli.json {
+        match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot encode the report: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print_table(&report);
+    }
+    if report.invariant_violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// A readable table of a report.
+pub fn print_table(r: &Report) {
+    let rows: Vec<(&str, String)> = vec![
+        ("scenario", r.scenario.clone()),
+        ("nodes", r.nodes.to_string()),
+        ("seed", r.seed.to_string()),
+        ("successors r / replicas R", format!("{} / {}", r.successors, r.replicas)),
+        ("lookups", r.lookups.to_string()),
+        ("path length mean", format!("{:.3}", r.mean_hops)),
+        ("path length p1 / p50 / p99 / max", format!("{} / {} / {} / {}", r.p1_hops, r.p50_hops, r.p99_hops, r.max_hops)),
+        ("failed lookups", format!("{} ({:.4})", r.failed_lookups, r.failed_fraction)),
+        ("  of which wrong successor", r.wrong_successor.to_string()),
+        ("  of which value missing", r.missing_values.to_string()),
+        ("keys", r.keys.to_string()),
+        ("keys lost (allowed by failure model)", format!("{} ({})", r.keys_lost, r.keys_lost_allowed)),
+        ("invariant violations", r.invariant_violations.to_string()),
+        ("assumption breaches", r.assumption_breaches.to_string()),
+        ("simulated time", format!("{:.1} s", r.sim_s)),
+        ("events / messages", format!("{} / {}", r.events, r.messages)),
+        ("wall time", format!("{:.2} s", r.wall_s)),
+        ("peak memory", format!("{:.0} MiB", r.peak_rss_mib)),
+    ];
+    for (k, v) in rows {
+        println!("{k:<38} {v}");
+    }
+    for (k, v) in &r.params {
+        println!("{:<38} {v}", format!("param {k}"));
+    }
+    for v in &r.violation_log {
+        println!("VIOLATION {v}");
+    }
+}

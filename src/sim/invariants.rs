@@ -1,0 +1,255 @@
+//! Ring invariants (Zave), convergence to the ideal ring, and key safety.
+//!
+//! A *member* is an alive node whose status is `Joined`. A member's *best
+//! successor* is the first entry of its successor list that is a member; a
+//! member with an empty list is alone and its best successor is itself.
+//!
+//! Invariants (a violation is always a bug):
+//! * **OrderedSuccessorLists** — each list is strictly increasing in clockwise
+//!   distance from its owner and does not contain the owner.
+//! * **AtMostOneRing / AtLeastOneRing** — the best-successor graph has exactly one cycle.
+//! * **OrderedRing** — walking that cycle, ids wrap around zero exactly once.
+//! * **OrderedAppendages** — a member off the cycle reaches it through best
+//!   successors whose clockwise distance from it strictly increases.
+//!
+//! Failure-model breach (not a bug): a member whose successor list is non-empty
+//! but holds no member — it lost all r successors before it could repair.
+
+use super::ideal::IdealRing;
+use super::Simulator;
+use crate::id::{Id, ID_BITS};
+use crate::node::Status;
+use std::collections::{HashMap, HashSet};
+
+/// Remembers which nodes are already counted as breaching, so each incident counts once.
+#[derive(Debug, Default)]
+pub struct Checker {
+    breached: HashSet<Id>,
+}
+
+/// What one check found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Invariant violations, described.
+    pub violations: Vec<String>,
+    /// Nodes that newly lost every successor.
+    pub new_breaches: usize,
+}
+
+impl Checker {
+    /// Checks every invariant over the simulator's current state.
+    pub fn check(&mut self, sim: &Simulator) -> Outcome {
+        let mut out = Outcome::default();
+        let nodes = sim.nodes();
+        let is_member = |h: usize| nodes[h].alive && nodes[h].node.status() == Status::Joined;
+        let members: Vec<usize> = sim.members().to_vec();
+        if members.is_empty() {
+            return out;
+        }
+        // best[h] = Some(best successor handle) or None for a dead end.
+        let mut best: HashMap<usize, Option<usize>> = HashMap::with_capacity(members.len());
+        let mut now_breached = HashSet::new();
+        for &h in &members {
+            let node = &nodes[h].node;
+            let own = node.id();
+            let list = node.successors();
+            let mut last = Id::ZERO;
+            for s in list {
+                let d = own.distance(s);
+                if d <= last {
+                    out.violations.push(format!("OrderedSuccessorLists: {own:?} has {list:?}"));
+                    break;
+                }
+                last = d;
+            }
+            let b = if list.is_empty() {
+                Some(h)
+            } else {
+                list.iter().filter_map(|s| sim.handle_of(s)).find(|&s| is_member(s))
+            };
+            if b.is_none() {
+                now_breached.insert(own);
+                if !self.breached.contains(&own) {
+                    out.new_breaches += 1;
+                }
+            }
+            best.insert(h, b);
+        }
+        self.breached = now_breached;
+
+        // Find the cycles of the best-successor graph.
+        let mut state: HashMap<usize, u8> = HashMap::with_capacity(members.len()); // 1 = on stack, 2 = done
+        let mut on_cycle: HashSet<usize> = HashSet::new();
+        let mut cycles: Vec<Vec<usize>> = Vec::new();
+        for &start in &members {
+            if state.contains_key(&start) {
+                continue;
+            }
+            let mut path = Vec::new();
+            let mut cur = Some(start);
+            while let Some(c) = cur {
+                match state.get(&c) {
+                    Some(1) => {
+                        let from = path.iter().position(|&p| p == c).unwrap_or(0);
+                        let cycle: Vec<usize> = path[from..].to_vec();
+                        on_cycle.extend(cycle.iter().copied());
+                        cycles.push(cycle);
+                        break;
+                    }
+                    Some(_) => break,
+                    None => {
+                        state.insert(c, 1);
+                        path.push(c);
+                        cur = best.get(&c).copied().flatten();
+                    }
+                }
+            }
+            for p in path {
+                state.insert(p, 2);
+            }
+        }
+        let all_breached = best.values().all(|b| b.is_none());
+        if cycles.len() != 1 && !all_breached {
+            out.violations.push(format!("OneRing: {} cycles among {} members", cycles.len(), members.len()));
+        }
+        for cycle in &cycles {
+            let n = cycle.len();
+            let wraps = (0..n)
+                .filter(|&i| nodes[cycle[(i + 1) % n]].node.id() <= nodes[cycle[i]].node.id())
+                .count();
+            if wraps != 1 {
+                out.violations.push(format!("OrderedRing: a cycle of {n} nodes wraps {wraps} times"));
+            }
+        }
+        // Appendages reach the ring in clockwise order.
+        for &a in &members {
+            if on_cycle.contains(&a) {
+                continue;
+            }
+            let own = nodes[a].node.id();
+            let mut last = Id::ZERO;
+            let mut cur = best.get(&a).copied().flatten();
+            let mut steps = 0;
+            while let Some(c) = cur {
+                let d = own.distance(&nodes[c].node.id());
+                if d <= last {
+                    out.violations.push(format!("OrderedAppendages: chain from {own:?} turns back"));
+                    break;
+                }
+                last = d;
+                if on_cycle.contains(&c) || steps > members.len() {
+                    break;
+                }
+                steps += 1;
+                cur = best.get(&c).copied().flatten();
+            }
+        }
+        out
+    }
+}
+
+/// How far the members are from the ideal ring over themselves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Convergence {
+    /// Members checked.
+    pub nodes: usize,
+    /// Members whose predecessor is wrong.
+    pub wrong_predecessors: usize,
+    /// Members whose successor list is not the next r members.
+    pub wrong_successor_lists: usize,
+    /// Finger entries (out of 160 per member) that are wrong.
+    pub wrong_fingers: usize,
+}
+
+impl Convergence {
+    /// Whether every pointer is correct.
+    pub fn is_converged(&self) -> bool {
+        self.wrong_predecessors == 0 && self.wrong_successor_lists == 0 && self.wrong_fingers == 0
+    }
+}
+
+/// Compares every member's pointers with the ideal ring over the members.
+pub fn convergence(sim: &Simulator) -> Convergence {
+    let nodes = sim.nodes();
+    let ring = IdealRing::new(sim.members().iter().map(|&h| nodes[h].node.id()).collect());
+    let mut c = Convergence { nodes: ring.len(), ..Default::default() };
+    for &h in sim.members() {
+        let node = &nodes[h].node;
+        let own = node.id();
+        let pos = ring.successor_pos(&own);
+        if ring.len() > 1 && node.predecessor() != Some(ring.predecessor_of(pos)) {
+            c.wrong_predecessors += 1;
+        }
+        let r = node.config().successors;
+        if node.successors() != ring.successors_of(pos, r).as_slice() {
+            c.wrong_successor_lists += 1;
+        }
+        if ring.len() < 2 {
+            continue;
+        }
+        let succ = ring.successors_of(pos, 1)[0];
+        let first_beyond = own.distance(&succ).bit_len();
+        let table = node.fingers();
+        for i in 0..ID_BITS {
+            let expected = if i < first_beyond { Some(succ) } else { ring.finger(pos, i) };
+            if expected.is_some() && table.get(i) != expected {
+                c.wrong_fingers += 1;
+            }
+        }
+    }
+    c
+}
+
+/// Where the acknowledged keys are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeySafety {
+    /// Keys checked.
+    pub keys: usize,
+    /// Keys no member holds.
+    pub lost: usize,
+    /// Keys not held by all of their R successors among the members.
+    pub under_replicated: usize,
+    /// Keys whose newest acknowledged version is not what their primary holds.
+    pub stale_primary: usize,
+}
+
+/// Checks every acknowledged key (key → digest of the last acknowledged value).
+pub fn key_safety(sim: &Simulator, keys: &HashMap<Id, Id>, replicas: usize) -> KeySafety {
+    let nodes = sim.nodes();
+    let ring = IdealRing::new(sim.members().iter().map(|&h| nodes[h].node.id()).collect());
+    let mut s = KeySafety { keys: keys.len(), ..Default::default() };
+    if ring.is_empty() {
+        s.lost = keys.len();
+        return s;
+    }
+    let mut holders: HashMap<Id, usize> = HashMap::new();
+    for &h in sim.members() {
+        for r in nodes[h].node.store().records() {
+            if keys.contains_key(&r.key) {
+                *holders.entry(r.key).or_default() += 1;
+            }
+        }
+    }
+    for (key, digest) in keys {
+        if !holders.contains_key(key) {
+            s.lost += 1;
+            continue;
+        }
+        let pos = ring.successor_pos(key);
+        let want = replicas.min(ring.len());
+        let held = (0..want)
+            .filter(|k| {
+                let id = ring.ids()[(pos + k) % ring.len()];
+                sim.handle_of(&id).is_some_and(|h| nodes[h].node.store().get(key).is_some())
+            })
+            .count();
+        if held < want {
+            s.under_replicated += 1;
+        }
+        let primary = sim.handle_of(&ring.ids()[pos]);
+        if primary.is_some_and(|h| nodes[h].node.store().get(key).is_some_and(|r| r.digest != *digest)) {
+            s.stale_primary += 1;
+        }
+    }
+    s
+}
