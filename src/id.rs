@@ -15,7 +15,7 @@ pub const ID_BITS: usize = 160;
 pub const ID_BYTES: usize = ID_BITS / 8;
 
 /// A point on the Chord ring: a node id or a key (SHA-1 of a name).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Id(pub [u8; ID_BYTES]);
 
 /// Why a string is not an id.
@@ -159,6 +159,24 @@ impl Id {
     }
 }
 
+impl Ord for Id {
+    /// Numeric order (big-endian bytes), compared as two machine words
+    /// instead of a byte loop: the simulator compares ids on every hop.
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let hi = |id: &Id| u128::from_be_bytes(id.0[..16].try_into().expect("16 of 20 bytes"));
+        let lo = |id: &Id| u32::from_be_bytes(id.0[16..].try_into().expect("4 of 20 bytes"));
+        hi(self).cmp(&hi(other)).then_with(|| lo(self).cmp(&lo(other)))
+    }
+}
+
+impl PartialOrd for Id {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Debug for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Id({})", self.short())
@@ -199,6 +217,13 @@ mod tests {
         assert_eq!(Id::from_hex(&id.to_hex()), Ok(id));
         assert!(Id::from_hex("abc").is_err());
         assert!(Id::from_hex(&"g".repeat(40)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn order_is_byte_order(a in any_id(), b in any_id()) {
+            prop_assert_eq!(a.cmp(&b), a.0.cmp(&b.0));
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ impl Node {
         self.fingers = FingerTable::new();
         self.predecessor = None;
         let req = self.fresh_req();
-        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::FindSuccessor, token: 0, attempts: 0, user_req: req };
+        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::FindSuccessor, token: Token::default(), attempts: 0, user_req: req };
         self.launch(now, req, request);
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Node {
                 }
                 // If the successor already knows a node between us, that one is closer.
                 if let Some(p) = pred.filter(|p| p.in_open(&self.id, &from)) {
-                    if attempt < 8 {
+                    if attempt < 64 {
                         return self.query(now, p, QueryPurpose::Join { attempt: attempt + 1 });
                     }
                 }
@@ -118,6 +118,13 @@ impl Node {
                     });
                 }
                 self.finish_stabilize();
+                if closer {
+                    // The new successor may itself know a closer predecessor: keep
+                    // stabilizing until a fixed point rather than one step per
+                    // period. Each round strictly shortens the distance to the
+                    // first successor, so this ends.
+                    self.stabilize_now(now);
+                }
             }
             QueryPurpose::CheckPredecessor => {}
         }
@@ -314,8 +321,10 @@ impl Node {
         }
         self.next_finger = i;
         let target = self.id.finger_start(i);
-        if self.start_request(now, ReqKind::FixFinger(i), target, Op::FindSuccessor).is_ok() {
-            self.fixing_finger = true;
+        // Set before starting: a lookup we can answer ourselves completes inside start_request.
+        self.fixing_finger = true;
+        if self.start_request(now, ReqKind::FixFinger(i), target, Op::FindSuccessor).is_err() {
+            self.fixing_finger = false;
         }
     }
 

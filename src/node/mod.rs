@@ -92,7 +92,8 @@ use crate::store::{Record, Store, Version};
 use crate::successors::SuccessorList;
 use crate::time::Millis;
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 use timers::{Timer, Timers, Token};
 
 /// Where the node is in its life.
@@ -225,10 +226,12 @@ pub(crate) struct Request {
 #[derive(Clone, Debug)]
 pub(crate) struct HopWait {
     next: Id,
-    /// The route as this node received it (to route it again around a dead hop).
-    route: crate::message::Route,
     /// The route as sent to `next` (to resend it unchanged).
     sent: crate::message::Route,
+    /// Whether the route arrived here as a last hop (to route it again around a dead hop).
+    arrived_last_hop: bool,
+    /// Whether forwarding counted a hop.
+    counted: bool,
     token: Token,
     attempts: u32,
 }
@@ -324,10 +327,10 @@ impl Node {
             store: Store::default(),
             timers: Timers::default(),
             next_req: 1,
-            requests: HashMap::new(),
-            hops: HashMap::new(),
-            queries: HashMap::new(),
-            stores: HashMap::new(),
+            requests: HashMap::default(),
+            hops: HashMap::default(),
+            queries: HashMap::default(),
+            stores: HashMap::default(),
             out: VecDeque::new(),
             stats: Stats::default(),
             cfg,
@@ -415,12 +418,25 @@ impl Node {
 
     /// Next output, if any. Drain after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let out = self.out.pop_front();
+        if out.is_none() && self.out.capacity() > 0 {
+            // Give the buffer back: an idle node then holds no output memory, and
+            // the allocator hands the same (cache-warm) block to the next busy node.
+            self.out = VecDeque::new();
+        }
+        out
     }
 
     /// When [`Node::handle_timeout`] must be called next.
     pub fn poll_timeout(&mut self) -> Option<Millis> {
-        self.timers.next_deadline()
+        let t = self.timers.next_deadline();
+        if t.is_none() {
+            self.timers.clear();
+        }
+        if self.hops.is_empty() && self.hops.capacity() > 0 {
+            self.hops = HashMap::default();
+        }
+        t
     }
 
     /// Decodes a frame from `from` and handles it. Frames that do not decode

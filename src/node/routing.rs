@@ -14,7 +14,7 @@ impl Node {
             return Err(CommandError::Busy(self.requests.len()));
         }
         let req = self.fresh_req();
-        self.launch(now, req, Request { kind, target, op, token: 0, attempts: 0, user_req: req });
+        self.launch(now, req, Request { kind, target, op, token: Token::default(), attempts: 0, user_req: req });
         Ok(req)
     }
 
@@ -101,11 +101,16 @@ impl Node {
     }
 
     /// The known node that most closely precedes `key` (fingers and successors).
+    ///
+    /// Like the paper's loop `for i = m downto 1`, fingers are tried from the
+    /// highest index down and the first one in `(n, key)` wins; for a random key
+    /// that is one of the top two runs, so a hop touches little of the table.
+    /// Successors, which are nearer still, are then tried from the farthest.
     pub(super) fn closest_preceding(&self, key: &Id) -> Option<Id> {
-        let mut best: Option<Id> = None;
-        for c in self.fingers.nodes().chain(self.successors.as_slice()) {
-            if c.in_open(&self.id, key) && best.is_none_or(|b| c.in_open(&b, key)) {
-                best = Some(*c);
+        let mut best = self.fingers.runs().iter().rev().map(|r| r.node).find(|n| n.in_open(&self.id, key));
+        if let Some(s) = self.successors.as_slice().iter().rev().find(|s| s.in_open(&self.id, key)) {
+            if best.is_none_or(|b| s.in_open(&b, key)) {
+                best = Some(*s);
             }
         }
         best
@@ -113,15 +118,17 @@ impl Node {
 
     /// Hands `route` (as received) to `next`, waiting for its receipt.
     fn forward(&mut self, now: Millis, next: Id, route: Route, last_hop: bool, count_hop: bool) {
-        let mut out = route.clone();
+        let arrived_last_hop = route.last_hop;
+        let mut out = route;
         out.path.push(self.id);
         out.last_hop = last_hop;
         if count_hop {
             out.hops += 1;
         }
-        let key = (route.origin, route.req);
-        let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(route.origin, route.req));
-        if let Some(old) = self.hops.insert(key, HopWait { next, route, sent: out.clone(), token, attempts: 1 }) {
+        let key = (out.origin, out.req);
+        let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(out.origin, out.req));
+        let wait = HopWait { next, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1 };
+        if let Some(old) = self.hops.insert(key, wait) {
             self.timers.cancel(old.token);
         }
         self.send(next, Message::Route(out));
@@ -152,7 +159,14 @@ impl Node {
             return;
         }
         self.mark_dead(now, &w.next);
-        self.route_step(now, w.route);
+        // The route as it arrived here, to decide again without the dead hop.
+        let mut route = w.sent;
+        route.path.pop();
+        route.last_hop = w.arrived_last_hop;
+        if w.counted {
+            route.hops -= 1;
+        }
+        self.route_step(now, route);
     }
 
     /// Answers a routed request at this node and sends the answer back along its path.

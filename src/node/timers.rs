@@ -1,14 +1,16 @@
-//! The node's timer table: a min-heap of deadlines with cancellable tokens.
+//! The node's timer table: a min-heap of deadlines over a slab of timers.
 //!
-//! Cancelled timers stay in the heap until they reach the top, where
-//! [`Timers::next_deadline`] discards them, so the driver is never woken for a
-//! timer that no longer exists.
+//! A timer is cancelled by emptying its slab slot; its heap entry stays until
+//! it reaches the top, where [`Timers::next_deadline`] discards it, so the
+//! driver is never woken for a timer that no longer exists. Slots are reused,
+//! with a generation number so that a stale heap entry never fires a newer
+//! timer that took its slot.
 
-use crate::message::ReqId;
 use crate::id::Id;
+use crate::message::ReqId;
 use crate::time::Millis;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 /// What a timer is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,33 +29,56 @@ pub(crate) enum Timer {
     Store(ReqId),
 }
 
-/// Token identifying one scheduled timer.
-pub(crate) type Token = u64;
+/// Identifies one scheduled timer: slab slot and generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Token {
+    slot: u32,
+    generation: u32,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(Millis, Token)>>,
-    live: HashMap<Token, Timer>,
-    next: Token,
+    slots: Vec<(u32, Option<Timer>)>,
+    free: Vec<u32>,
+    live: usize,
 }
 
 impl Timers {
     pub(crate) fn schedule(&mut self, at: Millis, timer: Timer) -> Token {
-        let token = self.next;
-        self.next += 1;
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.0 = entry.0.wrapping_add(1);
+        entry.1 = Some(timer);
+        self.live += 1;
+        let token = Token { slot, generation: entry.0 };
         self.heap.push(Reverse((at, token)));
-        self.live.insert(token, timer);
         token
     }
 
-    pub(crate) fn cancel(&mut self, token: Token) {
-        self.live.remove(&token);
+    fn is_live(&self, t: Token) -> bool {
+        self.slots.get(t.slot as usize).is_some_and(|(g, timer)| *g == t.generation && timer.is_some())
+    }
+
+    /// Cancels a timer; cancelling one that already fired or was cancelled does nothing.
+    pub(crate) fn cancel(&mut self, t: Token) {
+        if self.is_live(t) {
+            self.slots[t.slot as usize].1 = None;
+            self.free.push(t.slot);
+            self.live -= 1;
+        }
     }
 
     /// The earliest live deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<Millis> {
         while let Some(Reverse((at, token))) = self.heap.peek().copied() {
-            if self.live.contains_key(&token) {
+            if self.is_live(token) {
                 return Some(at);
             }
             self.heap.pop();
@@ -68,8 +93,11 @@ impl Timers {
                 return None;
             }
             self.heap.pop();
-            if let Some(t) = self.live.remove(&token) {
-                return Some(t);
+            if self.is_live(token) {
+                let timer = self.slots[token.slot as usize].1.take();
+                self.free.push(token.slot);
+                self.live -= 1;
+                return timer;
             }
         }
         None
@@ -77,10 +105,32 @@ impl Timers {
 
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
-        self.live.clear();
+        self.slots.clear();
+        self.free.clear();
+        self.live = 0;
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.live.len()
+        self.live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancelled_and_reused_slots_never_fire_stale_entries() {
+        let mut t = Timers::default();
+        let a = t.schedule(Millis(10), Timer::Stabilize);
+        t.cancel(a);
+        // The slot is reused by a later timer; the old heap entry at 10 must not fire it.
+        let _b = t.schedule(Millis(50), Timer::Replicate);
+        assert_eq!(t.next_deadline(), Some(Millis(50)));
+        assert_eq!(t.pop_due(Millis(20)), None);
+        assert_eq!(t.pop_due(Millis(50)), Some(Timer::Replicate));
+        assert_eq!(t.len(), 0);
+        t.cancel(a);
+        assert_eq!(t.len(), 0);
     }
 }

@@ -47,6 +47,49 @@ impl IdealRing {
         self.ids[self.successor_pos(key)]
     }
 
+    /// Like [`IdealRing::successor_pos`], searching outwards from `guess` first
+    /// (ids are uniform, so a guess from the key's distance is close).
+    pub fn successor_pos_near(&self, key: &Id, guess: usize) -> usize {
+        let n = self.ids.len();
+        let g = guess.min(n - 1);
+        let (mut lo, mut hi); // answer (partition point) lies in lo..=hi
+        if self.ids[g] < *key {
+            let mut step = 1;
+            lo = g + 1;
+            loop {
+                let probe = g + step;
+                if probe >= n {
+                    hi = n;
+                    break;
+                }
+                if self.ids[probe] >= *key {
+                    hi = probe;
+                    break;
+                }
+                lo = probe + 1;
+                step *= 2;
+            }
+        } else {
+            let mut step = 1;
+            hi = g;
+            loop {
+                if step > g {
+                    lo = 0;
+                    break;
+                }
+                let probe = g - step;
+                if self.ids[probe] < *key {
+                    lo = probe + 1;
+                    break;
+                }
+                hi = probe;
+                step *= 2;
+            }
+        }
+        let p = lo + self.ids[lo..hi].partition_point(|id| id < key);
+        if p == n { 0 } else { p }
+    }
+
     /// Predecessor of the node at `pos`.
     pub fn predecessor_of(&self, pos: usize) -> Id {
         self.ids[(pos + self.ids.len() - 1) % self.ids.len()]
@@ -61,7 +104,10 @@ impl IdealRing {
     /// The correct finger `i` of the node at `pos`, or `None` when it would be the node itself.
     pub fn finger(&self, pos: usize, i: usize) -> Option<Id> {
         let own = self.ids[pos];
-        let f = self.successor(&own.finger_start(i));
+        let n = self.ids.len();
+        // Expected number of nodes between own and own + 2^i: n · 2^(i−160).
+        let ahead = (n as f64 * 2f64.powi(i as i32 - 160)) as usize;
+        let f = self.ids[self.successor_pos_near(&own.finger_start(i), (pos + ahead) % n)];
         (f != own).then_some(f)
     }
 
@@ -109,6 +155,15 @@ mod tests {
             })
             .collect();
         let ring = IdealRing::new(ids);
+        for k in 0..300u64 {
+            let key = Id::from_words(|| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x
+            });
+            let guess = (k as usize * 7) % 200;
+            assert_eq!(ring.successor_pos_near(&key, guess), ring.successor_pos(&key));
+            assert_eq!(ring.successor_pos_near(&ring.ids()[guess], (guess + 50) % 200), guess);
+        }
         for pos in [0, 1, 57, 199] {
             let t = ring.fingers_of(pos);
             for i in 0..ID_BITS {

@@ -46,8 +46,9 @@ impl Checker {
         if members.is_empty() {
             return out;
         }
-        // best[h] = Some(best successor handle) or None for a dead end.
-        let mut best: HashMap<usize, Option<usize>> = HashMap::with_capacity(members.len());
+        // best[h] = Some(best successor handle) or None for a dead end (handles index every Vec here).
+        const NONE: usize = usize::MAX;
+        let mut best: Vec<usize> = vec![NONE; nodes.len()];
         let mut now_breached = HashSet::new();
         for &h in &members {
             let node = &nodes[h].node;
@@ -67,48 +68,53 @@ impl Checker {
             } else {
                 list.iter().filter_map(|s| sim.handle_of(s)).find(|&s| is_member(s))
             };
-            if b.is_none() {
-                now_breached.insert(own);
-                if !self.breached.contains(&own) {
-                    out.new_breaches += 1;
+            match b {
+                Some(b) => best[h] = b,
+                None => {
+                    now_breached.insert(own);
+                    if !self.breached.contains(&own) {
+                        out.new_breaches += 1;
+                    }
                 }
             }
-            best.insert(h, b);
         }
         self.breached = now_breached;
+        let next = |c: usize| (best[c] != NONE).then(|| best[c]);
 
         // Find the cycles of the best-successor graph.
-        let mut state: HashMap<usize, u8> = HashMap::with_capacity(members.len()); // 1 = on stack, 2 = done
-        let mut on_cycle: HashSet<usize> = HashSet::new();
+        let mut state: Vec<u8> = vec![0; nodes.len()]; // 1 = on the current path, 2 = done
+        let mut on_cycle: Vec<bool> = vec![false; nodes.len()];
         let mut cycles: Vec<Vec<usize>> = Vec::new();
         for &start in &members {
-            if state.contains_key(&start) {
+            if state[start] != 0 {
                 continue;
             }
             let mut path = Vec::new();
             let mut cur = Some(start);
             while let Some(c) = cur {
-                match state.get(&c) {
-                    Some(1) => {
+                match state[c] {
+                    1 => {
                         let from = path.iter().position(|&p| p == c).unwrap_or(0);
                         let cycle: Vec<usize> = path[from..].to_vec();
-                        on_cycle.extend(cycle.iter().copied());
+                        for &x in &cycle {
+                            on_cycle[x] = true;
+                        }
                         cycles.push(cycle);
                         break;
                     }
-                    Some(_) => break,
-                    None => {
-                        state.insert(c, 1);
+                    2 => break,
+                    _ => {
+                        state[c] = 1;
                         path.push(c);
-                        cur = best.get(&c).copied().flatten();
+                        cur = next(c);
                     }
                 }
             }
             for p in path {
-                state.insert(p, 2);
+                state[p] = 2;
             }
         }
-        let all_breached = best.values().all(|b| b.is_none());
+        let all_breached = members.iter().all(|&h| best[h] == NONE);
         if cycles.len() != 1 && !all_breached {
             out.violations.push(format!("OneRing: {} cycles among {} members", cycles.len(), members.len()));
         }
@@ -123,12 +129,12 @@ impl Checker {
         }
         // Appendages reach the ring in clockwise order.
         for &a in &members {
-            if on_cycle.contains(&a) {
+            if on_cycle[a] {
                 continue;
             }
             let own = nodes[a].node.id();
             let mut last = Id::ZERO;
-            let mut cur = best.get(&a).copied().flatten();
+            let mut cur = next(a);
             let mut steps = 0;
             while let Some(c) = cur {
                 let d = own.distance(&nodes[c].node.id());
@@ -137,11 +143,11 @@ impl Checker {
                     break;
                 }
                 last = d;
-                if on_cycle.contains(&c) || steps > members.len() {
+                if on_cycle[c] || steps > members.len() {
                     break;
                 }
                 steps += 1;
-                cur = best.get(&c).copied().flatten();
+                cur = next(c);
             }
         }
         out
@@ -153,6 +159,8 @@ impl Checker {
 pub struct Convergence {
     /// Members checked.
     pub nodes: usize,
+    /// Alive nodes that are not members (still joining, or rejoining).
+    pub not_joined: usize,
     /// Members whose predecessor is wrong.
     pub wrong_predecessors: usize,
     /// Members whose successor list is not the next r members.
@@ -164,7 +172,7 @@ pub struct Convergence {
 impl Convergence {
     /// Whether every pointer is correct.
     pub fn is_converged(&self) -> bool {
-        self.wrong_predecessors == 0 && self.wrong_successor_lists == 0 && self.wrong_fingers == 0
+        self.not_joined == 0 && self.wrong_predecessors == 0 && self.wrong_successor_lists == 0 && self.wrong_fingers == 0
     }
 }
 
@@ -172,7 +180,8 @@ impl Convergence {
 pub fn convergence(sim: &Simulator) -> Convergence {
     let nodes = sim.nodes();
     let ring = IdealRing::new(sim.members().iter().map(|&h| nodes[h].node.id()).collect());
-    let mut c = Convergence { nodes: ring.len(), ..Default::default() };
+    let alive = nodes.iter().filter(|n| n.alive).count();
+    let mut c = Convergence { nodes: ring.len(), not_joined: alive - ring.len(), ..Default::default() };
     for &h in sim.members() {
         let node = &nodes[h].node;
         let own = node.id();

@@ -28,7 +28,8 @@ use crate::time::Millis;
 use invariants::Checker;
 pub use network::NetModel;
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BinaryHeap;
 
 /// How a simulation is set up.
 #[derive(Clone, Debug)]
@@ -90,11 +91,13 @@ enum Ev {
     Rejoin { node: usize },
 }
 
+/// A heap entry: small, so that sifting does not move messages around.
+/// The event itself waits in the simulator's slab at `slot`.
 #[derive(Debug)]
 struct Scheduled {
     at: Millis,
     seq: u64,
-    ev: Ev,
+    slot: u32,
 }
 
 impl PartialEq for Scheduled {
@@ -137,6 +140,8 @@ pub struct Simulator {
     members: Vec<usize>,
     member_pos: Vec<usize>,
     queue: BinaryHeap<Scheduled>,
+    slab: Vec<Option<Ev>>,
+    free: Vec<u32>,
     seq: u64,
     events: Vec<(usize, Event)>,
     /// Run counters.
@@ -156,10 +161,12 @@ impl Simulator {
             cfg,
             now: Millis::ZERO,
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             members: Vec::new(),
             member_pos: Vec::new(),
             queue: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             events: Vec::new(),
             counters: SimCounters::default(),
@@ -211,6 +218,14 @@ impl Simulator {
         }
         let i = self.rng.below(self.members.len() as u64) as usize;
         Some(self.members[i])
+    }
+
+    /// Reserves room for `n` more nodes.
+    pub fn reserve(&mut self, n: usize) {
+        self.nodes.reserve(n);
+        self.index.reserve(n);
+        self.member_pos.reserve(n);
+        self.members.reserve(n);
     }
 
     /// Adds a node (not yet in any ring) and returns its handle.
@@ -288,7 +303,9 @@ impl Simulator {
         let Some(s) = self.queue.pop() else { return false };
         self.now = self.now.max(s.at);
         self.counters.events += 1;
-        match s.ev {
+        let Some(ev) = self.slab[s.slot as usize].take() else { return true };
+        self.free.push(s.slot);
+        match ev {
             Ev::Deliver { to, from, msg } => {
                 if !self.nodes[to].alive {
                     self.counters.to_dead += 1;
@@ -361,7 +378,17 @@ impl Simulator {
 
     fn schedule(&mut self, at: Millis, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Scheduled { at, seq: self.seq, ev });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(ev);
+                slot
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.queue.push(Scheduled { at, seq: self.seq, slot });
     }
 
     fn set_member(&mut self, h: usize, member: bool) {
@@ -414,14 +441,25 @@ impl Simulator {
             }
         }
         let joined = self.nodes[h].alive && self.nodes[h].node.status() == Status::Joined;
-        self.set_member(h, joined);
+        if joined != (self.member_pos[h] != NOT_MEMBER) {
+            self.set_member(h, joined);
+        }
         if !self.nodes[h].alive {
             return;
         }
-        if let Some(t) = self.nodes[h].node.poll_timeout() {
-            if self.nodes[h].wake.is_none_or(|w| t < w) {
-                self.nodes[h].wake = Some(t);
+        let next = self.nodes[h].node.poll_timeout();
+        let sn = &mut self.nodes[h];
+        match (next, sn.wake) {
+            (Some(t), Some(w)) if t >= w => {
+                // An earlier wake is already queued; it will reschedule.
+            }
+            (Some(t), _) => {
+                sn.wake = Some(t);
                 self.schedule(t, Ev::Wake { node: h });
+            }
+            (None, _) => {
+                // The queued wake (if any) is for a timer that was cancelled: let it lapse.
+                sn.wake = None;
             }
         }
     }

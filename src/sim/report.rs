@@ -22,6 +22,18 @@ impl HopStats {
         self.sum += hops as u64;
     }
 
+    /// Adds another histogram's lookups to this one.
+    pub fn merge(&mut self, other: &HopStats) {
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.total += other.total;
+        self.sum += other.sum;
+    }
+
     /// Lookups recorded.
     pub fn count(&self) -> u64 {
         self.total

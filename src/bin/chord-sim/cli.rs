@@ -52,9 +52,13 @@ enum Scenario {
         /// Successor-list length r.
         #[arg(long, default_value_t = 8)]
         successors: usize,
-        /// Lookups in flight at once.
-        #[arg(long, default_value_t = 10_000)]
+        /// Lookups in flight at once (per thread).
+        #[arg(long, default_value_t = 1_000)]
         concurrency: usize,
+        /// Threads for `--init converged`: the lookups are split over identical
+        /// copies of the frozen ring (lookups there do not interact). Default: all cores.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// A fraction of nodes crash at once; then every key is looked up (paper Fig. 11).
     Fail {
@@ -129,12 +133,13 @@ pub fn main() -> ExitCode {
     let mut bar = Bar::new(!cli.quiet);
     let mut progress = |phase: &str, done: u64, total: u64| bar.update(phase, done, total);
     let report = match cli.scenario {
-        Scenario::Lookup { nodes, lookups, seed, init, successors, concurrency } => {
+        Scenario::Lookup { nodes, lookups, seed, init, successors, concurrency, threads } => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let init = match init {
                 InitArg::Converged => Init::Converged,
                 InitArg::Joined => Init::Joined,
             };
-            run_lookup(&LookupParams { nodes, lookups, seed, init, successors, concurrency }, &mut progress)
+            run_lookup(&LookupParams { nodes, lookups, seed, init, successors, concurrency, threads }, &mut progress)
         }
         Scenario::Fail { nodes, keys, fail_fraction, replicas, successors, seed } => {
             if !(0.0..1.0).contains(&fail_fraction) {

@@ -32,9 +32,14 @@ pub fn no_progress() -> impl FnMut(&str, u64, u64) {
 /// Places `n` nodes with random ids directly into their ideal state.
 pub fn build_converged(sim: &mut Simulator, n: usize, progress: Progress) {
     let ids: Vec<_> = (0..n).map(|_| sim.fresh_id()).collect();
-    let ring = IdealRing::new(ids);
+    build_converged_from(sim, IdealRing::new(ids), progress);
+}
+
+/// Places nodes with the given ids directly into their ideal state.
+pub fn build_converged_from(sim: &mut Simulator, ring: IdealRing, progress: Progress) {
     let cfg = sim.cfg.node.clone();
     let now = sim.now();
+    sim.reserve(ring.len());
     let total = ring.len() as u64;
     for pos in 0..ring.len() {
         let id = ring.ids()[pos];
@@ -50,25 +55,38 @@ pub fn build_converged(sim: &mut Simulator, n: usize, progress: Progress) {
     progress("build ring", total, total);
 }
 
-/// Builds a ring of `n` nodes by real protocol joins, one every `spacing_ms`
-/// through a random member, then runs maintenance until every pointer is
-/// correct or `max_ms` of simulated time passed. Returns whether it converged.
-pub fn build_joined(sim: &mut Simulator, n: usize, spacing_ms: u64, max_ms: u64, progress: Progress) -> bool {
+/// Builds a ring of `n` nodes by real protocol joins through random members,
+/// then runs maintenance until every pointer is correct or `max_ms` of
+/// simulated time passed. Returns whether it converged.
+///
+/// Joins come in waves that at most double the ring: each wave's newcomers
+/// arrive at random times within `wave_ms` through random members, then the
+/// ring gets `settle_ms` to stabilize. Joining a thousand nodes into a ring of
+/// ten at once would make most of them join through nodes that do not yet
+/// know their neighbours, and the ring would spend its time walking them into
+/// place one step at a time; waves keep joins realistic and the build fast.
+pub fn build_joined(sim: &mut Simulator, n: usize, wave_ms: u64, settle_ms: u64, max_ms: u64, progress: Progress) -> bool {
     let first = sim.fresh_id();
     let h = sim.add_node(first);
     sim.create(h);
-    for i in 1..n {
-        let id = sim.fresh_id();
-        let h = sim.add_node(id);
-        if let Some(via) = sim.random_member() {
-            sim.join(h, via);
+    let mut added = 1;
+    while added < n {
+        let wave = sim.members().len().max(1).min(n - added);
+        let start = sim.now();
+        let mut times: Vec<u64> = (0..wave).map(|_| sim.rng().below(wave_ms.max(1))).collect();
+        times.sort_unstable();
+        for t in times {
+            sim.run_until(start + t);
+            let id = sim.fresh_id();
+            let h = sim.add_node(id);
+            if let Some(via) = sim.random_member() {
+                sim.join(h, via);
+            }
+            added += 1;
         }
-        sim.run_for(spacing_ms);
-        if i % 256 == 0 {
-            progress("join", i as u64, n as u64);
-        }
+        sim.run_until(start + wave_ms + settle_ms);
+        progress("join", added as u64, n as u64);
     }
-    progress("join", n as u64, n as u64);
     wait_converged(sim, max_ms, progress)
 }
 
@@ -80,7 +98,7 @@ pub fn wait_converged(sim: &mut Simulator, max_ms: u64, progress: Progress) -> b
     loop {
         sim.check();
         let c = convergence(sim);
-        let bad = (c.wrong_fingers + c.wrong_predecessors + c.wrong_successor_lists) as u64;
+        let bad = (c.not_joined + c.wrong_fingers + c.wrong_predecessors + c.wrong_successor_lists) as u64;
         progress("converge (wrong pointers left)", bad, bad.max(1));
         if c.is_converged() {
             return true;

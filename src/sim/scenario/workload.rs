@@ -118,6 +118,17 @@ impl Workload {
         }
     }
 
+    /// Adds another workload's tallies (requests still pending are not merged).
+    pub(crate) fn merge(&mut self, o: &Workload) {
+        self.hops.merge(&o.hops);
+        self.done += o.done;
+        self.failed += o.failed;
+        self.wrong += o.wrong;
+        self.missing += o.missing;
+        self.failed_puts += o.failed_puts;
+        self.acked.extend(o.acked.iter().map(|(k, v)| (*k, *v)));
+    }
+
     pub(crate) fn fill(&self, report: &mut Report) {
         report.lookups = self.done;
         report.failed_lookups = self.failed;
