@@ -97,7 +97,7 @@ impl Node {
                     self.stabilizing = false;
                     return;
                 }
-                self.watch_neighbours(|n| {
+                self.watch_neighbours(now, |n| {
                     n.successors.adopt(from, &succs);
                 });
                 match pred.filter(|p| p.in_open(&self.id, &from)) {
@@ -113,7 +113,7 @@ impl Node {
                 }
                 let closer = self.successors.first().is_none_or(|s| from.in_open(&self.id, &s));
                 if closer {
-                    self.watch_neighbours(|n| {
+                    self.watch_neighbours(now, |n| {
                         n.successors.adopt(from, &succs);
                     });
                 }
@@ -138,7 +138,10 @@ impl Node {
     }
 
     pub(super) fn on_pong(&mut self, from: Id, req: ReqId) {
-        self.take_query(from, req);
+        if self.take_query(from, req).is_some() && self.predecessor == Some(from) {
+            // The predecessor is alive: whoever else asked to replace it was wrong.
+            self.rectify_candidate = None;
+        }
     }
 
     pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId) {
@@ -158,7 +161,11 @@ impl Node {
             QueryPurpose::Candidate => self.finish_stabilize(),
             QueryPurpose::CheckPredecessor => {
                 if self.predecessor == Some(q.to) {
-                    self.watch_neighbours(|n| n.predecessor = None);
+                    self.watch_neighbours(now, |n| n.predecessor = None);
+                    // A live node asked to be our predecessor meanwhile: it is the one.
+                    if let Some(c) = self.rectify_candidate.take() {
+                        self.on_rectify(now, c);
+                    }
                 }
             }
         }
@@ -175,10 +182,20 @@ impl Node {
             Some(p) => from.in_open(&p, &self.id),
         };
         if !accept {
+            // Zave's rectify also accepts when the current predecessor is dead.
+            // Check it now (rather than at the next check-predecessor period) and
+            // remember who asked; a timeout then adopts the candidate.
+            if let Some(p) = self.predecessor.filter(|p| *p != from) {
+                self.rectify_candidate = Some(from);
+                let checking = self.queries.values().any(|q| q.purpose == QueryPurpose::CheckPredecessor && q.to == p);
+                if !checking {
+                    self.query(now, p, QueryPurpose::CheckPredecessor);
+                }
+            }
             return;
         }
         let previous = self.predecessor.or(self.last_predecessor);
-        self.watch_neighbours(|n| {
+        self.watch_neighbours(now, |n| {
             n.predecessor = Some(from);
             n.last_predecessor = Some(from);
         });
@@ -201,7 +218,7 @@ impl Node {
         }
         self.fingers.remove(&from);
         let mut lost = false;
-        self.watch_neighbours(|n| {
+        self.watch_neighbours(now, |n| {
             if n.successors.first() == Some(from) {
                 match succs.split_first() {
                     Some((h, t)) => {

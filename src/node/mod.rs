@@ -276,6 +276,8 @@ pub struct Node {
     predecessor: Option<Id>,
     /// The last predecessor known, kept after it died: it bounds hand-overs.
     last_predecessor: Option<Id>,
+    /// A node that asked to be our predecessor while we were checking the current one.
+    rectify_candidate: Option<Id>,
     successors: SuccessorList,
     fingers: FingerTable,
     next_finger: usize,
@@ -319,6 +321,7 @@ impl Node {
             status: Status::Idle,
             predecessor: None,
             last_predecessor: None,
+            rectify_candidate: None,
             successors,
             fingers: FingerTable::new(),
             next_finger: 0,
@@ -554,10 +557,15 @@ impl Node {
         self.rng.jitter(mean, 0.5)
     }
 
-    /// Runs `f` and reports a change of first successor or predecessor.
-    fn watch_neighbours(&mut self, f: impl FnOnce(&mut Self)) {
+    /// Runs `f` and reports a change of first successor or predecessor. When
+    /// the replica set or our own range changed, replicates at once instead of
+    /// at the next pass: the window in which a key has fewer than R copies is
+    /// what decides whether churn loses it.
+    fn watch_neighbours(&mut self, now: Millis, f: impl FnOnce(&mut Self)) {
         let succ = self.successors.first();
         let pred = self.predecessor;
+        let replicas = self.cfg.replicas.saturating_sub(1);
+        let targets: Vec<Id> = self.successors.as_slice().iter().take(replicas).copied().collect();
         f(self);
         if self.successors.first() != succ {
             let successor = self.successors.first();
@@ -566,6 +574,11 @@ impl Node {
         if self.predecessor != pred {
             let predecessor = self.predecessor;
             self.emit(Event::PredecessorChanged { predecessor });
+        }
+        let targets_changed = self.successors.as_slice().iter().take(replicas).ne(targets.iter());
+        let range_grew = pred.is_some() && self.predecessor.is_none();
+        if self.status == Status::Joined && !self.store.is_empty() && (targets_changed || range_grew) {
+            self.replicate(now, None);
         }
     }
 }

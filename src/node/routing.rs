@@ -256,7 +256,7 @@ impl Node {
         self.fingers.remove(peer);
         let was_first = self.successors.first() == Some(*peer);
         let mut removed = false;
-        self.watch_neighbours(|n| {
+        self.watch_neighbours(now, |n| {
             removed = n.successors.remove(peer);
             if n.predecessor == Some(*peer) {
                 n.predecessor = None;
