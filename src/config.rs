@@ -26,8 +26,10 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// How often the origin retries a routed request before reporting failure.
     pub request_retries: u32,
-    /// How often a node retries a next hop that does not acknowledge before routing around it.
-    pub hop_attempts: u32,
+    /// How often a node sends a direct request (a query, or a forwarded route
+    /// awaiting its receipt) before it suspects the peer is dead. One lost
+    /// message must not remove a live successor.
+    pub rpc_attempts: u32,
     /// Most routed requests this node may have outstanding as origin.
     pub max_pending_requests: usize,
     /// Most records this node keeps; puts and hand-overs beyond are refused.
@@ -47,7 +49,7 @@ impl Default for Config {
             rpc_timeout_ms: 1_500,
             request_timeout_ms: 8_000,
             request_retries: 2,
-            hop_attempts: 2,
+            rpc_attempts: 3,
             max_pending_requests: 4096,
             max_records: 1 << 20,
         }

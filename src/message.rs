@@ -54,6 +54,10 @@ pub enum Message {
     Pong {
         /// The request this answers.
         req: ReqId,
+        /// The sender's predecessor and the predecessors it knows before that,
+        /// nearest first: lets a node learn the R nodes before it, which bound
+        /// the keys it should hold as a replica.
+        predecessors: Vec<Id>,
     },
     /// The sender leaves the ring gracefully; its neighbours repair around it.
     Leaving {
@@ -87,6 +91,27 @@ pub enum Message {
         /// The `Store` request this answers.
         req: ReqId,
     },
+    /// Anti-entropy: "this is what I hold of my own range `(lo, hi]`". The
+    /// receiver (the sender's successor) answers with a `Store` of its records
+    /// in that range if its own summary differs, so records that landed on the
+    /// wrong node during churn find their way back to the primary.
+    SyncRange {
+        /// Start of the range (exclusive).
+        lo: Id,
+        /// End of the range (inclusive).
+        hi: Id,
+        /// Summary of the sender's records in the range.
+        summary: RangeSummary,
+    },
+}
+
+/// An order-independent summary of the records in a key range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeSummary {
+    /// Number of records.
+    pub count: u64,
+    /// XOR of a hash of each record's key, version and digest.
+    pub hash: Id,
 }
 
 /// Why records are being sent.
@@ -98,6 +123,8 @@ pub enum StoreReason {
     LeaveHandover,
     /// The sender is primary and the receiver is one of its R−1 replicas.
     Replica,
+    /// Anti-entropy answer to [`Message::SyncRange`].
+    Sync,
 }
 
 /// A routed request.
@@ -264,6 +291,11 @@ impl Message {
                     return Err(DecodeError::Limit("successor list too long"));
                 }
             }
+            Message::Pong { predecessors, .. } => {
+                if predecessors.len() > MAX_SUCCESSORS {
+                    return Err(DecodeError::Limit("predecessor list too long"));
+                }
+            }
             Message::Route(r) => {
                 if r.path.len() > MAX_HOPS + 2 {
                     return Err(DecodeError::Limit("route path too long"));
@@ -311,6 +343,7 @@ impl Message {
             Message::RouteReply(_) => "route_reply",
             Message::Store { .. } => "store",
             Message::StoreAck { .. } => "store_ack",
+            Message::SyncRange { .. } => "sync_range",
         }
     }
 }
@@ -328,7 +361,7 @@ mod tests {
             Message::Neighbors { req: 7, predecessor: Some(a), successors: vec![a, b] },
             Message::Rectify,
             Message::Ping { req: 1 },
-            Message::Pong { req: 1 },
+            Message::Pong { req: 1, predecessors: vec![a] },
             Message::Leaving { predecessor: None, successors: vec![b] },
             Message::Route(Route {
                 origin: a,
@@ -349,6 +382,7 @@ mod tests {
             }),
             Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
             Message::StoreAck { req: 9 },
+            Message::SyncRange { lo: a, hi: b, summary: RangeSummary { count: 2, hash: a } },
         ]
     }
 
@@ -415,7 +449,7 @@ mod tests {
         }
 
         #[test]
-        fn truncations_of_valid_frames_are_rejected_not_panics(i in 0usize..11, cut in 0usize..64) {
+        fn truncations_of_valid_frames_are_rejected_not_panics(i in 0usize..12, cut in 0usize..64) {
             let m = sample().swap_remove(i);
             let bytes = m.encode().unwrap();
             let cut = cut.min(bytes.len().saturating_sub(1));

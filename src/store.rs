@@ -154,6 +154,24 @@ impl Store {
         }
     }
 
+    /// An order-independent summary of the records in `(lo, hi]`.
+    pub fn summary(&self, lo: &Id, hi: &Id) -> crate::message::RangeSummary {
+        let mut s = crate::message::RangeSummary::default();
+        for r in self.in_range(lo, hi) {
+            s.count += 1;
+            let mut bytes = [0u8; 20 + 8 + 20 + 20];
+            bytes[..20].copy_from_slice(&r.key.0);
+            bytes[20..28].copy_from_slice(&r.version.seq.to_be_bytes());
+            bytes[28..48].copy_from_slice(&r.version.writer.0);
+            bytes[48..].copy_from_slice(&r.digest.0);
+            let h = Id::hash(&bytes);
+            for (a, b) in s.hash.0.iter_mut().zip(h.0) {
+                *a ^= b;
+            }
+        }
+        s
+    }
+
     /// Forgets acknowledgements from `node` (it died or left the replica set).
     pub fn forget_replica(&mut self, node: &Id) {
         for e in self.entries.values_mut() {

@@ -61,10 +61,15 @@ impl Node {
         }
     }
 
-    pub(super) fn on_store(&mut self, _now: Millis, from: Id, req: ReqId, _reason: StoreReason, records: Vec<Record>) {
+    pub(super) fn on_store(&mut self, _now: Millis, from: Id, req: ReqId, reason: StoreReason, records: Vec<Record>) {
         if self.status != Status::Joined {
             self.stats.count_drop(DropReason::NotJoined);
             return;
+        }
+        if reason == StoreReason::Sync && self.replica_targets().contains(&from) {
+            // One of our replicas found its copy of our range differs from ours:
+            // our record of what it acknowledged is stale. Push it everything again.
+            self.store.forget_replica(&from);
         }
         for r in records {
             if !r.is_intact() {
@@ -113,6 +118,74 @@ impl Node {
         let t = self.period(self.cfg.replicate_ms);
         self.timers.schedule(now + t, Timer::Replicate);
         self.replicate(now, None);
+        // Anti-entropy with our replicas: during churn a put can land on a node
+        // that did not yet know us as its predecessor; this brings such records
+        // back to us, the primary.
+        if let Some(p) = self.predecessor {
+            let summary = self.store.summary(&p, &self.id);
+            for s in self.replica_targets() {
+                self.send(s, Message::SyncRange { lo: p, hi: self.id, summary });
+            }
+        }
+        self.return_strays(now);
+    }
+
+    /// Records outside the keys we should hold — `(R-th predecessor, us]` —
+    /// are strays (left by churn). Hand them one step towards where they
+    /// belong, and drop our copy once that neighbour has it.
+    fn return_strays(&mut self, now: Millis) {
+        let preds = self.predecessor_list();
+        let r = self.cfg.replicas.max(1);
+        let (Some(lo), Some(pred), Some(succ)) = (preds.get(r - 1).copied(), self.predecessor, self.successors.first()) else {
+            return; // we do not know our window yet
+        };
+        if self.stores.values().any(|w| w.delete_after_ack) {
+            return; // one batch at a time
+        }
+        let id = self.id;
+        let (mut ahead, mut behind) = (Vec::new(), Vec::new());
+        for rec in self.store.records() {
+            if rec.key.in_half_open(&lo, &id) {
+                continue;
+            }
+            // Walk the shorter way round to the key's window.
+            if id.distance(&rec.key) < rec.key.distance(&id) {
+                ahead.push(rec.clone());
+            } else {
+                behind.push(rec.clone());
+            }
+        }
+        if !ahead.is_empty() {
+            self.send_records(now, succ, StoreReason::Sync, ahead, true);
+        }
+        if !behind.is_empty() {
+            self.send_records(now, pred, StoreReason::Sync, behind, true);
+        }
+    }
+
+    /// Anti-entropy, receiving side: a node we replicate for summarised its
+    /// range; if we hold something different there, send it what we have.
+    pub(super) fn on_sync_range(&mut self, now: Millis, from: Id, lo: Id, hi: Id, summary: crate::message::RangeSummary) {
+        if self.status != Status::Joined {
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        // Only a node whose replica we are (one of our R−1 predecessors) may ask.
+        let replicas = self.cfg.replicas.saturating_sub(1);
+        if hi != from || !self.predecessor_list().iter().take(replicas).any(|p| *p == from) {
+            self.stats.count_drop(DropReason::Unsolicited);
+            return;
+        }
+        if self.store.summary(&lo, &hi) != summary {
+            let records: Vec<Record> = self.store.in_range(&lo, &hi).cloned().collect();
+            if records.is_empty() {
+                // Still answer: the primary learns that we lack its records.
+                let req = self.fresh_req();
+                self.send(from, Message::Store { req, reason: StoreReason::Sync, records });
+            } else {
+                self.send_records(now, from, StoreReason::Sync, records, false);
+            }
+        }
     }
 
     /// Pushes primary records (or just `only`) to replicas that have not acknowledged them.

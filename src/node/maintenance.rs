@@ -40,8 +40,14 @@ impl Node {
     /// Sends `GetNeighbors` (or `Ping` for check-predecessor) to `to`.
     pub(super) fn query(&mut self, now: Millis, to: Id, purpose: QueryPurpose) {
         let req = self.fresh_req();
-        let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
-        self.queries.insert(req, Query { to, purpose, token });
+        self.send_query(now, req, Query { to, purpose, token: Token::default(), attempts: 0 });
+    }
+
+    fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
+        q.attempts += 1;
+        q.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
+        let (to, purpose) = (q.to, q.purpose);
+        self.queries.insert(req, q);
         let msg = match purpose {
             QueryPurpose::CheckPredecessor => Message::Ping { req },
             _ => Message::GetNeighbors { req },
@@ -137,15 +143,37 @@ impl Node {
         }
     }
 
-    pub(super) fn on_pong(&mut self, from: Id, req: ReqId) {
+    pub(super) fn on_pong(&mut self, from: Id, req: ReqId, predecessors: Vec<Id>) {
         if self.take_query(from, req).is_some() && self.predecessor == Some(from) {
             // The predecessor is alive: whoever else asked to replace it was wrong.
             self.rectify_candidate = None;
+            // Keep only the prefix that runs counter-clockwise from it without
+            // passing us (the same ordering rule as successor lists).
+            let mut earlier = Vec::new();
+            let mut last = from.distance(&self.id);
+            for p in predecessors {
+                let d = p.distance(&self.id);
+                if d <= last || p == self.id {
+                    break;
+                }
+                earlier.push(p);
+                last = d;
+            }
+            // The list must start beyond our predecessor.
+            if earlier.first() == Some(&from) {
+                earlier.remove(0);
+            }
+            earlier.truncate(self.cfg.replicas);
+            self.earlier = earlier;
         }
     }
 
     pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId) {
         let Some(q) = self.queries.remove(&req) else { return };
+        if q.attempts < self.cfg.rpc_attempts {
+            // Perhaps only a message was lost: ask again under the same number.
+            return self.send_query(now, req, q);
+        }
         match q.purpose {
             QueryPurpose::Join { .. } => {
                 // The successor we found died: look again.
@@ -361,9 +389,16 @@ impl Node {
             return Err(CommandError::NotJoined);
         }
         if let Some(s) = self.successors.first() {
-            let lo = self.predecessor.unwrap_or(self.id);
+            // Everything goes, not only our own range: we may hold the last copy
+            // of a replica or of a record that churn left here. A leaving node
+            // cannot wait for receipts (a closing tab has no time), and its first
+            // successor may have crashed unnoticed, so the records go to the first
+            // R successors; each keeps what is its own and returns the rest.
             let id = self.id;
-            self.hand_over(now, s, lo, id, StoreReason::LeaveHandover);
+            let targets: Vec<Id> = self.successors.as_slice().iter().take(self.cfg.replicas.max(1)).copied().collect();
+            for t in targets {
+                self.hand_over(now, t, id, id, StoreReason::LeaveHandover);
+            }
             let msg = Message::Leaving { predecessor: self.predecessor, successors: self.successors.as_slice().to_vec() };
             self.send(s, msg.clone());
             if let Some(p) = self.predecessor.filter(|p| *p != s) {

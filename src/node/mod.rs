@@ -254,6 +254,7 @@ pub(crate) struct Query {
     to: Id,
     purpose: QueryPurpose,
     token: Token,
+    attempts: u32,
 }
 
 /// A `Store` waiting for its receipt.
@@ -278,6 +279,9 @@ pub struct Node {
     last_predecessor: Option<Id>,
     /// A node that asked to be our predecessor while we were checking the current one.
     rectify_candidate: Option<Id>,
+    /// Our predecessor's predecessors, nearest first (from its `Pong`), at most R.
+    /// A hint: it only decides where stray records are sent, never routing.
+    earlier: Vec<Id>,
     successors: SuccessorList,
     fingers: FingerTable,
     next_finger: usize,
@@ -322,6 +326,7 @@ impl Node {
             predecessor: None,
             last_predecessor: None,
             rectify_candidate: None,
+            earlier: Vec::new(),
             successors,
             fingers: FingerTable::new(),
             next_finger: 0,
@@ -407,6 +412,13 @@ impl Node {
         self.requests.len() + self.hops.len() + self.queries.len() + self.stores.len() + self.timers.len()
     }
 
+    /// Our predecessor followed by the predecessors it told us of, at most R.
+    pub(crate) fn predecessor_list(&self) -> Vec<Id> {
+        let mut list: Vec<Id> = self.predecessor.into_iter().chain(self.earlier.iter().copied()).collect();
+        list.truncate(self.cfg.replicas.clamp(1, crate::message::MAX_SUCCESSORS));
+        list
+    }
+
     /// A snapshot of the routing state.
     pub fn state(&self) -> NodeState {
         NodeState {
@@ -479,14 +491,18 @@ impl Node {
                 self.on_neighbors(now, from, req, predecessor, successors)
             }
             Message::Rectify => self.on_rectify(now, from),
-            Message::Ping { req } => self.send(from, Message::Pong { req }),
-            Message::Pong { req } => self.on_pong(from, req),
+            Message::Ping { req } => {
+                let predecessors = self.predecessor_list();
+                self.send(from, Message::Pong { req, predecessors })
+            }
+            Message::Pong { req, predecessors } => self.on_pong(from, req, predecessors),
             Message::Leaving { predecessor, successors } => self.on_leaving(now, from, predecessor, successors),
             Message::Route(r) => self.on_route(now, from, r),
             Message::RouteAck { origin, req } => self.on_route_ack(from, origin, req),
             Message::RouteReply(r) => self.on_route_reply(now, from, r),
             Message::Store { req, reason, records } => self.on_store(now, from, req, reason, records),
             Message::StoreAck { req } => self.on_store_ack(from, req),
+            Message::SyncRange { lo, hi, summary } => self.on_sync_range(now, from, lo, hi, summary),
         }
     }
 
@@ -572,6 +588,7 @@ impl Node {
             self.emit(Event::SuccessorChanged { successor });
         }
         if self.predecessor != pred {
+            self.earlier.clear();
             let predecessor = self.predecessor;
             self.emit(Event::PredecessorChanged { predecessor });
         }

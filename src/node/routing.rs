@@ -149,7 +149,7 @@ impl Node {
 
     pub(super) fn on_hop_timeout(&mut self, now: Millis, origin: Id, req: ReqId) {
         let Some(mut w) = self.hops.remove(&(origin, req)) else { return };
-        if w.attempts < self.cfg.hop_attempts {
+        if w.attempts < self.cfg.rpc_attempts {
             // Maybe only the message was lost: try the same hop again.
             w.attempts += 1;
             w.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(origin, req));

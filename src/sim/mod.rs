@@ -149,6 +149,8 @@ pub struct Simulator {
     checker: Checker,
     /// The first violations found, as text.
     pub violation_log: Vec<String>,
+    /// Print every message to or from these nodes on stderr (debugging aid).
+    pub trace: Vec<Id>,
 }
 
 const NOT_MEMBER: usize = usize::MAX;
@@ -172,6 +174,7 @@ impl Simulator {
             counters: SimCounters::default(),
             checker: Checker::default(),
             violation_log: Vec::new(),
+            trace: Vec::new(),
         }
     }
 
@@ -307,6 +310,9 @@ impl Simulator {
         self.free.push(s.slot);
         match ev {
             Ev::Deliver { to, from, msg } => {
+                if !self.trace.is_empty() && (self.trace.contains(&from) || self.trace.contains(&self.nodes[to].node.id())) {
+                    eprintln!("t={} {:?} -> {:?} (alive={}): {:?}", self.now.0, from, self.nodes[to].node.id(), self.nodes[to].alive, msg);
+                }
                 if !self.nodes[to].alive {
                     self.counters.to_dead += 1;
                 } else {
