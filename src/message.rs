@@ -286,15 +286,11 @@ impl Message {
     /// Checks the limits a decoded message must respect.
     pub fn check_limits(&self) -> Result<(), DecodeError> {
         match self {
-            Message::Neighbors { successors, .. } | Message::Leaving { successors, .. } => {
-                if successors.len() > MAX_SUCCESSORS {
-                    return Err(DecodeError::Limit("successor list too long"));
-                }
+            Message::Neighbors { successors, .. } | Message::Leaving { successors, .. } if successors.len() > MAX_SUCCESSORS => {
+                return Err(DecodeError::Limit("successor list too long"));
             }
-            Message::Pong { predecessors, .. } => {
-                if predecessors.len() > MAX_SUCCESSORS {
-                    return Err(DecodeError::Limit("predecessor list too long"));
-                }
+            Message::Pong { predecessors, .. } if predecessors.len() > MAX_SUCCESSORS => {
+                return Err(DecodeError::Limit("predecessor list too long"));
             }
             Message::Route(r) => {
                 if r.path.len() > MAX_HOPS + 2 {

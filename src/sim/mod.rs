@@ -17,6 +17,8 @@ pub mod ideal;
 pub mod invariants;
 pub mod network;
 pub mod report;
+// Scenarios time themselves and use threads: native only.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod scenario;
 
 use crate::config::Config;

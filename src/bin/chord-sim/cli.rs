@@ -165,10 +165,9 @@ pub fn main() -> ExitCode {
             run_churn(&p, &mut progress)
         }
         Scenario::Paper { out, max_log_n, quick, seed } => {
-            drop(progress);
             bar.finish();
             return match paper::run(&out, max_log_n, quick, seed, cli.json, !cli.quiet) {
-                Ok(violations) if violations == 0 => ExitCode::SUCCESS,
+                Ok(0) => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::from(1),
                 Err(e) => {
                     eprintln!("error: {e}");

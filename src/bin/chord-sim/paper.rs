@@ -177,7 +177,8 @@ fn plot_path_length(path: &Path, rows: &[(u32, Report)]) -> Result<(), Error> {
         .y_label_area_size(50)
         .build_cartesian_2d(2.0..max_k + 1.0, 0.0..max_y)?;
     chart.configure_mesh().x_desc("log2 N").y_desc("path length (hops)").draw()?;
-    let series: [(&str, RGBColor, fn(&Report) -> f64); 3] = [
+    type Series = (&'static str, RGBColor, fn(&Report) -> f64);
+    let series: [Series; 3] = [
         ("mean", BLUE, |r| r.mean_hops),
         ("1st percentile", GREEN, |r| r.p1_hops as f64),
         ("99th percentile", RED, |r| r.p99_hops as f64),
