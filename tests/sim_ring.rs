@@ -62,3 +62,36 @@ fn put_get_and_graceful_leave_keep_keys() {
     }
     assert_eq!(s.counters.violations, 0, "{:#?}", s.violation_log);
 }
+
+/// The checker itself: rings that break each invariant are reported.
+#[test]
+fn checker_reports_broken_rings() {
+    use chord::finger::FingerTable;
+    use chord::Node;
+    let ids: Vec<Id> = (1..=6u64).map(|i| Id::from_u64(i * 1000)).collect();
+    let cfg = Config { maintenance: false, ..Config::default() };
+    let build = |succ_of: &dyn Fn(usize) -> Vec<Id>| {
+        let mut s = Simulator::new(SimConfig { node: cfg.clone(), ..SimConfig::default() });
+        for (i, id) in ids.iter().enumerate() {
+            let node = Node::with_ring_state(*id, cfg.clone(), 1, None, &succ_of(i), FingerTable::new(), chord::Millis(0));
+            s.insert(node);
+        }
+        s
+    };
+    // A correct ring: no violation.
+    let mut ok = build(&|i| vec![ids[(i + 1) % 6], ids[(i + 2) % 6]]);
+    assert_eq!(ok.check(), 0);
+    // Two rings: 0→2→4→0 and 1→3→5→1.
+    let mut two = build(&|i| vec![ids[(i + 2) % 6]]);
+    assert!(two.check() > 0);
+    assert!(two.violation_log.iter().any(|v| v.contains("OneRing")), "{:?}", two.violation_log);
+    // One ring that goes round the circle twice: 0→4→2→0 and so on.
+    let mut twice = build(&|i| vec![ids[(i + 4) % 6]]);
+    assert!(twice.check() > 0);
+    assert!(twice.violation_log.iter().any(|v| v.contains("OrderedRing") || v.contains("OneRing")), "{:?}", twice.violation_log);
+    // A crashed successor everywhere it is the only entry: a breach, not a violation.
+    let mut breach = build(&|i| vec![ids[(i + 1) % 6]]);
+    breach.crash(3);
+    breach.check();
+    assert_eq!(breach.counters.breaches, 1);
+}

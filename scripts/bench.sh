@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the simulator benchmarks quoted in BENCHMARKS.md and writes one JSON
+# report per run into the directory given as $1. Prints a summary table.
+set -euo pipefail
+out=${1:-out/bench}
+mkdir -p "$out"
+sim=./target/release/chord-sim
+run() {
+    local name=$1; shift
+    echo "== $name: chord-sim $*" >&2
+    "$sim" "$@" --json --quiet >"$out/$name.json"
+}
+run lookup-1m      lookup --nodes 1048576 --lookups 1000000 --init converged
+run lookup-joined  lookup --nodes 10000 --lookups 100000 --init joined
+run fail-r1        fail --nodes 10000 --fail-fraction 0.5 --replicas 1
+run fail-r3        fail --nodes 10000 --fail-fraction 0.2 --replicas 3
+for rate in 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40; do
+    run "churn-$rate" churn --nodes 500 --rate "$rate" --stabilize-ms 30000 --duration-s 3600 --replicas 3
+done
+python3 - "$out" <<'PY'
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+print(f"{'run':<14} {'nodes':>8} {'lookups':>8} {'mean':>6} {'p1':>3} {'p50':>3} {'p99':>3} {'max':>3} {'failed':>7} {'keys':>6} {'lost':>5} {'allowed':>7} {'viol':>4} {'breach':>6} {'wall s':>7} {'maxrss MiB':>10}")
+for f in sorted(out.glob('*.json')):
+    r = json.loads(f.read_text())
+    rss = r['peak_rss_mib']
+    print(f"{f.stem:<14} {r['nodes']:>8} {r['lookups']:>8} {r['mean_hops']:>6.3f} {r['p1_hops']:>3} {r['p50_hops']:>3} {r['p99_hops']:>3} {r['max_hops']:>3} {r['failed_lookups']:>7} {r['keys']:>6} {r['keys_lost']:>5} {r['keys_lost_allowed']:>7} {r['invariant_violations']:>4} {r['assumption_breaches']:>6} {r['wall_s']:>7.1f} {rss:>10.0f}")
+PY
