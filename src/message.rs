@@ -408,26 +408,20 @@ mod tests {
         let long = Message::Neighbors { req: 1, predecessor: None, successors: vec![Id::ZERO; MAX_SUCCESSORS + 1] };
         let bytes = long.encode().unwrap();
         assert_eq!(Message::decode(&bytes), Err(DecodeError::Limit("successor list too long")));
-        let huge = Message::Route(Route {
-            origin: Id::ZERO,
-            req: 0,
-            target: Id::ZERO,
-            hops: 0,
-            path: vec![],
-            last_hop: false,
-            op: Op::Put { value: vec![0; MAX_VALUE_BYTES + 1] },
-        });
-        let bytes = huge.encode().unwrap();
+        let put = |len: usize| {
+            Message::Route(Route {
+                origin: Id::ZERO,
+                req: 0,
+                target: Id::ZERO,
+                hops: 0,
+                path: vec![],
+                last_hop: false,
+                op: Op::Put { value: vec![0; len] },
+            })
+        };
+        let bytes = put(MAX_VALUE_BYTES + 1).encode().unwrap();
         assert_eq!(Message::decode(&bytes), Err(DecodeError::Limit("value too large")));
-        let too_big = Message::Route(Route {
-            origin: Id::ZERO,
-            req: 0,
-            target: Id::ZERO,
-            hops: 0,
-            path: vec![],
-            last_hop: false,
-            op: Op::Put { value: vec![0; MAX_MESSAGE_BYTES] },
-        });
+        let too_big = put(MAX_MESSAGE_BYTES);
         assert!(matches!(too_big.encode(), Err(EncodeError::Oversized(_))));
     }
 

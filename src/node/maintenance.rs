@@ -319,6 +319,12 @@ impl Node {
         self.status = Status::Idle;
         self.predecessor = None;
         self.fingers = FingerTable::new();
+        self.drop_pending();
+        self.emit(Event::LostRing);
+    }
+
+    /// Stops every timer and request; the application hears of each request it issued.
+    fn drop_pending(&mut self) {
         self.stabilizing = false;
         self.fixing_finger = false;
         self.timers.clear();
@@ -327,11 +333,10 @@ impl Node {
         self.stores.clear();
         let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();
         for r in failed {
-            if !matches!(r.kind, ReqKind::FixFinger(_) | ReqKind::Join { .. }) {
+            if matches!(r.kind, ReqKind::Lookup | ReqKind::Put | ReqKind::Get) {
                 self.emit(Event::RequestFailed { req: r.user_req, target: r.target, error: RequestError::Left });
             }
         }
-        self.emit(Event::LostRing);
     }
 
     pub(super) fn on_check_predecessor_timer(&mut self, now: Millis) {
@@ -406,16 +411,7 @@ impl Node {
             }
         }
         self.status = Status::Left;
-        self.timers.clear();
-        self.queries.clear();
-        self.hops.clear();
-        self.stores.clear();
-        let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();
-        for r in failed {
-            if !matches!(r.kind, ReqKind::FixFinger(_)) {
-                self.emit(Event::RequestFailed { req: r.user_req, target: r.target, error: RequestError::Left });
-            }
-        }
+        self.drop_pending();
         self.emit(Event::Left);
         Ok(())
     }
