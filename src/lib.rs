@@ -22,6 +22,7 @@ pub mod id;
 pub mod message;
 pub mod node;
 pub mod rng;
+pub mod signal;
 pub mod sim;
 pub mod store;
 pub mod successors;

@@ -93,3 +93,18 @@ fn bad_arguments_are_refused_with_a_message() {
         assert!(stdout.contains(s), "--help lacks {s}");
     }
 }
+
+/// The seed decides everything: two runs print the same report but for wall time and memory.
+#[test]
+fn a_seed_reproduces_the_whole_report() {
+    let args = ["churn", "--nodes", "60", "--rate", "0.3", "--duration-s", "200", "--stabilize-ms", "5000", "--seed", "9", "--json", "--quiet"];
+    let strip = |mut v: serde_json::Value| {
+        let o = v.as_object_mut().unwrap();
+        o.remove("wall_s");
+        o.remove("peak_rss_mib");
+        v
+    };
+    assert_eq!(strip(json(&args)), strip(json(&args)));
+    let fail = ["fail", "--nodes", "300", "--keys", "500", "--fail-fraction", "0.3", "--replicas", "2", "--seed", "4", "--json", "--quiet"];
+    assert_eq!(strip(json(&fail)), strip(json(&fail)));
+}

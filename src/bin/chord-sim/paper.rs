@@ -51,7 +51,8 @@ pub fn run(out: &Path, max_log_n: u32, quick: bool, seed: u64, json: bool, show_
     for &k in &s.log_ns {
         let n = 1usize << k;
         let lookups = if quick { 2_000 } else { (n as u64 * 10).clamp(10_000, 1_000_000) };
-        let p = LookupParams { nodes: n, lookups, seed, init: Init::Converged, ..LookupParams::default() };
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let p = LookupParams { nodes: n, lookups, seed, init: Init::Converged, threads, ..LookupParams::default() };
         let label = format!("path length N=2^{k}");
         let r = run_lookup(&p, &mut |_, d, t| bar.update(&label, d, t));
         paths.push((k, r.clone()));

@@ -95,7 +95,9 @@ pub fn run_churn(p: &ChurnParams, progress: Progress) -> Report {
     w.absorb(&mut sim, &|_| None);
     let keys = w.acked.clone();
     report.keys = keys.len() as u64;
-    let key_list: Vec<Id> = keys.keys().copied().collect();
+    // Sorted: a HashMap's order differs between runs, and the seed must decide everything.
+    let mut key_list: Vec<Id> = keys.keys().copied().collect();
+    key_list.sort_unstable();
 
     let start = sim.now();
     let end = start + p.duration_s * 1000;

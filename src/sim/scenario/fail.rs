@@ -8,7 +8,6 @@ use crate::id::Id;
 use crate::sim::ideal::IdealRing;
 use crate::sim::invariants::key_safety;
 use crate::sim::report::Report;
-use std::collections::HashSet;
 use std::time::Instant;
 
 /// Parameters of the failure scenario.
@@ -84,8 +83,7 @@ pub fn run_fail(p: &FailParams, progress: Progress) -> Report {
         let j = i + sim.rng().below((members.len() - i) as u64) as usize;
         members.swap(i, j);
     }
-    let crashed: HashSet<usize> = members[..crash.min(members.len())].iter().copied().collect();
-    for &h in &crashed {
+    for &h in &members[..crash.min(members.len())] {
         sim.crash(h);
     }
     // Keys every holder of which just crashed: the failure model allows losing these.
@@ -100,7 +98,9 @@ pub fn run_fail(p: &FailParams, progress: Progress) -> Report {
     let ring = IdealRing::new(sim.members().iter().map(|&h| sim.nodes()[h].node.id()).collect());
     let truth = |k: &Id| Some(ring.successor(k));
     w.hops = Default::default();
-    let all: Vec<Id> = keys.keys().copied().collect();
+    // Sorted: a HashMap's order differs between runs, and the seed must decide everything.
+    let mut all: Vec<Id> = keys.keys().copied().collect();
+    all.sort_unstable();
     for (i, key) in all.iter().enumerate() {
         let Some(origin) = sim.random_member() else { break };
         w.get(&mut sim, origin, *key);

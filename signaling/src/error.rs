@@ -1,0 +1,62 @@
+//! Why the server ends a connection.
+
+use chord::signal::{IntroId, SignalError};
+
+/// Why the server closes a client's connection. The text goes to the client
+/// in a `ServerMsg::Error` and, shortened, in the WebSocket close frame.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CloseReason {
+    /// The frame was not a valid signaling message or broke a limit.
+    #[error("{0}")]
+    Protocol(#[from] SignalError),
+    /// The client sent a binary frame; the protocol is JSON text only.
+    #[error("binary frames are not part of the signaling protocol")]
+    Binary,
+    /// The first message was not `hello`.
+    #[error("the first message must be hello")]
+    NoHello,
+    /// A second `hello` on the same connection.
+    #[error("hello was already sent on this connection; reconnect to start over")]
+    HelloTwice,
+    /// Another live connection already uses this id in this ring.
+    #[error("id {0} is already connected to this ring")]
+    DuplicateId(String),
+    /// A `signal` for a live introduction the client is not part of.
+    #[error("this peer is not a party to introduction {0}")]
+    NotAParty(IntroId),
+    /// The client sent more signals in one introduction than the protocol allows.
+    #[error("too many signals in introduction {0}")]
+    TooManySignals(IntroId),
+    /// No `hello` arrived in time after the connection opened.
+    #[error("no hello within the time allowed")]
+    HelloTimeout,
+    /// Nothing arrived from the client (not even a pong) for too long.
+    #[error("connection idle for too long")]
+    Idle,
+    /// The client does not read what the server sends; its queue is full.
+    #[error("the client does not read its messages")]
+    SlowReader,
+    /// The WebSocket layer failed (bad framing, oversized frame, I/O error).
+    #[error("websocket error: {0}")]
+    Transport(String),
+}
+
+impl CloseReason {
+    /// The WebSocket close code (RFC 6455 §7.4.1) that fits this reason.
+    pub fn close_code(&self) -> u16 {
+        use axum::extract::ws::close_code;
+        match self {
+            CloseReason::Protocol(SignalError::FrameTooLarge(_)) => close_code::SIZE,
+            CloseReason::Binary => close_code::UNSUPPORTED,
+            CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader => close_code::AWAY,
+            CloseReason::Transport(_) => close_code::PROTOCOL,
+            _ => close_code::POLICY,
+        }
+    }
+
+    /// Whether the client broke the protocol (counted in the stats), as
+    /// opposed to timing out or going quiet.
+    pub fn is_protocol_error(&self) -> bool {
+        !matches!(self, CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader)
+    }
+}

@@ -1,0 +1,322 @@
+//! Unit tests of the introduction rules, without sockets or clocks.
+
+use super::*;
+use chord::signal::MAX_SIGNALS_PER_INTRO;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+const LIFETIME: Duration = Duration::from_secs(60);
+
+fn rings() -> Rings {
+    Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 3 }, 7)
+}
+
+fn id(n: u64) -> Id {
+    Id::from_u64(n)
+}
+
+fn offer() -> SignalPayload {
+    SignalPayload::Offer { sdp: "v=0".into() }
+}
+
+fn drain(r: &mut Rings) -> Vec<Output> {
+    check_invariants(r);
+    std::iter::from_fn(|| r.poll_output()).collect()
+}
+
+fn send(conn: ConnId, msg: ServerMsg) -> Output {
+    Output::Send(conn, msg)
+}
+
+fn first() -> ServerMsg {
+    ServerMsg::Welcome { first: true, intro: None, introducer: None }
+}
+
+/// Connection `n` has id `n`. Returns the outputs of its hello.
+fn hello(r: &mut Rings, conn: ConnId, ring: &str, now: Instant) -> Vec<Output> {
+    r.hello(conn, ring, id(conn), now);
+    drain(r)
+}
+
+/// A ring "r" whose members are the given connections, founded at `now`.
+fn ring_of(members: &[ConnId], now: Instant) -> Rings {
+    let mut r = rings();
+    for &m in members {
+        r.hello(m, "r", id(m), now);
+        r.member(m, now);
+    }
+    drain(&mut r);
+    r
+}
+
+/// The intro number and introducer of the welcome `out` sends to `newcomer`.
+fn welcome_of(out: &[Output], newcomer: ConnId) -> (IntroId, ConnId) {
+    out.iter()
+        .find_map(|o| match o {
+            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by) }) if *c == newcomer => {
+                Some((*i, by_conn(by)))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no welcome for {newcomer} in {out:?}"))
+}
+
+fn by_conn(id: &Id) -> ConnId {
+    u64::from_be_bytes(id.0[12..].try_into().unwrap())
+}
+
+/// Every cross-reference of the state agrees.
+fn check_invariants(r: &Rings) {
+    assert_eq!(r.timers.len(), r.intros.len(), "one timer per introduction");
+    for (&intro_id, intro) in &r.intros {
+        assert!(r.timers.contains(&(intro.deadline(), intro_id)));
+        let newcomer = &r.peers[&intro.newcomer];
+        assert!(matches!(newcomer.role, Role::Joining { intro: Some(i), .. } if i == intro_id));
+        assert!(r.peers[&intro.introducer].introducing.contains(&intro_id));
+        assert_eq!(newcomer.ring, r.peers[&intro.introducer].ring);
+    }
+    for (&conn, peer) in &r.peers {
+        let ring = &r.rings[&peer.ring];
+        assert_eq!(ring.ids.get(&peer.id), Some(&conn));
+        assert_eq!(ring.members.contains(&conn), matches!(peer.role, Role::Member));
+        assert_eq!(ring.founder == Some(conn), matches!(peer.role, Role::Founder));
+        for i in &peer.introducing {
+            assert_eq!(r.intros[i].introducer, conn);
+        }
+        if let Role::Joining { intro, .. } = peer.role {
+            assert!(intro.is_some(), "a joining peer always has an introduction open");
+        }
+    }
+    let peers_in_rings: usize = r.rings.values().map(|ring| ring.ids.len()).sum();
+    assert_eq!(peers_in_rings, r.peers.len());
+    assert!(r.rings.values().all(|ring| !ring.ids.is_empty()), "empty rings are dropped");
+}
+
+#[test]
+fn the_first_peer_founds_the_ring_and_the_next_is_introduced_to_it() {
+    let now = Instant::now();
+    let mut r = rings();
+    assert_eq!(hello(&mut r, 1, "r", now), vec![send(1, first())]);
+    r.member(1, now);
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.member_count(), 1);
+    let out = hello(&mut r, 2, "r", now);
+    assert_eq!(
+        out,
+        vec![
+            send(1, ServerMsg::Introduce { intro: 1, newcomer: id(2) }),
+            send(2, ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(id(1)) }),
+        ]
+    );
+    assert_eq!(r.counters().introductions, 1);
+}
+
+#[test]
+fn signals_are_relayed_between_the_two_parties_only() {
+    let now = Instant::now();
+    let mut r = ring_of(&[1], now);
+    let (intro, _) = welcome_of(&hello(&mut r, 2, "r", now), 2);
+    r.signal(2, intro, offer(), now);
+    assert_eq!(drain(&mut r), vec![send(1, ServerMsg::Signal { intro, from: id(2), payload: offer() })]);
+    let answer = SignalPayload::Answer { sdp: "v=0".into() };
+    r.signal(1, intro, answer.clone(), now);
+    assert_eq!(drain(&mut r), vec![send(2, ServerMsg::Signal { intro, from: id(1), payload: answer })]);
+
+    // A third peer of the same ring cannot inject into the introduction.
+    r.hello(3, "r", id(3), now);
+    r.member(3, now);
+    drain(&mut r);
+    r.signal(3, intro, offer(), now);
+    assert_eq!(drain(&mut r), vec![Output::Close(3, CloseReason::NotAParty(intro))]);
+    assert_eq!(r.member_count(), 1, "the intruder is forgotten");
+}
+
+#[test]
+fn after_member_nothing_more_is_relayed() {
+    let now = Instant::now();
+    let mut r = ring_of(&[1], now);
+    let (intro, _) = welcome_of(&hello(&mut r, 2, "r", now), 2);
+    r.member(2, now);
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.counters().introductions_completed, 1);
+    assert_eq!(r.poll_timeout(), None, "no timer left");
+    r.signal(2, intro, offer(), now);
+    r.signal(1, intro, offer(), now);
+    r.signal(1, 999, offer(), now);
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.counters().signals_refused, 3);
+    assert_eq!(r.member_count(), 2);
+}
+
+#[test]
+fn a_silent_introducer_is_replaced_then_the_attempt_fails() {
+    let t0 = Instant::now();
+    let mut r = ring_of(&[1, 2, 3, 4], t0);
+    let (i1, by1) = welcome_of(&hello(&mut r, 5, "r", t0), 5);
+    // The newcomer's offer restarts the introducer's clock.
+    let t1 = t0 + Duration::from_secs(2);
+    r.signal(5, i1, offer(), t1);
+    drain(&mut r);
+    assert_eq!(r.poll_timeout(), Some(t1 + TIMEOUT));
+    r.handle_timeout(t1 + TIMEOUT - Duration::from_millis(1));
+    assert_eq!(drain(&mut r), vec![]);
+
+    let mut now = t1 + TIMEOUT;
+    r.handle_timeout(now);
+    let out = drain(&mut r);
+    let (i2, by2) = welcome_of(&out, 5);
+    assert!(i2 > i1 && by2 != by1);
+    assert!(out.iter().all(|o| !matches!(o, Output::Send(c, _) if *c == by1)), "the silent introducer is told nothing");
+    now += TIMEOUT;
+    r.handle_timeout(now);
+    let (i3, by3) = welcome_of(&drain(&mut r), 5);
+    assert!(by3 != by1 && by3 != by2);
+    now += TIMEOUT;
+    r.handle_timeout(now);
+    let out = drain(&mut r);
+    assert_eq!(out.len(), 1);
+    assert!(matches!(&out[0], Output::Send(5, ServerMsg::IntroFailed { intro, .. }) if *intro == i3));
+    assert_eq!(r.counters().introductions_failed, 3);
+    // A failed peer may still report member (it may have got in some other way).
+    r.member(5, now);
+    assert_eq!(r.member_count(), 5);
+}
+
+#[test]
+fn when_the_only_introducer_is_silent_the_newcomer_is_told_it_failed() {
+    let t0 = Instant::now();
+    let mut r = ring_of(&[1], t0);
+    let (intro, _) = welcome_of(&hello(&mut r, 2, "r", t0), 2);
+    r.handle_timeout(t0 + TIMEOUT);
+    let out = drain(&mut r);
+    assert!(matches!(&out[..], [Output::Send(2, ServerMsg::IntroFailed { intro: i, .. })] if *i == intro), "{out:?}");
+}
+
+#[test]
+fn when_the_introducer_leaves_and_nobody_is_left_the_newcomer_founds_the_ring() {
+    let now = Instant::now();
+    let mut r = ring_of(&[1], now);
+    let (i2, _) = welcome_of(&hello(&mut r, 2, "r", now), 2);
+    let (i3, _) = welcome_of(&hello(&mut r, 3, "r", now), 3);
+    r.leave(1, now);
+    let out = drain(&mut r);
+    // Newcomer 2 is failed over first and founds the ring; newcomer 3 is
+    // then introduced to it instead of founding a second ring.
+    assert!(matches!(&out[0], Output::Send(2, ServerMsg::IntroFailed { intro, .. }) if *intro == i2));
+    assert_eq!(out[1], send(2, first()));
+    assert!(matches!(&out[2], Output::Send(2, ServerMsg::Introduce { newcomer, .. }) if *newcomer == id(3)));
+    let (i, by) = welcome_of(&out, 3);
+    assert!(i > i3 && by == 2);
+    assert_eq!(out.len(), 4);
+}
+
+#[test]
+fn a_leaving_newcomer_releases_its_introducer() {
+    let now = Instant::now();
+    let mut r = ring_of(&[1], now);
+    let (intro, _) = welcome_of(&hello(&mut r, 2, "r", now), 2);
+    r.leave(2, now);
+    let out = drain(&mut r);
+    assert!(matches!(&out[..], [Output::Send(1, ServerMsg::IntroFailed { intro: i, .. })] if *i == intro));
+    assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn an_expired_introduction_tells_both_sides_and_moves_on() {
+    let t0 = Instant::now();
+    let mut r = ring_of(&[1, 2], t0);
+    let (intro, by) = welcome_of(&hello(&mut r, 3, "r", t0), 3);
+    r.signal(3, intro, offer(), t0);
+    r.signal(by, intro, offer(), t0);
+    drain(&mut r);
+    assert_eq!(r.poll_timeout(), Some(t0 + LIFETIME));
+    r.handle_timeout(t0 + LIFETIME);
+    let out = drain(&mut r);
+    assert!(matches!(&out[0], Output::Send(c, ServerMsg::IntroFailed { intro: i, .. }) if *c == by && *i == intro));
+    let (_, other) = welcome_of(&out, 3);
+    assert_ne!(other, by);
+}
+
+#[test]
+fn a_founder_introduces_before_it_reports_member() {
+    let now = Instant::now();
+    let mut r = rings();
+    assert_eq!(hello(&mut r, 1, "r", now), vec![send(1, first())]);
+    let (_, by) = welcome_of(&hello(&mut r, 2, "r", now), 2);
+    assert_eq!(by, 1);
+    assert_eq!(r.member_count(), 0);
+}
+
+#[test]
+fn rings_are_isolated_and_ids_unique_per_ring() {
+    let now = Instant::now();
+    let mut r = ring_of(&[1], now);
+    assert_eq!(hello(&mut r, 2, "other", now), vec![send(2, first())]);
+    r.hello(3, "other", id(2), now);
+    assert_eq!(drain(&mut r), vec![Output::Close(3, CloseReason::DuplicateId(id(2).to_hex()))]);
+    // The same id in another ring is someone else.
+    r.hello(4, "third", id(2), now);
+    assert_eq!(drain(&mut r), vec![send(4, first())]);
+    assert_eq!(r.ring_count(), 3);
+    r.leave(4, now);
+    r.leave(2, now);
+    drain(&mut r);
+    assert_eq!(r.ring_count(), 1);
+}
+
+#[test]
+fn out_of_order_messages_close_the_connection() {
+    let now = Instant::now();
+    let mut r = rings();
+    r.member(1, now);
+    r.signal(2, 1, offer(), now);
+    hello(&mut r, 3, "r", now);
+    r.hello(3, "r", id(3), now);
+    assert_eq!(
+        drain(&mut r),
+        vec![
+            Output::Close(1, CloseReason::NoHello),
+            Output::Close(2, CloseReason::NoHello),
+            Output::Close(3, CloseReason::HelloTwice),
+        ]
+    );
+    assert_eq!(r.ring_count(), 0);
+}
+
+#[test]
+fn a_party_flooding_signals_is_closed() {
+    let now = Instant::now();
+    let mut r = ring_of(&[1], now);
+    let (intro, _) = welcome_of(&hello(&mut r, 2, "r", now), 2);
+    for _ in 0..MAX_SIGNALS_PER_INTRO {
+        r.signal(2, intro, offer(), now);
+    }
+    assert_eq!(drain(&mut r).len(), MAX_SIGNALS_PER_INTRO as usize);
+    r.signal(2, intro, offer(), now);
+    let out = drain(&mut r);
+    assert_eq!(out[0], Output::Close(2, CloseReason::TooManySignals(intro)));
+    assert!(matches!(out[1], Output::Send(1, ServerMsg::IntroFailed { .. })));
+}
+
+#[test]
+fn random_operations_keep_the_state_consistent() {
+    for seed in 0..20 {
+        let mut dice = SeededRng::new(seed);
+        let mut r = Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 2 }, seed);
+        let mut now = Instant::now();
+        for _ in 0..2000 {
+            let conn = dice.below(24);
+            let ring = ["a", "b"][dice.below(2) as usize];
+            match dice.below(10) {
+                0..=2 => r.hello(conn, ring, id(dice.below(30)), now),
+                3 | 4 => r.member(conn, now),
+                5..=7 => r.signal(conn, dice.below(r.next_intro + 1), offer(), now),
+                8 => r.leave(conn, now),
+                _ => {
+                    now += Duration::from_millis(dice.below(8000));
+                    r.handle_timeout(now);
+                }
+            }
+            drain(&mut r);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! One task per WebSocket: frames in, hub events out, and the other way round.
+//!
+//! The task checks everything about a frame that needs no shared state (size,
+//! JSON, limits, hello deadline, liveness) so a hostile client is turned away
+//! without ever reaching the hub. It owns the socket alone, so it never
+//! buffers more than one frame each way plus its bounded outbox.
+
+use crate::config::Config;
+use crate::error::CloseReason;
+use crate::frame;
+use crate::hub::{Event, Outbound};
+use crate::intro::ConnId;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chord::signal::{ClientMsg, ServerMsg, MAX_REASON_BYTES};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
+
+/// Messages the hub may queue for one connection before it is considered not
+/// to be reading. A join needs a welcome, a few dozen ICE candidates and an
+/// answer; a busy introducer a few of those at once.
+const OUTBOX_CAPACITY: usize = 256;
+/// Longest close-frame reason allowed by RFC 6455 (the frame payload is at
+/// most 125 bytes, two of which are the code).
+const MAX_CLOSE_REASON_BYTES: usize = 123;
+
+/// How a connection ended, for the hub's bookkeeping.
+enum Ended {
+    /// The client closed, said bye, or the socket went away.
+    Normally,
+    /// The server closed it for this reason.
+    Closed(CloseReason),
+    /// The hub closed it and already forgot it.
+    ByHub,
+}
+
+/// Runs one connection until it ends, then tells the hub.
+pub async fn serve(mut socket: WebSocket, conn: ConnId, hub: mpsc::Sender<Event>, config: Arc<Config>) {
+    let (outbox, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
+    if hub.send(Event::Open { conn, outbox }).await.is_err() {
+        return;
+    }
+    let ended = drive(&mut socket, conn, &hub, &mut inbox, &config).await;
+    let protocol_error = match &ended {
+        Ended::Closed(reason) => {
+            tracing::debug!(conn, %reason, "closing connection");
+            reason.is_protocol_error()
+        }
+        Ended::Normally | Ended::ByHub => false,
+    };
+    if let Ended::Closed(reason) = ended {
+        close(&mut socket, reason).await;
+    }
+    // The hub is only gone when the server shuts down.
+    let _ = hub.send(Event::Gone { conn, protocol_error }).await;
+}
+
+/// The connection's event loop.
+async fn drive(
+    socket: &mut WebSocket,
+    conn: ConnId,
+    hub: &mpsc::Sender<Event>,
+    inbox: &mut mpsc::Receiver<Outbound>,
+    config: &Config,
+) -> Ended {
+    let hello_deadline = Instant::now() + config.hello_timeout;
+    let mut said_hello = false;
+    let mut last_heard = Instant::now();
+    let mut ping = interval((config.idle_timeout / 3).max(std::time::Duration::from_millis(10)));
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ping.tick().await; // The first tick is immediate.
+    loop {
+        tokio::select! {
+            frame = socket.recv() => {
+                let msg = match frame {
+                    None | Some(Ok(Message::Close(_))) => return Ended::Normally,
+                    Some(Err(e)) => return Ended::Closed(CloseReason::Transport(e.to_string())),
+                    Some(Ok(msg)) => msg,
+                };
+                last_heard = Instant::now();
+                let text = match msg {
+                    Message::Text(text) => text,
+                    Message::Binary(_) => return Ended::Closed(CloseReason::Binary),
+                    // Pings are answered by the WebSocket layer; pongs only prove liveness.
+                    Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
+                };
+                let msg = match frame::decode(text.as_str()) {
+                    Ok(msg) => msg,
+                    Err(e) => return Ended::Closed(e.into()),
+                };
+                match msg {
+                    ClientMsg::Bye => return Ended::Normally,
+                    ClientMsg::Hello { .. } => said_hello = true,
+                    _ if !said_hello => return Ended::Closed(CloseReason::NoHello),
+                    _ => {}
+                }
+                if hub.send(Event::Msg { conn, msg }).await.is_err() {
+                    return Ended::Normally;
+                }
+            }
+            out = inbox.recv() => match out {
+                Some(Outbound::Msg(msg)) => {
+                    let Some(text) = frame::encode(&msg) else {
+                        tracing::warn!(conn, "dropping an outgoing message larger than a frame");
+                        continue;
+                    };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return Ended::Normally;
+                    }
+                }
+                Some(Outbound::Close(reason)) => {
+                    close(socket, reason).await;
+                    return Ended::ByHub;
+                }
+                // The hub dropped the outbox because it was full.
+                None => return Ended::Closed(CloseReason::SlowReader),
+            },
+            () = sleep_until(hello_deadline), if !said_hello => return Ended::Closed(CloseReason::HelloTimeout),
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= config.idle_timeout {
+                    return Ended::Closed(CloseReason::Idle);
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return Ended::Normally;
+                }
+            }
+        }
+    }
+}
+
+/// Sends `error{reason}` and a close frame, ignoring failures: the peer may
+/// already be gone, and the connection ends either way.
+async fn close(socket: &mut WebSocket, reason: CloseReason) {
+    // The reason may quote client input (serde names an unknown variant), so it is bounded.
+    let full = reason.to_string();
+    let text = truncate(&full, MAX_REASON_BYTES);
+    if let Some(json) = frame::encode(&ServerMsg::Error { reason: text.to_owned() }) {
+        let _ = socket.send(Message::Text(json.into())).await;
+    }
+    let frame = CloseFrame { code: reason.close_code(), reason: truncate(text, MAX_CLOSE_REASON_BYTES).into() };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("abc", 2), "ab");
+        assert_eq!(truncate("aé", 2), "a");
+    }
+}
