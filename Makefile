@@ -16,14 +16,14 @@ test: setup test-native test-wasm ## All tests: unit, property, simulator (1000 
 	@echo "make test: all green"
 
 test-native: ## Native tests, release-optimised (the simulator tests need it)
-	$(CARGO) test --release --all-targets
-	$(CARGO) test --release --doc
+	$(CARGO) test --release --workspace --all-targets
+	$(CARGO) test --release --workspace --doc
 
 test-wasm: ## The core must build for wasm32-unknown-unknown
 	$(CARGO) build --release --lib --target wasm32-unknown-unknown
 
 clippy: ## Lints
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 	$(CARGO) build --release --bin chord-sim

@@ -341,7 +341,11 @@ mod tests {
         vec![
             SignalPayload::Offer { sdp: "v=0\r\n".into() },
             SignalPayload::Answer { sdp: "v=0\r\n".into() },
-            SignalPayload::Ice { candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) },
+            SignalPayload::Ice {
+                candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+            },
             SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None },
         ]
     }
@@ -381,13 +385,19 @@ mod tests {
         let hello = ClientMsg::Hello { version: 1, ring: "default".into(), id: id() };
         let text = serde_json::to_string(&hello).unwrap();
         assert_eq!(text, format!(r#"{{"type":"hello","version":1,"ring":"default","id":"{}"}}"#, id().to_hex()));
-        let ice = ClientMsg::Signal { intro: 1, payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) } };
+        let ice = ClientMsg::Signal {
+            intro: 1,
+            payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) },
+        };
         assert_eq!(
             serde_json::to_string(&ice).unwrap(),
             r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":"c","sdp_mid":null,"sdp_m_line_index":2}}"#
         );
         let welcome = ServerMsg::Welcome { first: true, intro: None, introducer: None };
-        assert_eq!(serde_json::to_string(&welcome).unwrap(), r#"{"type":"welcome","first":true,"intro":null,"introducer":null}"#);
+        assert_eq!(
+            serde_json::to_string(&welcome).unwrap(),
+            r#"{"type":"welcome","first":true,"intro":null,"introducer":null}"#
+        );
     }
 
     #[test]
@@ -395,8 +405,15 @@ mod tests {
         let text = format!(r#"{{"type":"hello","version":1,"id":"{}","extra":[1,2]}}"#, id().to_hex());
         let m: ClientMsg = serde_json::from_str(&text).unwrap();
         assert_eq!(m, ClientMsg::Hello { version: 1, ring: DEFAULT_RING.into(), id: id() });
-        let m: ClientMsg = serde_json::from_str(r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":""}}"#).unwrap();
-        assert_eq!(m, ClientMsg::Signal { intro: 1, payload: SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None } });
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":""}}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Signal {
+                intro: 1,
+                payload: SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None }
+            }
+        );
     }
 
     #[test]
@@ -429,15 +446,27 @@ mod tests {
 
         let signal = |payload| ClientMsg::Signal { intro: 1, payload };
         let long_sdp = "x".repeat(MAX_SDP_BYTES + 1);
-        assert_eq!(signal(SignalPayload::Offer { sdp: long_sdp.clone() }).validate(), Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1)));
-        assert_eq!(signal(SignalPayload::Answer { sdp: long_sdp }).validate(), Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1)));
+        assert_eq!(
+            signal(SignalPayload::Offer { sdp: long_sdp.clone() }).validate(),
+            Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1))
+        );
+        assert_eq!(
+            signal(SignalPayload::Answer { sdp: long_sdp }).validate(),
+            Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1))
+        );
         let ice = |candidate: usize, mid: usize| SignalPayload::Ice {
             candidate: "c".repeat(candidate),
             sdp_mid: Some("m".repeat(mid)),
             sdp_m_line_index: None,
         };
-        assert_eq!(signal(ice(MAX_CANDIDATE_BYTES + 1, 1)).validate(), Err(SignalError::CandidateTooLong(MAX_CANDIDATE_BYTES + 1)));
-        assert_eq!(signal(ice(1, MAX_SDP_MID_BYTES + 1)).validate(), Err(SignalError::SdpMidTooLong(MAX_SDP_MID_BYTES + 1)));
+        assert_eq!(
+            signal(ice(MAX_CANDIDATE_BYTES + 1, 1)).validate(),
+            Err(SignalError::CandidateTooLong(MAX_CANDIDATE_BYTES + 1))
+        );
+        assert_eq!(
+            signal(ice(1, MAX_SDP_MID_BYTES + 1)).validate(),
+            Err(SignalError::SdpMidTooLong(MAX_SDP_MID_BYTES + 1))
+        );
         assert_eq!(signal(ice(MAX_CANDIDATE_BYTES, MAX_SDP_MID_BYTES)).validate(), Ok(()));
 
         let error = ServerMsg::Error { reason: "r".repeat(MAX_REASON_BYTES + 1) };

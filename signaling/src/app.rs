@@ -30,11 +30,7 @@ pub fn router(config: Config) -> Router {
     let hub = hub::spawn(&config, open.clone());
     let www = ServeDir::new(&config.www);
     let state = AppState { hub, config: Arc::new(config), next_conn: Arc::new(AtomicU64::new(1)), open };
-    Router::new()
-        .route("/ws", get(upgrade))
-        .route("/stats", get(stats))
-        .fallback_service(www)
-        .with_state(state)
+    Router::new().route("/ws", get(upgrade)).route("/stats", get(stats)).fallback_service(www).with_state(state)
 }
 
 /// Accepts a WebSocket unless the server is full.

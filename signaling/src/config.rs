@@ -1,7 +1,7 @@
 //! Server settings: the knobs the command line sets and the tests shorten.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the server behaves. [`Config::default`] is what the binary uses
 /// without flags; tests shorten the timeouts.
@@ -43,4 +43,11 @@ impl Default for Config {
             seed: 0,
         }
     }
+}
+
+/// `now + after`, capped at a year from now: durations come from flags and a
+/// huge one must not overflow the clock and panic.
+pub fn deadline(now: Instant, after: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    now + after.min(YEAR)
 }

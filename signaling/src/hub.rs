@@ -80,7 +80,8 @@ struct Hub {
 /// Starts the hub task; the returned sender is its inbox. The task ends when
 /// every sender is dropped. `open` counts the open WebSockets.
 pub fn spawn(config: &Config, open: Arc<AtomicUsize>) -> mpsc::Sender<Event> {
-    let policy = IntroPolicy { timeout: config.intro_timeout, lifetime: config.intro_lifetime, tries: config.intro_tries };
+    let policy =
+        IntroPolicy { timeout: config.intro_timeout, lifetime: config.intro_lifetime, tries: config.intro_tries };
     let hub = Hub {
         rings: Rings::new(policy, config.seed),
         outboxes: HashMap::new(),

@@ -1,5 +1,6 @@
 //! One introduction: a newcomer, the member it was paired with, and its deadlines.
 
+use crate::config::deadline;
 use chord::signal::MAX_SIGNALS_PER_INTRO;
 use std::time::{Duration, Instant};
 
@@ -41,8 +42,8 @@ impl Intro {
         Intro {
             newcomer,
             introducer,
-            silence: Some(now + timeout),
-            expires: now + lifetime,
+            silence: Some(deadline(now, timeout)),
+            expires: deadline(now, lifetime),
             newcomer_spoke: false,
             sent_by_newcomer: 0,
             sent_by_introducer: 0,
@@ -95,7 +96,7 @@ impl Intro {
             Party::Newcomer if !self.newcomer_spoke => {
                 self.newcomer_spoke = true;
                 if self.silence.is_some() {
-                    self.silence = Some(now + timeout);
+                    self.silence = Some(deadline(now, timeout));
                 }
             }
             Party::Newcomer => {}

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Longest duration a flag accepts: one day, in milliseconds.
+const MAX_MS: u64 = 24 * 3600 * 1000;
+
 /// Bootstrap signaling server for the browser Chord ring.
 ///
 /// Serves the peer page from --www at `/`, the signaling WebSocket at `/ws`
@@ -23,19 +26,19 @@ struct Args {
     #[arg(long, default_value = "www")]
     www: PathBuf,
     /// Milliseconds an introducer may stay silent before the newcomer is introduced to another member.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
     intro_timeout_ms: u64,
     /// Milliseconds an introduction may stay open at all before the server stops relaying for it.
-    #[arg(long, default_value_t = 60_000)]
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
     intro_lifetime_ms: u64,
     /// Introductions tried for one newcomer before it is told the attempt failed.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     intro_tries: u32,
     /// Milliseconds a new connection has to send its hello.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
     hello_timeout_ms: u64,
     /// Milliseconds without any frame (pongs included) after which a connection is closed.
-    #[arg(long, default_value_t = 60_000)]
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
     idle_timeout_ms: u64,
     /// Most simultaneous WebSocket connections; further upgrades get 503.
     #[arg(long, default_value_t = 10_000)]
@@ -69,7 +72,8 @@ impl Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
     let config = args.config();
     if !config.www.is_dir() {
         tracing::warn!(www = %config.www.display(), "static directory not found; `/` will answer 404");

@@ -268,8 +268,7 @@ impl Rings {
         let Some(peer) = self.peers.get(&newcomer) else { return };
         let Role::Joining { tried, .. } = &peer.role else { return };
         let Some(ring) = self.rings.get(&peer.ring) else { return };
-        let candidates: Vec<ConnId> =
-            ring.introducers().filter(|c| *c != newcomer && !tried.contains(c)).collect();
+        let candidates: Vec<ConnId> = ring.introducers().filter(|c| *c != newcomer && !tried.contains(c)).collect();
         let can_try = (tried.len() as u64) < u64::from(self.policy.tries);
         if can_try && !candidates.is_empty() {
             let introducer = candidates[self.rng.below(candidates.len() as u64) as usize];
@@ -285,7 +284,8 @@ impl Rings {
             if let Some(r) = self.rings.get_mut(&ring_name) {
                 r.founder = Some(newcomer);
             }
-            self.out.push_back(Output::Send(newcomer, ServerMsg::Welcome { first: true, intro: None, introducer: None }));
+            self.out
+                .push_back(Output::Send(newcomer, ServerMsg::Welcome { first: true, intro: None, introducer: None }));
             Role::Founder
         } else {
             Role::Failed

@@ -52,7 +52,9 @@ fn ring_of(members: &[ConnId], now: Instant) -> Rings {
 fn welcome_of(out: &[Output], newcomer: ConnId) -> (IntroId, ConnId) {
     out.iter()
         .find_map(|o| match o {
-            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by) }) if *c == newcomer => {
+            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by) })
+                if *c == newcomer =>
+            {
                 Some((*i, by_conn(by)))
             }
             _ => None,
@@ -269,13 +271,14 @@ fn out_of_order_messages_close_the_connection() {
     let mut r = rings();
     r.member(1, now);
     r.signal(2, 1, offer(), now);
-    hello(&mut r, 3, "r", now);
+    r.hello(3, "r", id(3), now);
     r.hello(3, "r", id(3), now);
     assert_eq!(
         drain(&mut r),
         vec![
             Output::Close(1, CloseReason::NoHello),
             Output::Close(2, CloseReason::NoHello),
+            send(3, first()),
             Output::Close(3, CloseReason::HelloTwice),
         ]
     );

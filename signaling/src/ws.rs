@@ -5,14 +5,15 @@
 //! without ever reaching the hub. It owns the socket alone, so it never
 //! buffers more than one frame each way plus its bounded outbox.
 
-use crate::config::Config;
+use crate::config::{deadline, Config};
 use crate::error::CloseReason;
 use crate::frame;
 use crate::hub::{Event, Outbound};
 use crate::intro::ConnId;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use chord::signal::{ClientMsg, ServerMsg, MAX_REASON_BYTES};
+use chord::signal::{ClientMsg, ServerMsg, SignalError, MAX_REASON_BYTES};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
@@ -24,15 +25,28 @@ const OUTBOX_CAPACITY: usize = 256;
 /// most 125 bytes, two of which are the code).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
-/// How a connection ended, for the hub's bookkeeping.
+/// How a connection ended.
 enum Ended {
     /// The client closed, said bye, or the socket went away.
     Normally,
-    /// The server closed it for this reason.
+    /// The server closes it for this reason.
     Closed(CloseReason),
-    /// The hub closed it and already forgot it.
-    ByHub,
+    /// The hub closes it for this reason and has already forgotten it.
+    ByHub(CloseReason),
+    /// The WebSocket layer failed mid-frame (oversized or broken framing).
+    /// Reading on could buffer the rest of the bad frame, so the server
+    /// stops reading; a client still sending may see a reset instead of the error.
+    Broken(CloseReason),
 }
+
+/// How long the server keeps reading (and discarding) after its close frame,
+/// waiting for the client's, so that closing does not reset the TCP connection
+/// under data the client already sent.
+const LINGER: Duration = Duration::from_millis(500);
+/// How long a broken connection is held, unread, after the close frame: unread
+/// data makes the kernel answer the close with a reset, which can destroy the
+/// error before the client reads it, so the client is given a moment first.
+const GRACE: Duration = Duration::from_millis(250);
 
 /// Runs one connection until it ends, then tells the hub.
 pub async fn serve(mut socket: WebSocket, conn: ConnId, hub: mpsc::Sender<Event>, config: Arc<Config>) {
@@ -41,18 +55,33 @@ pub async fn serve(mut socket: WebSocket, conn: ConnId, hub: mpsc::Sender<Event>
         return;
     }
     let ended = drive(&mut socket, conn, &hub, &mut inbox, &config).await;
-    let protocol_error = match &ended {
-        Ended::Closed(reason) => {
-            tracing::debug!(conn, %reason, "closing connection");
-            reason.is_protocol_error()
-        }
-        Ended::Normally | Ended::ByHub => false,
+    let by_hub = matches!(ended, Ended::ByHub(_));
+    let (reason, linger) = match ended {
+        Ended::Normally => (None, false),
+        Ended::Closed(reason) | Ended::ByHub(reason) => (Some(reason), true),
+        Ended::Broken(reason) => (Some(reason), false),
     };
-    if let Ended::Closed(reason) = ended {
-        close(&mut socket, reason).await;
+    if !by_hub {
+        let protocol_error = reason.as_ref().is_some_and(CloseReason::is_protocol_error);
+        // The hub is only gone when the server shuts down.
+        let _ = hub.send(Event::Gone { conn, protocol_error }).await;
     }
-    // The hub is only gone when the server shuts down.
-    let _ = hub.send(Event::Gone { conn, protocol_error }).await;
+    if let Some(reason) = reason {
+        tracing::debug!(conn, %reason, "closing connection");
+        close(&mut socket, &reason).await;
+        if !linger {
+            tokio::time::sleep(GRACE).await;
+        } else {
+            let drain = async {
+                while let Some(Ok(frame)) = socket.recv().await {
+                    if matches!(frame, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
+        }
+    }
 }
 
 /// The connection's event loop.
@@ -63,10 +92,10 @@ async fn drive(
     inbox: &mut mpsc::Receiver<Outbound>,
     config: &Config,
 ) -> Ended {
-    let hello_deadline = Instant::now() + config.hello_timeout;
+    let hello_deadline = Instant::from_std(deadline(std::time::Instant::now(), config.hello_timeout));
     let mut said_hello = false;
     let mut last_heard = Instant::now();
-    let mut ping = interval((config.idle_timeout / 3).max(std::time::Duration::from_millis(10)));
+    let mut ping = interval((config.idle_timeout / 3).max(Duration::from_millis(10)));
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ping.tick().await; // The first tick is immediate.
     loop {
@@ -74,7 +103,7 @@ async fn drive(
             frame = socket.recv() => {
                 let msg = match frame {
                     None | Some(Ok(Message::Close(_))) => return Ended::Normally,
-                    Some(Err(e)) => return Ended::Closed(CloseReason::Transport(e.to_string())),
+                    Some(Err(e)) => return transport_ended(e),
                     Some(Ok(msg)) => msg,
                 };
                 last_heard = Instant::now();
@@ -108,10 +137,7 @@ async fn drive(
                         return Ended::Normally;
                     }
                 }
-                Some(Outbound::Close(reason)) => {
-                    close(socket, reason).await;
-                    return Ended::ByHub;
-                }
+                Some(Outbound::Close(reason)) => return Ended::ByHub(reason),
                 // The hub dropped the outbox because it was full.
                 None => return Ended::Closed(CloseReason::SlowReader),
             },
@@ -128,9 +154,29 @@ async fn drive(
     }
 }
 
+/// Sorts an error of the WebSocket layer: a client that went away ends the
+/// connection normally; an oversized frame or broken framing is the client's fault.
+fn transport_ended(error: axum::Error) -> Ended {
+    use tungstenite::error::{CapacityError, Error, ProtocolError};
+    let inner = error.into_inner();
+    let Some(error) = inner.downcast_ref::<Error>() else {
+        return Ended::Broken(CloseReason::Transport(inner.to_string()));
+    };
+    match error {
+        Error::ConnectionClosed
+        | Error::AlreadyClosed
+        | Error::Io(_)
+        | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Ended::Normally,
+        Error::Capacity(CapacityError::MessageTooLong { size, .. }) => {
+            Ended::Broken(SignalError::FrameTooLarge(*size).into())
+        }
+        other => Ended::Broken(CloseReason::Transport(other.to_string())),
+    }
+}
+
 /// Sends `error{reason}` and a close frame, ignoring failures: the peer may
 /// already be gone, and the connection ends either way.
-async fn close(socket: &mut WebSocket, reason: CloseReason) {
+async fn close(socket: &mut WebSocket, reason: &CloseReason) {
     // The reason may quote client input (serde names an unknown variant), so it is bounded.
     let full = reason.to_string();
     let text = truncate(&full, MAX_REASON_BYTES);
