@@ -12,6 +12,10 @@
 //! * [`node`] — the node: routing, Zave-correct maintenance, replication.
 //! * [`finger`], [`successors`], [`store`] — the node's tables.
 //! * [`sim`] — the discrete-event simulator and the ring invariants it checks.
+//! * [`link`] — WebRTC links without IO: which links a peer keeps, and ring signaling.
+//! * [`peer`] — a node, its links and the bootstrap: what a browser tab runs.
+//! * [`signal`] — the bootstrap server's protocol, shared with `chord-signaling`.
+//! * `web` (wasm32 only) — the browser glue and the JS API `ChordPeer`.
 //!
 //! The module docs of [`node`] describe the driver loop and the invariants.
 
@@ -19,8 +23,10 @@ pub mod config;
 pub mod error;
 pub mod finger;
 pub mod id;
+pub mod link;
 pub mod message;
 pub mod node;
+pub mod peer;
 pub mod rng;
 pub mod signal;
 pub mod sim;
@@ -33,5 +39,6 @@ pub use error::{CommandError, RequestError};
 pub use id::Id;
 pub use message::Message;
 pub use node::{Event, Node, NodeState, Output, Status};
+pub use peer::{Peer, PeerConfig, PeerEvent, PeerOutput, RtcCommand};
 pub use store::{Record, Version};
 pub use time::Millis;

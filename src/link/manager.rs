@@ -1,0 +1,698 @@
+//! [`Links`]: which WebRTC links a peer keeps, and how new ones are negotiated.
+//!
+//! Sans-IO like the node: the driver creates and closes the actual
+//! `RTCPeerConnection`s when told to ([`LinkOutput`]) and reports what they do
+//! (`described`, `opened`, `closed`, `received`). Every link has a
+//! [`LinkId`] of its own, so a late callback of a link that was replaced
+//! cannot touch its successor.
+//!
+//! Rules:
+//! * Messages for a peer without an open link wait in a bounded queue while a
+//!   link is negotiated through the ring; a failed attempt drops them (the
+//!   node's own timeouts then treat the peer as dead, as with any lost
+//!   message) and the peer is not tried again for `retry_after_ms`.
+//! * Links to *wanted* peers (predecessor, successors, fingers) are opened
+//!   eagerly, at most `max_connecting` at a time; links nobody wants and
+//!   nobody used for `idle_close_ms` are closed. Chromium allows about 500
+//!   `RTCPeerConnection`s per page lifetime, so links are kept and reused
+//!   rather than opened per message, and `max_links` caps them.
+//! * Glare: when two peers offer to each other at once, the offer of the
+//!   lower id wins; the higher id drops its own attempt and answers.
+
+use super::frame::{is_link_frame, Envelope, EnvelopeBody, MAX_SIGNAL_HOPS};
+use super::sdp::keep_loopback_candidates;
+use crate::id::Id;
+use crate::rng::SeededRng;
+use crate::signal::{IntroId, SignalPayload};
+use crate::time::Millis;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The driver's handle of one `RTCPeerConnection`; never reused.
+pub type LinkId = u64;
+
+/// How a link was negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// Through the bootstrap server (a newcomer's first link).
+    Server,
+    /// Through the ring.
+    Ring,
+}
+
+/// Where a link is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Negotiating.
+    Connecting,
+    /// The data channel is open.
+    Open,
+}
+
+/// Limits and clocks of the link manager. Durations in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Most links (connecting or open) at once.
+    pub max_links: usize,
+    /// Most links negotiating at once.
+    pub max_connecting: usize,
+    /// A link not open this long after it was started is given up.
+    pub connect_timeout_ms: u64,
+    /// After a failed attempt, how long a peer is not tried again.
+    pub retry_after_ms: u64,
+    /// An open link nobody wants and nobody used this long is closed.
+    pub idle_close_ms: u64,
+    /// Most messages waiting for one peer's link; older ones are dropped.
+    pub max_queued: usize,
+    /// Period of the housekeeping pass (idle links, wanted links, retries).
+    pub housekeeping_ms: u64,
+    /// Keep only loopback ICE candidates in the descriptions this peer sends.
+    pub loopback_only: bool,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            max_links: 64,
+            max_connecting: 8,
+            connect_timeout_ms: 10_000,
+            retry_after_ms: 3_000,
+            idle_close_ms: 30_000,
+            max_queued: 256,
+            housekeeping_ms: 1_000,
+            loopback_only: false,
+        }
+    }
+}
+
+/// Something the driver must do or know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkOutput {
+    /// Create a peer connection with one data channel for `peer`. With
+    /// `remote_offer` it answers that offer, else it makes an offer. Either
+    /// way the driver reports the complete local description (all ICE
+    /// candidates gathered) with [`Links::described`].
+    Create {
+        /// The new link.
+        link: LinkId,
+        /// The peer at the other end.
+        peer: Id,
+        /// The offer to answer, when this side answers.
+        remote_offer: Option<String>,
+    },
+    /// Apply the remote answer to an offering link.
+    SetAnswer {
+        /// The link.
+        link: LinkId,
+        /// The answer SDP.
+        sdp: String,
+    },
+    /// Send bytes on the link's data channel.
+    Send {
+        /// The link.
+        link: LinkId,
+        /// One message.
+        bytes: Vec<u8>,
+    },
+    /// Close the link and free everything it holds.
+    Close {
+        /// The link.
+        link: LinkId,
+    },
+    /// A Chord frame from `from`, for the node.
+    Deliver {
+        /// The peer it came from.
+        from: Id,
+        /// The frame.
+        bytes: Vec<u8>,
+    },
+    /// Send this to the signaling server (bootstrap introductions only).
+    ToServer {
+        /// The introduction.
+        intro: IntroId,
+        /// The offer or answer.
+        payload: SignalPayload,
+    },
+    /// A link to `peer` opened.
+    Opened {
+        /// The peer.
+        peer: Id,
+        /// How it was negotiated.
+        via: Via,
+    },
+    /// The open link to `peer` closed.
+    Closed {
+        /// The peer.
+        peer: Id,
+    },
+}
+
+/// One link as the application sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LinkInfo {
+    /// The peer at the other end.
+    pub peer: Id,
+    /// Connecting or open.
+    pub state: LinkState,
+    /// How it was negotiated.
+    pub via: Via,
+    /// Whether the Chord tables need it.
+    pub wanted: bool,
+}
+
+/// Counters of the link manager.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LinkStats {
+    /// Peer connections created.
+    pub created: u64,
+    /// Links that opened.
+    pub opened: u64,
+    /// Attempts that failed (timeout, refusal, or closed before opening).
+    pub failed: u64,
+    /// Envelopes this peer relayed for others.
+    pub forwarded: u64,
+    /// Envelopes dropped: undecodable, no way on, stale, or over the hop limit.
+    pub signals_dropped: u64,
+    /// Messages dropped because no link to their peer could be had.
+    pub messages_dropped: u64,
+    /// Offers refused at the link limit.
+    pub refused: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Offerer { answered: bool },
+    Answerer,
+}
+
+#[derive(Clone, Debug)]
+struct Link {
+    peer: Id,
+    via: Via,
+    state: LinkState,
+    role: Role,
+    /// The offerer's session number.
+    session: u64,
+    /// The server introduction, for links negotiated through the server.
+    intro: Option<IntroId>,
+    /// Answerers of ring offers: the relays back to the offerer, next one last.
+    reply_path: Vec<Id>,
+    /// Connecting links are given up at this time.
+    deadline: Millis,
+    last_used: Millis,
+}
+
+/// The link manager of one peer. See the [module docs](self).
+#[derive(Debug)]
+pub struct Links {
+    me: Id,
+    cfg: LinkConfig,
+    rng: SeededRng,
+    next_link: LinkId,
+    links: BTreeMap<LinkId, Link>,
+    by_peer: BTreeMap<Id, LinkId>,
+    queues: BTreeMap<Id, VecDeque<Vec<u8>>>,
+    retry_at: BTreeMap<Id, Millis>,
+    wanted: BTreeSet<Id>,
+    next_housekeeping: Option<Millis>,
+    out: VecDeque<LinkOutput>,
+    stats: LinkStats,
+}
+
+impl Links {
+    /// The link manager of peer `me`; `seed` picks its session numbers.
+    pub fn new(me: Id, cfg: LinkConfig, seed: u64) -> Links {
+        Links {
+            me,
+            cfg,
+            rng: SeededRng::new(seed),
+            next_link: 1,
+            links: BTreeMap::new(),
+            by_peer: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            retry_at: BTreeMap::new(),
+            wanted: BTreeSet::new(),
+            next_housekeeping: None,
+            out: VecDeque::new(),
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &LinkStats {
+        &self.stats
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LinkConfig {
+        &self.cfg
+    }
+
+    /// Every link, by peer.
+    pub fn snapshot(&self) -> Vec<LinkInfo> {
+        self.by_peer
+            .iter()
+            .filter_map(|(peer, id)| self.links.get(id).map(|l| (peer, l)))
+            .map(|(peer, l)| LinkInfo { peer: *peer, state: l.state, via: l.via, wanted: self.wanted.contains(peer) })
+            .collect()
+    }
+
+    /// Whether an open link to `peer` exists.
+    pub fn is_open(&self, peer: &Id) -> bool {
+        self.link_of(peer).is_some_and(|l| l.state == LinkState::Open)
+    }
+
+    /// Peers with an open link.
+    pub fn open_peers(&self) -> impl Iterator<Item = Id> + '_ {
+        self.by_peer.iter().filter(|(_, id)| self.links.get(id).is_some_and(|l| l.state == LinkState::Open)).map(|(p, _)| *p)
+    }
+
+    /// Next output, if any. Drain after every input.
+    pub fn poll_output(&mut self) -> Option<LinkOutput> {
+        self.out.pop_front()
+    }
+
+    /// When [`Links::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let deadlines = self.links.values().filter(|l| l.state == LinkState::Connecting).map(|l| l.deadline);
+        deadlines.chain(self.next_housekeeping).min()
+    }
+
+    /// Sends a Chord frame to `to`, opening a link through the ring if none is open.
+    pub fn send(&mut self, now: Millis, to: Id, bytes: Vec<u8>) {
+        if to == self.me {
+            return;
+        }
+        self.arm(now);
+        if let Some(id) = self.by_peer.get(&to).copied() {
+            if let Some(l) = self.links.get_mut(&id) {
+                if l.state == LinkState::Open {
+                    l.last_used = now;
+                    self.out.push_back(LinkOutput::Send { link: id, bytes });
+                    return;
+                }
+            }
+        }
+        let q = self.queues.entry(to).or_default();
+        if q.len() >= self.cfg.max_queued {
+            q.pop_front();
+            self.stats.messages_dropped += 1;
+        }
+        q.push_back(bytes);
+        if !self.by_peer.contains_key(&to) {
+            self.try_connect(now, to);
+        }
+    }
+
+    /// The peers the Chord tables need links to (predecessor, successors, fingers).
+    pub fn want(&mut self, now: Millis, peers: impl IntoIterator<Item = Id>) {
+        let wanted: BTreeSet<Id> = peers.into_iter().filter(|p| *p != self.me).collect();
+        if wanted == self.wanted {
+            return;
+        }
+        self.wanted = wanted;
+        self.arm(now);
+        self.connect_wanted(now);
+    }
+
+    /// Starts the bootstrap link to `introducer`, negotiated through the server
+    /// under introduction `intro`. Any other link still negotiated through the
+    /// server (an earlier introduction the server replaced) is given up.
+    pub fn connect_via_server(&mut self, now: Millis, introducer: Id, intro: IntroId) {
+        self.arm(now);
+        let stale: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.via == Via::Server && l.state == LinkState::Connecting && l.intro != Some(intro))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.end(now, id, false);
+        }
+        if let Some(id) = self.by_peer.get(&introducer).copied() {
+            self.end(now, id, false);
+        }
+        self.retry_at.remove(&introducer);
+        self.start(now, introducer, Via::Server, Some(intro), Role::Offerer { answered: false }, 0, Vec::new(), None);
+    }
+
+    /// A payload the server relayed from `from` within introduction `intro`.
+    pub fn server_signal(&mut self, now: Millis, intro: IntroId, from: Id, payload: SignalPayload) {
+        self.arm(now);
+        match payload {
+            SignalPayload::Offer { sdp } => {
+                // We introduce `from`: whatever link we had with it is stale.
+                if let Some(id) = self.by_peer.get(&from).copied() {
+                    self.end(now, id, false);
+                }
+                if self.links.len() >= self.cfg.max_links && !self.evict_one() {
+                    self.stats.refused += 1;
+                    return;
+                }
+                self.start(now, from, Via::Server, Some(intro), Role::Answerer, 0, Vec::new(), Some(sdp));
+            }
+            SignalPayload::Answer { sdp } => match self.by_peer.get(&from).copied() {
+                Some(id) if self.links.get(&id).is_some_and(|l| l.intro == Some(intro)) => self.apply_answer(id, sdp),
+                _ => self.stats.signals_dropped += 1,
+            },
+            // Descriptions carry every candidate; trickled ones are not needed.
+            SignalPayload::Ice { .. } => {}
+        }
+    }
+
+    /// The driver has the complete local description of `link`.
+    pub fn described(&mut self, now: Millis, link: LinkId, sdp: String) {
+        let Some(l) = self.links.get(&link) else { return };
+        let sdp = if self.cfg.loopback_only { keep_loopback_candidates(&sdp) } else { sdp };
+        match (l.via, l.role, l.intro) {
+            (Via::Server, Role::Offerer { .. }, Some(intro)) => {
+                self.out.push_back(LinkOutput::ToServer { intro, payload: SignalPayload::Offer { sdp } })
+            }
+            (Via::Server, Role::Answerer, Some(intro)) => {
+                self.out.push_back(LinkOutput::ToServer { intro, payload: SignalPayload::Answer { sdp } })
+            }
+            (Via::Server, _, None) => {}
+            (Via::Ring, Role::Offerer { .. }, _) => {
+                let env = Envelope { to: l.peer, from: self.me, session: l.session, path: Vec::new(), body: EnvelopeBody::Offer(sdp) };
+                self.route_offer(now, env, None);
+            }
+            (Via::Ring, Role::Answerer, _) => {
+                let env = Envelope { to: l.peer, from: self.me, session: l.session, path: l.reply_path.clone(), body: EnvelopeBody::Answer(sdp) };
+                self.route_reply(env, false);
+            }
+        }
+    }
+
+    /// The data channel of `link` opened.
+    pub fn opened(&mut self, now: Millis, link: LinkId) {
+        let Some(l) = self.links.get_mut(&link) else { return };
+        if l.state == LinkState::Open {
+            return;
+        }
+        l.state = LinkState::Open;
+        l.last_used = now;
+        let (peer, via) = (l.peer, l.via);
+        self.stats.opened += 1;
+        self.retry_at.remove(&peer);
+        self.out.push_back(LinkOutput::Opened { peer, via });
+        for bytes in self.queues.remove(&peer).unwrap_or_default() {
+            self.out.push_back(LinkOutput::Send { link, bytes });
+        }
+        self.connect_wanted(now);
+    }
+
+    /// `link` closed or failed (data channel closed, connection failed).
+    pub fn closed(&mut self, now: Millis, link: LinkId) {
+        self.end(now, link, true);
+    }
+
+    /// Closes the link to `peer`, if any (it is opened again through the ring
+    /// when wanted or used). Returns whether there was one.
+    pub fn close_peer(&mut self, now: Millis, peer: &Id) -> bool {
+        match self.by_peer.get(peer).copied() {
+            Some(id) => {
+                self.end(now, id, false);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes every link (the peer leaves).
+    pub fn close_all(&mut self, now: Millis) {
+        let ids: Vec<LinkId> = self.links.keys().copied().collect();
+        for id in ids {
+            self.end(now, id, false);
+        }
+        self.wanted.clear();
+        self.queues.clear();
+        self.next_housekeeping = None;
+    }
+
+    /// A message arrived on `link`.
+    pub fn received(&mut self, now: Millis, link: LinkId, bytes: Vec<u8>) {
+        let Some(l) = self.links.get_mut(&link) else { return };
+        l.last_used = now;
+        let peer = l.peer;
+        if !is_link_frame(&bytes) {
+            self.out.push_back(LinkOutput::Deliver { from: peer, bytes });
+            return;
+        }
+        match Envelope::decode(&bytes) {
+            Ok(env) if env.to == self.me => self.on_envelope(now, env),
+            Ok(env) => match env.body {
+                EnvelopeBody::Offer(_) => self.route_offer(now, env, Some(peer)),
+                _ => self.route_reply(env, true),
+            },
+            Err(_) => self.stats.signals_dropped += 1,
+        }
+    }
+
+    /// Gives up links that took too long and runs housekeeping when due.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let late: Vec<LinkId> =
+            self.links.iter().filter(|(_, l)| l.state == LinkState::Connecting && l.deadline <= now).map(|(id, _)| *id).collect();
+        for id in late {
+            self.end(now, id, true);
+        }
+        if self.next_housekeeping.is_some_and(|t| t <= now) {
+            self.next_housekeeping = Some(now + self.cfg.housekeeping_ms);
+            self.housekeeping(now);
+        }
+    }
+
+    fn housekeeping(&mut self, now: Millis) {
+        let idle: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| {
+                l.state == LinkState::Open && !self.wanted.contains(&l.peer) && now.since(l.last_used) >= self.cfg.idle_close_ms
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            self.end(now, id, false);
+        }
+        self.retry_at.retain(|_, t| *t > now);
+        // Messages that waited for a free negotiation slot.
+        let waiting: Vec<Id> = self.queues.keys().filter(|p| !self.by_peer.contains_key(p)).copied().collect();
+        for p in waiting {
+            self.try_connect(now, p);
+        }
+        self.connect_wanted(now);
+    }
+
+    /// Starts the housekeeping clock on first use.
+    fn arm(&mut self, now: Millis) {
+        if self.next_housekeeping.is_none() {
+            self.next_housekeeping = Some(now + self.cfg.housekeeping_ms);
+        }
+    }
+
+    fn link_of(&self, peer: &Id) -> Option<&Link> {
+        self.by_peer.get(peer).and_then(|id| self.links.get(id))
+    }
+
+    fn connecting(&self) -> usize {
+        self.links.values().filter(|l| l.state == LinkState::Connecting).count()
+    }
+
+    fn connect_wanted(&mut self, now: Millis) {
+        let missing: Vec<Id> = self
+            .wanted
+            .iter()
+            .filter(|p| !self.by_peer.contains_key(p) && !self.retry_at.get(p).is_some_and(|t| *t > now))
+            .copied()
+            .collect();
+        for p in missing {
+            if self.connecting() >= self.cfg.max_connecting {
+                break;
+            }
+            self.try_connect(now, p);
+        }
+    }
+
+    /// Opens a link to `peer` through the ring if limits allow; drops its
+    /// queue when the peer is in its retry pause or no slot can be had.
+    fn try_connect(&mut self, now: Millis, peer: Id) {
+        if self.retry_at.get(&peer).is_some_and(|t| *t > now) {
+            self.drop_queue(&peer);
+            return;
+        }
+        if self.connecting() >= self.cfg.max_connecting {
+            return; // stays queued; housekeeping tries again
+        }
+        if self.links.len() >= self.cfg.max_links && !self.evict_one() {
+            self.drop_queue(&peer);
+            return;
+        }
+        let session = self.rng.next_u64();
+        self.start(now, peer, Via::Ring, None, Role::Offerer { answered: false }, session, Vec::new(), None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        now: Millis,
+        peer: Id,
+        via: Via,
+        intro: Option<IntroId>,
+        role: Role,
+        session: u64,
+        reply_path: Vec<Id>,
+        remote_offer: Option<String>,
+    ) {
+        let link = self.next_link;
+        self.next_link += 1;
+        let deadline = now + self.cfg.connect_timeout_ms;
+        self.links.insert(link, Link { peer, via, state: LinkState::Connecting, role, session, intro, reply_path, deadline, last_used: now });
+        self.by_peer.insert(peer, link);
+        self.stats.created += 1;
+        self.out.push_back(LinkOutput::Create { link, peer, remote_offer });
+    }
+
+    fn apply_answer(&mut self, link: LinkId, sdp: String) {
+        match self.links.get_mut(&link) {
+            Some(l) if l.role == (Role::Offerer { answered: false }) => {
+                l.role = Role::Offerer { answered: true };
+                self.out.push_back(LinkOutput::SetAnswer { link, sdp });
+            }
+            _ => self.stats.signals_dropped += 1,
+        }
+    }
+
+    /// Removes a link. `failed`: it ended by itself (closed, timed out), so an
+    /// attempt that never opened pauses retries and drops its queue.
+    fn end(&mut self, now: Millis, link: LinkId, failed: bool) {
+        let Some(l) = self.links.remove(&link) else { return };
+        if self.by_peer.get(&l.peer) == Some(&link) {
+            self.by_peer.remove(&l.peer);
+        }
+        self.out.push_back(LinkOutput::Close { link });
+        match l.state {
+            LinkState::Open => self.out.push_back(LinkOutput::Closed { peer: l.peer }),
+            LinkState::Connecting if failed => {
+                self.stats.failed += 1;
+                self.retry_at.insert(l.peer, now + self.cfg.retry_after_ms);
+                self.drop_queue(&l.peer);
+            }
+            LinkState::Connecting => {}
+        }
+    }
+
+    fn drop_queue(&mut self, peer: &Id) {
+        if let Some(q) = self.queues.remove(peer) {
+            self.stats.messages_dropped += q.len() as u64;
+        }
+    }
+
+    /// Closes the least recently used open link nobody wants; false if none.
+    fn evict_one(&mut self) -> bool {
+        let victim = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.state == LinkState::Open && !self.wanted.contains(&l.peer))
+            .min_by_key(|(_, l)| l.last_used)
+            .map(|(id, _)| *id);
+        match victim {
+            Some(id) => {
+                self.end(Millis::ZERO, id, false);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn on_envelope(&mut self, now: Millis, env: Envelope) {
+        if env.from == self.me {
+            self.stats.signals_dropped += 1;
+            return;
+        }
+        let existing = self.by_peer.get(&env.from).copied();
+        match env.body {
+            EnvelopeBody::Offer(sdp) => {
+                if let Some(id) = existing {
+                    let l = &self.links[&id];
+                    match l.role {
+                        // Glare: the lower id's offer wins.
+                        Role::Offerer { .. } if l.state == LinkState::Connecting && self.me < env.from => return,
+                        Role::Answerer if l.session == env.session => return, // duplicate
+                        // Its side of our link is gone (or it lost the glare): renegotiate.
+                        _ => self.end(now, id, false),
+                    }
+                }
+                if self.links.len() >= self.cfg.max_links && !self.evict_one() {
+                    self.stats.refused += 1;
+                    let refuse = Envelope { to: env.from, from: self.me, session: env.session, path: env.path, body: EnvelopeBody::Refuse };
+                    self.route_reply(refuse, false);
+                    return;
+                }
+                self.retry_at.remove(&env.from);
+                self.start(now, env.from, Via::Ring, None, Role::Answerer, env.session, env.path, Some(sdp));
+            }
+            EnvelopeBody::Answer(sdp) => match existing {
+                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && l.via == Via::Ring) => {
+                    self.apply_answer(id, sdp)
+                }
+                _ => self.stats.signals_dropped += 1,
+            },
+            EnvelopeBody::Refuse => match existing {
+                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && l.state == LinkState::Connecting) => {
+                    self.end(now, id, true)
+                }
+                _ => self.stats.signals_dropped += 1,
+            },
+        }
+    }
+
+    /// Offers go greedily towards their target over open links: to the target
+    /// itself when linked, else to the linked peer closest before it. Each
+    /// relay must get strictly closer (so offers cannot loop); only the
+    /// offerer may start anywhere, because a newcomer's one link (its
+    /// introducer) is rarely closer to the newcomer's successor than it is.
+    /// Every relay appends itself, so the answer can walk the path back.
+    fn route_offer(&mut self, _now: Millis, mut env: Envelope, came_from: Option<Id>) {
+        let next = if self.is_open(&env.to) {
+            Some(env.to)
+        } else {
+            let here = self.me.distance(&env.to);
+            self.open_peers()
+                .filter(|p| Some(*p) != came_from && *p != env.from && !env.path.contains(p))
+                .map(|p| (p.distance(&env.to), p))
+                .filter(|(d, _)| came_from.is_none() || *d < here)
+                .min()
+                .map(|(_, p)| p)
+        };
+        if came_from.is_some() {
+            env.path.push(self.me);
+            self.stats.forwarded += 1;
+        }
+        match next {
+            Some(p) if env.path.len() <= MAX_SIGNAL_HOPS => self.send_envelope(p, &env),
+            _ => self.stats.signals_dropped += 1,
+        }
+    }
+
+    /// Answers and refusals walk the offer's path back (or jump straight to
+    /// the target when linked to it).
+    fn route_reply(&mut self, mut env: Envelope, relayed: bool) {
+        let next = if self.is_open(&env.to) { Some(env.to) } else { env.path.pop().filter(|p| self.is_open(p)) };
+        match next {
+            Some(p) => {
+                if relayed {
+                    self.stats.forwarded += 1;
+                }
+                self.send_envelope(p, &env)
+            }
+            None => self.stats.signals_dropped += 1,
+        }
+    }
+
+    fn send_envelope(&mut self, peer: Id, env: &Envelope) {
+        if let Some(id) = self.by_peer.get(&peer).copied() {
+            self.out.push_back(LinkOutput::Send { link: id, bytes: env.encode() });
+        }
+    }
+}

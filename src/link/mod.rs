@@ -1,0 +1,17 @@
+//! WebRTC links without IO: which links a peer keeps, and how they are
+//! negotiated through the ring.
+//!
+//! * [`manager`] — [`Links`], the link manager state machine.
+//! * [`frame`] — the envelope that carries offers and answers through the ring.
+//! * [`sdp`] — keeping only loopback ICE candidates.
+//!
+//! Only a newcomer's first link is negotiated through the bootstrap server.
+//! Every later one travels as an [`Envelope`] over links that are already
+//! open, so the ring grows its own links while the server is down.
+
+pub mod frame;
+pub mod manager;
+pub mod sdp;
+
+pub use frame::{Envelope, EnvelopeBody, FrameError};
+pub use manager::{LinkConfig, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, Via};

@@ -1,0 +1,426 @@
+//! [`Peer`]: everything a browser tab runs, without IO — a Chord [`Node`], its
+//! [`Links`] and the bootstrap through the signaling server.
+//!
+//! The driver (the wasm glue in a tab, or a test's fake network) feeds it
+//! server messages, peer-connection events and timeouts, and carries out its
+//! [`PeerOutput`]s. The peer connects the two state machines: the node's
+//! messages go out through the link manager (which opens links through the
+//! ring as needed), frames from links go into the node, and the node's
+//! predecessor, successors and fingers become the links the manager keeps.
+//!
+//! Bootstrap: the server's `welcome` either says "you are first" (the node
+//! creates the ring) or names an introducer; the peer links to it through
+//! the server and joins through it. Once joined it reports `member` and the
+//! server relays nothing more about it.
+
+mod snapshot;
+
+pub use snapshot::{FingerRunInfo, LinkView, PeerState};
+
+use crate::config::Config;
+use crate::id::Id;
+use crate::link::{LinkConfig, LinkId, LinkOutput, Links, Via};
+use crate::message::ReqId;
+use crate::node::{Event, Node, Status};
+use crate::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
+use crate::time::Millis;
+use crate::CommandError;
+use std::collections::{BTreeSet, VecDeque};
+
+/// How a peer is set up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerConfig {
+    /// The Chord node's configuration.
+    pub node: Config,
+    /// The link manager's configuration.
+    pub links: LinkConfig,
+    /// The ring to join on the signaling server.
+    pub ring: String,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        PeerConfig { node: Config::default(), links: LinkConfig::default(), ring: crate::signal::DEFAULT_RING.to_string() }
+    }
+}
+
+/// The connection to the signaling server, as the peer knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    /// Not connected (never, or it closed). The ring works without it.
+    Closed,
+    /// The socket is opening.
+    Connecting,
+    /// Connected.
+    Connected,
+}
+
+/// What the driver must do with a peer connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RtcCommand {
+    /// Create a peer connection with one data channel; answer `remote_offer`
+    /// when given, else make an offer. Report the complete local description
+    /// with [`Peer::rtc_described`].
+    Create {
+        /// The new link.
+        link: LinkId,
+        /// The peer at the other end.
+        peer: Id,
+        /// The offer to answer.
+        remote_offer: Option<String>,
+    },
+    /// Apply the remote answer.
+    SetAnswer {
+        /// The link.
+        link: LinkId,
+        /// The answer.
+        sdp: String,
+    },
+    /// Send one message on the data channel.
+    Send {
+        /// The link.
+        link: LinkId,
+        /// The message.
+        bytes: Vec<u8>,
+    },
+    /// Close the connection and drop its callbacks.
+    Close {
+        /// The link.
+        link: LinkId,
+    },
+}
+
+/// What happened, for the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// From the node: joined, request results, neighbour changes, …
+    Node(Event),
+    /// A link opened.
+    LinkOpened {
+        /// The peer.
+        peer: Id,
+        /// How it was negotiated.
+        via: Via,
+    },
+    /// An open link closed.
+    LinkClosed {
+        /// The peer.
+        peer: Id,
+    },
+    /// The bootstrap failed: the server could not introduce this peer.
+    BootstrapFailed {
+        /// Why, in words for a user.
+        reason: String,
+    },
+}
+
+/// Something the driver must do or know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerOutput {
+    /// A peer-connection command.
+    Rtc(RtcCommand),
+    /// A message for the signaling server.
+    Server(ClientMsg),
+    /// An event for the application.
+    Event(PeerEvent),
+}
+
+/// A Chord node with its links and bootstrap. See the [module docs](self).
+#[derive(Debug)]
+pub struct Peer {
+    node: Node,
+    links: Links,
+    ring: String,
+    server: ServerState,
+    /// The member the server introduced us to, while joining through it.
+    introducer: Option<Id>,
+    wanted: BTreeSet<Id>,
+    out: VecDeque<PeerOutput>,
+}
+
+impl Peer {
+    /// A peer with id `id`; `seed` fixes all of its randomness.
+    pub fn new(id: Id, cfg: PeerConfig, seed: u64) -> Peer {
+        Peer {
+            node: Node::new(id, cfg.node, seed),
+            links: Links::new(id, cfg.links, seed.rotate_left(17) ^ 0x6c69_6e6b),
+            ring: cfg.ring,
+            server: ServerState::Closed,
+            introducer: None,
+            wanted: BTreeSet::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The peer's id.
+    pub fn id(&self) -> Id {
+        self.node.id()
+    }
+
+    /// The Chord node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The link manager.
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// The signaling connection.
+    pub fn server(&self) -> ServerState {
+        self.server
+    }
+
+    /// A snapshot for the application (`peer.state()` in JavaScript).
+    pub fn state(&self) -> PeerState {
+        PeerState::of(self, &self.ring)
+    }
+
+    /// Next output, if any. Drain after every input.
+    pub fn poll_output(&mut self) -> Option<PeerOutput> {
+        self.out.pop_front()
+    }
+
+    /// When [`Peer::handle_timeout`] must be called next.
+    pub fn poll_timeout(&mut self) -> Option<Millis> {
+        [self.node.poll_timeout(), self.links.poll_timeout()].into_iter().flatten().min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.node.handle_timeout(now);
+        self.links.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// The driver is opening the signaling socket.
+    pub fn server_connecting(&mut self) {
+        self.server = ServerState::Connecting;
+    }
+
+    /// The signaling socket opened: say hello (and `member` if already in the ring).
+    pub fn server_opened(&mut self, now: Millis) {
+        self.server = ServerState::Connected;
+        let id = self.node.id();
+        self.out.push_back(PeerOutput::Server(ClientMsg::Hello { version: SIGNAL_VERSION, ring: self.ring.clone(), id }));
+        if self.node.status() == Status::Joined {
+            self.out.push_back(PeerOutput::Server(ClientMsg::Member));
+        }
+        self.pump(now);
+    }
+
+    /// The signaling socket closed. The ring keeps working; only a peer that
+    /// has not joined yet cannot go on.
+    pub fn server_closed(&mut self, now: Millis) {
+        let was = self.server;
+        self.server = ServerState::Closed;
+        if was != ServerState::Closed && matches!(self.node.status(), Status::Idle) && !self.joining_through_link() {
+            self.fail_bootstrap("the signaling server closed the connection before this tab joined the ring");
+        }
+        self.pump(now);
+    }
+
+    /// A message from the signaling server (already validated by the driver).
+    pub fn server_message(&mut self, now: Millis, msg: ServerMsg) {
+        let idle = self.node.status() == Status::Idle;
+        match msg {
+            ServerMsg::Welcome { first: true, .. } if idle => {
+                self.introducer = None;
+                // Cannot fail: the node is idle.
+                let _ = self.node.create(now);
+            }
+            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via) } if idle && via != self.id() => {
+                self.introducer = Some(via);
+                self.links.connect_via_server(now, via, intro);
+            }
+            ServerMsg::Welcome { .. } => {
+                // Already in the ring (a reconnect): no introduction needed.
+                if self.node.status() == Status::Joined {
+                    self.out.push_back(PeerOutput::Server(ClientMsg::Member));
+                }
+            }
+            ServerMsg::Introduce { .. } => {} // the newcomer's offer follows
+            ServerMsg::Signal { intro, from, payload } => self.links.server_signal(now, intro, from, payload),
+            ServerMsg::IntroFailed { reason, .. } if idle => {
+                self.fail_bootstrap(&format!("no member of the ring answered the introduction ({reason})"))
+            }
+            ServerMsg::IntroFailed { .. } => {}
+            ServerMsg::Error { reason } if idle => self.fail_bootstrap(&format!("the signaling server refused this tab: {reason}")),
+            ServerMsg::Error { .. } => {}
+        }
+        self.pump(now);
+    }
+
+    /// The complete local description of `link`.
+    pub fn rtc_described(&mut self, now: Millis, link: LinkId, sdp: String) {
+        self.links.described(now, link, sdp);
+        self.pump(now);
+    }
+
+    /// The data channel of `link` opened.
+    pub fn rtc_opened(&mut self, now: Millis, link: LinkId) {
+        self.links.opened(now, link);
+        self.pump(now);
+    }
+
+    /// `link` closed or failed.
+    pub fn rtc_closed(&mut self, now: Millis, link: LinkId) {
+        self.links.closed(now, link);
+        self.pump(now);
+    }
+
+    /// A message arrived on `link`.
+    pub fn rtc_received(&mut self, now: Millis, link: LinkId, bytes: Vec<u8>) {
+        self.links.received(now, link, bytes);
+        self.pump(now);
+    }
+
+    /// Stores `value` under `key`; answered by a [`Event::PutDone`] event.
+    pub fn put(&mut self, now: Millis, key: Id, value: Vec<u8>) -> Result<ReqId, CommandError> {
+        let r = self.node.put(now, key, value);
+        self.pump(now);
+        r
+    }
+
+    /// Fetches the value under `key`; answered by a [`Event::GetDone`] event.
+    pub fn get(&mut self, now: Millis, key: Id) -> Result<ReqId, CommandError> {
+        let r = self.node.get(now, key);
+        self.pump(now);
+        r
+    }
+
+    /// Looks up the successor of `target`; answered by [`Event::LookupDone`].
+    pub fn lookup(&mut self, now: Millis, target: Id) -> Result<ReqId, CommandError> {
+        let r = self.node.lookup(now, target);
+        self.pump(now);
+        r
+    }
+
+    /// Closes the link to `peer`; it is opened again through the ring when needed.
+    pub fn close_link(&mut self, now: Millis, peer: &Id) -> bool {
+        let had = self.links.close_peer(now, peer);
+        self.pump(now);
+        had
+    }
+
+    /// Leaves gracefully: hands the records over and says goodbye to the
+    /// server. The links stay open so the hand-over can be sent; call
+    /// [`Peer::shutdown`] once the driver has flushed them.
+    pub fn leave(&mut self, now: Millis) -> Result<(), CommandError> {
+        let r = self.node.leave(now);
+        self.pump(now);
+        if self.server != ServerState::Closed {
+            self.out.push_back(PeerOutput::Server(ClientMsg::Bye));
+        }
+        r
+    }
+
+    /// Closes every link.
+    pub fn shutdown(&mut self, now: Millis) {
+        self.links.close_all(now);
+        self.wanted.clear();
+        self.pump(now);
+    }
+
+    fn joining_through_link(&self) -> bool {
+        self.introducer.is_some_and(|p| self.links.is_open(&p))
+    }
+
+    fn fail_bootstrap(&mut self, reason: &str) {
+        self.introducer = None;
+        self.out.push_back(PeerOutput::Event(PeerEvent::BootstrapFailed { reason: reason.to_string() }));
+    }
+
+    /// Moves outputs between node and links until both are quiet, then
+    /// brings the wanted links in line with the node's tables.
+    fn pump(&mut self, now: Millis) {
+        loop {
+            let mut busy = false;
+            while let Some(o) = self.node.poll_output() {
+                busy = true;
+                match o {
+                    crate::Output::Send { to, msg } => match msg.encode() {
+                        Ok(bytes) => self.links.send(now, to, bytes),
+                        // The node only builds messages within the limits.
+                        Err(_) => continue,
+                    },
+                    crate::Output::Event(ev) => self.on_node_event(now, ev),
+                }
+            }
+            while let Some(o) = self.links.poll_output() {
+                busy = true;
+                self.on_link_output(now, o);
+            }
+            if !busy && !self.sync_wanted(now) {
+                break;
+            }
+        }
+    }
+
+    fn on_node_event(&mut self, now: Millis, ev: Event) {
+        match &ev {
+            Event::Joined { .. } => {
+                self.introducer = None;
+                if self.server == ServerState::Connected {
+                    self.out.push_back(PeerOutput::Server(ClientMsg::Member));
+                }
+            }
+            Event::LostRing => {
+                // Rejoin through any member still linked; records are kept.
+                if let Some(via) = self.links.open_peers().next() {
+                    let _ = self.node.join(now, via);
+                }
+            }
+            _ => {}
+        }
+        self.out.push_back(PeerOutput::Event(PeerEvent::Node(ev)));
+    }
+
+    fn on_link_output(&mut self, now: Millis, o: LinkOutput) {
+        let out = match o {
+            LinkOutput::Deliver { from, bytes } => {
+                // Undecodable frames are counted by the node and dropped.
+                let _ = self.node.handle_bytes(now, from, &bytes);
+                return;
+            }
+            LinkOutput::Opened { peer, via } => {
+                if self.introducer == Some(peer) && self.node.status() == Status::Idle {
+                    let _ = self.node.join(now, peer);
+                }
+                PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
+            }
+            LinkOutput::Closed { peer } => PeerOutput::Event(PeerEvent::LinkClosed { peer }),
+            LinkOutput::ToServer { intro, payload } => PeerOutput::Server(ClientMsg::Signal { intro, payload }),
+            LinkOutput::Create { link, peer, remote_offer } => PeerOutput::Rtc(RtcCommand::Create { link, peer, remote_offer }),
+            LinkOutput::SetAnswer { link, sdp } => PeerOutput::Rtc(RtcCommand::SetAnswer { link, sdp }),
+            LinkOutput::Send { link, bytes } => PeerOutput::Rtc(RtcCommand::Send { link, bytes }),
+            LinkOutput::Close { link } => PeerOutput::Rtc(RtcCommand::Close { link }),
+        };
+        self.out.push_back(out);
+    }
+
+    /// Tells the link manager which peers the Chord tables point at. Returns
+    /// whether that produced output.
+    fn sync_wanted(&mut self, now: Millis) -> bool {
+        if self.node.status() != Status::Joined {
+            return false;
+        }
+        let mut wanted: BTreeSet<Id> = self.node.successors().iter().copied().collect();
+        wanted.extend(self.node.predecessor());
+        wanted.extend(self.node.fingers().runs().iter().map(|r| r.node));
+        wanted.remove(&self.node.id());
+        if wanted == self.wanted {
+            return false;
+        }
+        self.wanted = wanted.clone();
+        self.links.want(now, wanted);
+        let mut produced = false;
+        while let Some(o) = self.links.poll_output() {
+            produced = true;
+            self.on_link_output(now, o);
+        }
+        produced
+    }
+}

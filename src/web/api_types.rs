@@ -1,0 +1,95 @@
+//! TypeScript types of the JS API, emitted into the generated `chord.d.ts`.
+//!
+//! wasm-bindgen types options and results as `any`; these declarations give
+//! JavaScript and TypeScript users the real shapes. Keep them in step with
+//! `options.rs` (what `join` reads) and `snapshot.rs` (what `state()` returns).
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options of `ChordPeer.join`. Every field but `signalingUrl` is optional. */
+export interface JoinOptions {
+  /** WebSocket URL of the bootstrap signaling server, e.g. `ws://127.0.0.1:8080/ws`. */
+  signalingUrl: string;
+  /** Ring name (letters, digits, `_`, `-`); independent rings share a server. Default `"default"`. */
+  ring?: string;
+  /** Copies kept of each value (the key's successor and the next `replicas - 1`). Default 3. */
+  replicas?: number;
+  /** Keep only 127.0.0.1 / ::1 ICE candidates (tests and single-machine demos). Default false. */
+  loopbackOnly?: boolean;
+  /** Mean stabilize period in ms. Default 1000. */
+  stabilizeMs?: number;
+  /** Mean fix-fingers period in ms. Default 500. */
+  fixFingersMs?: number;
+  /** Mean check-predecessor period in ms. Default 2000. */
+  checkPredecessorMs?: number;
+  /** Give up joining after this many ms. Default 20000. */
+  joinTimeoutMs?: number;
+  /** Called for every ring change (see `ChordEvent`). */
+  onEvent?: (event: ChordEvent) => void;
+}
+
+/** What `put` resolves to. */
+export interface PutResult {
+  /** SHA-1 of the name, 40 hex digits. */
+  key: string;
+  /** Id of the node that stored it (the key's successor). */
+  node: string;
+  /** Overlay hops the request took. */
+  hops: number;
+}
+
+/** A run of fingers that all point at the same node. */
+export interface FingerRun {
+  /** First finger index (0..159). */
+  from: number;
+  /** Last finger index, inclusive. */
+  to: number;
+  /** The node, 40 hex digits. */
+  node: string;
+}
+
+/** A WebRTC link to another peer. */
+export interface LinkInfo {
+  /** The peer's id. */
+  peer: string;
+  /** `"connecting"` or `"open"`. */
+  state: "connecting" | "open";
+  /** How it was signaled: `"server"` (the bootstrap introduction) or `"ring"`. */
+  via: "server" | "ring";
+  /** Whether the Chord tables need it (predecessor, successor list, fingers). */
+  wanted: boolean;
+}
+
+/** `peer.state()`: a snapshot of the routing state. */
+export interface PeerState {
+  id: string;
+  ring: string;
+  status: "idle" | "joining" | "joined" | "left";
+  predecessor: string | null;
+  /** Successor list, nearest first. */
+  successors: string[];
+  fingers: FingerRun[];
+  /** Number of values this tab holds (own and replicas). */
+  keys: number;
+  links: LinkInfo[];
+  /** `"connected"`, `"connecting"` or `"closed"`: the ring keeps working while it is closed. */
+  server: "connected" | "connecting" | "closed";
+  /** RTCPeerConnections this page has created (Chromium allows about 500 per page). */
+  connectionsCreated: number;
+  /** Envelopes of ring signaling this peer forwarded for others. */
+  signalsForwarded: number;
+}
+
+/** A ring change, passed to `JoinOptions.onEvent`. */
+export type ChordEvent =
+  | { type: "joined"; successor: string }
+  | { type: "successor"; successor: string | null }
+  | { type: "predecessor"; predecessor: string | null }
+  | { type: "link_open"; peer: string; via: "server" | "ring" }
+  | { type: "link_closed"; peer: string }
+  | { type: "server"; state: "connected" | "closed" }
+  | { type: "lost_ring" }
+  | { type: "left" };
+"#;
