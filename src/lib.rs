@@ -33,6 +33,8 @@ pub mod sim;
 pub mod store;
 pub mod successors;
 pub mod time;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use config::Config;
 pub use error::{CommandError, RequestError};

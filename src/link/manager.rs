@@ -648,20 +648,21 @@ impl Links {
     }
 
     /// Offers go greedily towards their target over open links: to the target
-    /// itself when linked, else to the linked peer closest before it. Each
-    /// relay must get strictly closer (so offers cannot loop); only the
-    /// offerer may start anywhere, because a newcomer's one link (its
-    /// introducer) is rarely closer to the newcomer's successor than it is.
-    /// Every relay appends itself, so the answer can walk the path back.
+    /// itself when linked, else to the linked peer closest before it that the
+    /// offer has not visited. That peer need not be closer than this one:
+    /// links are needed most while the ring is wrong, and then a relay (say
+    /// the node an appendage points at) may have no link closer to the
+    /// target although its other links reach it. The offer never visits a
+    /// peer twice (the offerer and the path are excluded), so it cannot loop,
+    /// and `MAX_SIGNAL_HOPS` bounds it. Every relay appends itself, so the
+    /// answer can walk the path back.
     fn route_offer(&mut self, _now: Millis, mut env: Envelope, came_from: Option<Id>) {
         let next = if self.is_open(&env.to) {
             Some(env.to)
         } else {
-            let here = self.me.distance(&env.to);
             self.open_peers()
                 .filter(|p| Some(*p) != came_from && *p != env.from && !env.path.contains(p))
                 .map(|p| (p.distance(&env.to), p))
-                .filter(|(d, _)| came_from.is_none() || *d < here)
                 .min()
                 .map(|(_, p)| p)
         };

@@ -124,6 +124,9 @@ pub enum PeerOutput {
     Server(ClientMsg),
     /// An event for the application.
     Event(PeerEvent),
+    /// Close the signaling socket and open a new one: the peer lost the ring
+    /// and has no link left to rejoin through, so it is introduced again.
+    ReconnectServer,
 }
 
 /// A Chord node with its links and bootstrap. See the [module docs](self).
@@ -368,9 +371,16 @@ impl Peer {
                 }
             }
             Event::LostRing => {
-                // Rejoin through any member still linked; records are kept.
+                // Rejoin through any member still linked (records are kept);
+                // else be introduced again; with no server either, this tab
+                // is alone and carries on as a ring of one.
                 if let Some(via) = self.links.open_peers().next() {
                     let _ = self.node.join(now, via);
+                } else if self.server == ServerState::Connected {
+                    self.server = ServerState::Connecting;
+                    self.out.push_back(PeerOutput::ReconnectServer);
+                } else {
+                    let _ = self.node.create(now);
                 }
             }
             _ => {}

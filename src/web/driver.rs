@@ -1,0 +1,452 @@
+//! The driver: one task per peer that owns the sans-IO [`Peer`] and its IO.
+//!
+//! ```text
+//! loop {
+//!     wait for the next Input (callbacks, API calls) or the peer's next wake-up
+//!     feed it to the peer with now = performance.now()
+//!     carry out every output: create/close connections, send, tell the server,
+//!     resolve the API's promises, call onEvent
+//! }
+//! ```
+//!
+//! The API object shares the [`Core`] through an `Rc<RefCell<_>>`; both only
+//! borrow it synchronously (never across an `await`), and JavaScript runs one
+//! thing at a time, so the borrows never overlap.
+
+use super::rtc::{js_message, RtcLink};
+use super::server::ServerConn;
+use crate::id::Id;
+use crate::link::{LinkId, Via};
+use crate::message::ReqId;
+use crate::node::Event;
+use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand};
+use crate::signal::ServerMsg;
+use crate::time::Millis;
+use crate::{CommandError, RequestError};
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either};
+use futures::StreamExt;
+use js_sys::{Function, Uint8Array};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+
+/// What a peer connection reports.
+pub enum RtcEvent {
+    /// ICE gathering finished (or its time ran out): the description is complete.
+    Gathered,
+    /// The data channel opened.
+    Opened,
+    /// The channel or the connection closed or failed.
+    Closed,
+    /// A binary message.
+    Message(Vec<u8>),
+    /// Negotiation failed.
+    Failed(String),
+}
+
+/// What the signaling socket reports.
+pub enum ServerEvent {
+    /// The socket opened.
+    Opened,
+    /// A message, or why a frame was rejected.
+    Message(Result<ServerMsg, String>),
+    /// The socket closed, with the server's reason.
+    Closed(String),
+}
+
+/// Everything the driver task waits for.
+pub enum Input {
+    /// From a peer connection.
+    Rtc {
+        /// Which.
+        link: LinkId,
+        /// What happened.
+        ev: RtcEvent,
+    },
+    /// From the signaling socket.
+    Server(ServerEvent),
+    /// An API call changed the peer: recompute the next wake-up.
+    Wake,
+}
+
+/// The answer a promise waits for: a value, or a message for the user.
+pub type Reply = oneshot::Sender<Result<JsValue, String>>;
+
+enum Pending {
+    Put { name: String, reply: Reply },
+    Get { name: String, reply: Reply },
+}
+
+/// An event as `onEvent` receives it (shape in `api_types.rs`).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum JsEvent {
+    Joined { successor: String },
+    Successor { successor: Option<String> },
+    Predecessor { predecessor: Option<String> },
+    LinkOpen { peer: String, via: Via },
+    LinkClosed { peer: String },
+    Server { state: &'static str },
+    LostRing,
+    Left,
+}
+
+/// The peer and everything the driver owns for it.
+pub struct Core {
+    /// The sans-IO peer.
+    pub peer: Peer,
+    rtc: BTreeMap<LinkId, RtcLink>,
+    server: Option<ServerConn>,
+    server_url: String,
+    server_was_open: bool,
+    tx: mpsc::UnboundedSender<Input>,
+    requests: HashMap<ReqId, Pending>,
+    join: Option<Reply>,
+    on_event: Option<Function>,
+    stopped: bool,
+}
+
+/// Milliseconds since the page started (`performance.now()`), the peer's clock.
+pub fn now() -> Millis {
+    let ms = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_else(js_sys::Date::now);
+    Millis(ms.max(0.0) as u64)
+}
+
+impl Core {
+    /// A core for `peer`; `join` is answered once the peer joined or failed to.
+    pub fn new(peer: Peer, tx: mpsc::UnboundedSender<Input>, on_event: Option<Function>, join: Reply) -> Core {
+        Core {
+            peer,
+            rtc: BTreeMap::new(),
+            server: None,
+            server_url: String::new(),
+            server_was_open: false,
+            tx,
+            requests: HashMap::new(),
+            join: Some(join),
+            on_event,
+            stopped: false,
+        }
+    }
+
+    /// Opens the signaling socket.
+    pub fn connect_server(&mut self, url: &str) -> Result<(), String> {
+        self.server = Some(ServerConn::open(url, self.tx.clone())?);
+        self.server_url = url.to_string();
+        self.peer.server_connecting();
+        Ok(())
+    }
+
+    /// Stores `value` under the SHA-1 of `name`.
+    pub fn put(&mut self, name: String, value: Vec<u8>) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+        check_name(&name)?;
+        let now = now();
+        let req = self.peer.put(now, Id::key_of(&name), value).map_err(|e| command_error(&name, e))?;
+        let (reply, rx) = oneshot::channel();
+        self.requests.insert(req, Pending::Put { name, reply });
+        self.flush(now);
+        Ok(rx)
+    }
+
+    /// Fetches the value stored under the SHA-1 of `name`.
+    pub fn get(&mut self, name: String) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+        check_name(&name)?;
+        let now = now();
+        let req = self.peer.get(now, Id::key_of(&name)).map_err(|e| command_error(&name, e))?;
+        let (reply, rx) = oneshot::channel();
+        self.requests.insert(req, Pending::Get { name, reply });
+        self.flush(now);
+        Ok(rx)
+    }
+
+    /// Closes the link to `peer`.
+    pub fn close_link(&mut self, peer: &Id) -> bool {
+        let now = now();
+        let had = self.peer.close_link(now, peer);
+        self.flush(now);
+        had
+    }
+
+    /// Starts a graceful leave: the hand-over goes out on the open links.
+    /// A peer that is not in a ring (still joining, or lost it) just stops.
+    pub fn leave(&mut self) {
+        let now = now();
+        let _ = self.peer.leave(now);
+        self.flush(now);
+    }
+
+    /// Bytes still queued in data channels.
+    pub fn buffered(&self) -> u64 {
+        self.rtc.values().map(|r| r.buffered() as u64).sum()
+    }
+
+    /// Closes everything and ends the driver task.
+    pub fn stop(&mut self) {
+        let now = now();
+        self.peer.shutdown(now);
+        self.flush(now);
+        self.rtc.clear();
+        self.server = None;
+        self.stopped = true;
+        for (_, p) in self.requests.drain() {
+            let (Pending::Put { reply, .. } | Pending::Get { reply, .. }) = p;
+            let _ = reply.send(Err("this peer has left the ring".into()));
+        }
+        let _ = self.tx.unbounded_send(Input::Wake);
+    }
+
+    fn handle(&mut self, now: Millis, input: Input) {
+        match input {
+            Input::Rtc { link, ev } => match ev {
+                RtcEvent::Gathered => {
+                    let sdp = match self.rtc.get_mut(&link) {
+                        Some(r) if !r.described => {
+                            r.described = true;
+                            r.local_sdp()
+                        }
+                        _ => None,
+                    };
+                    if let Some(sdp) = sdp {
+                        self.peer.rtc_described(now, link, sdp);
+                    }
+                }
+                RtcEvent::Opened => {
+                    if let Some(size) = self.rtc.get(&link).and_then(|r| r.max_message_size()) {
+                        if size < crate::message::MAX_MESSAGE_BYTES as f64 {
+                            web_sys::console::warn_1(&format!("chord: data channel maxMessageSize {size} is below the protocol's frames").into());
+                        }
+                    }
+                    self.peer.rtc_opened(now, link)
+                }
+                RtcEvent::Closed => self.peer.rtc_closed(now, link),
+                RtcEvent::Failed(why) => {
+                    web_sys::console::warn_1(&format!("chord: link {link} failed: {why}").into());
+                    self.peer.rtc_closed(now, link)
+                }
+                RtcEvent::Message(bytes) => self.peer.rtc_received(now, link, bytes),
+            },
+            Input::Server(ev) => match ev {
+                ServerEvent::Opened => {
+                    self.server_was_open = true;
+                    self.emit(JsEvent::Server { state: "connected" });
+                    self.peer.server_opened(now);
+                }
+                ServerEvent::Message(Ok(msg)) => self.peer.server_message(now, msg),
+                ServerEvent::Message(Err(why)) => web_sys::console::warn_1(&format!("chord: signaling: {why}").into()),
+                ServerEvent::Closed(reason) => {
+                    self.server = None;
+                    if !self.server_was_open {
+                        let url = self.server_url.clone();
+                        self.fail_join(format!("cannot reach the signaling server at {url}; is it running?"));
+                    } else if !reason.is_empty() {
+                        web_sys::console::info_1(&format!("chord: signaling server closed the connection: {reason}").into());
+                    }
+                    self.emit(JsEvent::Server { state: "closed" });
+                    self.peer.server_closed(now);
+                }
+            },
+            Input::Wake => {}
+        }
+    }
+
+    /// Carries out every output of the peer.
+    fn flush(&mut self, now: Millis) {
+        while let Some(o) = self.peer.poll_output() {
+            match o {
+                PeerOutput::Rtc(cmd) => self.rtc_command(now, cmd),
+                PeerOutput::Server(msg) => {
+                    if let Some(s) = &self.server {
+                        s.send(&msg);
+                    }
+                }
+                PeerOutput::Event(ev) => self.on_peer_event(ev),
+                PeerOutput::ReconnectServer => {
+                    self.server = None;
+                    let url = self.server_url.clone();
+                    if let Err(e) = self.connect_server(&url) {
+                        web_sys::console::warn_1(&format!("chord: {e}").into());
+                        self.peer.server_closed(now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn rtc_command(&mut self, now: Millis, cmd: RtcCommand) {
+        match cmd {
+            RtcCommand::Create { link, remote_offer, .. } => match RtcLink::new(link, self.tx.clone(), remote_offer) {
+                Ok(r) => {
+                    self.rtc.insert(link, r);
+                }
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("chord: cannot create a peer connection: {}", js_message(&e)).into());
+                    self.peer.rtc_closed(now, link);
+                }
+            },
+            RtcCommand::SetAnswer { link, sdp } => {
+                if let Some(r) = self.rtc.get(&link) {
+                    r.set_answer(&sdp, self.tx.clone(), link);
+                }
+            }
+            RtcCommand::Send { link, bytes } => {
+                if let Some(Err(_)) = self.rtc.get(&link).map(|r| r.send(&bytes)) {
+                    self.peer.rtc_closed(now, link);
+                }
+            }
+            RtcCommand::Close { link } => {
+                self.rtc.remove(&link);
+            }
+        }
+    }
+
+    fn on_peer_event(&mut self, ev: PeerEvent) {
+        match ev {
+            PeerEvent::Node(ev) => self.on_node_event(ev),
+            PeerEvent::LinkOpened { peer, via } => self.emit(JsEvent::LinkOpen { peer: peer.to_hex(), via }),
+            PeerEvent::LinkClosed { peer } => self.emit(JsEvent::LinkClosed { peer: peer.to_hex() }),
+            PeerEvent::BootstrapFailed { reason } => self.fail_join(reason),
+        }
+    }
+
+    fn on_node_event(&mut self, ev: Event) {
+        match ev {
+            Event::Joined { successor } => {
+                if let Some(j) = self.join.take() {
+                    let _ = j.send(Ok(JsValue::UNDEFINED));
+                }
+                self.emit(JsEvent::Joined { successor: successor.to_hex() });
+            }
+            Event::JoinFailed { error } => self.fail_join(format!("the ring did not answer the join ({error})")),
+            Event::PutDone { req, key, node, hops, .. } => {
+                if let Some(Pending::Put { reply, .. }) = self.requests.remove(&req) {
+                    let result = PutResult { key: key.to_hex(), node: node.to_hex(), hops };
+                    let _ = reply.send(to_js(&result));
+                }
+            }
+            Event::GetDone { req, record, .. } => {
+                if let Some(Pending::Get { reply, .. }) = self.requests.remove(&req) {
+                    let value = record.map(|r| Uint8Array::from(r.value.as_slice()).into()).unwrap_or(JsValue::UNDEFINED);
+                    let _ = reply.send(Ok(value));
+                }
+            }
+            Event::RequestFailed { req, error, .. } => match self.requests.remove(&req) {
+                Some(Pending::Put { name, reply }) => {
+                    let _ = reply.send(Err(format!("could not store \"{name}\": {}", request_error(&error))));
+                }
+                Some(Pending::Get { name, reply }) => {
+                    let _ = reply.send(Err(format!("could not fetch \"{name}\": {}", request_error(&error))));
+                }
+                None => {}
+            },
+            Event::LookupDone { .. } => {}
+            Event::SuccessorChanged { successor } => self.emit(JsEvent::Successor { successor: successor.map(|s| s.to_hex()) }),
+            Event::PredecessorChanged { predecessor } => {
+                self.emit(JsEvent::Predecessor { predecessor: predecessor.map(|p| p.to_hex()) })
+            }
+            Event::LostRing => self.emit(JsEvent::LostRing),
+            Event::Left => self.emit(JsEvent::Left),
+        }
+    }
+
+    fn fail_join(&mut self, reason: String) {
+        if let Some(j) = self.join.take() {
+            let _ = j.send(Err(reason));
+        }
+    }
+
+    /// Calls `onEvent` from a fresh task, after the core is released, so the
+    /// callback may call back into the peer (`state()`, `put()`, …).
+    fn emit(&self, ev: JsEvent) {
+        if let (Some(f), Ok(v)) = (self.on_event.clone(), to_js(&ev)) {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = f.call1(&JsValue::NULL, &v) {
+                    web_sys::console::error_2(&"chord: onEvent threw".into(), &e);
+                }
+            });
+        }
+    }
+}
+
+/// What `put` resolves to.
+#[derive(Serialize)]
+struct PutResult {
+    key: String,
+    node: String,
+    hops: u16,
+}
+
+/// Serializes for JavaScript: plain objects, `null` for `None`.
+pub fn to_js<T: Serialize>(v: &T) -> Result<JsValue, String> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| e.to_string())
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a file needs a name".into());
+    }
+    if name.len() > 1024 {
+        return Err("file names are limited to 1024 bytes".into());
+    }
+    Ok(())
+}
+
+fn command_error(name: &str, e: CommandError) -> String {
+    match e {
+        CommandError::NotJoined => "this tab is not part of a ring (it left, or lost every neighbour)".into(),
+        CommandError::ValueTooLarge(n) => format!(
+            "\"{name}\" is {n} bytes; this version stores files of at most {} bytes (192 KiB)",
+            crate::message::MAX_VALUE_BYTES
+        ),
+        CommandError::Busy(n) => format!("{n} requests are already in flight; try again in a moment"),
+        other => other.to_string(),
+    }
+}
+
+fn request_error(e: &RequestError) -> String {
+    match e {
+        RequestError::Timeout { attempts } => {
+            format!("no node answered after {attempts} attempts; the peers responsible may have just left, try again")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The driver task: runs until the core is stopped.
+pub async fn run(core: Rc<RefCell<Core>>, mut rx: mpsc::UnboundedReceiver<Input>) {
+    loop {
+        let wait = {
+            let mut c = core.borrow_mut();
+            if c.stopped {
+                return;
+            }
+            c.peer.poll_timeout().map(|t| t.since(now()))
+        };
+        let input = match wait {
+            Some(ms) => {
+                let timer = gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32);
+                match select(rx.next(), timer).await {
+                    Either::Left((Some(i), _)) => Some(i),
+                    Either::Left((None, _)) => return,
+                    Either::Right(_) => None,
+                }
+            }
+            None => match rx.next().await {
+                Some(i) => Some(i),
+                None => return,
+            },
+        };
+        let mut c = core.borrow_mut();
+        if c.stopped {
+            return;
+        }
+        let now = now();
+        if let Some(i) = input {
+            c.handle(now, i);
+        }
+        c.peer.handle_timeout(now);
+        c.flush(now);
+    }
+}

@@ -1,0 +1,24 @@
+//! The browser peer: thin glue that runs a [`Peer`](crate::peer::Peer) over
+//! WebRTC data channels and a WebSocket to the signaling server, and the JS
+//! API [`ChordPeer`]. Compiled only for `wasm32`.
+//!
+//! * [`peer`] — `ChordPeer`, the JS API (`join`, `put`, `get`, `state`, `leave`).
+//! * [`driver`] — the one task that owns the peer: it waits for the next
+//!   input or the peer's next wake-up, feeds it in, and carries out the outputs.
+//! * [`rtc`] — one `RTCPeerConnection` with its data channel; owns its callbacks.
+//! * [`server`] — the signaling WebSocket; owns its callbacks.
+//! * [`options`] — reading `JoinOptions`.
+//! * [`api_types`] — the TypeScript shapes of options, results and events.
+//!
+//! Every JavaScript callback does one thing: it pushes an [`driver::Input`]
+//! into the driver's channel. Callbacks live in the struct of the object they
+//! belong to and are dropped with it; nothing is leaked with `forget()`.
+
+pub mod api_types;
+pub mod driver;
+pub mod options;
+pub mod peer;
+pub mod rtc;
+pub mod server;
+
+pub use peer::ChordPeer;

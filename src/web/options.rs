@@ -1,0 +1,79 @@
+//! Reading `JoinOptions` (see `api_types.rs`) from JavaScript.
+
+use crate::link::LinkConfig;
+use crate::peer::PeerConfig;
+use crate::signal::{is_valid_ring_name, DEFAULT_RING};
+use crate::Config;
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Everything `ChordPeer.join` was given.
+pub struct JoinOptions {
+    /// WebSocket URL of the signaling server.
+    pub signaling_url: String,
+    /// Peer configuration (ring, replicas, intervals, loopback-only).
+    pub config: PeerConfig,
+    /// How long to wait for the join, in ms.
+    pub join_timeout_ms: u64,
+    /// The event callback.
+    pub on_event: Option<Function>,
+}
+
+impl JoinOptions {
+    /// Reads and checks the options object; the error says what is wrong in words.
+    pub fn from_js(v: &JsValue) -> Result<JoinOptions, String> {
+        if !v.is_object() {
+            return Err("ChordPeer.join needs an options object, e.g. { signalingUrl: \"ws://127.0.0.1:8080/ws\" }".into());
+        }
+        let signaling_url = string(v, "signalingUrl")?.ok_or("options.signalingUrl is missing (the signaling server's WebSocket URL)")?;
+        if !(signaling_url.starts_with("ws://") || signaling_url.starts_with("wss://")) {
+            return Err(format!("options.signalingUrl must start with ws:// or wss://, got {signaling_url:?}"));
+        }
+        let ring = string(v, "ring")?.unwrap_or_else(|| DEFAULT_RING.to_string());
+        if !is_valid_ring_name(&ring) {
+            return Err(format!("ring name {ring:?} is not valid: use 1 to 64 letters, digits, '_' or '-'"));
+        }
+        let mut node = Config::default();
+        if let Some(r) = number(v, "replicas", 1, 16)? {
+            node.replicas = r as usize;
+        }
+        node.successors = node.successors.max(node.replicas);
+        if let Some(ms) = number(v, "stabilizeMs", 50, 600_000)? {
+            node.stabilize_ms = ms;
+        }
+        if let Some(ms) = number(v, "fixFingersMs", 50, 600_000)? {
+            node.fix_fingers_ms = ms;
+        }
+        if let Some(ms) = number(v, "checkPredecessorMs", 50, 600_000)? {
+            node.check_predecessor_ms = ms;
+        }
+        let links = LinkConfig { loopback_only: boolean(v, "loopbackOnly")?.unwrap_or(false), ..LinkConfig::default() };
+        let join_timeout_ms = number(v, "joinTimeoutMs", 1_000, 600_000)?.unwrap_or(20_000);
+        let on_event = match field(v, "onEvent")? {
+            None => None,
+            Some(f) => Some(f.dyn_into::<Function>().map_err(|_| "options.onEvent must be a function".to_string())?),
+        };
+        Ok(JoinOptions { signaling_url, config: PeerConfig { node, links, ring }, join_timeout_ms, on_event })
+    }
+}
+
+fn field(v: &JsValue, name: &str) -> Result<Option<JsValue>, String> {
+    let x = Reflect::get(v, &JsValue::from_str(name)).map_err(|_| format!("options.{name} could not be read"))?;
+    Ok(if x.is_undefined() || x.is_null() { None } else { Some(x) })
+}
+
+fn string(v: &JsValue, name: &str) -> Result<Option<String>, String> {
+    field(v, name)?.map(|x| x.as_string().ok_or_else(|| format!("options.{name} must be a string"))).transpose()
+}
+
+fn boolean(v: &JsValue, name: &str) -> Result<Option<bool>, String> {
+    field(v, name)?.map(|x| x.as_bool().ok_or_else(|| format!("options.{name} must be true or false"))).transpose()
+}
+
+fn number(v: &JsValue, name: &str, min: u64, max: u64) -> Result<Option<u64>, String> {
+    let Some(x) = field(v, name)? else { return Ok(None) };
+    match x.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
+        _ => Err(format!("options.{name} must be a whole number from {min} to {max}")),
+    }
+}

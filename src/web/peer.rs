@@ -1,0 +1,156 @@
+//! `ChordPeer`, the JS API. Errors reject with an `Error` whose message is
+//! written for the person using the page.
+
+use super::driver::{self, now, Core, Input};
+use super::options::JoinOptions;
+use crate::id::Id;
+use crate::peer::Peer;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either};
+use js_sys::{Promise, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// This tab's node in a Chord ring. Clones (in Rust) share the one peer.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct ChordPeer {
+    core: Rc<RefCell<Core>>,
+    tx: mpsc::UnboundedSender<Input>,
+    id: Id,
+}
+
+#[wasm_bindgen]
+impl ChordPeer {
+    /// Joins the ring through the signaling server: the first tab of a ring
+    /// creates it; every other tab is introduced to one member and joins
+    /// through it. Resolves once the tab knows its successor.
+    #[wasm_bindgen(unchecked_return_type = "ChordPeer")]
+    pub async fn join(#[wasm_bindgen(unchecked_param_type = "JoinOptions")] options: JsValue) -> Result<ChordPeer, JsError> {
+        let opts = JoinOptions::from_js(&options).map_err(|e| JsError::new(&e))?;
+        let (id, seed) = fresh_identity().map_err(|e| JsError::new(&e))?;
+        let (tx, rx) = mpsc::unbounded();
+        let (join_tx, join_rx) = oneshot::channel();
+        let peer = Peer::new(id, opts.config, seed);
+        let core = Rc::new(RefCell::new(Core::new(peer, tx.clone(), opts.on_event, join_tx)));
+        wasm_bindgen_futures::spawn_local(driver::run(core.clone(), rx));
+        let opened = core.borrow_mut().connect_server(&opts.signaling_url);
+        if let Err(e) = opened {
+            core.borrow_mut().stop();
+            return Err(JsError::new(&format!("Could not join the ring: {e}")));
+        }
+        let timeout = gloo_timers::future::TimeoutFuture::new(opts.join_timeout_ms as u32);
+        let outcome = match select(join_rx, timeout).await {
+            Either::Left((Ok(Ok(_)), _)) => Ok(()),
+            Either::Left((Ok(Err(reason)), _)) => Err(reason),
+            Either::Left((Err(_), _)) => Err("the peer stopped while joining".to_string()),
+            Either::Right(_) => Err(format!(
+                "no answer within {} s from the signaling server or the ring member it introduced",
+                opts.join_timeout_ms / 1000
+            )),
+        };
+        match outcome {
+            Ok(()) => Ok(ChordPeer { core, tx, id }),
+            Err(reason) => {
+                core.borrow_mut().stop();
+                Err(JsError::new(&format!("Could not join the ring: {reason}")))
+            }
+        }
+    }
+
+    /// This node's id: 40 hex digits.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.id.to_hex()
+    }
+
+    /// The key a name is stored under: SHA-1 of its UTF-8 bytes, 40 hex digits.
+    #[wasm_bindgen(js_name = keyOf)]
+    pub fn key_of(name: &str) -> String {
+        Id::key_of(name).to_hex()
+    }
+
+    /// Stores `data` under the SHA-1 of `name` (a re-put is an update).
+    /// Resolves to `{key, node, hops}`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PutResult>")]
+    pub fn put(&self, name: String, data: Uint8Array) -> Promise {
+        let started = self.core.borrow_mut().put(name, data.to_vec());
+        self.answer(started)
+    }
+
+    /// Fetches what is stored under the SHA-1 of `name`; `undefined` if nothing is.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
+    pub fn get(&self, name: String) -> Promise {
+        let started = self.core.borrow_mut().get(name);
+        self.answer(started)
+    }
+
+    /// A snapshot of the routing state: predecessor, successors, fingers, links.
+    #[wasm_bindgen(unchecked_return_type = "PeerState")]
+    pub fn state(&self) -> Result<JsValue, JsError> {
+        driver::to_js(&self.core.borrow().peer.state()).map_err(|e| JsError::new(&e))
+    }
+
+    /// Closes the WebRTC link to `peer` (40 hex digits). The ring opens it
+    /// again, signaled through the ring, when its tables need it. Returns
+    /// whether there was such a link.
+    #[wasm_bindgen(js_name = closeLink)]
+    pub fn close_link(&self, peer: &str) -> Result<bool, JsError> {
+        let id = Id::from_hex(peer).map_err(|_| JsError::new("closeLink needs a peer id of 40 hex digits"))?;
+        Ok(self.core.borrow_mut().close_link(&id))
+    }
+
+    /// Leaves the ring gracefully: hands every value this tab holds to its
+    /// successors, waits (up to 2 s) until the data channels have sent it,
+    /// then closes every link and the signaling connection. A peer that is
+    /// not in a ring at the moment just closes everything.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn leave(&self) -> Promise {
+        let core = self.core.clone();
+        future_to_promise(async move {
+            core.borrow_mut().leave();
+            let deadline = now() + 2_000;
+            while core.borrow().buffered() > 0 && now() < deadline {
+                gloo_timers::future::TimeoutFuture::new(20).await;
+            }
+            core.borrow_mut().stop();
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Turns a started request into a promise of its answer.
+    fn answer(&self, started: Result<oneshot::Receiver<Result<JsValue, String>>, String>) -> Promise {
+        // The driver recomputes its next wake-up: the request armed timers.
+        let _ = self.tx.unbounded_send(Input::Wake);
+        future_to_promise(async move {
+            let rx = started.map_err(|e| JsValue::from(JsError::new(&capitalize(&e))))?;
+            match rx.await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(JsError::new(&capitalize(&e)).into()),
+                Err(_) => Err(JsError::new("This peer has left the ring").into()),
+            }
+        })
+    }
+}
+
+/// A random id and seed from the browser's cryptographic generator.
+fn fresh_identity() -> Result<(Id, u64), String> {
+    let crypto = web_sys::window().ok_or("no window")?.crypto().map_err(|_| "this browser has no crypto.getRandomValues")?;
+    let mut bytes = [0u8; 28];
+    crypto.get_random_values_with_u8_array(&mut bytes).map_err(|_| "crypto.getRandomValues failed")?;
+    let mut id = [0u8; 20];
+    id.copy_from_slice(&bytes[..20]);
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&bytes[20..]);
+    Ok((Id(id), u64::from_le_bytes(seed)))
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

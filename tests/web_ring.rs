@@ -1,0 +1,203 @@
+//! The browser peer in headless Chromium: several `ChordPeer`s in one page,
+//! over real `RTCPeerConnection`s and the real signaling server.
+//!
+//! `make test-browser` starts `chord-signaling` on 127.0.0.1:8090 (override
+//! at build time with `CHORD_TEST_SIGNAL_URL`) inside a network namespace
+//! that has only loopback, and runs this file with wasm-bindgen-test-runner.
+#![cfg(target_arch = "wasm32")]
+
+use chord::web::ChordPeer;
+use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SIGNAL_URL: &str = match option_env!("CHORD_TEST_SIGNAL_URL") {
+    Some(url) => url,
+    None => "ws://127.0.0.1:8090/ws",
+};
+
+fn options(ring: &str, extra: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    set(&o, "signalingUrl", SIGNAL_URL.into());
+    set(&o, "ring", ring.into());
+    set(&o, "loopbackOnly", true.into());
+    set(&o, "stabilizeMs", 300.into());
+    set(&o, "fixFingersMs", 200.into());
+    for (k, v) in extra {
+        set(&o, k, v.clone());
+    }
+    o.into()
+}
+
+fn set(o: &Object, k: &str, v: JsValue) {
+    Reflect::set(o, &k.into(), &v).unwrap();
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+/// A ring name no other test (or earlier run against the same server) uses.
+fn fresh_ring(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+fn message(e: JsValue) -> String {
+    e.dyn_into::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|v| format!("{v:?}"))
+}
+
+async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+async fn join(opts: JsValue) -> ChordPeer {
+    match ChordPeer::join(opts).await {
+        Ok(p) => p,
+        Err(e) => panic!("join failed: {}", message(e.into())),
+    }
+}
+
+/// Whether every peer's predecessor and first successor match the sorted ids.
+fn ring_is_correct(peers: &[ChordPeer]) -> bool {
+    let mut ids: Vec<String> = peers.iter().map(|p| p.id()).collect();
+    ids.sort();
+    let n = ids.len();
+    peers.iter().all(|p| {
+        let st = p.state().unwrap();
+        let me = ids.iter().position(|i| *i == p.id()).unwrap();
+        let succ = Array::from(&get(&st, "successors")).get(0).as_string();
+        let pred = get(&st, "predecessor").as_string();
+        get(&st, "status").as_string().as_deref() == Some("joined")
+            && succ.as_deref() == Some(ids[(me + 1) % n].as_str())
+            && pred.as_deref() == Some(ids[(me + n - 1) % n].as_str())
+    })
+}
+
+#[wasm_bindgen_test]
+async fn four_peers_form_a_ring_and_share_a_file() {
+    let ring = fresh_ring("wbt-ring");
+    let joined_events = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let counter = joined_events.clone();
+    let peers_seen: std::rc::Rc<std::cell::RefCell<Vec<ChordPeer>>> = Default::default();
+    let seen = peers_seen.clone();
+    let on_event = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
+        if get(&ev, "type").as_string().as_deref() == Some("joined") {
+            counter.set(counter.get() + 1);
+        }
+        // The callback may call back into a peer.
+        for p in seen.borrow().iter() {
+            assert!(p.state().is_ok());
+        }
+    });
+    let f: &Function = on_event.as_ref().unchecked_ref();
+    let mut peers = Vec::new();
+    for _ in 0..4 {
+        let p = join(options(&ring, &[("onEvent", f.clone().into())])).await;
+        peers_seen.borrow_mut().push(p.clone());
+        peers.push(p);
+    }
+    sleep(50).await;
+    assert_eq!(joined_events.get(), 4, "every peer reports `joined` once");
+    let mut waited = 0;
+    while !ring_is_correct(&peers) {
+        assert!(waited < 15_000, "ring not correct after 15 s");
+        sleep(100).await;
+        waited += 100;
+    }
+    // Links beyond each newcomer's introduction were signaled through the ring.
+    let ring_links: u32 = peers
+        .iter()
+        .map(|p| {
+            Array::from(&get(&p.state().unwrap(), "links"))
+                .iter()
+                .filter(|l| get(l, "via").as_string().as_deref() == Some("ring"))
+                .count() as u32
+        })
+        .sum();
+    assert!(ring_links > 0, "no link was signaled through the ring");
+
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 + 3) as u8).collect();
+    let name = "notes from the ring — ünïcödé.txt";
+    let put = JsFuture::from(peers[0].put(name.into(), Uint8Array::from(data.as_slice()))).await.map_err(message).unwrap();
+    assert_eq!(get(&put, "key").as_string().unwrap(), ChordPeer::key_of(name));
+    assert!(get(&put, "hops").as_f64().is_some());
+    for p in &peers[1..] {
+        let got = JsFuture::from(p.get(name.into())).await.map_err(message).unwrap();
+        assert_eq!(Uint8Array::new(&got).to_vec(), data, "peer {} got other bytes", p.id());
+    }
+    let missing = JsFuture::from(peers[2].get("no such file".into())).await.map_err(message).unwrap();
+    assert!(missing.is_undefined());
+    for p in &peers {
+        JsFuture::from(p.leave()).await.map_err(message).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_value_survives_its_holder_leaving() {
+    let ring = fresh_ring("wbt-leave");
+    let mut peers = Vec::new();
+    for _ in 0..3 {
+        peers.push(join(options(&ring, &[("replicas", 1.into())])).await);
+    }
+    let mut waited = 0;
+    while !ring_is_correct(&peers) {
+        assert!(waited < 15_000, "ring not correct after 15 s");
+        sleep(100).await;
+        waited += 100;
+    }
+    let put = JsFuture::from(peers[0].put("handed over".into(), Uint8Array::from(&b"still here"[..]))).await.map_err(message).unwrap();
+    let holder = get(&put, "node").as_string().unwrap();
+    let (leaving, staying): (Vec<ChordPeer>, Vec<ChordPeer>) = peers.into_iter().partition(|p| p.id() == holder);
+    // With one replica, only the hand-over on leave keeps the value alive.
+    JsFuture::from(leaving[0].leave()).await.map_err(message).unwrap();
+    let mut waited = 0;
+    loop {
+        match JsFuture::from(staying[0].get("handed over".into())).await {
+            Ok(v) if !v.is_undefined() => {
+                assert_eq!(Uint8Array::new(&v).to_vec(), b"still here");
+                break;
+            }
+            other => {
+                assert!(waited < 15_000, "value lost after its holder left: {:?}", other.map_err(message));
+                sleep(200).await;
+                waited += 200;
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_is_reported_in_words() {
+    let o = options(&fresh_ring("wbt-down"), &[("signalingUrl", "ws://127.0.0.1:9/ws".into())]);
+    let err = ChordPeer::join(o).await.err().map(|e| message(e.into())).expect("join must fail");
+    assert!(err.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn bad_options_are_rejected_in_words() {
+    let cases: [(JsValue, &str); 4] = [
+        (JsValue::from(3), "options object"),
+        (Object::new().into(), "signalingUrl is missing"),
+        (options("ok", &[("replicas", 0.into())]), "options.replicas must be a whole number from 1 to 16"),
+        (options("bad ring!", &[]), "ring name \"bad ring!\" is not valid"),
+    ];
+    for (opts, expected) in cases {
+        let err = ChordPeer::join(opts).await.err().map(|e| message(e.into())).expect("join must fail");
+        assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn oversized_values_and_empty_names_are_refused() {
+    let peer = join(options(&fresh_ring("wbt-limits"), &[])).await;
+    let big = Uint8Array::new_with_length(200 * 1024);
+    let err = JsFuture::from(peer.put("big.bin".into(), big)).await.err().map(message).expect("put must fail");
+    assert!(err.contains("192 KiB"), "{err}");
+    let err = JsFuture::from(peer.get(String::new())).await.err().map(message).expect("get must fail");
+    assert!(err.contains("needs a name"), "{err}");
+    assert!(peer.close_link("zz").is_err());
+    JsFuture::from(peer.leave()).await.map_err(message).unwrap();
+}
