@@ -319,7 +319,9 @@ impl Core {
                 }
                 self.emit(JsEvent::Joined { successor: successor.to_hex() });
             }
-            Event::JoinFailed { error } => self.fail_join(format!("the ring did not answer the join ({error})")),
+            // The peer tries again by itself (see `Peer`); the join promise
+            // is settled by a later `Joined`, a `BootstrapFailed` or its timeout.
+            Event::JoinFailed { error } => web_sys::console::info_1(&format!("chord: join attempt failed: {error}; retrying").into()),
             Event::PutDone { req, key, node, hops, .. } => {
                 if let Some(Pending::Put { reply, .. }) = self.requests.remove(&req) {
                     let result = PutResult { key: key.to_hex(), node: node.to_hex(), hops };

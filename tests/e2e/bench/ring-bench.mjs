@@ -1,0 +1,165 @@
+// Browser ring benchmark: real signaling server, real page, several headless Chromium processes.
+//
+//   node tests/e2e/bench/ring-bench.mjs [--tabs 8] [--browsers 2] [--runs 3] [--out out/bench/browser.json]
+//
+// Run it inside scripts/loopback-only after `make web server` (`make bench-browser` does both).
+// Per run it opens TABS pages spread over BROWSERS processes, one after another, and measures:
+//   join_ms          ChordPeer.join called -> resolved (the tab knows its successor), per tab (in-page clock)
+//   converge_ms      last join -> every predecessor, successor list and finger correct (polled every 100 ms)
+//   relayed          server messages relayed: at the last join, and 5 s after the ring is correct
+//   get_ms, hops     get of a 4 KiB value from every tab (10 each, in-page clock); put path lengths
+// and once: the gzipped size of www/pkg (wasm + js). Prints a table; writes JSON with every sample.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { closeBrowser, launchBrowser, openPeer, putBytes } from '../lib/browser.mjs';
+import { ringProblems } from '../lib/ring.mjs';
+import { ROOT, startServer } from '../lib/server.mjs';
+import { sleep } from '../lib/wait.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    tabs: { type: 'string', default: '8' },
+    browsers: { type: 'string', default: '2' },
+    runs: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'out/bench/browser.json' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opt.help) {
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  process.exit(0);
+}
+const TABS = Number(opt.tabs);
+const BROWSERS = Number(opt.browsers);
+const RUNS = Number(opt.runs);
+const CONVERGE_LIMIT_MS = 60_000;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+function bundleBytes() {
+  const pkg = path.join(ROOT, 'www/pkg');
+  const files = ['chord_bg.wasm', 'chord.js'];
+  const raw = files.map((f) => readFileSync(path.join(pkg, f)));
+  return { raw: raw.reduce((a, b) => a + b.length, 0), gzip: raw.reduce((a, b) => a + gzipSync(b, { level: 9 }).length, 0) };
+}
+
+async function oneRun(run, server, browsers) {
+  const ring = `bench-${run}-${Date.now()}`;
+  const peers = [];
+  for (let i = 0; i < TABS; i++) {
+    peers.push(await openPeer(browsers[i % BROWSERS], { server, ring, name: `tab${i}` }));
+  }
+  const lastJoin = performance.now();
+  const relayedAtJoin = (await server.stats()).messages_relayed;
+  let problems = ['not polled yet'];
+  let convergeMs = NaN;
+  while (performance.now() - lastJoin < CONVERGE_LIMIT_MS) {
+    const states = await Promise.all(peers.map((p) => p.state()));
+    problems = ringProblems(states, { ring });
+    if (problems.length === 0) {
+      convergeMs = performance.now() - lastJoin;
+      break;
+    }
+    await sleep(100);
+  }
+  if (problems.length) throw new Error(`run ${run}: ring not correct after ${CONVERGE_LIMIT_MS} ms: ${problems.slice(0, 5).join('; ')}`);
+  const joinMs = await Promise.all(peers.map((p) => p.page.evaluate(() => window.chordJoinMs)));
+
+  // Small values: put 8 from tab 0 (hops), then every tab gets one 10 times.
+  const value = new Uint8Array(4096).map((_, i) => (i * 31 + run) & 255);
+  const hops = [];
+  for (let k = 0; k < 8; k++) hops.push((await putBytes(peers[0], `bench value ${k}`, value)).hops);
+  const getMs = [];
+  for (const [i, p] of peers.entries()) {
+    const times = await p.page.evaluate(async (name) => {
+      const out = [];
+      for (let j = 0; j < 10; j++) {
+        const t = performance.now();
+        const v = await window.chord.get(name);
+        if (!(v instanceof Uint8Array) || v.length !== 4096) throw new Error(`get returned ${v}`);
+        out.push(performance.now() - t);
+      }
+      return out;
+    }, `bench value ${i % 8}`);
+    getMs.push(...times);
+  }
+  await sleep(5000);
+  const stats = await server.stats();
+  for (const p of peers) await p.context.close().catch(() => {});
+  return {
+    run,
+    join_ms: joinMs,
+    converge_ms: convergeMs,
+    relayed_at_last_join: relayedAtJoin,
+    relayed_5s_after: stats.messages_relayed,
+    introductions_completed: stats.introductions_completed,
+    get_ms: getMs,
+    hops,
+  };
+}
+
+async function main() {
+  const server = await startServer();
+  const browsers = [];
+  try {
+    for (let b = 0; b < BROWSERS; b++) browsers.push(await launchBrowser());
+    const runs = [];
+    for (let r = 0; r < RUNS; r++) {
+      const before = await server.stats();
+      const res = await oneRun(r, server, browsers);
+      // Counters are server-wide; report this run's share.
+      res.relayed_at_last_join -= before.messages_relayed;
+      res.relayed_5s_after -= before.messages_relayed;
+      res.introductions_completed -= before.introductions_completed;
+      runs.push(res);
+      console.error(`run ${r}: converged ${round(res.converge_ms)} ms after the last join`);
+    }
+    const bundle = bundleBytes();
+    const summary = {
+      date: new Date().toISOString(),
+      tabs: TABS,
+      browsers: BROWSERS,
+      runs: RUNS,
+      join_ms_median: round(median(runs.flatMap((r) => r.join_ms))),
+      converge_ms_median: round(median(runs.map((r) => r.converge_ms))),
+      converge_ms_max: round(Math.max(...runs.map((r) => r.converge_ms))),
+      get_4k_ms_median: round(median(runs.flatMap((r) => r.get_ms)), 2),
+      put_hops_mean: round(runs.flatMap((r) => r.hops).reduce((a, b) => a + b, 0) / runs.flatMap((r) => r.hops).length, 2),
+      relayed_per_introduction: round(median(runs.map((r) => r.relayed_5s_after / r.introductions_completed)), 2),
+      relayed_after_join: runs.reduce((a, r) => a + (r.relayed_5s_after - r.relayed_at_last_join), 0),
+      bundle_gzip_bytes: bundle.gzip,
+      bundle_raw_bytes: bundle.raw,
+    };
+    const table = [
+      ['metric', 'value'],
+      [`tabs / browser processes / runs`, `${TABS} / ${BROWSERS} / ${RUNS}`],
+      ['join (ChordPeer.join -> successor known), median ms', summary.join_ms_median],
+      ['ring correct after last join, median ms', summary.converge_ms_median],
+      ['ring correct after last join, worst ms', summary.converge_ms_max],
+      ['get 4 KiB, median ms', summary.get_4k_ms_median],
+      ['put path length, mean hops', summary.put_hops_mean],
+      ['server messages relayed per introduction', summary.relayed_per_introduction],
+      ['server messages relayed after the last join (all runs)', summary.relayed_after_join],
+      ['bundle wasm+js gzipped, KiB', round(bundle.gzip / 1024)],
+    ];
+    for (const [k, v] of table) console.log(`${String(k).padEnd(58)} ${v}`);
+    mkdirSync(path.dirname(path.resolve(ROOT, opt.out)), { recursive: true });
+    writeFileSync(path.resolve(ROOT, opt.out), JSON.stringify({ summary, runs }, null, 2));
+    console.error(`wrote ${opt.out}`);
+  } finally {
+    for (const b of browsers) await closeBrowser(b);
+    await server.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1);
+});
