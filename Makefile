@@ -3,16 +3,22 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 BENCH_OUT ?= out/bench
+SERVE_ADDR ?= 127.0.0.1:8080
+# cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
+export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup test test-native test-wasm sim bench paper fmt clippy clean
+.PHONY: help setup setup-wasm test test-native test-wasm test-browser web server serve sim bench paper fmt clippy clean
 
 help: ## List targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: ## Install what the build needs (wasm target); safe to repeat
+setup: ## Install everything: wasm target, wasm-bindgen-cli, Chromium + driver, npm packages; safe to repeat
 	@./scripts/setup.sh
 
-test: setup test-native test-wasm ## All tests: unit, property, simulator (1000 churn schedules), CLI, wasm build
+setup-wasm: ## Install only what the web build needs (wasm target, wasm-bindgen-cli)
+	@./scripts/setup.sh wasm
+
+test: setup test-native test-wasm test-browser ## All tests: unit, property, simulator, CLI, wasm build, browser (wasm-bindgen + end-to-end)
 	@echo "make test: all green"
 
 test-native: ## Native tests, release-optimised (the simulator tests need it)
@@ -21,6 +27,20 @@ test-native: ## Native tests, release-optimised (the simulator tests need it)
 
 test-wasm: ## The core must build for wasm32-unknown-unknown
 	$(CARGO) build --release --lib --target wasm32-unknown-unknown
+
+test-browser: setup web server ## Browser tests in headless Chromium, inside a loopback-only network namespace
+	$(CARGO) test --release --target wasm32-unknown-unknown --test web_ring --no-run
+	./scripts/loopback-only ./scripts/test-browser.sh
+
+web: setup-wasm ## Build the browser bundle into www/pkg (fails if gzipped wasm + js > 250 KiB)
+	@./scripts/build-web.sh
+
+server: ## Build the signaling server (target/release/chord-signaling)
+	$(CARGO) build --release -p chord-signaling
+
+serve: web server ## Build, then serve the page and signaling on http://$(SERVE_ADDR)/ (foreground)
+	@echo "Open http://$(SERVE_ADDR)/"
+	./target/release/chord-signaling --addr $(SERVE_ADDR) --www www
 
 clippy: ## Lints
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
@@ -36,4 +56,4 @@ paper: sim ## The Chord paper's experiments: SVG plots and a table in out/paper/
 
 clean: ## Remove build output
 	$(CARGO) clean
-	rm -rf out
+	rm -rf out www/pkg

@@ -92,6 +92,16 @@ impl FingerTable {
         last + 1
     }
 
+    /// Forgets fingers `i..` (a lookup found that finger `i`'s successor is the
+    /// node itself, so every higher finger's is too: their starts lie between).
+    pub fn clear_from(&mut self, i: usize) {
+        let Ok(i) = u8::try_from(i) else { return };
+        self.runs.retain(|r| r.start < i);
+        if let Some(last) = self.runs.last_mut() {
+            last.end = last.end.min(i.saturating_sub(1));
+        }
+    }
+
     /// Forgets a node (it is dead); its fingers become unknown.
     pub fn remove(&mut self, node: &Id) -> bool {
         let before = self.runs.len();
@@ -119,6 +129,22 @@ impl FingerTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clear_from_forgets_that_finger_and_every_higher_one() {
+        let own = Id::ZERO;
+        let mut t = FingerTable::new();
+        t.set(&own, 0, Id::pow2(3)); // fingers 0..=3
+        t.set(&own, 4, Id::pow2(100)); // fingers 4..=100
+        t.set(&own, 101, Id::pow2(159)); // fingers 101..=159
+        t.clear_from(50);
+        assert_eq!(t.get(49), Some(Id::pow2(100)));
+        assert_eq!(t.get(50), None);
+        assert_eq!(t.get(159), None);
+        assert_eq!(t.runs().len(), 2);
+        t.clear_from(0);
+        assert!(t.runs().is_empty());
+    }
 
     #[test]
     fn set_covers_all_fingers_the_node_succeeds() {

@@ -381,6 +381,10 @@ impl Node {
     pub(super) fn on_finger_found(&mut self, i: usize, node: Id) {
         self.fixing_finger = false;
         if node == self.id {
+            // No other node lies between finger i's start and us: fingers i..
+            // all point at ourselves. Forget what they held while the ring was
+            // forming, or a node that joined elsewhere would stay a finger.
+            self.fingers.clear_from(i);
             self.next_finger = 0;
             return;
         }

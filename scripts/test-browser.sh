@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The browser tests, run INSIDE scripts/loopback-only after everything was built outside it
+# (`make test-browser` does both):
+#   1. the wasm-bindgen tests (tests/web_ring.rs) in headless Chromium via wasm-bindgen-test-runner,
+#      against a signaling server on 127.0.0.1:8090 (the port the tests expect);
+#   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers.
+# Both run even if the first fails; the exit status is non-zero if either failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+CARGO=${CARGO:-cargo}
+SERVER=target/release/chord-signaling
+PORT=${WEB_RING_PORT:-8090}
+LOG_DIR=out/test-browser
+mkdir -p "$LOG_DIR"
+
+if [ "$(ip -o link show | wc -l)" -ne 1 ]; then
+    echo "test-browser: run me inside scripts/loopback-only (found interfaces besides lo)" >&2
+    exit 2
+fi
+
+server_pid=
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+        server_pid=
+    fi
+}
+trap stop_server EXIT
+
+status=0
+
+# 1. wasm-bindgen tests against the server on :$PORT.
+RUST_LOG=${RUST_LOG:-info} "$SERVER" --addr "127.0.0.1:$PORT" --www www >"$LOG_DIR/server-$PORT.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    curl -fsS --max-time 1 "http://127.0.0.1:$PORT/stats" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if ! curl -fsS --max-time 1 "http://127.0.0.1:$PORT/stats" >/dev/null; then
+    echo "test-browser: the signaling server did not come up on 127.0.0.1:$PORT:" >&2
+    cat "$LOG_DIR/server-$PORT.log" >&2
+    status=1
+else
+    echo "test-browser: wasm tests (tests/web_ring.rs) in headless Chromium"
+    start=$SECONDS
+    # webdriver.json (crate root) carries the Chromium flags; the runner adds --headless itself.
+    if CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
+        WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-90} \
+        "$CARGO" test --offline --release --target wasm32-unknown-unknown --test web_ring; then
+        echo "test-browser: wasm tests passed ($((SECONDS - start)) s)"
+    else
+        echo "test-browser: wasm tests FAILED ($((SECONDS - start)) s); server log: $LOG_DIR/server-$PORT.log" >&2
+        status=1
+    fi
+    echo "test-browser: server stats: $(curl -fsS --max-time 1 "http://127.0.0.1:$PORT/stats" || echo unavailable)"
+fi
+stop_server
+
+# 2. End-to-end tests: real server, several Chromium processes (playwright-core).
+echo "test-browser: end-to-end tests (tests/e2e)"
+start=$SECONDS
+if node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/*.test.mjs; then
+    echo "test-browser: end-to-end tests passed ($((SECONDS - start)) s)"
+else
+    echo "test-browser: end-to-end tests FAILED ($((SECONDS - start)) s); page and server logs in out/e2e/" >&2
+    status=1
+fi
+
+exit "$status"
