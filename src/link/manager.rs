@@ -503,7 +503,7 @@ impl Links {
         let missing: Vec<Id> = self
             .wanted
             .iter()
-            .filter(|p| !self.by_peer.contains_key(p) && !self.retry_at.get(p).is_some_and(|t| *t > now))
+            .filter(|p| !self.by_peer.contains_key(p) && self.retry_at.get(p).is_none_or(|t| *t <= now))
             .copied()
             .collect();
         for p in missing {
@@ -616,8 +616,11 @@ impl Links {
                 if let Some(id) = existing {
                     let l = &self.links[&id];
                     match l.role {
-                        // Glare: the lower id's offer wins.
-                        Role::Offerer { .. } if l.state == LinkState::Connecting && self.me < env.from => return,
+                        // Glare: the lower id's offer wins, also over a losing
+                        // offer that arrives after our link opened (it was made
+                        // before its author saw ours): answering it would end a
+                        // working link for one that can never open.
+                        Role::Offerer { .. } if self.me < env.from => return,
                         Role::Answerer if l.session == env.session => return, // duplicate
                         // Its side of our link is gone (or it lost the glare): renegotiate.
                         _ => self.end(now, id, false),
@@ -654,7 +657,10 @@ impl Links {
     /// the node an appendage points at) may have no link closer to the
     /// target although its other links reach it. The offer never visits a
     /// peer twice (the offerer and the path are excluded), so it cannot loop,
-    /// and `MAX_SIGNAL_HOPS` bounds it. Every relay appends itself, so the
+    /// and `MAX_SIGNAL_HOPS` bounds it. Wanted peers go first: the Chord
+    /// tables hold ring members, which have links of their own, while a link
+    /// no table points at is often a joining newcomer's only one, a dead end
+    /// that would swallow every retry. Every relay appends itself, so the
     /// answer can walk the path back.
     fn route_offer(&mut self, _now: Millis, mut env: Envelope, came_from: Option<Id>) {
         let next = if self.is_open(&env.to) {
@@ -662,9 +668,9 @@ impl Links {
         } else {
             self.open_peers()
                 .filter(|p| Some(*p) != came_from && *p != env.from && !env.path.contains(p))
-                .map(|p| (p.distance(&env.to), p))
+                .map(|p| (!self.wanted.contains(&p), p.distance(&env.to), p))
                 .min()
-                .map(|(_, p)| p)
+                .map(|(_, _, p)| p)
         };
         if came_from.is_some() {
             env.path.push(self.me);

@@ -24,7 +24,7 @@ use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
 use crate::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
 use crate::time::Millis;
-use crate::CommandError;
+use crate::{CommandError, RequestError};
 use std::collections::{BTreeSet, VecDeque};
 
 /// How a peer is set up.
@@ -381,6 +381,24 @@ impl Peer {
                     self.out.push_back(PeerOutput::ReconnectServer);
                 } else {
                     let _ = self.node.create(now);
+                }
+            }
+            Event::JoinFailed { error: RequestError::IdTaken } => {
+                self.fail_bootstrap("another tab in this ring has the same id");
+            }
+            Event::JoinFailed { .. } => {
+                // The successor the lookup found did not answer (say its link
+                // could not be opened yet): the node is idle again and nothing
+                // else would ever retry. Join again through the introducer or
+                // any other linked peer; else be introduced again.
+                let via = self.introducer.filter(|p| self.links.is_open(p)).or_else(|| self.links.open_peers().next());
+                if let Some(via) = via {
+                    let _ = self.node.join(now, via);
+                } else if self.server == ServerState::Connected {
+                    self.server = ServerState::Connecting;
+                    self.out.push_back(PeerOutput::ReconnectServer);
+                } else {
+                    self.fail_bootstrap("no member of the ring could be reached to join through");
                 }
             }
             _ => {}
