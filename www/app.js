@@ -334,6 +334,9 @@ function renderFacts(st) {
   const open = st.links.filter((l) => l.state === "open").length;
   $("node-conns").textContent =
     `${open} open, ${st.links.length - open} connecting; ${st.connectionsCreated} created in total; ${st.signalsForwarded} signals forwarded`;
+  $("node-timer").textContent = st.timer === "worker"
+    ? "in a worker (keeps pace when this tab is hidden)"
+    : "page timers (a hidden tab may fall behind)";
 }
 
 /** @param {PeerState} st */

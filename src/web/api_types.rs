@@ -80,6 +80,8 @@ export interface PeerState {
   connectionsCreated: number;
   /** Envelopes of ring signaling this peer forwarded for others. */
   signalsForwarded: number;
+  /** Where the maintenance timer runs: `"worker"` (not throttled in hidden tabs) or `"page"` (fallback). */
+  timer: "worker" | "page";
 }
 
 /** A ring change, passed to `JoinOptions.onEvent`. */

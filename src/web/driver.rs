@@ -15,6 +15,7 @@
 
 use super::rtc::{js_message, RtcLink};
 use super::server::ServerConn;
+use super::wake::Wake;
 use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
@@ -24,7 +25,6 @@ use crate::signal::ServerMsg;
 use crate::time::Millis;
 use crate::{CommandError, RequestError};
 use futures::channel::{mpsc, oneshot};
-use futures::future::{select, Either};
 use futures::StreamExt;
 use js_sys::{Function, Uint8Array};
 use serde::Serialize;
@@ -68,7 +68,8 @@ pub enum Input {
     },
     /// From the signaling socket.
     Server(ServerEvent),
-    /// An API call changed the peer: recompute the next wake-up.
+    /// The timer fired, or an API call changed the peer: handle what is due
+    /// and recompute the next wake-up.
     Wake,
 }
 
@@ -106,6 +107,9 @@ pub struct Core {
     requests: HashMap<ReqId, Pending>,
     join: Option<Reply>,
     on_event: Option<Function>,
+    wake: Wake,
+    /// The wake-up the timer is set for.
+    armed_for: Option<Millis>,
     stopped: bool,
 }
 
@@ -124,10 +128,12 @@ impl Core {
             server: None,
             server_url: String::new(),
             server_was_open: false,
-            tx,
+            tx: tx.clone(),
             requests: HashMap::new(),
             join: Some(join),
             on_event,
+            wake: Wake::new(tx.clone()),
+            armed_for: None,
             stopped: false,
         }
     }
@@ -196,6 +202,22 @@ impl Core {
             let _ = reply.send(Err("this peer has left the ring".into()));
         }
         let _ = self.tx.unbounded_send(Input::Wake);
+    }
+
+    /// Sets the timer for the peer's next wake-up, if that changed.
+    fn arm_wake(&mut self, now: Millis) {
+        let next = self.peer.poll_timeout();
+        if next != self.armed_for {
+            self.armed_for = next;
+            if let Some(t) = next {
+                self.wake.arm(t.since(now));
+            }
+        }
+    }
+
+    /// Whether the peer's timer runs in a worker (unthrottled in hidden tabs).
+    pub fn timer_in_worker(&self) -> bool {
+        self.wake.in_worker()
     }
 
     fn handle(&mut self, now: Millis, input: Input) {
@@ -419,36 +441,21 @@ fn request_error(e: &RequestError) -> String {
 /// The driver task: runs until the core is stopped.
 pub async fn run(core: Rc<RefCell<Core>>, mut rx: mpsc::UnboundedReceiver<Input>) {
     loop {
-        let wait = {
+        {
             let mut c = core.borrow_mut();
             if c.stopped {
                 return;
             }
-            c.peer.poll_timeout().map(|t| t.since(now()))
-        };
-        let input = match wait {
-            Some(ms) => {
-                let timer = gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32);
-                match select(rx.next(), timer).await {
-                    Either::Left((Some(i), _)) => Some(i),
-                    Either::Left((None, _)) => return,
-                    Either::Right(_) => None,
-                }
-            }
-            None => match rx.next().await {
-                Some(i) => Some(i),
-                None => return,
-            },
-        };
+            let now = now();
+            c.peer.handle_timeout(now);
+            c.flush(now);
+            c.arm_wake(now);
+        }
+        let Some(input) = rx.next().await else { return };
         let mut c = core.borrow_mut();
         if c.stopped {
             return;
         }
-        let now = now();
-        if let Some(i) = input {
-            c.handle(now, i);
-        }
-        c.peer.handle_timeout(now);
-        c.flush(now);
+        c.handle(now(), input);
     }
 }

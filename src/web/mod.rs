@@ -7,6 +7,7 @@
 //!   input or the peer's next wake-up, feeds it in, and carries out the outputs.
 //! * [`rtc`] — one `RTCPeerConnection` with its data channel; owns its callbacks.
 //! * [`server`] — the signaling WebSocket; owns its callbacks.
+//! * [`wake`] — the peer's timer, in a dedicated worker so hidden tabs keep pace.
 //! * [`options`] — reading `JoinOptions`.
 //! * [`api_types`] — the TypeScript shapes of options, results and events.
 //!
@@ -20,5 +21,6 @@ pub mod options;
 pub mod peer;
 pub mod rtc;
 pub mod server;
+pub mod wake;
 
 pub use peer::ChordPeer;

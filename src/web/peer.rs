@@ -90,7 +90,11 @@ impl ChordPeer {
     /// A snapshot of the routing state: predecessor, successors, fingers, links.
     #[wasm_bindgen(unchecked_return_type = "PeerState")]
     pub fn state(&self) -> Result<JsValue, JsError> {
-        driver::to_js(&self.core.borrow().peer.state()).map_err(|e| JsError::new(&e))
+        let core = self.core.borrow();
+        let state = driver::to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
+        let timer = if core.timer_in_worker() { "worker" } else { "page" };
+        js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| JsError::new("state() could not be built"))?;
+        Ok(state)
     }
 
     /// Closes the WebRTC link to `peer` (40 hex digits). The ring opens it
