@@ -23,6 +23,8 @@ out = pathlib.Path(sys.argv[1])
 print(f"{'run':<14} {'nodes':>8} {'lookups':>8} {'mean':>6} {'p1':>3} {'p50':>3} {'p99':>3} {'max':>3} {'failed':>7} {'keys':>6} {'lost':>5} {'allowed':>7} {'viol':>4} {'breach':>6} {'wall s':>7} {'maxrss MiB':>10}")
 for f in sorted(out.glob('*.json')):
     r = json.loads(f.read_text())
+    if 'scenario' not in r:
+        continue  # another benchmark's report (e.g. browser.json)
     rss = r['peak_rss_mib']
     print(f"{f.stem:<14} {r['nodes']:>8} {r['lookups']:>8} {r['mean_hops']:>6.3f} {r['p1_hops']:>3} {r['p50_hops']:>3} {r['p99_hops']:>3} {r['max_hops']:>3} {r['failed_lookups']:>7} {r['keys']:>6} {r['keys_lost']:>5} {r['keys_lost_allowed']:>7} {r['invariant_violations']:>4} {r['assumption_breaches']:>6} {r['wall_s']:>7.1f} {rss:>10.0f}")
 PY

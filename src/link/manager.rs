@@ -87,13 +87,13 @@ impl Default for LinkConfig {
     }
 }
 
-/// Something the driver must do or know.
+/// What the driver must do with a peer connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LinkOutput {
+pub enum RtcCommand {
     /// Create a peer connection with one data channel for `peer`. With
     /// `remote_offer` it answers that offer, else it makes an offer. Either
     /// way the driver reports the complete local description (all ICE
-    /// candidates gathered) with [`Links::described`].
+    /// candidates gathered) with `Links::described` (`Peer::rtc_described`).
     Create {
         /// The new link.
         link: LinkId,
@@ -121,6 +121,13 @@ pub enum LinkOutput {
         /// The link.
         link: LinkId,
     },
+}
+
+/// Something the driver must do or know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkOutput {
+    /// A peer-connection command.
+    Rtc(RtcCommand),
     /// A Chord frame from `from`, for the node.
     Deliver {
         /// The peer it came from.
@@ -290,7 +297,7 @@ impl Links {
             if let Some(l) = self.links.get_mut(&id) {
                 if l.state == LinkState::Open {
                     l.last_used = now;
-                    self.out.push_back(LinkOutput::Send { link: id, bytes });
+                    self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link: id, bytes }));
                     return;
                 }
             }
@@ -398,7 +405,7 @@ impl Links {
         self.retry_at.remove(&peer);
         self.out.push_back(LinkOutput::Opened { peer, via });
         for bytes in self.queues.remove(&peer).unwrap_or_default() {
-            self.out.push_back(LinkOutput::Send { link, bytes });
+            self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link, bytes }));
         }
         self.connect_wanted(now);
     }
@@ -550,14 +557,14 @@ impl Links {
         self.links.insert(link, Link { peer, via, state: LinkState::Connecting, role, session, intro, reply_path, deadline, last_used: now });
         self.by_peer.insert(peer, link);
         self.stats.created += 1;
-        self.out.push_back(LinkOutput::Create { link, peer, remote_offer });
+        self.out.push_back(LinkOutput::Rtc(RtcCommand::Create { link, peer, remote_offer }));
     }
 
     fn apply_answer(&mut self, link: LinkId, sdp: String) {
         match self.links.get_mut(&link) {
             Some(l) if l.role == (Role::Offerer { answered: false }) => {
                 l.role = Role::Offerer { answered: true };
-                self.out.push_back(LinkOutput::SetAnswer { link, sdp });
+                self.out.push_back(LinkOutput::Rtc(RtcCommand::SetAnswer { link, sdp }));
             }
             _ => self.stats.signals_dropped += 1,
         }
@@ -570,7 +577,7 @@ impl Links {
         if self.by_peer.get(&l.peer) == Some(&link) {
             self.by_peer.remove(&l.peer);
         }
-        self.out.push_back(LinkOutput::Close { link });
+        self.out.push_back(LinkOutput::Rtc(RtcCommand::Close { link }));
         match l.state {
             LinkState::Open => self.out.push_back(LinkOutput::Closed { peer: l.peer }),
             LinkState::Connecting if failed => {
@@ -699,7 +706,7 @@ impl Links {
 
     fn send_envelope(&mut self, peer: Id, env: &Envelope) {
         if let Some(id) = self.by_peer.get(&peer).copied() {
-            self.out.push_back(LinkOutput::Send { link: id, bytes: env.encode() });
+            self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link: id, bytes: env.encode() }));
         }
     }
 }

@@ -20,6 +20,7 @@ pub use snapshot::{FingerRunInfo, LinkView, PeerState};
 use crate::config::Config;
 use crate::id::Id;
 use crate::link::{LinkConfig, LinkId, LinkOutput, Links, Via};
+pub use crate::link::RtcCommand;
 use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
 use crate::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
@@ -54,41 +55,6 @@ pub enum ServerState {
     Connecting,
     /// Connected.
     Connected,
-}
-
-/// What the driver must do with a peer connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RtcCommand {
-    /// Create a peer connection with one data channel; answer `remote_offer`
-    /// when given, else make an offer. Report the complete local description
-    /// with [`Peer::rtc_described`].
-    Create {
-        /// The new link.
-        link: LinkId,
-        /// The peer at the other end.
-        peer: Id,
-        /// The offer to answer.
-        remote_offer: Option<String>,
-    },
-    /// Apply the remote answer.
-    SetAnswer {
-        /// The link.
-        link: LinkId,
-        /// The answer.
-        sdp: String,
-    },
-    /// Send one message on the data channel.
-    Send {
-        /// The link.
-        link: LinkId,
-        /// The message.
-        bytes: Vec<u8>,
-    },
-    /// Close the connection and drop its callbacks.
-    Close {
-        /// The link.
-        link: LinkId,
-    },
 }
 
 /// What happened, for the application.
@@ -421,10 +387,7 @@ impl Peer {
             }
             LinkOutput::Closed { peer } => PeerOutput::Event(PeerEvent::LinkClosed { peer }),
             LinkOutput::ToServer { intro, payload } => PeerOutput::Server(ClientMsg::Signal { intro, payload }),
-            LinkOutput::Create { link, peer, remote_offer } => PeerOutput::Rtc(RtcCommand::Create { link, peer, remote_offer }),
-            LinkOutput::SetAnswer { link, sdp } => PeerOutput::Rtc(RtcCommand::SetAnswer { link, sdp }),
-            LinkOutput::Send { link, bytes } => PeerOutput::Rtc(RtcCommand::Send { link, bytes }),
-            LinkOutput::Close { link } => PeerOutput::Rtc(RtcCommand::Close { link }),
+            LinkOutput::Rtc(cmd) => PeerOutput::Rtc(cmd),
         };
         self.out.push_back(out);
     }
