@@ -6,6 +6,10 @@
 //                (default: ws://<this host>/ws, or wss:// when the page is on https)
 //   ring=NAME    ring to join (default "default")
 //   loopback=1   keep only loopback ICE candidates (JoinOptions.loopbackOnly)
+//   replicas=N   copies kept of each value (JoinOptions.replicas; default 3)
+//
+// Closing the tab (pagehide) leaves the ring gracefully: its values go to its
+// successors and its neighbours are told at once.
 //
 // Globals for tests and the console
 //   window.chordReady  a Promise, set synchronously when this module starts. It
@@ -44,6 +48,8 @@ window.chordReady.catch(() => {}); // shown on the page; callers still see the r
 const params = new URLSearchParams(location.search);
 const ring = params.get("ring") || "default";
 const loopbackOnly = params.get("loopback") === "1";
+/** Copies kept of each value (JoinOptions.replicas); default 3. */
+const replicas = params.has("replicas") ? Number(params.get("replicas")) : undefined;
 const signalingUrl =
   params.get("signal") ||
   (location.host ? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws` : "");
@@ -190,7 +196,7 @@ async function start() {
   log("info", `Joining ring “${ring}” through ${signalingUrl}${loopbackOnly ? " (loopback only)" : ""}`);
   try {
     const joinStarted = performance.now();
-    peer = await mod.ChordPeer.join({ signalingUrl, ring, loopbackOnly, onEvent });
+    peer = await mod.ChordPeer.join({ signalingUrl, ring, loopbackOnly, replicas, onEvent });
     /** How long ChordPeer.join took, in ms (read by the benchmark). */
     window.chordJoinMs = performance.now() - joinStarted;
   } catch (e) {
@@ -609,6 +615,12 @@ function wire() {
     getFile(/** @type {HTMLInputElement} */ ($("get-name")).value);
   });
   $("leave").addEventListener("click", leave);
+  // A closing tab leaves gracefully: leave() hands this tab's values to its
+  // successors and tells its neighbours before it yields, so the messages are
+  // queued on the data channels even though the page cannot wait for them.
+  window.addEventListener("pagehide", (e) => {
+    if (peer && phase === "joined" && !e.persisted) peer.leave();
+  });
   $("retry").addEventListener("click", () => location.reload());
 
   // Drag and drop anywhere on the page.
