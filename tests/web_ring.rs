@@ -182,7 +182,8 @@ async fn an_unreachable_server_is_reported_in_words() {
 
 #[wasm_bindgen_test]
 async fn bad_options_are_rejected_in_words() {
-    let cases: [(JsValue, &str); 4] = [
+    let cases: [(JsValue, &str); 5] = [
+        (options("ok", &[("id", "xyz".into())]), "options.id must be 40 hex digits"),
         (JsValue::from(3), "options object"),
         (Object::new().into(), "signalingUrl is missing"),
         (options("ok", &[("replicas", 0.into())]), "options.replicas must be a whole number from 1 to 16"),
@@ -196,7 +197,9 @@ async fn bad_options_are_rejected_in_words() {
 
 #[wasm_bindgen_test]
 async fn oversized_values_and_empty_names_are_refused() {
-    let peer = join(options(&fresh_ring("wbt-limits"), &[])).await;
+    let chosen = "00112233445566778899aabbccddeeff00112233";
+    let peer = join(options(&fresh_ring("wbt-limits"), &[("id", chosen.into())])).await;
+    assert_eq!(peer.id(), chosen, "a peer joins with the id it was given");
     let big = Uint8Array::new_with_length(200 * 1024);
     let err = JsFuture::from(peer.put("big.bin".into(), big)).await.err().map(message).expect("put must fail");
     assert!(err.contains("192 KiB"), "{err}");

@@ -9,7 +9,8 @@
 //   replicas=N   copies kept of each value (JoinOptions.replicas; default 3)
 //
 // Closing the tab (pagehide) leaves the ring gracefully: its values go to its
-// successors and its neighbours are told at once.
+// successors and its neighbours are told at once. A reload keeps the tab's id
+// (sessionStorage, claimed with a Web Lock so a duplicated tab takes a new one).
 //
 // Globals for tests and the console
 //   window.chordReady  a Promise, set synchronously when this module starts. It
@@ -177,6 +178,59 @@ const quoted = (name) => h("q", {}, name);
 
 // ---- joining --------------------------------------------------------------
 
+// ---- this tab's id: kept across reloads, never shared -------------------------
+
+const ID_KEY = `chord.id.${ring}`;
+
+/**
+ * The id this tab joins with. A reload keeps it (sessionStorage belongs to the tab), but a
+ * duplicated tab gets a copy of sessionStorage too, so the id is also claimed with a Web Lock
+ * that the page holds until it is gone: a tab whose stored id is locked by another live tab
+ * takes a fresh one.
+ * @returns {Promise<string | undefined>} undefined: let the peer pick (no sessionStorage)
+ */
+async function claimId() {
+  let stored = null;
+  try { stored = sessionStorage.getItem(ID_KEY); } catch { return undefined; }
+  if (stored && /^[0-9a-f]{40}$/.test(stored) && await lockId(stored)) return stored;
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(20));
+    const id = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (await lockId(id)) {
+      try { sessionStorage.setItem(ID_KEY, id); } catch { /* private mode: the id lasts this page */ }
+      return id;
+    }
+  }
+}
+
+/** Holds the Web Lock `chord-id-<id>` for the life of the page; false if another tab holds it. */
+function lockId(id) {
+  if (!navigator.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks.request(`chord-id-${id}`, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      return lock ? new Promise(() => {}) : undefined;
+    }).catch(() => resolve(true));
+  });
+}
+
+/**
+ * Joins with `id`. Right after a crash or kill of this tab's previous page, the ring may still
+ * list the old instance under this id until its neighbours notice (a few seconds); the lock
+ * proves it is gone, so such a join is retried for a while.
+ */
+async function joinWithId(mod, id) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await mod.ChordPeer.join({ signalingUrl, ring, loopbackOnly, replicas, onEvent, id });
+    } catch (e) {
+      if (!/same id/.test(reason(e)) || attempt >= 5) throw e;
+      log("info", "The ring still lists this tab's previous page; retrying in 3 s");
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+  }
+}
+
 /** Loads the wasm peer and joins; settles window.chordReady. */
 async function start() {
   $("ring-name").textContent = `“${ring}”`;
@@ -196,7 +250,8 @@ async function start() {
   log("info", `Joining ring “${ring}” through ${signalingUrl}${loopbackOnly ? " (loopback only)" : ""}`);
   try {
     const joinStarted = performance.now();
-    peer = await mod.ChordPeer.join({ signalingUrl, ring, loopbackOnly, replicas, onEvent });
+    const id = await claimId();
+    peer = await joinWithId(mod, id);
     /** How long ChordPeer.join took, in ms (read by the benchmark). */
     window.chordJoinMs = performance.now() - joinStarted;
   } catch (e) {

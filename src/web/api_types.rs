@@ -26,6 +26,9 @@ export interface JoinOptions {
   checkPredecessorMs?: number;
   /** Give up joining after this many ms. Default 20000. */
   joinTimeoutMs?: number;
+  /** The node id (40 hex digits). Default: fresh random bits. Two live peers of a ring must never
+   *  share one: the page keeps its id in sessionStorage and claims it with a Web Lock. */
+  id?: string;
   /** Called for every ring change (see `ChordEvent`). */
   onEvent?: (event: ChordEvent) => void;
 }

@@ -17,6 +17,8 @@ pub struct JoinOptions {
     pub join_timeout_ms: u64,
     /// The event callback.
     pub on_event: Option<Function>,
+    /// The node id to use, if the caller chose one (e.g. kept across reloads).
+    pub id: Option<crate::Id>,
 }
 
 impl JoinOptions {
@@ -53,7 +55,11 @@ impl JoinOptions {
             None => None,
             Some(f) => Some(f.dyn_into::<Function>().map_err(|_| "options.onEvent must be a function".to_string())?),
         };
-        Ok(JoinOptions { signaling_url, config: PeerConfig { node, links, ring }, join_timeout_ms, on_event })
+        let id = match string(v, "id")? {
+            None => None,
+            Some(hex) => Some(crate::Id::from_hex(&hex).map_err(|_| format!("options.id must be 40 hex digits, got {hex:?}"))?),
+        };
+        Ok(JoinOptions { signaling_url, config: PeerConfig { node, links, ring }, join_timeout_ms, on_event, id })
     }
 }
 

@@ -30,7 +30,8 @@ impl ChordPeer {
     #[wasm_bindgen(unchecked_return_type = "ChordPeer")]
     pub async fn join(#[wasm_bindgen(unchecked_param_type = "JoinOptions")] options: JsValue) -> Result<ChordPeer, JsError> {
         let opts = JoinOptions::from_js(&options).map_err(|e| JsError::new(&e))?;
-        let (id, seed) = fresh_identity().map_err(|e| JsError::new(&e))?;
+        let (fresh, seed) = fresh_identity().map_err(|e| JsError::new(&e))?;
+        let id = opts.id.unwrap_or(fresh);
         let (tx, rx) = mpsc::unbounded();
         let (join_tx, join_rx) = oneshot::channel();
         let peer = Peer::new(id, opts.config, seed);

@@ -1,7 +1,8 @@
-// A closing tab leaves gracefully (issue #4, tab life): the page calls leave() on `pagehide`, so
+// Tab life (issue #4). A closing tab leaves gracefully: the page calls leave() on `pagehide`, so
 // its neighbours learn at once and its values move to its successors. With replicas=1 only that
 // hand-over can keep a value alive, and the ring must be correct again well before failure
-// detection (3 unanswered pings, ~4.5 s) could have noticed the tab was gone.
+// detection (3 unanswered pings, ~4.5 s) could have noticed the tab was gone. A reload keeps the
+// tab's id; a duplicated tab (same profile, copied sessionStorage) must take another.
 //
 // Needs what ring.test.mjs needs; run it inside scripts/loopback-only (`make test-browser` does).
 
@@ -14,7 +15,7 @@ import { waitFor, withTimeout } from './lib/wait.mjs';
 
 const RING = `life-${process.pid}-${Date.now().toString(36)}`;
 
-describe('a closing tab hands over and leaves (pagehide)', () => {
+describe('tab life: pagehide, reload, duplicate', () => {
   let server;
   const browsers = [];
   const peers = [];
@@ -65,5 +66,28 @@ describe('a closing tab hands over and leaves (pagehide)', () => {
       assert.ok(got?.equals(bytes), `${p.name}: the value is gone or differs after its only holder closed`);
     }
     console.log(`# neighbours correct ${Math.round(repairedMs)} ms after the holder tab closed; value still there`);
+    peers.splice(peers.indexOf(holder), 1);
+  });
+
+  it('a reload keeps the tab id; a duplicated tab takes a new one', { timeout: 90_000 }, async () => {
+    const tab = peers[0];
+    const idBefore = tab.id;
+    await tab.page.reload({ waitUntil: 'load' });
+    const after = await withTimeout(tab.page.evaluate(async () => (await window.chordReady).id), 30_000, 'rejoin after reload');
+    assert.equal(after, idBefore, 'the reloaded tab rejoined with its id');
+
+    // A duplicated tab: same browser profile (context), and a copy of the tab's sessionStorage.
+    const dup = await tab.context.newPage();
+    await dup.addInitScript(([key, id]) => sessionStorage.setItem(key, id), [`chord.id.${RING}`, idBefore]);
+    await dup.goto(`${server.url}/?loopback=1&ring=${RING}&replicas=1`, { waitUntil: 'load' });
+    const dupId = await withTimeout(dup.evaluate(async () => (await window.chordReady).id), 30_000, 'duplicate joins');
+    assert.notEqual(dupId, idBefore, 'a duplicated tab must not reuse the id its original holds');
+    peers.push({ name: 'duplicate', id: dupId, page: dup, context: tab.context, logs: [], state: () => dup.evaluate(() => window.chord.state()) });
+
+    let problems = [];
+    await waitFor(async () => {
+      problems = ringProblems(await Promise.all(peers.map((p) => p.state())), { ring: RING });
+      return problems.length === 0;
+    }, 20_000, { what: `a correct ring of ${peers.length} tabs`, detail: () => problems.join('; ') });
   });
 });
