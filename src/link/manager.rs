@@ -313,15 +313,17 @@ impl Links {
         }
     }
 
-    /// The peers the Chord tables need links to (predecessor, successors, fingers).
-    pub fn want(&mut self, now: Millis, peers: impl IntoIterator<Item = Id>) {
+    /// The peers the Chord tables need links to (predecessor, successors,
+    /// fingers). Returns whether the set changed.
+    pub fn want(&mut self, now: Millis, peers: impl IntoIterator<Item = Id>) -> bool {
         let wanted: BTreeSet<Id> = peers.into_iter().filter(|p| *p != self.me).collect();
         if wanted == self.wanted {
-            return;
+            return false;
         }
         self.wanted = wanted;
         self.arm(now);
         self.connect_wanted(now);
+        true
     }
 
     /// Starts the bootstrap link to `introducer`, negotiated through the server

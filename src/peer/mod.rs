@@ -104,7 +104,6 @@ pub struct Peer {
     server: ServerState,
     /// The member the server introduced us to, while joining through it.
     introducer: Option<Id>,
-    wanted: BTreeSet<Id>,
     out: VecDeque<PeerOutput>,
 }
 
@@ -117,7 +116,6 @@ impl Peer {
             ring: cfg.ring,
             server: ServerState::Closed,
             introducer: None,
-            wanted: BTreeSet::new(),
             out: VecDeque::new(),
         }
     }
@@ -289,7 +287,6 @@ impl Peer {
     /// Closes every link.
     pub fn shutdown(&mut self, now: Millis) {
         self.links.close_all(now);
-        self.wanted.clear();
         self.pump(now);
     }
 
@@ -393,7 +390,7 @@ impl Peer {
     }
 
     /// Tells the link manager which peers the Chord tables point at. Returns
-    /// whether that produced output.
+    /// whether that changed anything (its output is drained by `pump`).
     fn sync_wanted(&mut self, now: Millis) -> bool {
         if self.node.status() != Status::Joined {
             return false;
@@ -401,17 +398,6 @@ impl Peer {
         let mut wanted: BTreeSet<Id> = self.node.successors().iter().copied().collect();
         wanted.extend(self.node.predecessor());
         wanted.extend(self.node.fingers().runs().iter().map(|r| r.node));
-        wanted.remove(&self.node.id());
-        if wanted == self.wanted {
-            return false;
-        }
-        self.wanted = wanted.clone();
-        self.links.want(now, wanted);
-        let mut produced = false;
-        while let Some(o) = self.links.poll_output() {
-            produced = true;
-            self.on_link_output(now, o);
-        }
-        produced
+        self.links.want(now, wanted)
     }
 }

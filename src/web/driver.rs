@@ -76,9 +76,12 @@ pub enum Input {
 /// The answer a promise waits for: a value, or a message for the user.
 pub type Reply = oneshot::Sender<Result<JsValue, String>>;
 
-enum Pending {
-    Put { name: String, reply: Reply },
-    Get { name: String, reply: Reply },
+/// A put or get the API waits for.
+struct Pending {
+    /// What the user calls the request, for error messages: "store" or "fetch".
+    verb: &'static str,
+    name: String,
+    reply: Reply,
 }
 
 /// An event as `onEvent` receives it (shape in `api_types.rs`).
@@ -150,20 +153,29 @@ impl Core {
     pub fn put(&mut self, name: String, value: Vec<u8>) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         check_name(&name)?;
         let now = now();
-        let req = self.peer.put(now, Id::key_of(&name), value).map_err(|e| command_error(&name, e))?;
-        let (reply, rx) = oneshot::channel();
-        self.requests.insert(req, Pending::Put { name, reply });
-        self.flush(now);
-        Ok(rx)
+        let started = self.peer.put(now, Id::key_of(&name), value);
+        self.track(now, "store", name, started)
     }
 
     /// Fetches the value stored under the SHA-1 of `name`.
     pub fn get(&mut self, name: String) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         check_name(&name)?;
         let now = now();
-        let req = self.peer.get(now, Id::key_of(&name)).map_err(|e| command_error(&name, e))?;
+        let started = self.peer.get(now, Id::key_of(&name));
+        self.track(now, "fetch", name, started)
+    }
+
+    /// Remembers a started request until its answer; sends what it produced.
+    fn track(
+        &mut self,
+        now: Millis,
+        verb: &'static str,
+        name: String,
+        started: Result<ReqId, CommandError>,
+    ) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+        let req = started.map_err(|e| command_error(&name, e))?;
         let (reply, rx) = oneshot::channel();
-        self.requests.insert(req, Pending::Get { name, reply });
+        self.requests.insert(req, Pending { verb, name, reply });
         self.flush(now);
         Ok(rx)
     }
@@ -198,8 +210,7 @@ impl Core {
         self.server = None;
         self.stopped = true;
         for (_, p) in self.requests.drain() {
-            let (Pending::Put { reply, .. } | Pending::Get { reply, .. }) = p;
-            let _ = reply.send(Err("this peer has left the ring".into()));
+            let _ = p.reply.send(Err("this peer has left the ring".into()));
         }
         let _ = self.tx.unbounded_send(Input::Wake);
     }
@@ -345,26 +356,22 @@ impl Core {
             // is settled by a later `Joined`, a `BootstrapFailed` or its timeout.
             Event::JoinFailed { error } => web_sys::console::info_1(&format!("chord: join attempt failed: {error}; retrying").into()),
             Event::PutDone { req, key, node, hops, .. } => {
-                if let Some(Pending::Put { reply, .. }) = self.requests.remove(&req) {
+                if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
                     let result = PutResult { key: key.to_hex(), node: node.to_hex(), hops };
                     let _ = reply.send(to_js(&result));
                 }
             }
             Event::GetDone { req, record, .. } => {
-                if let Some(Pending::Get { reply, .. }) = self.requests.remove(&req) {
+                if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
                     let value = record.map(|r| Uint8Array::from(r.value.as_slice()).into()).unwrap_or(JsValue::UNDEFINED);
                     let _ = reply.send(Ok(value));
                 }
             }
-            Event::RequestFailed { req, error, .. } => match self.requests.remove(&req) {
-                Some(Pending::Put { name, reply }) => {
-                    let _ = reply.send(Err(format!("could not store \"{name}\": {}", request_error(&error))));
+            Event::RequestFailed { req, error, .. } => {
+                if let Some(Pending { verb, name, reply }) = self.requests.remove(&req) {
+                    let _ = reply.send(Err(format!("could not {verb} \"{name}\": {}", request_error(&error))));
                 }
-                Some(Pending::Get { name, reply }) => {
-                    let _ = reply.send(Err(format!("could not fetch \"{name}\": {}", request_error(&error))));
-                }
-                None => {}
-            },
+            }
             Event::LookupDone { .. } => {}
             Event::SuccessorChanged { successor } => self.emit(JsEvent::Successor { successor: successor.map(|s| s.to_hex()) }),
             Event::PredecessorChanged { predecessor } => {
