@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm test test-native test-wasm test-browser web server serve sim bench bench-sim bench-browser paper fmt clippy clean
+.PHONY: help setup setup-wasm test test-native test-wasm test-browser web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,13 +48,16 @@ clippy: ## Lints
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 	$(CARGO) build --release --bin chord-sim
 
-bench: bench-sim bench-browser ## Every benchmark of BENCHMARKS.md; JSON in $(BENCH_OUT)/
+bench: bench-sim bench-browser bench-files ## Every benchmark of BENCHMARKS.md; JSON in $(BENCH_OUT)/
 
 bench-sim: sim ## The simulator benchmarks; JSON in $(BENCH_OUT)/
 	@./scripts/bench.sh $(BENCH_OUT)
 
 bench-browser: setup web server ## The browser ring benchmark (8 tabs in 2 Chromium processes, 3 runs); $(BENCH_OUT)/browser.json
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 8 --browsers 2 --runs 3 --out $(BENCH_OUT)/browser.json
+
+bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip; $(BENCH_OUT)/files.json
+	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json
 
 paper: sim ## The Chord paper's experiments: SVG plots and a table in out/paper/
 	./target/release/chord-sim paper --out out/paper

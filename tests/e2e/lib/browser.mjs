@@ -64,11 +64,14 @@ export async function closeBrowser(browser, ms = 10_000) {
  * for `window.chordReady` (the peer has joined its ring). Rejects with the page's reason if the
  * join fails, or after `timeoutMs`.
  *
+ * `setup(page)`, if given, runs before the page is loaded (e.g. `recordChordEvents` of lib/files.mjs).
+ *
  * @param {import('playwright-core').Browser} browser
- * @param {{ server: { url: string }, ring: string, name?: string, params?: Record<string, string>, timeoutMs?: number }} opts
+ * @param {{ server: { url: string }, ring: string, name?: string, params?: Record<string, string>, timeoutMs?: number,
+ *   setup?: (page: import('playwright-core').Page) => Promise<void> }} opts
  * @returns {Promise<Peer>}
  */
-export async function openPeer(browser, { server, ring, name = 'peer', params = {}, timeoutMs = 30_000 }) {
+export async function openPeer(browser, { server, ring, name = 'peer', params = {}, timeoutMs = 30_000, setup }) {
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   const context = await browser.newContext();
@@ -82,6 +85,7 @@ export async function openPeer(browser, { server, ring, name = 'peer', params = 
   const url = `${server.url}/?${query}`;
   const peer = { name, id: '', page, context, logs, state: () => page.evaluate(() => window.chord.state()) };
   try {
+    if (setup) await setup(page);
     await page.goto(url, { timeout: left(), waitUntil: 'load' });
     await page.waitForFunction(() => window.chordReady !== undefined, null, { timeout: left(), polling: 50 });
     const joined = await withTimeout(

@@ -1,0 +1,228 @@
+// File transfer benchmark (issue #4): Chord `get` throughput against a plain RTCDataChannel, and a
+// 100 MiB round trip with the peers' wasm memory watched. Two tabs in two separate Chromium
+// processes, the real signaling server and page.
+//
+//   node tests/e2e/bench/file-bench.mjs [--mib 16] [--big-mib 100] [--runs 3] [--out out/bench/files.json]
+//
+// Run it inside scripts/loopback-only after `make web server` (`make bench-files` does both).
+//   raw      a plain JS RTCPeerConnection pair (one page per process, the server's style.css, complete SDP
+//            exchanged through node, no ICE servers, loopback candidates only), one ordered
+//            reliable channel: MIB MiB in 64 KiB messages, paused above 1 MiB buffered, resumed on
+//            bufferedamountlow at 256 KiB; timed on the sender from the first send to the
+//            receiver's confirmation that it has every byte. RUNS times; median MB/s.
+//   get      a 2-tab ring with replicas=1. Tab B puts a random MIB MiB file under a name whose key's
+//            successor is B (so B alone holds it), tab A gets it: timed in the page from the get()
+//            call to the Blob; SHA-256 of both Blobs compared in the pages. RUNS files; median MB/s,
+//            and the ratio get / raw (target ≥ 0.70).
+//   big      a random BIG-MIB MiB file put from A under a name held by B (the bytes cross in the
+//            put), then got in B; SHA-256 compared; state().wasmMemoryBytes of both tabs before and
+//            after; growth vs the file size (target: growth < file size).
+// MB = 10^6 bytes. Prints a table; writes every sample as JSON. Exits non-zero if a transfer
+// failed or the bytes differ (the targets are reported, not enforced).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { closeBrowser, launchBrowser, openPeer, waitForLink } from '../lib/browser.mjs';
+import { dropBlob, getBlob, heldRecords, makeRandomBlob, mbps, median, putBlob, wasmMemory } from '../lib/files.mjs';
+import { big, keyOf, ringProblems, short, successorOf } from '../lib/ring.mjs';
+import { closeRawChannel, connectRawChannel, rawTransfer } from '../lib/rtc.mjs';
+import { ROOT, startServer } from '../lib/server.mjs';
+import { waitFor, withTimeout } from '../lib/wait.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '16' },
+    'big-mib': { type: 'string', default: '100' },
+    runs: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'out/bench/files.json' },
+    'raw-only': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opt.help) {
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  process.exit(0);
+}
+const MIB = 1 << 20;
+const SIZE = Number(opt.mib) * MIB;
+const BIG = Number(opt['big-mib']) * MIB;
+const RUNS = Number(opt.runs);
+const round = (x, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
+const log = (...a) => console.error(...a);
+
+/** A name `base №k` whose key's successor in the ring of `ids` is `holder`. */
+function nameHeldBy(base, holder, ids) {
+  const succ = successorOf(ids);
+  for (let k = 1; ; k++) {
+    const name = `${base} №${k}`;
+    if (succ(big(keyOf(name))) === holder) return name;
+  }
+}
+
+async function rawPart(server, browsers) {
+  const ctxs = await Promise.all(browsers.map((b) => b.newContext()));
+  const [sender, receiver] = await Promise.all(ctxs.map((c) => c.newPage()));
+  try {
+    // A page of the server's origin (about:blank gathers no candidates); not the peer page.
+    await Promise.all([sender, receiver].map((p) => p.goto(`${server.url}/style.css`)));
+    await connectRawChannel(sender, receiver);
+    // One unmeasured warm-up of 1 MiB (SCTP window, JIT).
+    await rawTransfer(sender, receiver, { bytes: MIB });
+    const runs = [];
+    for (let r = 0; r < RUNS; r++) {
+      const res = await rawTransfer(sender, receiver, { bytes: SIZE });
+      if (res.bytes !== SIZE) throw new Error(`raw run ${r}: receiver got ${res.bytes} of ${SIZE} bytes`);
+      runs.push({ ms: res.ms, receiver_ms: res.receiverMs, mbps: mbps(SIZE, res.ms) });
+      log(`raw ${r}: ${round(res.ms)} ms, ${round(mbps(SIZE, res.ms), 2)} MB/s`);
+    }
+    return { runs, mbps_median: median(runs.map((r) => r.mbps)) };
+  } finally {
+    await closeRawChannel(sender, receiver);
+    for (const c of ctxs) await c.close().catch(() => {});
+  }
+}
+
+async function chordPart(server, browsers, out) {
+  const ring = `files-bench-${Date.now().toString(36)}`;
+  const params = { replicas: '1' };
+  const a = await openPeer(browsers[0], { server, ring, name: 'A', params });
+  const b = await openPeer(browsers[1], { server, ring, name: 'B', params });
+  const peers = [a, b];
+  try {
+    let problems = [];
+    await waitFor(async () => {
+      problems = ringProblems(await Promise.all(peers.map((p) => p.state())), { ring });
+      return problems.length === 0;
+    }, 30_000, { what: 'a correct 2-tab ring', detail: () => problems.join('; ') });
+    await waitForLink(a, b.id);
+    const st = await a.state();
+    if (typeof st.wasmMemoryBytes !== 'number' || !Array.isArray(st.records)) {
+      throw new Error(`the file API is not there: state().wasmMemoryBytes = ${st.wasmMemoryBytes}, state().records = ${JSON.stringify(st.records)} (rebuild with \`make web\`?)`);
+    }
+    const ids = peers.map((p) => p.id);
+    out.tabs = { A: a.id, B: b.id };
+    out.wasm_memory_at_join = { A: await wasmMemory(a), B: await wasmMemory(b) };
+
+    // b) get throughput: B holds, A gets; a new file every run so no cache can answer.
+    out.get = { runs: [] };
+    for (let r = 0; r < RUNS; r++) {
+      const name = nameHeldBy(`file-bench get ${r}`, b.id, ids);
+      const made = await makeRandomBlob(b, `get${r}`, SIZE);
+      const put = await withTimeout(putBlob(b, name, `get${r}`), 120_000, `B: put ${name}`);
+      if (!put.ok) throw new Error(`B: put(${JSON.stringify(name)}) failed: ${put.error.message}`);
+      if (put.result.node !== b.id) throw new Error(`put answered node ${short(put.result.node)}, want B ${short(b.id)}`);
+      const aRecs = (await heldRecords(a)).filter((x) => x.key === put.result.key);
+      const got = await withTimeout(getBlob(a, name), 180_000, `A: get ${name}`);
+      if (!got.ok) throw new Error(`A: get(${JSON.stringify(name)}) failed: ${got.error.message}`);
+      if (!got.found) throw new Error(`A: get(${JSON.stringify(name)}) found nothing (${got.kind})`);
+      if (got.sha256 !== made.sha256 || got.size !== SIZE) {
+        throw new Error(`A: get(${JSON.stringify(name)}): ${got.size} bytes, SHA-256 ${got.sha256}; put ${SIZE} bytes, ${made.sha256}`);
+      }
+      const run = { name, put_ms: put.ms, ms: got.ms, mbps: mbps(SIZE, got.ms), progress_calls: got.progress.count, a_held_before: aRecs };
+      out.get.runs.push(run);
+      log(`get ${r}: ${round(got.ms)} ms, ${round(run.mbps, 2)} MB/s (local put in B ${round(put.ms)} ms)`);
+      await dropBlob(b, `get${r}`);
+    }
+    out.get.mbps_median = median(out.get.runs.map((r) => r.mbps));
+
+    // c) the big round trip: put from A under a name B holds, get in B.
+    const name = nameHeldBy('file-bench big', b.id, ids);
+    const mem = { before: { A: await wasmMemory(a), B: await wasmMemory(b) } };
+    const made = await makeRandomBlob(a, 'big', BIG);
+    const put = await withTimeout(putBlob(a, name, 'big'), 600_000, `A: put ${name}`);
+    if (!put.ok) throw new Error(`A: put(${JSON.stringify(name)}, ${BIG} bytes) failed: ${put.error.message}`);
+    await dropBlob(a, 'big');
+    mem.after_put = { A: await wasmMemory(a), B: await wasmMemory(b) };
+    const got = await withTimeout(getBlob(b, name), 600_000, `B: get ${name}`);
+    if (!got.ok) throw new Error(`B: get(${JSON.stringify(name)}, ${BIG} bytes) failed: ${got.error.message}`);
+    const identical = got.found && got.size === BIG && got.sha256 === made.sha256;
+    mem.after = { A: await wasmMemory(a), B: await wasmMemory(b) };
+    const growth = { A: mem.after.A - mem.before.A, B: mem.after.B - mem.before.B };
+    out.big = {
+      name,
+      bytes: BIG,
+      put_ms: put.ms,
+      put_mbps: mbps(BIG, put.ms),
+      put_node: put.result.node,
+      get_ms: got.ms,
+      get_mbps: mbps(BIG, got.ms),
+      identical,
+      sha256: made.sha256,
+      wasm_memory: mem,
+      growth,
+      growth_below_size: growth.A < BIG && growth.B < BIG,
+    };
+    log(`big: put ${round(put.ms)} ms, get ${round(got.ms)} ms, identical ${identical}, wasm growth A ${growth.A} B ${growth.B}`);
+    if (!identical) throw new Error(`B: get of the ${BIG}-byte file: ${got.size} bytes, SHA-256 ${got.sha256}, want ${made.sha256}`);
+  } finally {
+    out.logs = Object.fromEntries(peers.map((p) => [p.name, p.logs.slice(-200)]));
+    for (const p of peers) await p.context.close().catch(() => {});
+  }
+}
+
+function printTable(res) {
+  const mb = (x) => `${round(x, 2)} MB/s`;
+  const mibs = (x) => `${round(x / MIB, 1)} MiB`;
+  const rows = [['metric', 'value']];
+  rows.push([`raw RTCDataChannel, ${opt.mib} MiB in 64 KiB messages, median of ${RUNS}`, res.raw ? mb(res.raw.mbps_median) : 'n/a']);
+  if (res.get) {
+    rows.push([`chord get of a ${opt.mib} MiB file from the other process, median of ${RUNS}`, mb(res.get.mbps_median)]);
+    rows.push(['get / raw (target ≥ 0.70)', round(res.ratio, 2)]);
+  }
+  if (res.big) {
+    rows.push([`${opt['big-mib']} MiB put (bytes cross to the holder)`, `${round(res.big.put_ms / 1000, 1)} s, ${mb(res.big.put_mbps)}`]);
+    rows.push([`${opt['big-mib']} MiB get in the holder`, `${round(res.big.get_ms / 1000, 1)} s, ${mb(res.big.get_mbps)}`]);
+    rows.push([`${opt['big-mib']} MiB byte-identical (SHA-256)`, res.big.identical ? 'yes' : 'NO']);
+    const m = res.big.wasm_memory;
+    rows.push(['wasm memory A (putter) before → after', `${mibs(m.before.A)} → ${mibs(m.after.A)} (growth ${mibs(res.big.growth.A)})`]);
+    rows.push(['wasm memory B (holder) before → after', `${mibs(m.before.B)} → ${mibs(m.after.B)} (growth ${mibs(res.big.growth.B)})`]);
+    rows.push(['wasm growth < file size (target)', res.big.growth_below_size ? 'yes' : 'NO']);
+  }
+  if (res.error) rows.push(['error', res.error.split('\n')[0]]);
+  for (const [k, v] of rows) console.log(`${String(k).padEnd(62)} ${v}`);
+}
+
+async function main() {
+  const t0 = Date.now();
+  const server = await startServer();
+  const browsers = [];
+  const res = { date: new Date().toISOString(), bytes: SIZE, runs: RUNS, browsers: 2 };
+  let failed = false;
+  try {
+    for (let i = 0; i < 2; i++) browsers.push(await launchBrowser());
+    res.raw = await rawPart(server, browsers);
+    if (!opt['raw-only']) {
+      await chordPart(server, browsers, res);
+      res.ratio = res.get.mbps_median / res.raw.mbps_median;
+    }
+  } catch (e) {
+    failed = true;
+    res.error = e.stack ?? String(e);
+    console.error(res.error);
+    if (res.get?.runs?.length && res.raw) res.ratio = median(res.get.runs.map((r) => r.mbps)) / res.raw.mbps_median;
+  } finally {
+    for (const b of browsers) await closeBrowser(b);
+    await server.stop();
+  }
+  res.wall_s = (Date.now() - t0) / 1000;
+  res.summary = {
+    raw_mbps: round(res.raw?.mbps_median, 2),
+    get_mbps: round(res.get?.mbps_median, 2),
+    ratio: round(res.ratio, 3),
+    ratio_target_met: res.ratio >= 0.7,
+    big_identical: res.big?.identical,
+    big_growth_bytes: res.big?.growth,
+    big_growth_below_size: res.big?.growth_below_size,
+  };
+  printTable(res);
+  const file = path.resolve(ROOT, opt.out);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(res, null, 2));
+  console.error(`wrote ${opt.out} (${round(res.wall_s)} s)`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1);
+});
