@@ -132,16 +132,18 @@ export function putBytes(peer, name, bytes) {
 
 /**
  * `window.chord.get(name)` in the page: the value as a Buffer, or `undefined` if absent.
- * Throws if the page returns anything but a Uint8Array or undefined.
+ * The page may answer a Blob (docs/files.md) or a Uint8Array (before issue #4); throws if it
+ * returns anything else.
  * @param {Peer} peer
  * @param {string} name
  * @returns {Promise<Buffer | undefined>}
  */
 export async function getBytes(peer, name) {
   const r = await peer.page.evaluate(async (name) => {
-    const v = await window.chord.get(name);
+    let v = await window.chord.get(name);
     if (v === undefined) return { kind: 'undefined' };
-    if (!(v instanceof Uint8Array)) return { kind: Object.prototype.toString.call(v) };
+    if (v instanceof Blob) v = new Uint8Array(await v.arrayBuffer());
+    else if (!(v instanceof Uint8Array)) return { kind: Object.prototype.toString.call(v) };
     let s = '';
     for (let i = 0; i < v.length; i += 0x8000) s += String.fromCharCode.apply(null, v.subarray(i, i + 0x8000));
     return { kind: 'Uint8Array', b64: btoa(s) };
