@@ -34,6 +34,10 @@ pub struct Config {
     pub max_pending_requests: usize,
     /// Most records this node keeps; puts and hand-overs beyond are refused.
     pub max_records: usize,
+    /// Whether to report every change of the records held
+    /// ([`Event::Stored`](crate::Event::Stored), [`Event::Dropped`](crate::Event::Dropped)):
+    /// a browser peer persists them and fetches blob bytes; the simulator does not need them.
+    pub store_events: bool,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             rpc_attempts: 3,
             max_pending_requests: 4096,
             max_records: 1 << 20,
+            store_events: false,
         }
     }
 }

@@ -18,6 +18,15 @@ pub enum CommandError {
     /// Too many requests are already outstanding.
     #[error("too many requests in flight ({0}); try again when some finish")]
     Busy(usize),
+    /// The name is longer than a record may carry (or does not hash to the key).
+    #[error("the name is {0} bytes; names are limited to 1024 bytes")]
+    NameTooLong(usize),
+    /// A blob's size is zero or above the limit.
+    #[error("a blob of {0} bytes cannot be stored (1 byte to 1 GiB)")]
+    BlobSize(u64),
+    /// The node's store has no room for another record.
+    #[error("this node's store is full")]
+    StoreFull,
     /// A node cannot join through itself.
     #[error("a node cannot join the ring through itself")]
     JoinViaSelf,

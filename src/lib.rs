@@ -31,6 +31,7 @@ pub mod rng;
 pub mod signal;
 pub mod sim;
 pub mod store;
+pub mod transfer;
 pub mod successors;
 pub mod time;
 #[cfg(target_arch = "wasm32")]

@@ -7,11 +7,11 @@
 //! and never allocates more than the frame size allows.
 
 use crate::id::Id;
-use crate::store::{Record, Version};
+use crate::store::{Record, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame. Bump on any incompatible change.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Largest frame accepted or sent: Chromium's data-channel `maxMessageSize` (262144).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Largest value stored under one key by the core (bigger files are chunked above it).
@@ -153,6 +153,8 @@ pub enum Op {
     FindSuccessor,
     /// Store a value under the target key.
     Put {
+        /// The name the key was derived from (empty if the writer gave a key).
+        name: String,
         /// The value.
         value: Vec<u8>,
     },
@@ -196,6 +198,9 @@ pub enum RouteResult {
         node: Id,
         /// The record, or `None` if the key is not stored.
         record: Option<Record>,
+        /// The answering node's replicas (its first R−1 successors): where
+        /// else to fetch a blob's bytes from.
+        replicas: Vec<Id>,
     },
     /// Routing gave up.
     Failed {
@@ -296,9 +301,12 @@ impl Message {
                 if r.path.len() > MAX_HOPS + 2 {
                     return Err(DecodeError::Limit("route path too long"));
                 }
-                if let Op::Put { value } = &r.op {
+                if let Op::Put { value, name } = &r.op {
                     if value.len() > MAX_VALUE_BYTES {
                         return Err(DecodeError::Limit("value too large"));
+                    }
+                    if name.len() > MAX_NAME_BYTES {
+                        return Err(DecodeError::Limit("name too long"));
                     }
                 }
             }
@@ -306,9 +314,12 @@ impl Message {
                 if r.path.len() > MAX_HOPS + 2 {
                     return Err(DecodeError::Limit("reply path too long"));
                 }
-                if let RouteResult::Value { record: Some(rec), .. } = &r.result {
-                    if rec.value.len() > MAX_VALUE_BYTES {
+                if let RouteResult::Value { record, replicas, .. } = &r.result {
+                    if record.as_ref().is_some_and(|rec| !record_within_limits(rec)) {
                         return Err(DecodeError::Limit("value too large"));
+                    }
+                    if replicas.len() > MAX_SUCCESSORS {
+                        return Err(DecodeError::Limit("replica list too long"));
                     }
                 }
             }
@@ -316,7 +327,7 @@ impl Message {
                 if records.len() > MAX_RECORDS_PER_MESSAGE {
                     return Err(DecodeError::Limit("too many records"));
                 }
-                if records.iter().any(|r| r.value.len() > MAX_VALUE_BYTES) {
+                if !records.iter().all(record_within_limits) {
                     return Err(DecodeError::Limit("value too large"));
                 }
             }
@@ -344,6 +355,11 @@ impl Message {
     }
 }
 
+/// Whether a record's sizes are within the limits (its integrity is checked by the node).
+fn record_within_limits(r: &Record) -> bool {
+    r.value.len() <= MAX_VALUE_BYTES && r.name.len() <= MAX_NAME_BYTES && r.size <= MAX_BLOB_BYTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,7 +382,7 @@ mod tests {
                 hops: 2,
                 path: vec![a],
                 last_hop: false,
-                op: Op::Put { value: vec![1, 2, 3] },
+                op: Op::Put { name: String::new(), value: vec![1, 2, 3] },
             }),
             Message::RouteAck { origin: a, req: 3 },
             Message::RouteReply(RouteReply {
@@ -374,7 +390,7 @@ mod tests {
                 req: 3,
                 path: vec![],
                 hops: 2,
-                result: RouteResult::Value { node: b, record: Some(Record::new(b, b"v".to_vec(), Version { seq: 1, writer: a })) },
+                result: RouteResult::Value { node: b, record: Some(Record::new(b, b"v".to_vec(), Version { seq: 1, writer: a })), replicas: vec![a] },
             }),
             Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
             Message::StoreAck { req: 9 },
@@ -416,7 +432,7 @@ mod tests {
                 hops: 0,
                 path: vec![],
                 last_hop: false,
-                op: Op::Put { value: vec![0; len] },
+                op: Op::Put { name: String::new(), value: vec![0; len] },
             })
         };
         let bytes = put(MAX_VALUE_BYTES + 1).encode().unwrap();

@@ -1,6 +1,9 @@
 //! The values a node holds, with the versions that make replicas converge.
 //!
-//! Every record carries a [`Version`] and the SHA-1 digest of its value. Two
+//! Every record carries a [`Version`] and the SHA-1 digest of its value. A
+//! record either holds its bytes (*inline*, small values that ride the lookup
+//! path) or is a *blob manifest*: size and digest only, the bytes kept outside
+//! the node (a tab's IndexedDB) and moved by [`crate::transfer`]. Two
 //! records for one key are ordered by `(version.seq, version.writer, digest)`,
 //! a total order, so every replica that has seen the same set of puts keeps the
 //! same winner no matter in which order the puts and replica pushes arrived.
@@ -20,6 +23,11 @@ pub struct Version {
     pub writer: Id,
 }
 
+/// Longest name a record may carry, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Largest value a blob manifest may describe (1 GiB).
+pub const MAX_BLOB_BYTES: u64 = 1 << 30;
+
 /// A stored value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -27,16 +35,41 @@ pub struct Record {
     pub key: Id,
     /// The version.
     pub version: Version,
-    /// SHA-1 of `value`, checked by readers.
+    /// SHA-1 of the content, checked by readers.
     pub digest: Id,
-    /// The bytes.
+    /// Length of the content in bytes.
+    pub size: u64,
+    /// The name the key was derived from (empty when the writer gave only a key).
+    pub name: String,
+    /// The content when inline; empty for a blob manifest.
     pub value: Vec<u8>,
 }
 
 impl Record {
-    /// A record with its digest computed.
+    /// An inline record without a name, digest computed.
     pub fn new(key: Id, value: Vec<u8>, version: Version) -> Record {
-        Record { key, version, digest: Id::hash(&value), value }
+        Record { key, version, digest: Id::hash(&value), size: value.len() as u64, name: String::new(), value }
+    }
+
+    /// An inline record stored under the SHA-1 of `name`.
+    pub fn named(name: String, value: Vec<u8>, version: Version) -> Record {
+        let key = Id::key_of(&name);
+        Record { name, ..Record::new(key, value, version) }
+    }
+
+    /// A blob manifest: the content's size and digest, its bytes held elsewhere.
+    pub fn blob(blob: &Blob, version: Version) -> Record {
+        Record { key: blob.key, version, digest: blob.digest, size: blob.size, name: blob.name.clone(), value: Vec::new() }
+    }
+
+    /// Whether the bytes are held outside the record.
+    pub fn is_blob(&self) -> bool {
+        self.value.is_empty() && self.size > 0
+    }
+
+    /// The blob this record describes, if it is a manifest.
+    pub fn as_blob(&self) -> Option<Blob> {
+        self.is_blob().then(|| Blob { key: self.key, name: self.name.clone(), size: self.size, digest: self.digest })
     }
 
     /// The total order that decides which of two records for one key wins.
@@ -44,10 +77,32 @@ impl Record {
         (self.version, self.digest).cmp(&(other.version, other.digest))
     }
 
-    /// Whether the digest matches the value.
+    /// Whether the record is well formed: the name (if any) hashes to the
+    /// key, and an inline value matches its size and digest. A manifest's
+    /// digest is checked by whoever moves its bytes.
     pub fn is_intact(&self) -> bool {
-        Id::hash(&self.value) == self.digest
+        let name_ok = self.name.is_empty() || (self.name.len() <= MAX_NAME_BYTES && Id::key_of(&self.name) == self.key);
+        let body_ok = if self.is_blob() {
+            self.size <= MAX_BLOB_BYTES
+        } else {
+            self.value.len() as u64 == self.size && Id::hash(&self.value) == self.digest
+        };
+        name_ok && body_ok
     }
+}
+
+/// What identifies a blob: the key and name it is stored under, its size
+/// and the SHA-1 of its content.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Blob {
+    /// The key (SHA-1 of the name).
+    pub key: Id,
+    /// The name.
+    pub name: String,
+    /// Content length in bytes.
+    pub size: u64,
+    /// SHA-1 of the content.
+    pub digest: Id,
 }
 
 /// What a stored record knows about where it has been replicated.

@@ -13,21 +13,60 @@ impl Node {
         let key = route.target;
         let result = match &route.op {
             Op::FindSuccessor => RouteResult::Found { node: self.id },
-            Op::Get => RouteResult::Value { node: self.id, record: self.store.get(&key).cloned() },
-            Op::Put { value } => {
-                if self.store.get(&key).is_none() && self.store.len() >= self.cfg.max_records {
-                    RouteResult::Failed { node: self.id, reason: RouteFailure::StoreFull }
-                } else {
-                    let seq = self.store.get(&key).map_or(0, |r| r.version.seq) + 1;
-                    let version = Version { seq, writer: route.origin };
-                    self.store.merge(Record::new(key, value.clone(), version));
-                    // Push the new version to the replicas now rather than at the next pass.
-                    self.replicate(now, Some(key));
-                    RouteResult::Stored { node: self.id, version }
+            Op::Get => RouteResult::Value {
+                node: self.id,
+                record: self.store.get(&key).cloned(),
+                replicas: self.replica_targets(),
+            },
+            Op::Put { name, value } => {
+                let value = value.clone();
+                let name = name.clone();
+                match self.commit(now, key, route.origin, |version| Record { name, ..Record::new(key, value, version) }) {
+                    Ok(version) => RouteResult::Stored { node: self.id, version },
+                    Err(reason) => RouteResult::Failed { node: self.id, reason },
                 }
             }
         };
         self.reply(now, route, result, hops);
+    }
+
+    /// Commits a put from `writer` as the key's primary: the next version
+    /// after the one held, kept here and pushed to the replicas at once.
+    pub(super) fn commit(
+        &mut self,
+        now: Millis,
+        key: Id,
+        writer: Id,
+        record: impl FnOnce(Version) -> Record,
+    ) -> Result<Version, RouteFailure> {
+        if self.store.get(&key).is_none() && self.store.len() >= self.cfg.max_records {
+            return Err(RouteFailure::StoreFull);
+        }
+        let seq = self.store.get(&key).map_or(0, |r| r.version.seq) + 1;
+        let version = Version { seq, writer };
+        self.merge_record(record(version), None);
+        // Push the new version to the replicas now rather than at the next pass.
+        self.replicate(now, Some(key));
+        Ok(version)
+    }
+
+    /// Keeps whichever of the held and the incoming record wins; reports a change.
+    pub(super) fn merge_record(&mut self, record: Record, from: Option<Id>) -> crate::store::Merge {
+        let copy = self.cfg.store_events.then(|| record.clone());
+        let merged = self.store.merge(record);
+        if let (Some(record), crate::store::Merge::Inserted | crate::store::Merge::Replaced) = (copy, merged) {
+            self.emit(Event::Stored { record, from });
+        }
+        merged
+    }
+
+    /// Drops the record for `key`; reports it.
+    fn remove_record(&mut self, key: &Id) {
+        if let Some(r) = self.store.remove(key) {
+            if self.cfg.store_events {
+                self.emit(Event::Dropped { key: r.key, digest: r.digest });
+            }
+        }
     }
 
     /// Sends the records in `(lo, hi]` to `to`.
@@ -80,7 +119,7 @@ impl Node {
                 self.stats.count_drop(DropReason::StoreFull);
                 continue;
             }
-            self.store.merge(r);
+            self.merge_record(r, Some(from));
         }
         self.send(from, Message::StoreAck { req });
     }
@@ -94,7 +133,7 @@ impl Node {
                 for (key, version) in &w.items {
                     if w.delete_after_ack {
                         if self.store.get(key).is_some_and(|r| r.version == *version) {
-                            self.store.remove(key);
+                            self.remove_record(key);
                         }
                     } else {
                         self.store.mark_replicated(key, version, from, &keep);
@@ -106,7 +145,7 @@ impl Node {
     }
 
     /// The successors that should hold copies of our primary records.
-    fn replica_targets(&self) -> Vec<Id> {
+    pub(super) fn replica_targets(&self) -> Vec<Id> {
         let n = self.cfg.replicas.saturating_sub(1);
         self.successors.as_slice().iter().take(n).copied().collect()
     }

@@ -170,6 +170,8 @@ pub enum Event {
         record: Option<Record>,
         /// The node that answered.
         node: Id,
+        /// The answering node's replicas (other holders of a blob's bytes).
+        replicas: Vec<Id>,
         /// Path length.
         hops: u16,
     },
@@ -191,6 +193,22 @@ pub enum Event {
     PredecessorChanged {
         /// The new predecessor.
         predecessor: Option<Id>,
+    },
+    /// This node now holds `record` (new key, or a newer version). Only with
+    /// [`Config::store_events`]: lets a driver persist records and fetch a
+    /// blob's bytes from `from` (`None` for a put this node committed).
+    Stored {
+        /// The record as held now.
+        record: Record,
+        /// The peer it came from.
+        from: Option<Id>,
+    },
+    /// This node no longer holds `key` (handed on). Only with [`Config::store_events`].
+    Dropped {
+        /// The key.
+        key: Id,
+        /// The digest of the record it held.
+        digest: Id,
     },
     /// Every successor is gone: the node is out of the ring and should join
     /// again through a member the driver knows (records are kept).
@@ -542,10 +560,60 @@ impl Node {
 
     /// Stores `value` under `key`. Answered by [`Event::PutDone`].
     pub fn put(&mut self, now: Millis, key: Id, value: Vec<u8>) -> Result<ReqId, CommandError> {
+        self.put_op(now, key, String::new(), value)
+    }
+
+    /// Stores `value` under the SHA-1 of `name`, keeping the name with it.
+    /// Answered by [`Event::PutDone`].
+    pub fn put_named(&mut self, now: Millis, name: String, value: Vec<u8>) -> Result<ReqId, CommandError> {
+        if name.len() > crate::store::MAX_NAME_BYTES {
+            return Err(CommandError::NameTooLong(name.len()));
+        }
+        self.put_op(now, Id::key_of(&name), name, value)
+    }
+
+    fn put_op(&mut self, now: Millis, key: Id, name: String, value: Vec<u8>) -> Result<ReqId, CommandError> {
         if value.len() > crate::message::MAX_VALUE_BYTES {
             return Err(CommandError::ValueTooLarge(value.len()));
         }
-        self.start_request(now, ReqKind::Put, key, Op::Put { value })
+        self.start_request(now, ReqKind::Put, key, Op::Put { name, value })
+    }
+
+    /// Commits a blob whose bytes this node's driver now holds, as the key's
+    /// primary would commit a routed put from `writer`: gives it the next
+    /// version, keeps it and pushes it to the replicas.
+    pub fn commit_blob(&mut self, now: Millis, blob: &crate::store::Blob, writer: Id) -> Result<Version, CommandError> {
+        if self.status != Status::Joined {
+            return Err(CommandError::NotJoined);
+        }
+        if blob.size == 0 || blob.size > crate::store::MAX_BLOB_BYTES {
+            return Err(CommandError::BlobSize(blob.size));
+        }
+        if blob.name.len() > crate::store::MAX_NAME_BYTES || (!blob.name.is_empty() && Id::key_of(&blob.name) != blob.key) {
+            return Err(CommandError::NameTooLong(blob.name.len()));
+        }
+        self.commit(now, blob.key, writer, |version| Record::blob(blob, version))
+            .map_err(|_| CommandError::StoreFull)
+    }
+
+    /// Takes back records this node held before (say, kept across a reload
+    /// of its tab). They are merged like a hand-over, so newer versions in
+    /// the ring win, and replication and anti-entropy carry them to where
+    /// they belong. Returns how many were kept.
+    pub fn restore(&mut self, now: Millis, records: Vec<Record>) -> usize {
+        let mut kept = 0;
+        for r in records {
+            if !r.is_intact() || (self.store.get(&r.key).is_none() && self.store.len() >= self.cfg.max_records) {
+                continue;
+            }
+            if self.merge_record(r, None) != crate::store::Merge::Kept {
+                kept += 1;
+            }
+        }
+        if self.status == Status::Joined && kept > 0 {
+            self.replicate(now, None);
+        }
+        kept
     }
 
     /// Fetches the value under `key`. Answered by [`Event::GetDone`].

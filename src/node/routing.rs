@@ -213,10 +213,10 @@ impl Node {
             (ReqKind::Put, RouteResult::Stored { node, version }) => {
                 self.emit(Event::PutDone { req: user_req, key: target, node, version, hops })
             }
-            (ReqKind::Get, RouteResult::Value { node, record }) => {
+            (ReqKind::Get, RouteResult::Value { node, record, replicas }) => {
                 // A record whose bytes do not match its digest is as good as none.
                 let record = record.filter(|r| r.key == target && r.is_intact());
-                self.emit(Event::GetDone { req: user_req, key: target, record, node, hops })
+                self.emit(Event::GetDone { req: user_req, key: target, record, node, replicas, hops })
             }
             (ReqKind::Join { via }, RouteResult::Found { node }) => self.on_join_found(now, via, node),
             (ReqKind::FixFinger(i), RouteResult::Found { node }) => self.on_finger_found(i, node),

@@ -74,7 +74,7 @@ impl Workload {
                         self.failed += 1;
                     }
                 }
-                Event::GetDone { req, key, record, node, hops } => {
+                Event::GetDone { req, key, record, node, hops, .. } => {
                     if self.pending.remove(&(h, req)).is_none() {
                         continue;
                     }

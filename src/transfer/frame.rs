@@ -1,0 +1,180 @@
+//! Transfer frames: [`TRANSFER_FRAME_TAG`] then postcard. Decoding checks
+//! the size, then the structure, then the limits; it never panics.
+
+use super::CHUNK_BYTES;
+use crate::id::Id;
+use crate::store::{Blob, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
+use serde::{Deserialize, Serialize};
+
+/// First byte of every transfer frame (Chord frames start with their
+/// version, link frames with `0xF0`).
+pub const TRANSFER_FRAME_TAG: u8 = 0xF1;
+/// Largest transfer frame: one chunk plus headers.
+pub const MAX_TRANSFER_FRAME_BYTES: usize = CHUNK_BYTES as usize + 2 * 1024;
+
+/// What two tabs say to move a blob.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum XferMsg {
+    /// Puller → holder: "send me chunk `index` of the blob with `digest`".
+    Want {
+        /// The puller's number for this transfer.
+        pull: u64,
+        /// The blob's SHA-1.
+        digest: Id,
+        /// Which chunk.
+        index: u32,
+    },
+    /// Holder → puller: one chunk.
+    Chunk {
+        /// The transfer.
+        pull: u64,
+        /// Which chunk.
+        index: u32,
+        /// Its bytes (at most [`CHUNK_BYTES`]).
+        bytes: Vec<u8>,
+    },
+    /// Holder → puller: it does not hold that blob (any more).
+    Missing {
+        /// The transfer.
+        pull: u64,
+    },
+    /// Writer → a key's primary: "I hold this blob; pull it and commit it".
+    Offer {
+        /// The writer's number for this put.
+        put: u64,
+        /// What to pull.
+        blob: Blob,
+    },
+    /// Writer → primary: the put was cancelled; stop pulling.
+    Withdraw {
+        /// The put.
+        put: u64,
+    },
+    /// Primary → writer: the blob is stored and has this version.
+    Committed {
+        /// The put.
+        put: u64,
+        /// The version it got.
+        version: Version,
+    },
+    /// Primary → writer: the put did not succeed.
+    Refused {
+        /// The put.
+        put: u64,
+        /// Why.
+        reason: Refusal,
+    },
+}
+
+/// Why a primary did not commit an offered blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// The primary is not in the ring (left or rejoining).
+    #[error("the tab responsible for it is not in the ring right now")]
+    NotJoined,
+    /// Its store is full.
+    #[error("the tab responsible for it has no room left")]
+    StoreFull,
+    /// The bytes it pulled did not match the digest, or could not be read.
+    #[error("the bytes could not be copied to the tab responsible for it")]
+    PullFailed,
+    /// The offer was malformed (size, name).
+    #[error("the offer was malformed")]
+    Malformed,
+}
+
+/// Why bytes were not accepted as a transfer frame.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum XferError {
+    /// Not a transfer frame.
+    #[error("not a transfer frame")]
+    NotTransfer,
+    /// Longer than [`MAX_TRANSFER_FRAME_BYTES`].
+    #[error("transfer frame of {0} bytes exceeds the {MAX_TRANSFER_FRAME_BYTES}-byte limit")]
+    Oversized(usize),
+    /// Does not decode.
+    #[error("malformed transfer frame: {0}")]
+    Malformed(String),
+    /// Decodes but breaks a limit.
+    #[error("transfer frame beyond its limits: {0}")]
+    Limit(&'static str),
+}
+
+impl XferMsg {
+    /// Encodes as one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing plain structs into a Vec cannot fail.
+        postcard::to_extend(self, vec![TRANSFER_FRAME_TAG]).unwrap_or_else(|_| vec![TRANSFER_FRAME_TAG])
+    }
+
+    /// Decodes one frame, enforcing the limits. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<XferMsg, XferError> {
+        let (&tag, body) = bytes.split_first().ok_or(XferError::NotTransfer)?;
+        if tag != TRANSFER_FRAME_TAG {
+            return Err(XferError::NotTransfer);
+        }
+        if bytes.len() > MAX_TRANSFER_FRAME_BYTES {
+            return Err(XferError::Oversized(bytes.len()));
+        }
+        let (msg, rest): (XferMsg, &[u8]) =
+            postcard::take_from_bytes(body).map_err(|e| XferError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(XferError::Malformed(format!("{} trailing bytes", rest.len())));
+        }
+        match &msg {
+            XferMsg::Chunk { bytes, .. } if bytes.len() > CHUNK_BYTES as usize => Err(XferError::Limit("chunk too long")),
+            XferMsg::Offer { blob, .. } if blob.name.len() > MAX_NAME_BYTES => Err(XferError::Limit("name too long")),
+            XferMsg::Offer { blob, .. } if blob.size == 0 || blob.size > MAX_BLOB_BYTES => Err(XferError::Limit("blob size")),
+            _ => Ok(msg),
+        }
+    }
+}
+
+/// Whether `bytes` is a transfer frame.
+pub fn is_transfer_frame(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&TRANSFER_FRAME_TAG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn blob() -> Blob {
+        Blob { key: Id::key_of("f"), name: "f".into(), size: 100_000, digest: Id::hash(b"x") }
+    }
+
+    #[test]
+    fn round_trip_and_limits() {
+        let msgs = [
+            XferMsg::Want { pull: 1, digest: Id::hash(b"x"), index: 3 },
+            XferMsg::Chunk { pull: 1, index: 3, bytes: vec![7; CHUNK_BYTES as usize] },
+            XferMsg::Missing { pull: 1 },
+            XferMsg::Offer { put: 2, blob: blob() },
+            XferMsg::Withdraw { put: 2 },
+            XferMsg::Committed { put: 2, version: Version { seq: 1, writer: Id::ZERO } },
+            XferMsg::Refused { put: 2, reason: Refusal::StoreFull },
+        ];
+        for m in msgs {
+            let b = m.encode();
+            assert!(is_transfer_frame(&b));
+            assert!(b.len() <= MAX_TRANSFER_FRAME_BYTES);
+            assert_eq!(XferMsg::decode(&b), Ok(m));
+        }
+        let long = XferMsg::Chunk { pull: 1, index: 0, bytes: vec![0; CHUNK_BYTES as usize + 1] }.encode();
+        assert_eq!(XferMsg::decode(&long), Err(XferError::Limit("chunk too long")));
+        let empty = XferMsg::Offer { put: 1, blob: Blob { size: 0, ..blob() } }.encode();
+        assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("blob size")));
+        assert_eq!(XferMsg::decode(&[1, 2]), Err(XferError::NotTransfer));
+        assert!(matches!(XferMsg::decode(&vec![TRANSFER_FRAME_TAG; MAX_TRANSFER_FRAME_BYTES + 1]), Err(XferError::Oversized(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut bytes = vec![TRANSFER_FRAME_TAG];
+            bytes.extend(body);
+            let _ = XferMsg::decode(&bytes);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+use super::*;
+use crate::transfer::CHUNK_BYTES;
+
+fn content(n: usize, salt: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt)).collect()
+}
+
+fn blob_of(bytes: &[u8]) -> Blob {
+    Blob { key: Id::key_of("f"), name: "f".into(), size: bytes.len() as u64, digest: Id::hash(bytes) }
+}
+
+/// A world with holders (each with its own copy, possibly corrupt or absent)
+/// and a driver that stores chunks; answers arrive in reverse order per batch.
+struct World {
+    pulls: Pulls,
+    holders: Vec<(Id, Option<Vec<u8>>)>,
+    stored: BTreeMap<u32, Vec<u8>>,
+    events: Vec<PullOutput>,
+    max_window: u32,
+    fail_write_at: Option<u32>,
+}
+
+impl World {
+    fn new(holders: Vec<(Id, Option<Vec<u8>>)>) -> World {
+        World { pulls: Pulls::new(PullConfig::default()), holders, stored: BTreeMap::new(), events: vec![], max_window: 0, fail_write_at: None }
+    }
+
+    /// Runs until quiet; holders that have `None` never answer (a timeout moves on).
+    fn run(&mut self, now: &mut Millis) {
+        for _ in 0..100_000 {
+            let mut wants = Vec::new();
+            let mut writes = Vec::new();
+            while let Some(o) = self.pulls.poll_output() {
+                match o {
+                    PullOutput::Send { to, msg: XferMsg::Want { pull, index, .. } } => wants.push((to, pull, index)),
+                    PullOutput::Write { pull, index, bytes, .. } => writes.push((pull, index, bytes)),
+                    PullOutput::Discard { .. } => {
+                        self.stored.clear();
+                        self.events.push(o);
+                    }
+                    other => self.events.push(other),
+                }
+            }
+            let outstanding: u32 = self.pulls.pulls.values().map(|p| (p.next_want - p.next_hash) + p.unwritten).sum();
+            self.max_window = self.max_window.max(outstanding);
+            if wants.is_empty() && writes.is_empty() {
+                match self.pulls.poll_timeout() {
+                    Some(t) => {
+                        *now = t;
+                        self.pulls.handle_timeout(*now);
+                        continue;
+                    }
+                    None => return,
+                }
+            }
+            for (pull, index, bytes) in writes {
+                if self.fail_write_at == Some(index) {
+                    self.pulls.written(pull, index, Err("quota exceeded".into()));
+                } else {
+                    self.stored.insert(index, bytes);
+                    self.pulls.written(pull, index, Ok(()));
+                }
+            }
+            for (to, pull, index) in wants.into_iter().rev() {
+                let Some((_, copy)) = self.holders.iter().find(|(h, _)| *h == to) else { continue };
+                match copy {
+                    Some(c) if c.is_empty() => self.pulls.on_missing(*now, to, pull),
+                    Some(c) => {
+                        let s = (index * CHUNK_BYTES) as usize;
+                        let e = (s + CHUNK_BYTES as usize).min(c.len());
+                        self.pulls.on_chunk(*now, to, pull, index, c[s..e].to_vec());
+                    }
+                    None => {}
+                }
+            }
+        }
+        panic!("did not settle");
+    }
+
+    fn done(&self) -> Vec<&Result<Id, PullError>> {
+        self.events.iter().filter_map(|e| if let PullOutput::Done { result, .. } = e { Some(result) } else { None }).collect()
+    }
+
+    fn assembled(&self) -> Vec<u8> {
+        self.stored.values().flatten().copied().collect()
+    }
+}
+
+#[test]
+fn pulls_a_large_blob_within_the_window_and_out_of_order() {
+    let data = content(3 * 1024 * 1024 + 17, 1);
+    let h = Id::from_u64(5);
+    let mut w = World::new(vec![(h, Some(data.clone()))]);
+    let mut now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Store, vec![h]);
+    w.run(&mut now);
+    assert_eq!(w.done(), vec![&Ok(h)]);
+    assert_eq!(w.assembled(), data);
+    assert!(w.max_window <= WINDOW_CHUNKS, "window {} exceeded", w.max_window);
+    let last = w.events.iter().rev().find_map(|e| if let PullOutput::Progress { done, total, .. } = e { Some((*done, *total)) } else { None });
+    assert_eq!(last, Some((data.len() as u64, data.len() as u64)));
+}
+
+#[test]
+fn a_corrupt_copy_is_reported_and_the_next_holder_serves() {
+    let data = content(200_000, 2);
+    let mut bad = data.clone();
+    bad[150_000] ^= 1;
+    let (b, g) = (Id::from_u64(1), Id::from_u64(2));
+    let mut w = World::new(vec![(b, Some(bad)), (g, Some(data.clone()))]);
+    let mut now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Caller(7), vec![b, g]);
+    w.run(&mut now);
+    assert!(w.events.iter().any(|e| matches!(e, PullOutput::BadHolder { peer, .. } if *peer == b)));
+    assert!(w.events.iter().any(|e| matches!(e, PullOutput::Discard { .. })));
+    assert_eq!(w.done(), vec![&Ok(g)]);
+    assert_eq!(w.assembled(), data);
+}
+
+#[test]
+fn silent_and_empty_holders_are_skipped_then_reported() {
+    let data = content(100_000, 3);
+    let (silent, empty) = (Id::from_u64(1), Id::from_u64(2));
+    let mut w = World::new(vec![(silent, None), (empty, Some(vec![]))]);
+    let mut now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Store, vec![silent, empty, silent]);
+    w.run(&mut now);
+    assert_eq!(now, Millis(PullConfig::default().stall_ms), "the silent holder is given up after the stall time");
+    assert_eq!(w.done(), vec![&Err(PullError::NoHolder { bad: vec![], without: vec![silent, empty] })]);
+    let msg = w.done()[0].clone().unwrap_err().to_string();
+    assert!(msg.starts_with("no tab holding it could be reached"), "{msg}");
+}
+
+#[test]
+fn wrong_length_chunks_and_strangers_are_not_taken() {
+    let data = content(70_000, 4);
+    let (h, stranger) = (Id::from_u64(1), Id::from_u64(9));
+    let mut p = Pulls::new(PullConfig::default());
+    p.start(Millis(0), blob_of(&data), Sink::Store, vec![h]);
+    let pull = match p.poll_output() {
+        Some(PullOutput::Send { msg: XferMsg::Want { pull, .. }, .. }) => pull,
+        other => panic!("{other:?}"),
+    };
+    assert!(!p.on_chunk(Millis(1), stranger, pull, 0, data[..CHUNK_BYTES as usize].to_vec()));
+    assert!(!p.on_chunk(Millis(1), h, pull, 5, vec![0; 10]), "not asked for");
+    assert!(!p.on_chunk(Millis(1), h, pull + 100, 0, vec![0; 10]), "unknown pull");
+    assert!(!p.on_chunk(Millis(1), h, pull, 0, vec![0; 10]), "wrong length");
+    let outs: Vec<_> = std::iter::from_fn(|| p.poll_output()).collect();
+    assert!(outs.iter().any(|o| matches!(o, PullOutput::BadHolder { peer, .. } if *peer == h)));
+    assert!(matches!(outs.last(), Some(PullOutput::Done { result: Err(PullError::NoHolder { .. }), .. })));
+}
+
+#[test]
+fn a_storage_error_ends_the_pull_with_its_reason() {
+    let data = content(500_000, 5);
+    let h = Id::from_u64(1);
+    let mut w = World::new(vec![(h, Some(data.clone()))]);
+    w.fail_write_at = Some(3);
+    let mut now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Store, vec![h]);
+    w.run(&mut now);
+    assert_eq!(w.done(), vec![&Err(PullError::Storage("quota exceeded".into()))]);
+    assert!(w.pulls.pulls.is_empty());
+}
+
+#[test]
+fn cancel_discards_and_late_chunks_are_ignored() {
+    let data = content(300_000, 6);
+    let h = Id::from_u64(1);
+    let mut p = Pulls::new(PullConfig::default());
+    p.start(Millis(0), blob_of(&data), Sink::Caller(3), vec![h]);
+    let pull = match p.poll_output() {
+        Some(PullOutput::Send { msg: XferMsg::Want { pull, .. }, .. }) => pull,
+        other => panic!("{other:?}"),
+    };
+    assert!(p.cancel(Sink::Caller(3)));
+    assert!(!p.on_chunk(Millis(1), h, pull, 0, data[..CHUNK_BYTES as usize].to_vec()));
+    assert!(p.poll_timeout().is_none());
+}
