@@ -483,7 +483,7 @@ function renderHeld(st) {
       h("td", { class: "name", title: `${r.name ? `${r.name}\n` : ""}key ${r.key}\nSHA-1 ${r.digest ?? "?"}` },
         r.name ? r.name : h("span", { class: "muted" }, "key ", h("code", {}, short(r.key)), "…")),
       h("td", { class: "num" }, size(r.size)),
-      h("td", { class: "num" }, versionText(r.version)),
+      h("td", { class: "num", title: r.version?.writer ? `written by ${r.version.writer}` : "" }, versionText(r.version)),
       h("td", {}, h("span", { class: `pill pill-${r.role}` }, r.role)),
       h("td", {}, r.complete ? "complete" : h("span", { class: "warn-text" }, "incomplete")),
       h("td", {}, r.inline ? "inline" : "blob")));
@@ -856,7 +856,8 @@ function paint(t) {
     const v = speedOf(t);
     if (v !== undefined) {
       parts.push(rate(v));
-      if (v > 0 && done < total) parts.push(`about ${duration((total - done) / v)} left`);
+      const left = (total - done) / v;
+      if (v > 0 && done < total) parts.push(left < 1 ? "almost done" : `about ${duration(left)} left`);
     }
     line = parts.join(" · ");
     line = line[0].toUpperCase() + line.slice(1);
@@ -1025,15 +1026,16 @@ function renderRecentPuts() {
   update($("recent-puts"), JSON.stringify(recentPuts), () =>
     recentPuts.length === 0
       ? [h("tr", {}, h("td", { colspan: "5", class: "muted" }, "This tab has stored nothing yet"))]
-      : recentPuts.map((p) => h("tr", { "data-status": p.status },
+      : recentPuts.flatMap((p) => [h("tr", { "data-status": p.status, class: p.error ? "has-detail" : "" },
           h("td", { class: "name", title: p.key ? `${p.name}\nkey ${p.key}` : p.name }, p.name),
           h("td", { class: "num" }, size(p.size)),
-          h("td", { class: "num", title: p.writer ? `writer ${p.writer}` : "" }, versionText(
-            typeof p.seq === "number" ? { seq: p.seq, writer: p.writer ?? "" } : undefined)),
+          // The writer of this tab's own puts is this tab: only the seq is news.
+          h("td", { class: "num", title: p.writer ? `written by ${p.writer}` : "" }, typeof p.seq === "number" ? `v${p.seq}` : "—"),
           h("td", { class: "num" }, h("time", { datetime: new Date(p.time).toISOString() },
             new Date(p.time).toLocaleTimeString([], { hour12: false }))),
-          h("td", { class: `put-${p.status}`, title: p.error ?? "" },
-            RECENT_STATUS[p.status] ?? p.status, p.error ? `: ${p.error}` : ""))));
+          h("td", { class: `put-${p.status}` }, RECENT_STATUS[p.status] ?? p.status)),
+        // Why it failed, on a line of its own: the messages are sentences, too long for a cell.
+        ...(p.error ? [h("tr", { class: "detail" }, h("td", { colspan: "5", class: `put-${p.status}` }, p.error))] : [])]));
 }
 
 // ---- get ----------------------------------------------------------------------
