@@ -346,16 +346,58 @@ function describe(ev) {
       break;
     case "stored":
       if (ev.name) heldNames.set(ev.key, ev.name);
-      log("info", "This tab now holds ", valueName(ev.name, ev.key),
-        typeof ev.size === "number" ? ` (${size(ev.size)})` : "");
+      heldChanges.stored.push({ name: ev.name, key: ev.key, size: ev.size });
+      logHeldChangesSoon();
       break;
     case "dropped":
-      log("info", "This tab no longer holds ", valueName(heldNames.get(ev.key), ev.key));
+      heldChanges.dropped.push({ name: heldNames.get(ev.key) ?? "", key: ev.key });
       heldNames.delete(ev.key);
+      logHeldChangesSoon();
       break;
     default:
       log("info", `Event: ${JSON.stringify(ev)}`);
   }
+}
+
+/**
+ * `stored` and `dropped` events come in bursts (a restore after reload, a neighbour's hand-over):
+ * they are logged together, one line per kind, a moment after the burst.
+ * @type {{ stored: { name: string, key: string, size?: number }[], dropped: { name: string, key: string }[] }}
+ */
+const heldChanges = { stored: [], dropped: [] };
+let heldChangesQueued = false;
+/** Values named one by one in a line about several. */
+const NAMES_IN_LINE = 4;
+
+function logHeldChangesSoon() {
+  if (heldChangesQueued) return;
+  heldChangesQueued = true;
+  setTimeout(() => {
+    heldChangesQueued = false;
+    const { stored, dropped } = heldChanges;
+    heldChanges.stored = [];
+    heldChanges.dropped = [];
+    if (stored.length === 1) {
+      const v = stored[0];
+      log("info", "This tab now holds ", valueName(v.name, v.key), typeof v.size === "number" ? ` (${size(v.size)})` : "");
+    } else if (stored.length > 1) {
+      const total = stored.reduce((n, v) => n + (typeof v.size === "number" ? v.size : 0), 0);
+      log("info", `This tab now holds ${stored.length} more values (${size(total)}): `, ...someNames(stored));
+    }
+    if (dropped.length === 1) log("info", "This tab no longer holds ", valueName(dropped[0].name, dropped[0].key));
+    else if (dropped.length > 1) log("info", `This tab no longer holds ${dropped.length} values: `, ...someNames(dropped));
+  }, 300);
+}
+
+/** "“a”, “b”, … and 3 more" @param {{ name?: string, key: string }[]} values */
+function someNames(values) {
+  /** @type {(Node | string)[]} */ const out = [];
+  values.slice(0, NAMES_IN_LINE).forEach((v, i) => {
+    if (i > 0) out.push(", ");
+    out.push(valueName(v.name, v.key));
+  });
+  if (values.length > NAMES_IN_LINE) out.push(` and ${values.length - NAMES_IN_LINE} more`);
+  return out;
 }
 
 let renderQueued = false;
