@@ -47,6 +47,15 @@ pub enum RequestError {
     /// The node left the ring while the request was in flight.
     #[error("this node left the ring before the request finished")]
     Left,
+    /// No holder of a blob's bytes could serve a good copy, or they could not be stored.
+    #[error("{0}")]
+    Fetch(crate::transfer::PullError),
+    /// The key's primary did not commit a blob.
+    #[error("{0}")]
+    Refused(crate::transfer::Refusal),
+    /// The key's primary stopped copying a blob and did not answer.
+    #[error("the tab responsible for it stopped answering while copying it")]
+    PrimaryGone,
     /// The ring already has a node with this id.
     #[error("another node already uses this id")]
     IdTaken,

@@ -13,9 +13,11 @@
 //! the server and joins through it. Once joined it reports `member` and the
 //! server relays nothing more about it.
 
+mod files;
 mod snapshot;
 
-pub use snapshot::{FingerRunInfo, LinkView, PeerState};
+pub use files::{BlobCommand, Phase};
+pub use snapshot::{FingerRunInfo, HeldRecord, LinkView, PeerState, VersionView};
 
 use crate::config::Config;
 use crate::id::Id;
@@ -25,6 +27,7 @@ use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
 use crate::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
 use crate::time::Millis;
+use crate::transfer::{is_transfer_frame, PullConfig, Pulls, XferMsg};
 use crate::{CommandError, RequestError};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -79,6 +82,26 @@ pub enum PeerEvent {
         /// Why, in words for a user.
         reason: String,
     },
+    /// Bytes of a blob put or get moved.
+    Progress {
+        /// The request.
+        req: ReqId,
+        /// Which way.
+        phase: Phase,
+        /// Bytes so far.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+    /// A holder served bytes that do not match a blob's digest.
+    BadHolder {
+        /// The holder.
+        peer: Id,
+        /// The blob's key.
+        key: Id,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// Something the driver must do or know.
@@ -90,6 +113,8 @@ pub enum PeerOutput {
     Server(ClientMsg),
     /// An event for the application.
     Event(PeerEvent),
+    /// Something to do with blob bytes in the store.
+    Blob(BlobCommand),
     /// Close the signaling socket and open a new one: the peer lost the ring
     /// and has no link left to rejoin through, so it is introduced again.
     ReconnectServer,
@@ -104,18 +129,23 @@ pub struct Peer {
     server: ServerState,
     /// The member the server introduced us to, while joining through it.
     introducer: Option<Id>,
+    pulls: Pulls,
+    files: files::Files,
     out: VecDeque<PeerOutput>,
 }
 
 impl Peer {
     /// A peer with id `id`; `seed` fixes all of its randomness.
     pub fn new(id: Id, cfg: PeerConfig, seed: u64) -> Peer {
+        let node_cfg = Config { store_events: true, ..cfg.node };
         Peer {
-            node: Node::new(id, cfg.node, seed),
+            node: Node::new(id, node_cfg, seed),
             links: Links::new(id, cfg.links, seed.rotate_left(17) ^ 0x6c69_6e6b),
             ring: cfg.ring,
             server: ServerState::Closed,
             introducer: None,
+            pulls: Pulls::new(PullConfig::default()),
+            files: files::Files::default(),
             out: VecDeque::new(),
         }
     }
@@ -152,13 +182,14 @@ impl Peer {
 
     /// When [`Peer::handle_timeout`] must be called next.
     pub fn poll_timeout(&mut self) -> Option<Millis> {
-        [self.node.poll_timeout(), self.links.poll_timeout()].into_iter().flatten().min()
+        [self.node.poll_timeout(), self.links.poll_timeout(), self.files_timeout()].into_iter().flatten().min()
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.node.handle_timeout(now);
         self.links.handle_timeout(now);
+        self.files_handle_timeout(now);
         self.pump(now);
     }
 
@@ -244,9 +275,11 @@ impl Peer {
         self.pump(now);
     }
 
-    /// Stores `value` under `key`; answered by a [`Event::PutDone`] event.
-    pub fn put(&mut self, now: Millis, key: Id, value: Vec<u8>) -> Result<ReqId, CommandError> {
-        let r = self.node.put(now, key, value);
+    /// Stores `value` (small: it rides the lookup path) under the SHA-1 of
+    /// `name`; answered by a [`Event::PutDone`] event. Large values go
+    /// through [`Peer::put_blob`].
+    pub fn put(&mut self, now: Millis, name: String, value: Vec<u8>) -> Result<ReqId, CommandError> {
+        let r = self.node.put_named(now, name, value);
         self.pump(now);
         r
     }
@@ -319,6 +352,10 @@ impl Peer {
                 busy = true;
                 self.on_link_output(now, o);
             }
+            while let Some(o) = self.pulls.poll_output() {
+                busy = true;
+                self.on_pull_output(now, o);
+            }
             if !busy && !self.sync_wanted(now) {
                 break;
             }
@@ -326,9 +363,11 @@ impl Peer {
     }
 
     fn on_node_event(&mut self, now: Millis, ev: Event) {
+        let Some(ev) = self.on_blob_event(now, ev) else { return };
         match &ev {
             Event::Joined { .. } => {
                 self.introducer = None;
+                self.take_back_restored(now);
                 if self.server == ServerState::Connected {
                     self.out.push_back(PeerOutput::Server(ClientMsg::Member));
                 }
@@ -371,6 +410,13 @@ impl Peer {
 
     fn on_link_output(&mut self, now: Millis, o: LinkOutput) {
         let out = match o {
+            LinkOutput::Deliver { from, bytes } if is_transfer_frame(&bytes) => {
+                // Undecodable transfer frames are dropped; the puller's stall timer covers them.
+                if let Ok(msg) = XferMsg::decode(&bytes) {
+                    self.on_xfer(now, from, msg);
+                }
+                return;
+            }
             LinkOutput::Deliver { from, bytes } => {
                 // Undecodable frames are counted by the node and dropped.
                 let _ = self.node.handle_bytes(now, from, &bytes);

@@ -32,6 +32,37 @@ pub struct LinkView {
     pub wanted: bool,
 }
 
+/// The version of a held record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VersionView {
+    /// Sequence number given by the primary.
+    pub seq: u64,
+    /// The writer's id.
+    pub writer: String,
+}
+
+/// A record this peer holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeldRecord {
+    /// The key.
+    pub key: String,
+    /// The name (empty if the writer gave only a key).
+    pub name: String,
+    /// Content bytes.
+    pub size: u64,
+    /// SHA-1 of the content.
+    pub digest: String,
+    /// Its version.
+    pub version: VersionView,
+    /// `primary` (the key is in (predecessor, us]), `replica` (within the R−1
+    /// predecessors' ranges) or `other` (in transit after churn).
+    pub role: &'static str,
+    /// Whether the bytes ride in the record (small values).
+    pub inline: bool,
+    /// Whether the bytes are in this tab (always for inline values).
+    pub complete: bool,
+}
+
 /// The routing state of a peer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,6 +81,8 @@ pub struct PeerState {
     pub fingers: Vec<FingerRunInfo>,
     /// Records held.
     pub keys: usize,
+    /// The records, in key order.
+    pub records: Vec<HeldRecord>,
     /// Links by peer.
     pub links: Vec<LinkView>,
     /// The signaling connection.
@@ -76,6 +109,7 @@ impl PeerState {
             successors: node.successors().iter().map(|s| s.to_hex()).collect(),
             fingers: node.fingers().runs().iter().map(|r| FingerRunInfo { from: r.start, to: r.end, node: r.node.to_hex() }).collect(),
             keys: node.store().len(),
+            records: held_records(peer),
             links: peer
                 .links()
                 .snapshot()
@@ -87,4 +121,31 @@ impl PeerState {
             signals_forwarded: peer.links().stats().forwarded,
         }
     }
+}
+
+fn held_records(peer: &Peer) -> Vec<HeldRecord> {
+    let node = peer.node();
+    let me = node.id();
+    let preds = node.predecessor_list();
+    node.store()
+        .records()
+        .map(|r| {
+            let role = match (node.predecessor(), preds.last()) {
+                (None, _) => "primary",
+                (Some(p), _) if r.key.in_half_open(&p, &me) => "primary",
+                (Some(_), Some(far)) if r.key.in_half_open(far, &me) => "replica",
+                _ => "other",
+            };
+            HeldRecord {
+                key: r.key.to_hex(),
+                name: r.name.clone(),
+                size: r.size,
+                digest: r.digest.to_hex(),
+                version: VersionView { seq: r.version.seq, writer: r.version.writer.to_hex() },
+                role,
+                inline: !r.is_blob(),
+                complete: !r.is_blob() || peer.holds_blob(&r.digest),
+            }
+        })
+        .collect()
 }

@@ -173,7 +173,8 @@ fn cancel_discards_and_late_chunks_are_ignored() {
         Some(PullOutput::Send { msg: XferMsg::Want { pull, .. }, .. }) => pull,
         other => panic!("{other:?}"),
     };
-    assert!(p.cancel(Sink::Caller(3)));
+    assert!(!p.cancel(Sink::Store, None));
+    assert!(p.cancel(Sink::Caller(3), None));
     assert!(!p.on_chunk(Millis(1), h, pull, 0, data[..CHUNK_BYTES as usize].to_vec()));
     assert!(p.poll_timeout().is_none());
 }

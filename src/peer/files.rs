@@ -1,0 +1,519 @@
+//! Blobs at the peer: puts and gets of large values, replicas fetching the
+//! bytes of manifests they were handed, serving chunks to others, and
+//! forgetting bytes nobody references any more.
+//!
+//! The peer never touches bytes at rest: it tells the driver to read, write,
+//! discard, complete and delete chunks ([`BlobCommand`]) and is told back.
+//! It knows which blobs the driver's store holds completely (`held`).
+
+use super::{Peer, PeerEvent, PeerOutput};
+use crate::id::Id;
+use crate::message::ReqId;
+use crate::node::{Event, Status};
+use crate::store::{Blob, Record, Version};
+use crate::time::Millis;
+use crate::transfer::{chunk_count, PullError, PullId, PullOutput, Refusal, Sink, XferMsg, WINDOW_CHUNKS};
+use crate::{CommandError, RequestError};
+use std::collections::{BTreeMap, HashMap};
+
+/// How long a put waits for the primary to ask for the next chunk or commit.
+const PUT_STALL_MS: u64 = 20_000;
+/// How long bytes nobody references are kept (a late reader may still be pulling them).
+const GC_GRACE_MS: u64 = 60_000;
+/// Pause between attempts to fetch the bytes of a manifest this peer holds.
+const REFETCH_MS: u64 = 5_000;
+/// Attempts to fetch the bytes of a held manifest before waiting for anti-entropy to hand it again.
+const REFETCH_ATTEMPTS: u32 = 12;
+/// Chunk reads one peer may have outstanding here (a puller keeps a window of 16).
+const MAX_READS_PER_PEER: u32 = 2 * WINDOW_CHUNKS;
+
+/// What the driver does with blob bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlobCommand {
+    /// Read chunk `index` of `digest` from the store and answer with
+    /// [`Peer::blob_read`] (the chunk goes to `to`).
+    Read {
+        /// Who asked (possibly this peer).
+        to: Id,
+        /// Their pull.
+        pull: PullId,
+        /// The blob.
+        digest: Id,
+        /// Which chunk.
+        index: u32,
+    },
+    /// Store chunk `index` for `sink`, then answer with [`Peer::blob_written`].
+    Write {
+        /// The pull.
+        pull: PullId,
+        /// Into the store, or to a get's caller.
+        sink: Sink,
+        /// The blob.
+        digest: Id,
+        /// Which chunk.
+        index: u32,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Forget the chunks written for `sink` so far (a corrupt copy, or cancelled).
+    Discard {
+        /// Whose.
+        sink: Sink,
+        /// The blob.
+        digest: Id,
+    },
+    /// Every chunk of `digest` is stored and verified: mark it complete.
+    Complete {
+        /// The blob.
+        digest: Id,
+        /// Its size.
+        size: u64,
+    },
+    /// Delete the blob's chunks: no record here references it any more.
+    Delete {
+        /// The blob.
+        digest: Id,
+    },
+}
+
+/// Transfer progress of a put or get, for the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The key's primary is copying the bytes from this tab.
+    Sending,
+    /// This tab is fetching the bytes from a holder.
+    Receiving,
+}
+
+/// A blob put, at the writer.
+#[derive(Debug)]
+struct BlobPut {
+    blob: Blob,
+    /// The primary, once the lookup found it.
+    primary: Option<Id>,
+    deadline: Millis,
+    sent: u64,
+}
+
+/// Everything the peer tracks about blobs.
+#[derive(Debug, Default)]
+pub(super) struct Files {
+    /// Blobs complete in the driver's store: digest → size.
+    held: HashMap<Id, u64>,
+    /// Blob puts this peer started, by request (the lookup's number).
+    puts: BTreeMap<ReqId, BlobPut>,
+    /// Offers this peer (as primary) is pulling: (writer, put) → blob.
+    offers: BTreeMap<(Id, u64), Blob>,
+    /// Gets whose manifest arrived and whose bytes are being pulled: the answer to forward.
+    gets: BTreeMap<ReqId, Event>,
+    /// Chunk reads in progress for each peer.
+    reading: HashMap<Id, u32>,
+    /// Digests to delete at the given time unless referenced again.
+    gc: BTreeMap<Id, Millis>,
+    /// Manifests held without their bytes: when to try again, attempts made.
+    refetch: BTreeMap<Id, (Blob, Millis, u32)>,
+    /// Records kept across a reload, taken back once joined.
+    restored: Vec<Record>,
+}
+
+impl Peer {
+    /// Blob digests complete in this peer's store.
+    pub fn held_blobs(&self) -> impl Iterator<Item = (&Id, &u64)> {
+        self.files.held.iter()
+    }
+
+    /// Whether the bytes of `digest` are complete here.
+    pub fn holds_blob(&self, digest: &Id) -> bool {
+        self.files.held.contains_key(digest)
+    }
+
+    /// Records and complete blobs this tab kept across a reload: the records
+    /// are taken back (merged, newer versions win) once the peer has joined;
+    /// blobs no record references are deleted after a grace period.
+    pub fn restore(&mut self, now: Millis, records: Vec<Record>, blobs: Vec<(Id, u64)>) {
+        for (digest, size) in blobs {
+            self.files.held.insert(digest, size);
+            self.files.gc.insert(digest, now + GC_GRACE_MS);
+        }
+        self.files.restored = records;
+        if self.node.status() == Status::Joined {
+            self.take_back_restored(now);
+        }
+        self.pump(now);
+    }
+
+    pub(super) fn take_back_restored(&mut self, now: Millis) {
+        let records = std::mem::take(&mut self.files.restored);
+        if !records.is_empty() {
+            self.node.restore(now, records);
+        }
+    }
+
+    /// Stores a blob whose bytes the driver already holds complete under
+    /// `blob.digest`: finds the key's primary, which pulls the bytes from
+    /// this peer and commits them. Answered by [`Event::PutDone`] or
+    /// [`Event::RequestFailed`]; [`PeerEvent::Progress`] reports the copy.
+    pub fn put_blob(&mut self, now: Millis, blob: Blob) -> Result<ReqId, CommandError> {
+        if blob.size == 0 || blob.size > crate::store::MAX_BLOB_BYTES {
+            return Err(CommandError::BlobSize(blob.size));
+        }
+        if blob.name.len() > crate::store::MAX_NAME_BYTES {
+            return Err(CommandError::NameTooLong(blob.name.len()));
+        }
+        self.files.held.insert(blob.digest, blob.size);
+        let req = self.node.lookup(now, blob.key)?;
+        self.files.puts.insert(req, BlobPut { blob, primary: None, deadline: now + PUT_STALL_MS, sent: 0 });
+        self.pump(now);
+        Ok(req)
+    }
+
+    /// Stops a put or get. Returns whether it was running.
+    pub fn cancel(&mut self, now: Millis, req: ReqId) -> bool {
+        let mut had = false;
+        if let Some(put) = self.files.puts.remove(&req) {
+            had = true;
+            if let Some(p) = put.primary {
+                self.send_xfer(now, p, XferMsg::Withdraw { put: req });
+            }
+            self.files.gc.insert(put.blob.digest, now + GC_GRACE_MS);
+        }
+        if self.files.gets.remove(&req).is_some() {
+            had = true;
+            self.pulls.cancel(Sink::Caller(req), None);
+        }
+        self.pump(now);
+        had
+    }
+
+    /// The driver read chunk `index` for `to`'s pull (or could not).
+    pub fn blob_read(&mut self, now: Millis, to: Id, pull: PullId, index: u32, bytes: Option<Vec<u8>>) {
+        if let Some(n) = self.files.reading.get_mut(&to) {
+            *n = n.saturating_sub(1);
+        }
+        if to == self.id() {
+            match bytes {
+                Some(bytes) => {
+                    self.pulls.on_chunk(now, to, pull, index, bytes);
+                }
+                None => self.pulls.on_missing(now, to, pull),
+            }
+        } else {
+            let msg = match bytes {
+                Some(bytes) => XferMsg::Chunk { pull, index, bytes },
+                None => XferMsg::Missing { pull },
+            };
+            self.send_xfer(now, to, msg);
+        }
+        self.pump(now);
+    }
+
+    /// The driver stored chunk `index` of `pull` (or could not, and why).
+    pub fn blob_written(&mut self, now: Millis, pull: PullId, index: u32, result: Result<(), String>) {
+        self.pulls.written(pull, index, result);
+        self.pump(now);
+    }
+
+    /// A transfer frame from `from`.
+    pub(super) fn on_xfer(&mut self, now: Millis, from: Id, msg: XferMsg) {
+        match msg {
+            XferMsg::Want { pull, digest, index } => self.on_want(now, from, pull, digest, index),
+            XferMsg::Chunk { pull, index, bytes } => {
+                self.pulls.on_chunk(now, from, pull, index, bytes);
+            }
+            XferMsg::Missing { pull } => self.pulls.on_missing(now, from, pull),
+            XferMsg::Offer { put, blob } => self.on_offer(now, from, put, blob),
+            XferMsg::Withdraw { put } => {
+                if let Some(blob) = self.files.offers.remove(&(from, put)) {
+                    if !self.files.offers.values().any(|b| b.digest == blob.digest) && !self.node_references(&blob.digest) {
+                        self.pulls.cancel(Sink::Store, Some(&blob.digest));
+                    }
+                }
+            }
+            XferMsg::Committed { put, version } => {
+                if self.files.puts.get(&put).is_some_and(|p| p.primary == Some(from)) {
+                    self.finish_put(now, put, Ok((from, version)));
+                }
+            }
+            XferMsg::Refused { put, reason } => {
+                if self.files.puts.get(&put).is_some_and(|p| p.primary == Some(from)) {
+                    self.finish_put(now, put, Err(RequestError::Refused(reason)));
+                }
+            }
+        }
+    }
+
+    fn on_want(&mut self, now: Millis, from: Id, pull: PullId, digest: Id, index: u32) {
+        let size = self.files.held.get(&digest).copied();
+        let reading = self.files.reading.entry(from).or_default();
+        match size {
+            Some(size) if index < chunk_count(size) && *reading < MAX_READS_PER_PEER => {
+                *reading += 1;
+                self.out.push_back(PeerOutput::Blob(BlobCommand::Read { to: from, pull, digest, index }));
+                // The writer of a put sees the primary copying its bytes.
+                let id = self.id();
+                for (req, put) in self.files.puts.iter_mut() {
+                    if put.blob.digest == digest && put.primary == Some(from) {
+                        put.deadline = now + PUT_STALL_MS;
+                        put.sent = put.sent.max(((index as u64 + 1) * crate::transfer::CHUNK_BYTES as u64).min(size));
+                        let ev = PeerEvent::Progress { req: *req, phase: Phase::Sending, done: put.sent, total: size };
+                        self.out.push_back(PeerOutput::Event(ev));
+                    }
+                }
+                if from == id {
+                    // Reads for ourselves are answered through blob_read like any other.
+                }
+            }
+            Some(_) if index < u32::MAX && *reading >= MAX_READS_PER_PEER => {
+                // Beyond the window a well-behaved puller keeps: dropped; it asks again after a stall.
+            }
+            _ => {
+                if from == self.id() {
+                    self.pulls.on_missing(now, from, pull);
+                } else {
+                    self.send_xfer(now, from, XferMsg::Missing { pull });
+                }
+            }
+        }
+    }
+
+    fn on_offer(&mut self, now: Millis, from: Id, put: u64, blob: Blob) {
+        if self.node.status() != Status::Joined {
+            return self.send_xfer(now, from, XferMsg::Refused { put, reason: Refusal::NotJoined });
+        }
+        if !blob.name.is_empty() && Id::key_of(&blob.name) != blob.key {
+            return self.send_xfer(now, from, XferMsg::Refused { put, reason: Refusal::Malformed });
+        }
+        if self.files.held.contains_key(&blob.digest) {
+            return self.commit_offer(now, from, put, &blob);
+        }
+        let pulling = self.pulls.is_pulling(Sink::Store, &blob.digest);
+        self.files.offers.insert((from, put), blob.clone());
+        if !pulling {
+            self.pulls.start(now, blob, Sink::Store, vec![from]);
+        }
+    }
+
+    fn commit_offer(&mut self, now: Millis, writer: Id, put: u64, blob: &Blob) {
+        let msg = match self.node.commit_blob(now, blob, writer) {
+            Ok(version) => XferMsg::Committed { put, version },
+            Err(CommandError::NotJoined) => XferMsg::Refused { put, reason: Refusal::NotJoined },
+            Err(CommandError::StoreFull) => XferMsg::Refused { put, reason: Refusal::StoreFull },
+            Err(_) => XferMsg::Refused { put, reason: Refusal::Malformed },
+        };
+        if writer == self.id() {
+            if let XferMsg::Committed { version, .. } = msg {
+                self.finish_put(now, put, Ok((writer, version)));
+            } else if let XferMsg::Refused { reason, .. } = msg {
+                self.finish_put(now, put, Err(RequestError::Refused(reason)));
+            }
+        } else {
+            self.send_xfer(now, writer, msg);
+        }
+    }
+
+    fn finish_put(&mut self, now: Millis, req: ReqId, result: Result<(Id, Version), RequestError>) {
+        let Some(put) = self.files.puts.remove(&req) else { return };
+        // The writer keeps its copy only if it is also a holder.
+        self.files.gc.insert(put.blob.digest, now + GC_GRACE_MS);
+        let key = put.blob.key;
+        let ev = match result {
+            Ok((node, version)) => Event::PutDone { req, key, node, version, hops: 0 },
+            Err(error) => Event::RequestFailed { req, target: key, error },
+        };
+        self.out.push_back(PeerOutput::Event(PeerEvent::Node(ev)));
+    }
+
+    /// Node events about blobs. Returns the event if it is to be forwarded now.
+    pub(super) fn on_blob_event(&mut self, now: Millis, ev: Event) -> Option<Event> {
+        match ev {
+            Event::LookupDone { req, node, .. } if self.files.puts.contains_key(&req) => {
+                let Some(put) = self.files.puts.get_mut(&req) else { return None };
+                put.primary = Some(node);
+                put.deadline = now + PUT_STALL_MS;
+                let blob = put.blob.clone();
+                if node == self.id() {
+                    self.commit_offer(now, node, req, &blob);
+                } else {
+                    self.send_xfer(now, node, XferMsg::Offer { put: req, blob });
+                }
+                None
+            }
+            Event::RequestFailed { req, .. } if self.files.puts.contains_key(&req) => {
+                if let Some(put) = self.files.puts.remove(&req) {
+                    self.files.gc.insert(put.blob.digest, now + GC_GRACE_MS);
+                }
+                Some(ev)
+            }
+            Event::GetDone { req, record: Some(ref record), node, ref replicas, .. } if record.is_blob() => {
+                let blob = record.as_blob().expect("is_blob checked");
+                let mut sources = Vec::new();
+                if self.files.held.contains_key(&blob.digest) {
+                    sources.push(self.id());
+                }
+                sources.push(node);
+                sources.extend(replicas.iter().copied());
+                self.pulls.start(now, blob, Sink::Caller(req), sources);
+                self.files.gets.insert(req, ev);
+                None
+            }
+            Event::Stored { ref record, from } => {
+                if let Some(blob) = record.as_blob() {
+                    self.files.gc.remove(&blob.digest);
+                    if !self.files.held.contains_key(&blob.digest) && !self.pulls.is_pulling(Sink::Store, &blob.digest) {
+                        let mut sources: Vec<Id> = from.into_iter().collect();
+                        sources.extend(self.blob_sources(&blob, record.version.writer));
+                        self.pulls.start(now, blob, Sink::Store, sources);
+                    }
+                }
+                Some(ev)
+            }
+            Event::Dropped { digest, .. } => {
+                self.files.gc.insert(digest, now + GC_GRACE_MS);
+                Some(ev)
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Where the bytes of a manifest this peer holds may be: its writer and neighbours.
+    fn blob_sources(&self, blob: &Blob, writer: Id) -> Vec<Id> {
+        let me = self.id();
+        let mut v = vec![writer];
+        v.extend(self.node.predecessor());
+        v.extend(self.node.successors().iter().copied());
+        v.retain(|p| *p != me);
+        let _ = blob;
+        v
+    }
+
+    /// Whether a record this node holds has this digest.
+    fn node_references(&self, digest: &Id) -> bool {
+        self.node.store().records().any(|r| r.is_blob() && r.digest == *digest)
+    }
+
+    /// Outputs of the pulls.
+    pub(super) fn on_pull_output(&mut self, now: Millis, o: PullOutput) {
+        match o {
+            PullOutput::Send { to, msg } => {
+                if to == self.id() {
+                    if let XferMsg::Want { pull, digest, index } = msg {
+                        self.on_want(now, to, pull, digest, index);
+                    }
+                } else {
+                    self.send_xfer(now, to, msg);
+                }
+            }
+            PullOutput::Write { pull, sink, digest, index, bytes } => {
+                self.out.push_back(PeerOutput::Blob(BlobCommand::Write { pull, sink, digest, index, bytes }))
+            }
+            PullOutput::Progress { sink: Sink::Caller(req), done, total, .. } => {
+                self.out.push_back(PeerOutput::Event(PeerEvent::Progress { req, phase: Phase::Receiving, done, total }))
+            }
+            PullOutput::Progress { .. } => {}
+            PullOutput::Discard { sink, digest } => self.out.push_back(PeerOutput::Blob(BlobCommand::Discard { sink, digest })),
+            PullOutput::BadHolder { peer, blob, .. } => {
+                self.out.push_back(PeerOutput::Event(PeerEvent::BadHolder { peer, key: blob.key, name: blob.name }))
+            }
+            PullOutput::Done { sink: Sink::Caller(req), result, .. } => {
+                let Some(ev) = self.files.gets.remove(&req) else { return };
+                let ev = match (result, ev) {
+                    (Ok(_), ev) => ev,
+                    (Err(e), Event::GetDone { key, .. }) => Event::RequestFailed { req, target: key, error: RequestError::Fetch(e) },
+                    (Err(_), ev) => ev,
+                };
+                self.out.push_back(PeerOutput::Event(PeerEvent::Node(ev)));
+            }
+            PullOutput::Done { sink: Sink::Store, blob, result } => self.on_stored_pull(now, blob, result),
+        }
+    }
+
+    /// A pull into the store ended: commit waiting offers, or plan another attempt.
+    fn on_stored_pull(&mut self, now: Millis, blob: Blob, result: Result<Id, PullError>) {
+        let waiting: Vec<(Id, u64)> =
+            self.files.offers.iter().filter(|(_, b)| b.digest == blob.digest).map(|(k, _)| *k).collect();
+        match result {
+            Ok(_) => {
+                self.files.held.insert(blob.digest, blob.size);
+                self.files.refetch.remove(&blob.digest);
+                self.out.push_back(PeerOutput::Blob(BlobCommand::Complete { digest: blob.digest, size: blob.size }));
+                for (writer, put) in waiting {
+                    if let Some(b) = self.files.offers.remove(&(writer, put)) {
+                        self.commit_offer(now, writer, put, &b);
+                    }
+                }
+                if !self.node_references(&blob.digest) && !self.files.puts.values().any(|p| p.blob.digest == blob.digest) {
+                    self.files.gc.insert(blob.digest, now + GC_GRACE_MS);
+                }
+            }
+            Err(_) => {
+                for (writer, put) in waiting {
+                    self.files.offers.remove(&(writer, put));
+                    self.send_xfer(now, writer, XferMsg::Refused { put, reason: Refusal::PullFailed });
+                }
+                if self.node_references(&blob.digest) {
+                    let attempts = self.files.refetch.get(&blob.digest).map_or(0, |r| r.2) + 1;
+                    if attempts <= REFETCH_ATTEMPTS {
+                        self.files.refetch.insert(blob.digest, (blob, now + REFETCH_MS, attempts));
+                    } else {
+                        self.files.refetch.remove(&blob.digest);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The earliest blob timer.
+    pub(super) fn files_timeout(&self) -> Option<Millis> {
+        let f = &self.files;
+        [
+            f.puts.values().filter(|p| p.primary.is_some()).map(|p| p.deadline).min(),
+            f.gc.values().min().copied(),
+            f.refetch.values().map(|r| r.1).min(),
+            self.pulls.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires due blob timers.
+    pub(super) fn files_handle_timeout(&mut self, now: Millis) {
+        self.pulls.handle_timeout(now);
+        let stalled: Vec<ReqId> =
+            self.files.puts.iter().filter(|(_, p)| p.primary.is_some() && p.deadline <= now).map(|(r, _)| *r).collect();
+        for req in stalled {
+            self.finish_put(now, req, Err(RequestError::PrimaryGone));
+        }
+        let due: Vec<Id> = self.files.gc.iter().filter(|(_, t)| **t <= now).map(|(d, _)| *d).collect();
+        for digest in due {
+            self.files.gc.remove(&digest);
+            let in_use = self.node_references(&digest)
+                || self.files.puts.values().any(|p| p.blob.digest == digest)
+                || self.files.offers.values().any(|b| b.digest == digest)
+                || self.files.restored.iter().any(|r| r.digest == digest);
+            if !in_use && self.files.held.remove(&digest).is_some() {
+                self.out.push_back(PeerOutput::Blob(BlobCommand::Delete { digest }));
+            }
+        }
+        let retry: Vec<Id> = self.files.refetch.iter().filter(|(_, r)| r.1 <= now).map(|(d, _)| *d).collect();
+        for digest in retry {
+            let Some((blob, _, attempts)) = self.files.refetch.get(&digest).cloned() else { continue };
+            let writer = self.node.store().get(&blob.key).filter(|r| r.digest == digest).map(|r| r.version.writer);
+            match writer {
+                Some(w) if !self.files.held.contains_key(&digest) && !self.pulls.is_pulling(Sink::Store, &digest) => {
+                    self.files.refetch.insert(digest, (blob.clone(), now + REFETCH_MS * 1000, attempts));
+                    let sources = self.blob_sources(&blob, w);
+                    self.pulls.start(now, blob, Sink::Store, sources);
+                }
+                _ => {
+                    self.files.refetch.remove(&digest);
+                }
+            }
+        }
+    }
+
+    fn send_xfer(&mut self, now: Millis, to: Id, msg: XferMsg) {
+        self.links.send(now, to, msg.encode());
+    }
+}
