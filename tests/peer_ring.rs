@@ -19,6 +19,8 @@
 
 include!("peer_world.rs");
 
+use chord::peer::ServerState;
+
 /// Twelve joins, a few hundred ms apart: the ring becomes correct and stays so.
 fn twelve_join(seed: u64, latency: Option<(u64, u64)>) {
     let mut w = World::new(seed, peer_config());

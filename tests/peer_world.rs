@@ -5,7 +5,7 @@ use chord::id::{Id, ID_BITS};
 use chord::link::frame::LINK_FRAME_TAG;
 use chord::link::{Envelope, EnvelopeBody, LinkId, LinkState, Via};
 use chord::message::ReqId;
-use chord::peer::{BlobCommand, ServerState};
+use chord::peer::BlobCommand;
 use chord::transfer::{PullId, Sink};
 use chord::rng::SeededRng;
 use chord::signal::{ClientMsg, IntroId, ServerMsg, SignalPayload};

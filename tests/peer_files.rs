@@ -1,0 +1,278 @@
+//! Blobs between whole peers over the fake world of `peer_ring.rs`
+//! (`peer_world.rs`), each tab with a fake blob store: large values are put,
+//! replicated, fetched, verified, restored after a reload and survive crashes.
+
+#![allow(dead_code)] // peer_world.rs has helpers only peer_ring.rs uses
+
+include!("peer_world.rs");
+
+use chord::peer::Phase;
+use chord::store::Blob;
+use chord::transfer::CHUNK_BYTES;
+
+/// Bytes that differ per `salt`.
+fn content(len: usize, salt: u64) -> Vec<u8> {
+    let mut rng = SeededRng::new(salt);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+impl World {
+    /// Writes `bytes` into `p`'s store as a complete blob and puts it; returns the answer.
+    fn put_blob(&mut self, p: usize, name: &str, bytes: &[u8]) -> Event {
+        let blob = Blob { key: Id::key_of(name), name: name.into(), size: bytes.len() as u64, digest: Id::hash(bytes) };
+        let disk = &mut self.tabs[p].disk;
+        for (i, c) in bytes.chunks(CHUNK_BYTES as usize).enumerate() {
+            disk.chunks.entry(blob.digest).or_default().insert(i as u32, c.to_vec());
+        }
+        disk.complete.insert(blob.digest);
+        let seed = self.seed;
+        let req = self.cmd(p, |peer, now| peer.put_blob(now, blob)).unwrap_or_else(|e| panic!("seed {seed}: put_blob: {e}"));
+        self.answer(p, req, 60_000)
+    }
+
+    /// Gets `name` on `p`: the bytes (assembled from what the peer wrote for
+    /// the caller, or inline), or the error.
+    fn get_bytes(&mut self, p: usize, name: &str) -> Result<Option<Vec<u8>>, RequestError> {
+        let seed = self.seed;
+        let req = self.cmd(p, |peer, now| peer.get(now, Id::key_of(name))).unwrap_or_else(|e| panic!("seed {seed}: get: {e}"));
+        match self.answer(p, req, 120_000) {
+            Event::GetDone { record: None, .. } => Ok(None),
+            Event::GetDone { record: Some(r), .. } if !r.is_blob() => Ok(Some(r.value)),
+            Event::GetDone { record: Some(_), .. } => {
+                let parts = self.tabs[p].disk.caller.remove(&req).unwrap_or_default();
+                Ok(Some(parts.into_values().flatten().collect()))
+            }
+            Event::RequestFailed { error, .. } => Err(error),
+            other => panic!("seed {seed}: get {name:?}: {other:?}"),
+        }
+    }
+
+    /// Tabs whose store holds the complete, correct bytes.
+    fn holders(&self, bytes: &[u8]) -> Vec<usize> {
+        let digest = Id::hash(bytes);
+        (0..self.tabs.len()).filter(|p| self.tabs[*p].alive && self.tabs[*p].disk.blob(&digest).as_deref() == Some(bytes)).collect()
+    }
+
+    /// The member responsible for `name`, and the next R−1.
+    fn replica_set(&self, name: &str, r: usize) -> Vec<usize> {
+        let ideal = self.ideal();
+        let pos = ideal.successor_pos(&Id::key_of(name));
+        let mut ids = vec![ideal.successor(&Id::key_of(name))];
+        ids.extend(ideal.successors_of(pos, r - 1));
+        let mut v: Vec<usize> = ids.iter().map(|id| self.index_of(id).expect("member")).collect();
+        v.sort();
+        v
+    }
+}
+
+use chord::RequestError;
+
+#[test]
+fn a_blob_is_replicated_and_every_peer_reads_it_back() {
+    for seed in seeds(&[5, 6]) {
+        let mut w = ring(seed, 8, peer_config());
+        let data = content(3 * 1024 * 1024 + 123, seed);
+        let writer = 2;
+        match w.put_blob(writer, "big file.bin", &data) {
+            Event::PutDone { version, .. } => assert_eq!(version.seq, 1),
+            other => panic!("seed {seed}: put: {other:?}"),
+        }
+        // The writer saw the primary copy everything.
+        let sent: Vec<u64> = w.tabs[writer]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                PeerEvent::Progress { phase: Phase::Sending, done, .. } => Some(*done),
+                _ => None,
+            })
+            .collect();
+        assert!(sent.windows(2).all(|p| p[0] <= p[1]) && sent.last() == Some(&(data.len() as u64)), "seed {seed}: progress {sent:?}");
+        // The three replicas fetch the bytes; after the grace period nobody else keeps them.
+        w.run_for(70_000);
+        assert_eq!(w.holders(&data), w.replica_set("big file.bin", 3), "seed {seed}: holders\n{}", w.dump());
+        for p in 0..8 {
+            assert_eq!(w.get_bytes(p, "big file.bin"), Ok(Some(data.clone())), "seed {seed}: get on {p}");
+        }
+        let got: Vec<u64> = w.tabs[0]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                PeerEvent::Progress { phase: Phase::Receiving, done, .. } => Some(*done),
+                _ => None,
+            })
+            .collect();
+        assert!(got.is_empty() || got.last() == Some(&(data.len() as u64)), "seed {seed}");
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn a_corrupt_copy_is_reported_and_another_replica_serves() {
+    for seed in seeds(&[7]) {
+        let mut w = ring(seed, 6, peer_config());
+        let data = content(500_000, seed);
+        w.put_blob(0, "photo.jpg", &data);
+        w.run_for(10_000);
+        let primary = w.index_of(&w.ideal().successor(&Id::key_of("photo.jpg"))).expect("member");
+        let digest = Id::hash(&data);
+        // Bit rot at the primary.
+        w.tabs[primary].disk.chunks.get_mut(&digest).expect("held").get_mut(&3).expect("chunk")[10] ^= 0x40;
+        let reader = (0..6).find(|p| !w.replica_set("photo.jpg", 3).contains(p)).expect("a non-holder");
+        assert_eq!(w.get_bytes(reader, "photo.jpg"), Ok(Some(data.clone())), "seed {seed}");
+        let reported = w.tabs[reader].events.iter().any(|(_, e)| matches!(e, PeerEvent::BadHolder { peer, name, .. } if *peer == w.id(primary) && name == "photo.jpg"));
+        assert!(reported, "seed {seed}: the corrupt holder was not reported");
+        // Every copy corrupt: a readable error naming them.
+        for p in w.replica_set("photo.jpg", 3) {
+            if let Some(c) = w.tabs[p].disk.chunks.get_mut(&digest) {
+                c.get_mut(&0).expect("chunk")[0] ^= 1;
+            }
+        }
+        let err = w.get_bytes(reader, "photo.jpg").expect_err("all copies corrupt");
+        assert!(err.to_string().starts_with("every copy found was corrupt"), "seed {seed}: {err}");
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn blobs_survive_two_crashes_and_are_copied_to_new_replicas() {
+    for seed in seeds(&[9]) {
+        let mut w = ring(seed, 8, peer_config());
+        let files: Vec<(String, Vec<u8>)> = (0..4).map(|i| (format!("file {i}"), content(200_000 + i * 70_000, seed + i as u64))).collect();
+        for (i, (name, data)) in files.iter().enumerate() {
+            w.put_blob(i, name, data);
+        }
+        w.run_for(10_000);
+        let victims = w.replica_set(&files[0].0, 3);
+        for &v in &victims[..2] {
+            w.crash(v);
+        }
+        w.converge(CONVERGE_MS, "after two crashes");
+        w.run_for(30_000);
+        for (name, data) in &files {
+            let want = w.replica_set(name, 3);
+            let have = w.holders(data);
+            assert!(want.iter().all(|p| have.contains(p)), "seed {seed}: {name}: replicas {want:?} hold {have:?}");
+            for p in w.expected() {
+                assert_eq!(w.get_bytes(p, name).as_ref().map(|b| b.as_ref().map(|b| b.len())), Ok(Some(data.len())), "seed {seed}: {name} on {p}");
+            }
+        }
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn concurrent_puts_converge_and_a_later_put_wins() {
+    for seed in seeds(&[11]) {
+        let mut w = ring(seed, 6, peer_config());
+        let (a, b, c) = (content(100_000, 1), content(120_000, 2), content(90_000, 3));
+        // Two writers at once: start both before running the world.
+        let mut reqs = Vec::new();
+        for (p, data) in [(1usize, &a), (4usize, &b)] {
+            let blob = Blob { key: Id::key_of("same"), name: "same".into(), size: data.len() as u64, digest: Id::hash(data) };
+            let disk = &mut w.tabs[p].disk;
+            for (i, ch) in data.chunks(CHUNK_BYTES as usize).enumerate() {
+                disk.chunks.entry(blob.digest).or_default().insert(i as u32, ch.to_vec());
+            }
+            disk.complete.insert(blob.digest);
+            reqs.push((p, w.cmd(p, |peer, now| peer.put_blob(now, blob)).expect("put")));
+        }
+        let mut last_seq = 0;
+        for (p, req) in reqs {
+            match w.answer(p, req, 60_000) {
+                Event::PutDone { version, .. } => last_seq = last_seq.max(version.seq),
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+        w.run_for(10_000);
+        let first = w.get_bytes(0, "same").expect("get").expect("stored");
+        assert!(first == a || first == b);
+        for p in w.expected() {
+            assert_eq!(w.get_bytes(p, "same").as_ref(), Ok(&Some(first.clone())), "seed {seed}: peer {p} sees another winner");
+        }
+        let winners: BTreeSet<Id> = w.replica_set("same", 3).iter().map(|p| w.tabs[*p].disk.records[&Id::key_of("same")].digest).collect();
+        assert_eq!(winners.len(), 1, "seed {seed}: replicas disagree");
+        // A re-put is an update.
+        match w.put_blob(2, "same", &c) {
+            Event::PutDone { version, .. } => assert_eq!(version.seq, last_seq + 1, "seed {seed}"),
+            other => panic!("seed {seed}: {other:?}"),
+        }
+        w.run_for(5_000);
+        for p in w.expected() {
+            assert_eq!(w.get_bytes(p, "same"), Ok(Some(c.clone())), "seed {seed}: peer {p}");
+        }
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn a_reloaded_tab_takes_its_records_back_and_nothing_is_lost() {
+    for seed in seeds(&[13]) {
+        // One copy per key: only the reloaded tab can bring its records back.
+        let mut cfg = peer_config();
+        cfg.node = Config { replicas: 1, ..Config::default() };
+        let mut w = ring(seed, 6, cfg);
+        let files: Vec<(String, Vec<u8>)> = (0..6).map(|i| (format!("doc {i}"), content(70_000 + i * 1000, seed * 10 + i as u64))).collect();
+        for (i, (name, data)) in files.iter().enumerate() {
+            w.put_blob(i % 6, name, data);
+        }
+        w.put(0, "note", b"small and inline");
+        w.run_for(70_000);
+        let tab = w.index_of(&w.ideal().successor(&Id::key_of("doc 0"))).expect("member");
+        let held_before = w.tabs[tab].disk.records.len();
+        assert!(held_before > 0);
+        // Reload: the tab's process dies; a new peer with its id opens its store again.
+        w.crash(tab);
+        let disk = std::mem::take(&mut w.tabs[tab].disk);
+        let id = w.id(tab);
+        let peer = Peer::new(id, w.cfg.clone(), 4242);
+        let records: Vec<Record> = disk.records.values().cloned().collect();
+        let blobs: Vec<(Id, u64)> = disk.complete.iter().map(|d| (*d, disk.chunks[d].values().map(|c| c.len() as u64).sum())).collect();
+        w.tabs.push(Tab { id, peer, alive: true, expected: false, events: Vec::new(), disk });
+        let again = w.tabs.len() - 1;
+        w.cmd(again, |peer, now| peer.restore(now, records, blobs));
+        w.converge(CONVERGE_MS, "after the crash"); // the others notice the old one is gone
+        w.connect(again);
+        w.tabs[tab].expected = false;
+        w.converge(CONVERGE_MS, "after the reload");
+        w.run_for(10_000);
+        assert_eq!(w.tabs[again].disk.records.len(), held_before, "seed {seed}: the reloaded tab holds its records again");
+        for (name, data) in &files {
+            for p in w.expected() {
+                assert_eq!(w.get_bytes(p, name), Ok(Some(data.clone())), "seed {seed}: {name} on {p}");
+            }
+        }
+        assert_eq!(w.get_bytes(again, "note"), Ok(Some(b"small and inline".to_vec())));
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn a_full_store_refuses_the_put_with_a_reason_and_a_cancelled_get_stops() {
+    for seed in seeds(&[15]) {
+        let mut w = ring(seed, 4, peer_config());
+        let data = content(400_000, seed);
+        let primary = w.index_of(&w.ideal().successor(&Id::key_of("too big"))).expect("member");
+        let writer = (primary + 1) % 4;
+        w.tabs[primary].disk.full = true;
+        match w.put_blob(writer, "too big", &data) {
+            Event::RequestFailed { error, .. } => {
+                assert_eq!(error.to_string(), "the bytes could not be copied to the tab responsible for it", "seed {seed}")
+            }
+            other => panic!("seed {seed}: {other:?}"),
+        }
+        w.tabs[primary].disk.full = false;
+        assert!(matches!(w.put_blob(writer, "too big", &data), Event::PutDone { .. }));
+        w.run_for(5_000);
+        // Cancel a get after its first chunk arrived: no answer comes, its bytes are dropped.
+        let reader = (0..4).find(|p| !w.holders(&data).contains(p)).unwrap_or(writer);
+        let req = w.cmd(reader, |peer, now| peer.get(now, Id::key_of("too big"))).expect("get");
+        w.run_until(30_000, |w| w.tabs[reader].disk.caller.contains_key(&req));
+        assert!(w.cmd(reader, |peer, now| peer.cancel(now, req)));
+        w.run_for(20_000);
+        let answered = w.tabs[reader].events.iter().any(|(_, e)| matches!(e, PeerEvent::Node(Event::GetDone { req: r, .. } | Event::RequestFailed { req: r, .. }) if *r == req));
+        assert!(!answered, "seed {seed}: a cancelled get was answered");
+        assert!(!w.tabs[reader].disk.caller.contains_key(&req), "seed {seed}: a cancelled get's bytes were kept");
+        assert_eq!(w.get_bytes(reader, "too big"), Ok(Some(data)));
+        w.assert_clean();
+    }
+}
