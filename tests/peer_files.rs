@@ -72,7 +72,9 @@ fn a_blob_is_replicated_and_every_peer_reads_it_back() {
     for seed in seeds(&[5, 6]) {
         let mut w = ring(seed, 8, peer_config());
         let data = content(3 * 1024 * 1024 + 123, seed);
-        let writer = 2;
+        // A writer that is not the primary: the primary copies from it.
+        let primary = w.index_of(&w.ideal().successor(&Id::key_of("big file.bin"))).expect("member");
+        let writer = (primary + 1) % 8;
         match w.put_blob(writer, "big file.bin", &data) {
             Event::PutDone { version, .. } => assert_eq!(version.seq, 1),
             other => panic!("seed {seed}: put: {other:?}"),
@@ -117,7 +119,8 @@ fn a_corrupt_copy_is_reported_and_another_replica_serves() {
         let digest = Id::hash(&data);
         // Bit rot at the primary.
         w.tabs[primary].disk.chunks.get_mut(&digest).expect("held").get_mut(&3).expect("chunk")[10] ^= 0x40;
-        let reader = (0..6).find(|p| !w.replica_set("photo.jpg", 3).contains(p)).expect("a non-holder");
+        // Not the writer either: it may still have its own copy.
+        let reader = (1..6).find(|p| !w.replica_set("photo.jpg", 3).contains(p)).expect("a non-holder");
         assert_eq!(w.get_bytes(reader, "photo.jpg"), Ok(Some(data.clone())), "seed {seed}");
         let reported = w.tabs[reader].events.iter().any(|(_, e)| matches!(e, PeerEvent::BadHolder { peer, name, .. } if *peer == w.id(primary) && name == "photo.jpg"));
         assert!(reported, "seed {seed}: the corrupt holder was not reported");
@@ -249,10 +252,10 @@ fn a_reloaded_tab_takes_its_records_back_and_nothing_is_lost() {
 #[test]
 fn a_full_store_refuses_the_put_with_a_reason_and_a_cancelled_get_stops() {
     for seed in seeds(&[15]) {
-        let mut w = ring(seed, 4, peer_config());
-        let data = content(400_000, seed);
+        let mut w = ring(seed, 5, peer_config());
+        let data = content(3_000_000, seed);
         let primary = w.index_of(&w.ideal().successor(&Id::key_of("too big"))).expect("member");
-        let writer = (primary + 1) % 4;
+        let writer = (primary + 1) % 5;
         w.tabs[primary].disk.full = true;
         match w.put_blob(writer, "too big", &data) {
             Event::RequestFailed { error, .. } => {
@@ -264,7 +267,7 @@ fn a_full_store_refuses_the_put_with_a_reason_and_a_cancelled_get_stops() {
         assert!(matches!(w.put_blob(writer, "too big", &data), Event::PutDone { .. }));
         w.run_for(5_000);
         // Cancel a get after its first chunk arrived: no answer comes, its bytes are dropped.
-        let reader = (0..4).find(|p| !w.holders(&data).contains(p)).unwrap_or(writer);
+        let reader = (0..5).find(|p| !w.replica_set("too big", 3).contains(p) && *p != writer).expect("a non-holder");
         let req = w.cmd(reader, |peer, now| peer.get(now, Id::key_of("too big"))).expect("get");
         w.run_until(30_000, |w| w.tabs[reader].disk.caller.contains_key(&req));
         assert!(w.cmd(reader, |peer, now| peer.cancel(now, req)));

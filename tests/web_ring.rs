@@ -53,6 +53,17 @@ async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
+/// The bytes of the `Blob` a get resolved to.
+async fn bytes_of(v: &JsValue) -> Vec<u8> {
+    let blob: web_sys::Blob = v.clone().dyn_into().expect("get resolves to a Blob");
+    let buf = JsFuture::from(blob.array_buffer()).await.expect("readable");
+    Uint8Array::new(&buf).to_vec()
+}
+
+fn put(p: &ChordPeer, name: &str, data: &[u8], opts: JsValue) -> JsFuture {
+    JsFuture::from(p.put(name.into(), Uint8Array::from(data).into(), opts))
+}
+
 async fn join(opts: JsValue) -> ChordPeer {
     match ChordPeer::join(opts).await {
         Ok(p) => p,
@@ -125,14 +136,14 @@ async fn four_peers_form_a_ring_and_share_a_file() {
 
     let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 + 3) as u8).collect();
     let name = "notes from the ring — ünïcödé.txt";
-    let put = JsFuture::from(peers[0].put(name.into(), Uint8Array::from(data.as_slice()))).await.map_err(message).unwrap();
+    let put = put(&peers[0], name, &data, JsValue::UNDEFINED).await.map_err(message).unwrap();
     assert_eq!(get(&put, "key").as_string().unwrap(), ChordPeer::key_of(name));
     assert!(get(&put, "hops").as_f64().is_some());
     for p in &peers[1..] {
-        let got = JsFuture::from(p.get(name.into())).await.map_err(message).unwrap();
-        assert_eq!(Uint8Array::new(&got).to_vec(), data, "peer {} got other bytes", p.id());
+        let got = JsFuture::from(p.get(name.into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
+        assert_eq!(bytes_of(&got).await, data, "peer {} got other bytes", p.id());
     }
-    let missing = JsFuture::from(peers[2].get("no such file".into())).await.map_err(message).unwrap();
+    let missing = JsFuture::from(peers[2].get("no such file".into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
     assert!(missing.is_undefined());
     for p in &peers {
         JsFuture::from(p.leave()).await.map_err(message).unwrap();
@@ -152,16 +163,16 @@ async fn a_value_survives_its_holder_leaving() {
         sleep(100).await;
         waited += 100;
     }
-    let put = JsFuture::from(peers[0].put("handed over".into(), Uint8Array::from(&b"still here"[..]))).await.map_err(message).unwrap();
+    let put = put(&peers[0], "handed over", b"still here", JsValue::UNDEFINED).await.map_err(message).unwrap();
     let holder = get(&put, "node").as_string().unwrap();
     let (leaving, staying): (Vec<ChordPeer>, Vec<ChordPeer>) = peers.into_iter().partition(|p| p.id() == holder);
     // With one replica, only the hand-over on leave keeps the value alive.
     JsFuture::from(leaving[0].leave()).await.map_err(message).unwrap();
     let mut waited = 0;
     loop {
-        match JsFuture::from(staying[0].get("handed over".into())).await {
+        match JsFuture::from(staying[0].get("handed over".into(), JsValue::UNDEFINED)).await {
             Ok(v) if !v.is_undefined() => {
-                assert_eq!(Uint8Array::new(&v).to_vec(), b"still here");
+                assert_eq!(bytes_of(&v).await, b"still here");
                 break;
             }
             other => {
@@ -196,15 +207,125 @@ async fn bad_options_are_rejected_in_words() {
 }
 
 #[wasm_bindgen_test]
-async fn oversized_values_and_empty_names_are_refused() {
+async fn bad_data_options_and_empty_names_are_refused_in_words() {
     let chosen = "00112233445566778899aabbccddeeff00112233";
     let peer = join(options(&fresh_ring("wbt-limits"), &[("id", chosen.into())])).await;
     assert_eq!(peer.id(), chosen, "a peer joins with the id it was given");
-    let big = Uint8Array::new_with_length(200 * 1024);
-    let err = JsFuture::from(peer.put("big.bin".into(), big)).await.err().map(message).expect("put must fail");
-    assert!(err.contains("192 KiB"), "{err}");
-    let err = JsFuture::from(peer.get(String::new())).await.err().map(message).expect("get must fail");
+    let err = JsFuture::from(peer.put("n.bin".into(), JsValue::from(42), JsValue::UNDEFINED)).await.err().map(message).expect("put must fail");
+    assert!(err.contains("needs the data as a Blob"), "{err}");
+    let bad = Object::new();
+    set(&bad, "onProgress", 5.into());
+    let err = JsFuture::from(peer.get("x".into(), bad.into())).await.err().map(message).expect("get must fail");
+    assert!(err.contains("options.onProgress must be a function"), "{err}");
+    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.err().map(message).expect("get must fail");
     assert!(err.contains("needs a name"), "{err}");
+    let err = put(&peer, "", b"x", JsValue::UNDEFINED).await.err().map(message).expect("put must fail");
+    assert!(err.contains("needs a name"), "{err}");
+    // A single tab stores a large file in its own IndexedDB and reads it back.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let r = put(&peer, "alone.bin", &data, JsValue::UNDEFINED).await.map_err(message).unwrap();
+    assert_eq!(get(&r, "size").as_f64(), Some(data.len() as f64));
+    let got = JsFuture::from(peer.get("alone.bin".into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
+    assert_eq!(bytes_of(&got).await, data);
     assert!(peer.close_link("zz").is_err());
     JsFuture::from(peer.leave()).await.map_err(message).unwrap();
+}
+
+/// Records `(phase, done, total)` of every progress callback.
+fn progress_log() -> (JsValue, std::rc::Rc<std::cell::RefCell<Vec<(String, f64, f64)>>>, Closure<dyn FnMut(JsValue)>) {
+    let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let l = log.clone();
+    let f = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        l.borrow_mut().push((get(&p, "phase").as_string().unwrap(), get(&p, "done").as_f64().unwrap(), get(&p, "total").as_f64().unwrap()));
+    });
+    let o = Object::new();
+    set(&o, "onProgress", f.as_ref().clone());
+    (o.into(), log, f)
+}
+
+fn records_of(p: &ChordPeer) -> Vec<JsValue> {
+    Array::from(&get(&p.state().unwrap(), "records")).iter().collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_large_file_moves_in_chunks_is_verified_and_can_be_cancelled() {
+    let ring = fresh_ring("wbt-files");
+    let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let mut peers = Vec::new();
+    let mut keep = Vec::new();
+    for i in 0..3 {
+        let ev = events.clone();
+        let on_event = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            if get(&e, "type").as_string().as_deref() == Some("bad_holder") {
+                ev.borrow_mut().push(format!("{i} {}", get(&e, "peer").as_string().unwrap()));
+            }
+        });
+        peers.push(join(options(&ring, &[("replicas", 2.into()), ("onEvent", on_event.as_ref().clone())])).await);
+        keep.push(on_event);
+    }
+    let mut waited = 0;
+    while !ring_is_correct(&peers) {
+        assert!(waited < 15_000, "ring not correct after 15 s");
+        sleep(100).await;
+        waited += 100;
+    }
+    let size = 3 * 1024 * 1024 + 5;
+    let data: Vec<u8> = (0..size as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let name = "big video.mp4";
+    let (opts, log, _f) = progress_log();
+    let r = put(&peers[0], name, &data, opts).await.map_err(message).unwrap();
+    assert_eq!(get(&get(&r, "version"), "seq").as_f64(), Some(1.0));
+    let storing: Vec<f64> = log.borrow().iter().filter(|p| p.0 == "storing").map(|p| p.1).collect();
+    assert_eq!(storing.last().copied(), Some(size as f64), "storing progress {storing:?}");
+    assert!(storing.windows(2).all(|w| w[0] <= w[1]));
+    let primary = get(&r, "node").as_string().unwrap();
+    if primary != peers[0].id() {
+        let sent = log.borrow().iter().filter(|p| p.0 == "sending").map(|p| p.1).fold(0.0, f64::max);
+        assert_eq!(sent, size as f64, "the writer saw the primary copy everything");
+    }
+    // Both holders get the bytes; the third tab holds nothing of it.
+    let key = ChordPeer::key_of(name);
+    let holds = |p: &ChordPeer| records_of(p).iter().any(|r| get(r, "key").as_string() == Some(key.clone()) && get(r, "complete").as_bool() == Some(true));
+    let mut waited = 0;
+    while peers.iter().filter(|p| holds(p)).count() < 2 {
+        assert!(waited < 20_000, "replicas did not copy the file");
+        sleep(100).await;
+        waited += 100;
+    }
+    let reader = peers.iter().find(|p| !holds(p)).expect("a tab that does not hold it");
+    let mem_before = get(&reader.state().unwrap(), "wasmMemoryBytes").as_f64().unwrap();
+    let (opts, log, _g) = progress_log();
+    let got = JsFuture::from(reader.get(name.into(), opts)).await.map_err(message).unwrap();
+    assert!(bytes_of(&got).await == data, "the file came back different");
+    let received = log.borrow().iter().filter(|p| p.0 == "receiving").map(|p| p.1).fold(0.0, f64::max);
+    assert_eq!(received, size as f64);
+    let growth = get(&reader.state().unwrap(), "wasmMemoryBytes").as_f64().unwrap() - mem_before;
+    assert!(growth < size as f64, "wasm memory grew by {growth} bytes for a {size}-byte file");
+
+    // Bit rot at the primary: the reader is told, and gets the bytes from the other holder.
+    let record = records_of(peers.iter().find(|p| p.id() == primary).unwrap())
+        .into_iter()
+        .find(|r| get(r, "key").as_string() == Some(key.clone()))
+        .unwrap();
+    let digest = chord::Id::from_hex(&get(&record, "digest").as_string().unwrap()).unwrap();
+    let store = chord::web::blobstore::BlobStore::open(&chord::Id::from_hex(&primary).unwrap()).await.unwrap();
+    store.put_chunk(&digest, 7, &Uint8Array::new_with_length(64 * 1024)).await.unwrap();
+    let got = JsFuture::from(reader.get(name.into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
+    assert!(bytes_of(&got).await == data, "a corrupt copy was returned");
+    assert!(events.borrow().iter().any(|e| e.ends_with(&primary)), "no bad_holder event for {primary}: {:?}", events.borrow());
+
+    // Cancel: abort the get at its first progress report.
+    let controller = web_sys::AbortController::new().unwrap();
+    let o = Object::new();
+    let c = controller.clone();
+    let abort = Closure::<dyn FnMut(JsValue)>::new(move |_| c.abort());
+    set(&o, "onProgress", abort.as_ref().clone());
+    set(&o, "signal", controller.signal().into());
+    let err = JsFuture::from(reader.get(name.into(), o.into())).await.err().map(message).expect("a cancelled get rejects");
+    assert!(err.starts_with("Cancelled"), "{err}");
+    let got = JsFuture::from(reader.get(name.into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
+    assert!(bytes_of(&got).await == data, "the peer works after a cancel");
+    for p in &peers {
+        JsFuture::from(p.leave()).await.map_err(message).unwrap();
+    }
 }

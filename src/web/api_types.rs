@@ -37,10 +37,55 @@ export interface JoinOptions {
 export interface PutResult {
   /** SHA-1 of the name, 40 hex digits. */
   key: string;
-  /** Id of the node that stored it (the key's successor). */
+  /** Id of the node that stored it (the key's successor, its primary). */
   node: string;
-  /** Overlay hops the request took. */
+  /** Overlay hops the request took (0 for files over 16 KiB: they go over a direct link). */
   hops: number;
+  /** Bytes stored, when this tab holds the value too (else null). */
+  size: number | null;
+  /** SHA-1 of the content, when this tab holds the value too (else null). */
+  digest: string | null;
+  /** The version the primary gave it: a re-put of a name gets a higher `seq`. */
+  version: Version;
+}
+
+/** A value's version: `seq` from the key's primary, and the writer's id. */
+export interface Version {
+  seq: number;
+  writer: string;
+}
+
+/** Progress of a put or get, in bytes. Puts of files over 16 KiB go through `storing` (hashing and
+ *  copying into this tab's IndexedDB) then `sending` (the key's primary copies it); gets report `receiving`. */
+export interface Progress {
+  phase: "storing" | "sending" | "receiving";
+  done: number;
+  total: number;
+}
+
+/** Options of `put` and `get`. */
+export interface TransferOptions {
+  /** Called as bytes move (at most about a hundred times per phase for large files). */
+  onProgress?: (progress: Progress) => void;
+  /** Aborting it cancels the transfer; the promise rejects with an Error whose message starts "Cancelled". */
+  signal?: AbortSignal;
+}
+
+/** A value this tab holds. */
+export interface HeldRecord {
+  key: string;
+  /** The file name ("" if it was stored by key only). */
+  name: string;
+  size: number;
+  /** SHA-1 of the content. */
+  digest: string;
+  version: Version;
+  /** `"primary"` (this tab is the key's successor), `"replica"` or `"other"` (in transit after churn). */
+  role: "primary" | "replica" | "other";
+  /** Whether the bytes ride in the record (values up to 16 KiB) rather than in IndexedDB chunks. */
+  inline: boolean;
+  /** Whether all the bytes are in this tab (a replica may still be copying them). */
+  complete: boolean;
 }
 
 /** A run of fingers that all point at the same node. */
@@ -76,6 +121,10 @@ export interface PeerState {
   fingers: FingerRun[];
   /** Number of values this tab holds (own and replicas). */
   keys: number;
+  /** The values this tab holds, in key order. */
+  records: HeldRecord[];
+  /** Size of this peer's WebAssembly memory in bytes (file bytes are not kept there). */
+  wasmMemoryBytes: number;
   links: LinkInfo[];
   /** `"connected"`, `"connecting"` or `"closed"`: the ring keeps working while it is closed. */
   server: "connected" | "connecting" | "closed";
@@ -96,5 +145,11 @@ export type ChordEvent =
   | { type: "link_closed"; peer: string }
   | { type: "server"; state: "connected" | "closed" }
   | { type: "lost_ring" }
-  | { type: "left" };
+  | { type: "left" }
+  /** A holder served bytes that do not match the value's SHA-1; another holder was asked. */
+  | { type: "bad_holder"; peer: string; key: string; name: string }
+  /** This tab now holds a value (new, a newer version, or a replica). */
+  | { type: "stored"; key: string; name: string; size: number }
+  /** This tab no longer holds a value (handed on). */
+  | { type: "dropped"; key: string };
 "#;

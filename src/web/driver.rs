@@ -13,6 +13,8 @@
 //! borrow it synchronously (never across an `await`), and JavaScript runs one
 //! thing at a time, so the borrows never overlap.
 
+use super::blobstore::BlobStore;
+use super::files::{cancelled, AbortHook, TransferOptions};
 use super::rtc::{js_message, RtcLink};
 use super::server::ServerConn;
 use super::wake::Wake;
@@ -29,7 +31,7 @@ use futures::StreamExt;
 use js_sys::{Function, Uint8Array};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
@@ -45,6 +47,8 @@ pub enum RtcEvent {
     Message(Vec<u8>),
     /// Negotiation failed.
     Failed(String),
+    /// The channel's send buffer fell below its low-water mark.
+    Drained,
 }
 
 /// What the signaling socket reports.
@@ -71,17 +75,47 @@ pub enum Input {
     /// The timer fired, or an API call changed the peer: handle what is due
     /// and recompute the next wake-up.
     Wake,
+    /// The blob store read a chunk for `to` (`None`: it is not there).
+    BlobRead {
+        /// Who asked.
+        to: Id,
+        /// Their pull.
+        pull: crate::transfer::PullId,
+        /// Which chunk.
+        index: u32,
+        /// The bytes.
+        bytes: Option<Vec<u8>>,
+    },
+    /// The blob store stored a chunk (or could not, and why).
+    BlobWritten {
+        /// The pull.
+        pull: crate::transfer::PullId,
+        /// Which chunk.
+        index: u32,
+        /// The outcome.
+        result: Result<(), String>,
+    },
+    /// The caller aborted request `ReqId`.
+    Cancel(ReqId),
 }
+
+/// A data channel's send buffer above this holds further frames back until
+/// `bufferedamountlow` (flow control: a sender never queues without bound).
+pub const BUFFER_HIGH_BYTES: u32 = 1024 * 1024;
 
 /// The answer a promise waits for: a value, or a message for the user.
 pub type Reply = oneshot::Sender<Result<JsValue, String>>;
 
 /// A put or get the API waits for.
-struct Pending {
+pub(super) struct Pending {
     /// What the user calls the request, for error messages: "store" or "fetch".
     verb: &'static str,
     name: String,
     reply: Reply,
+    /// Progress callback and abort signal.
+    pub(super) opts: TransferOptions,
+    /// Removes the abort listener when the request ends.
+    _abort: Option<AbortHook>,
 }
 
 /// An event as `onEvent` receives it (shape in `api_types.rs`).
@@ -96,6 +130,9 @@ enum JsEvent {
     Server { state: &'static str },
     LostRing,
     Left,
+    BadHolder { peer: String, key: String, name: String },
+    Stored { key: String, name: String, size: u64 },
+    Dropped { key: String },
 }
 
 /// The peer and everything the driver owns for it.
@@ -106,8 +143,14 @@ pub struct Core {
     server: Option<ServerConn>,
     server_url: String,
     server_was_open: bool,
-    tx: mpsc::UnboundedSender<Input>,
-    requests: HashMap<ReqId, Pending>,
+    pub(super) tx: mpsc::UnboundedSender<Input>,
+    pub(super) requests: HashMap<ReqId, Pending>,
+    /// The tab's IndexedDB store (None where the browser gives no storage).
+    pub(super) store: Option<BlobStore>,
+    /// Chunks received for gets, by request.
+    pub(super) received: HashMap<ReqId, BTreeMap<u32, Uint8Array>>,
+    /// Frames held back while a channel's buffer is full.
+    backlog: HashMap<LinkId, VecDeque<Vec<u8>>>,
     join: Option<Reply>,
     on_event: Option<Function>,
     wake: Wake,
@@ -124,7 +167,13 @@ pub fn now() -> Millis {
 
 impl Core {
     /// A core for `peer`; `join` is answered once the peer joined or failed to.
-    pub fn new(peer: Peer, tx: mpsc::UnboundedSender<Input>, on_event: Option<Function>, join: Reply) -> Core {
+    pub fn new(
+        peer: Peer,
+        tx: mpsc::UnboundedSender<Input>,
+        on_event: Option<Function>,
+        join: Reply,
+        store: Option<BlobStore>,
+    ) -> Core {
         Core {
             peer,
             rtc: BTreeMap::new(),
@@ -133,6 +182,9 @@ impl Core {
             server_was_open: false,
             tx: tx.clone(),
             requests: HashMap::new(),
+            store,
+            received: HashMap::new(),
+            backlog: HashMap::new(),
             join: Some(join),
             on_event,
             wake: Wake::new(tx.clone()),
@@ -149,33 +201,35 @@ impl Core {
         Ok(())
     }
 
-    /// Stores `value` under the SHA-1 of `name`.
-    pub fn put(&mut self, name: String, value: Vec<u8>) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+    /// Stores a small `value` (it rides the lookup path) under the SHA-1 of `name`.
+    pub fn put(&mut self, name: String, value: Vec<u8>, opts: TransferOptions) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         check_name(&name)?;
         let now = now();
-        let started = self.peer.put(now, Id::key_of(&name), value);
-        self.track(now, "store", name, started)
+        let started = self.peer.put(now, name.clone(), value);
+        self.track(now, "store", name, started, opts)
     }
 
     /// Fetches the value stored under the SHA-1 of `name`.
-    pub fn get(&mut self, name: String) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+    pub fn get(&mut self, name: String, opts: TransferOptions) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         check_name(&name)?;
         let now = now();
         let started = self.peer.get(now, Id::key_of(&name));
-        self.track(now, "fetch", name, started)
+        self.track(now, "fetch", name, started, opts)
     }
 
     /// Remembers a started request until its answer; sends what it produced.
-    fn track(
+    pub(super) fn track(
         &mut self,
         now: Millis,
         verb: &'static str,
         name: String,
         started: Result<ReqId, CommandError>,
+        opts: TransferOptions,
     ) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         let req = started.map_err(|e| command_error(&name, e))?;
         let (reply, rx) = oneshot::channel();
-        self.requests.insert(req, Pending { verb, name, reply });
+        let abort = opts.signal.as_ref().and_then(|s| AbortHook::new(s, req, self.tx.clone()));
+        self.requests.insert(req, Pending { verb, name, reply, opts, _abort: abort });
         self.flush(now);
         Ok(rx)
     }
@@ -260,6 +314,7 @@ impl Core {
                     self.peer.rtc_closed(now, link)
                 }
                 RtcEvent::Message(bytes) => self.peer.rtc_received(now, link, bytes),
+                RtcEvent::Drained => self.drain_backlog(now, link),
             },
             Input::Server(ev) => match ev {
                 ServerEvent::Opened => {
@@ -282,6 +337,36 @@ impl Core {
                 }
             },
             Input::Wake => {}
+            Input::BlobRead { to, pull, index, bytes } => self.peer.blob_read(now, to, pull, index, bytes),
+            Input::BlobWritten { pull, index, result } => self.peer.blob_written(now, pull, index, result),
+            Input::Cancel(req) => {
+                self.peer.cancel(now, req);
+                self.received.remove(&req);
+                if let Some(p) = self.requests.remove(&req) {
+                    let verb = if p.verb == "store" { "put" } else { "get" };
+                    let _ = p.reply.send(Err(cancelled(verb, &p.name)));
+                }
+            }
+        }
+    }
+
+    /// Sends frames held back for `link` while its buffer allows.
+    fn drain_backlog(&mut self, now: Millis, link: LinkId) {
+        let Some(r) = self.rtc.get(&link) else {
+            self.backlog.remove(&link);
+            return;
+        };
+        let Some(q) = self.backlog.get_mut(&link) else { return };
+        while r.buffered() <= BUFFER_HIGH_BYTES {
+            let Some(bytes) = q.pop_front() else { break };
+            if r.send(&bytes).is_err() {
+                self.backlog.remove(&link);
+                self.peer.rtc_closed(now, link);
+                return;
+            }
+        }
+        if q.is_empty() {
+            self.backlog.remove(&link);
         }
     }
 
@@ -296,6 +381,7 @@ impl Core {
                     }
                 }
                 PeerOutput::Event(ev) => self.on_peer_event(ev),
+                PeerOutput::Blob(cmd) => self.blob_command(cmd),
                 PeerOutput::ReconnectServer => {
                     self.server = None;
                     let url = self.server_url.clone();
@@ -325,12 +411,17 @@ impl Core {
                 }
             }
             RtcCommand::Send { link, bytes } => {
-                if let Some(Err(_)) = self.rtc.get(&link).map(|r| r.send(&bytes)) {
+                let Some(r) = self.rtc.get(&link) else { return };
+                if self.backlog.contains_key(&link) || r.buffered() > BUFFER_HIGH_BYTES {
+                    // Bounded: transfers keep a window of chunks per pull.
+                    self.backlog.entry(link).or_default().push_back(bytes);
+                } else if r.send(&bytes).is_err() {
                     self.peer.rtc_closed(now, link);
                 }
             }
             RtcCommand::Close { link } => {
                 self.rtc.remove(&link);
+                self.backlog.remove(&link);
             }
         }
     }
@@ -341,6 +432,10 @@ impl Core {
             PeerEvent::LinkOpened { peer, via } => self.emit(JsEvent::LinkOpen { peer: peer.to_hex(), via }),
             PeerEvent::LinkClosed { peer } => self.emit(JsEvent::LinkClosed { peer: peer.to_hex() }),
             PeerEvent::BootstrapFailed { reason } => self.fail_join(reason),
+            PeerEvent::Progress { req, phase, done, total } => self.on_progress(req, phase, done, total),
+            PeerEvent::BadHolder { peer, key, name } => {
+                self.emit(JsEvent::BadHolder { peer: peer.to_hex(), key: key.to_hex(), name })
+            }
         }
     }
 
@@ -355,20 +450,46 @@ impl Core {
             // The peer tries again by itself (see `Peer`); the join promise
             // is settled by a later `Joined`, a `BootstrapFailed` or its timeout.
             Event::JoinFailed { error } => web_sys::console::info_1(&format!("chord: join attempt failed: {error}; retrying").into()),
-            Event::PutDone { req, key, node, hops, .. } => {
+            Event::PutDone { req, key, node, hops, version } => {
                 if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
-                    let result = PutResult { key: key.to_hex(), node: node.to_hex(), hops };
+                    // Size and digest as stored by the primary's record (this tab may hold it too).
+                    let held = self.peer.node().store().get(&key).filter(|r| r.version == version);
+                    let result = PutResult {
+                        key: key.to_hex(),
+                        node: node.to_hex(),
+                        hops,
+                        size: held.map(|r| r.size),
+                        digest: held.map(|r| r.digest.to_hex()),
+                        version: VersionJs { seq: version.seq, writer: version.writer.to_hex() },
+                    };
                     let _ = reply.send(to_js(&result));
                 }
             }
             Event::GetDone { req, record, .. } => {
                 if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
-                    let value = record.map(|r| Uint8Array::from(r.value.as_slice()).into()).unwrap_or(JsValue::UNDEFINED);
-                    let _ = reply.send(Ok(value));
+                    let value = match record {
+                        None => Ok(JsValue::UNDEFINED),
+                        Some(r) if r.is_blob() => self.take_received(req).map(JsValue::from),
+                        Some(r) => web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&Uint8Array::from(r.value.as_slice())))
+                            .map(JsValue::from)
+                            .map_err(|_| "the browser could not assemble the file".to_string()),
+                    };
+                    let _ = reply.send(value);
+                } else {
+                    self.received.remove(&req);
                 }
             }
+            Event::Stored { record, .. } => {
+                self.persist(Some(&record), record.key);
+                self.emit(JsEvent::Stored { key: record.key.to_hex(), name: record.name.clone(), size: record.size });
+            }
+            Event::Dropped { key, .. } => {
+                self.persist(None, key);
+                self.emit(JsEvent::Dropped { key: key.to_hex() });
+            }
             Event::RequestFailed { req, error, .. } => {
-                if let Some(Pending { verb, name, reply }) = self.requests.remove(&req) {
+                self.received.remove(&req);
+                if let Some(Pending { verb, name, reply, .. }) = self.requests.remove(&req) {
                     let _ = reply.send(Err(format!("could not {verb} \"{name}\": {}", request_error(&error))));
                 }
             }
@@ -407,6 +528,15 @@ struct PutResult {
     key: String,
     node: String,
     hops: u16,
+    size: Option<u64>,
+    digest: Option<String>,
+    version: VersionJs,
+}
+
+#[derive(Serialize)]
+struct VersionJs {
+    seq: u64,
+    writer: String,
 }
 
 /// Serializes for JavaScript: plain objects, `null` for `None`.
@@ -427,10 +557,8 @@ fn check_name(name: &str) -> Result<(), String> {
 fn command_error(name: &str, e: CommandError) -> String {
     match e {
         CommandError::NotJoined => "this tab is not part of a ring (it left, or lost every neighbour)".into(),
-        CommandError::ValueTooLarge(n) => format!(
-            "\"{name}\" is {n} bytes; this version stores files of at most {} bytes (192 KiB)",
-            crate::message::MAX_VALUE_BYTES
-        ),
+        CommandError::ValueTooLarge(n) => format!("\"{name}\" is {n} bytes, too large to send inline"),
+        CommandError::BlobSize(n) => format!("\"{name}\" is {n} bytes; files of 1 byte to 1 GiB can be stored"),
         CommandError::Busy(n) => format!("{n} requests are already in flight; try again in a moment"),
         other => other.to_string(),
     }
@@ -440,6 +568,9 @@ fn request_error(e: &RequestError) -> String {
     match e {
         RequestError::Timeout { attempts } => {
             format!("no node answered after {attempts} attempts; the peers responsible may have just left, try again")
+        }
+        RequestError::Refused(crate::transfer::Refusal::PullFailed) => {
+            "the tab responsible for it could not copy it (its storage may be full, or this tab's link to it failed)".into()
         }
         other => other.to_string(),
     }

@@ -5,7 +5,10 @@
 //! * [`peer`] — `ChordPeer`, the JS API (`join`, `put`, `get`, `state`, `leave`).
 //! * [`driver`] — the one task that owns the peer: it waits for the next
 //!   input or the peer's next wake-up, feeds it in, and carries out the outputs.
-//! * [`rtc`] — one `RTCPeerConnection` with its data channel; owns its callbacks.
+//! * [`files`] — the put pipeline (hash, store chunks), blob commands, progress, cancel.
+//! * [`blobstore`] — the tab's IndexedDB store of chunks and records (`blobstore.js`).
+//! * [`rtc`] — one `RTCPeerConnection` with its data channel; owns its callbacks;
+//!   `bufferedamountlow` tells the driver to send frames it held back.
 //! * [`server`] — the signaling WebSocket; owns its callbacks.
 //! * [`wake`] — the peer's timer, in a dedicated worker so hidden tabs keep pace.
 //! * [`options`] — reading `JoinOptions`.
@@ -16,7 +19,9 @@
 //! belong to and are dropped with it; nothing is leaked with `forget()`.
 
 pub mod api_types;
+pub mod blobstore;
 pub mod driver;
+pub mod files;
 pub mod options;
 pub mod peer;
 pub mod rtc;

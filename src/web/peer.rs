@@ -1,13 +1,15 @@
 //! `ChordPeer`, the JS API. Errors reject with an `Error` whose message is
 //! written for the person using the page.
 
+use super::blobstore::BlobStore;
 use super::driver::{self, now, Core, Input};
+use super::files::{read_slice, store_file, to_blob, TransferOptions, INLINE_MAX_BYTES};
 use super::options::JoinOptions;
 use crate::id::Id;
 use crate::peer::Peer;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
-use js_sys::{Promise, Uint8Array};
+use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -34,8 +36,21 @@ impl ChordPeer {
         let id = opts.id.unwrap_or(fresh);
         let (tx, rx) = mpsc::unbounded();
         let (join_tx, join_rx) = oneshot::channel();
-        let peer = Peer::new(id, opts.config, seed);
-        let core = Rc::new(RefCell::new(Core::new(peer, tx.clone(), opts.on_event, join_tx)));
+        let mut peer = Peer::new(id, opts.config, seed);
+        // The values this id held before (a reload) are taken back once joined.
+        let store = match BlobStore::open(&id).await {
+            Ok(store) => {
+                let records = store.records().await.unwrap_or_default();
+                let blobs = store.blobs().await.unwrap_or_default();
+                peer.restore(now(), records, blobs);
+                Some(store)
+            }
+            Err(e) => {
+                web_sys::console::warn_1(&format!("chord: no storage for files larger than 16 KiB: {e}").into());
+                None
+            }
+        };
+        let core = Rc::new(RefCell::new(Core::new(peer, tx.clone(), opts.on_event, join_tx, store)));
         wasm_bindgen_futures::spawn_local(driver::run(core.clone(), rx));
         let opened = core.borrow_mut().connect_server(&opts.signaling_url);
         if let Err(e) = opened {
@@ -73,18 +88,60 @@ impl ChordPeer {
         Id::key_of(name).to_hex()
     }
 
-    /// Stores `data` under the SHA-1 of `name` (a re-put is an update).
-    /// Resolves to `{key, node, hops}`.
+    /// Stores `data` (a `Blob`/`File`, bytes or a string) under the SHA-1 of
+    /// `name`; a re-put is an update. Up to 16 KiB the value rides the
+    /// lookup; larger files (up to 1 GiB) are hashed and stored in this tab's
+    /// IndexedDB, then the key's primary copies them over a direct link.
+    /// `options.onProgress` gets `{phase, done, total}`; aborting
+    /// `options.signal` cancels. Resolves to a `PutResult`.
     #[wasm_bindgen(unchecked_return_type = "Promise<PutResult>")]
-    pub fn put(&self, name: String, data: Uint8Array) -> Promise {
-        let started = self.core.borrow_mut().put(name, data.to_vec());
-        self.answer(started)
+    pub fn put(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Blob | Uint8Array | ArrayBuffer | string")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TransferOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let core = self.core.clone();
+        let tx = self.tx.clone();
+        future_to_promise(async move {
+            let fail = |e: String| JsValue::from(JsError::new(&capitalize(&e)));
+            let opts = TransferOptions::from_js(&options).map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
+            let file = to_blob(&data).map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
+            if name.is_empty() || name.len() > 1024 {
+                // The same check and words as the driver's.
+                let started = core.borrow_mut().put(name, Vec::new(), opts);
+                return answer(tx, started).await;
+            }
+            let size = file.size() as u64;
+            let started = if size <= INLINE_MAX_BYTES {
+                let bytes = read_slice(&file, 0, size).await.map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
+                core.borrow_mut().put(name, bytes.to_vec(), opts)
+            } else {
+                let store = core.borrow().store.clone().ok_or_else(|| {
+                    fail(format!("could not store \"{name}\": this browser gives the page no storage (IndexedDB) for files over 16 KiB"))
+                })?;
+                let blob = match store_file(&core, &store, &name, &file, &opts).await {
+                    Ok(b) => b,
+                    Err(e) if e.starts_with("Cancelled") => return Err(JsError::new(&e).into()),
+                    Err(e) => return Err(fail(format!("could not store \"{name}\": {e}"))),
+                };
+                core.borrow_mut().put_blob(blob, opts)
+            };
+            answer(tx, started).await
+        })
     }
 
-    /// Fetches what is stored under the SHA-1 of `name`; `undefined` if nothing is.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
-    pub fn get(&self, name: String) -> Promise {
-        let started = self.core.borrow_mut().get(name);
+    /// Fetches what is stored under the SHA-1 of `name` as a `Blob`
+    /// (`undefined` if nothing is). A large file's bytes come straight from a
+    /// holder and are checked against their SHA-1; a bad copy is reported
+    /// (`bad_holder` event) and the next holder is asked.
+    /// `options.onProgress` gets `{phase: "receiving", done, total}`;
+    /// aborting `options.signal` cancels.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Blob | undefined>")]
+    pub fn get(&self, name: String, #[wasm_bindgen(unchecked_param_type = "TransferOptions | undefined")] options: JsValue) -> Promise {
+        let started = TransferOptions::from_js(&options)
+            .map_err(|e| format!("could not fetch \"{name}\": {e}"))
+            .and_then(|opts| self.core.borrow_mut().get(name, opts));
         self.answer(started)
     }
 
@@ -95,6 +152,10 @@ impl ChordPeer {
         let state = driver::to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
         let timer = if core.timer_in_worker() { "worker" } else { "page" };
         js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| JsError::new("state() could not be built"))?;
+        let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
+        let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
+        js_sys::Reflect::set(&state, &"wasmMemoryBytes".into(), &(bytes as f64).into())
+            .map_err(|_| JsError::new("state() could not be built"))?;
         Ok(state)
     }
 
@@ -127,16 +188,22 @@ impl ChordPeer {
 
     /// Turns a started request into a promise of its answer.
     fn answer(&self, started: Result<oneshot::Receiver<Result<JsValue, String>>, String>) -> Promise {
-        // The driver recomputes its next wake-up: the request armed timers.
-        let _ = self.tx.unbounded_send(Input::Wake);
-        future_to_promise(async move {
-            let rx = started.map_err(|e| JsValue::from(JsError::new(&capitalize(&e))))?;
-            match rx.await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(JsError::new(&capitalize(&e)).into()),
-                Err(_) => Err(JsError::new("This peer has left the ring").into()),
-            }
-        })
+        future_to_promise(answer(self.tx.clone(), started))
+    }
+}
+
+/// The answer to a started request.
+async fn answer(
+    tx: mpsc::UnboundedSender<Input>,
+    started: Result<oneshot::Receiver<Result<JsValue, String>>, String>,
+) -> Result<JsValue, JsValue> {
+    // The driver recomputes its next wake-up: the request armed timers.
+    let _ = tx.unbounded_send(Input::Wake);
+    let rx = started.map_err(|e| JsValue::from(JsError::new(&capitalize(&e))))?;
+    match rx.await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(JsError::new(&capitalize(&e)).into()),
+        Err(_) => Err(JsError::new("This peer has left the ring").into()),
     }
 }
 

@@ -34,7 +34,12 @@ pub struct RtcLink {
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_gathering: Closure<dyn FnMut()>,
     _on_state: Closure<dyn FnMut()>,
+    _on_drained: Closure<dyn FnMut()>,
 }
+
+/// `bufferedamountlow` fires when the send buffer falls to this (the driver
+/// holds frames back above `BUFFER_HIGH_BYTES`).
+const BUFFER_LOW_BYTES: u32 = 256 * 1024;
 
 impl RtcLink {
     /// Creates the connection and starts negotiating: an answer to
@@ -87,6 +92,12 @@ impl RtcLink {
                 }
             })
         };
+        let on_drained = {
+            let send = send.clone();
+            Closure::<dyn FnMut()>::new(move || send(RtcEvent::Drained))
+        };
+        dc.set_buffered_amount_low_threshold(BUFFER_LOW_BYTES);
+        dc.set_onbufferedamountlow(Some(on_drained.as_ref().unchecked_ref()));
         dc.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         dc.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         dc.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -103,6 +114,7 @@ impl RtcLink {
             _on_message: on_message,
             _on_gathering: on_gathering,
             _on_state: on_state,
+            _on_drained: on_drained,
         })
     }
 
@@ -149,6 +161,7 @@ impl Drop for RtcLink {
         self.dc.set_onopen(None);
         self.dc.set_onclose(None);
         self.dc.set_onmessage(None);
+        self.dc.set_onbufferedamountlow(None);
         self.pc.set_onicegatheringstatechange(None);
         self.pc.set_onconnectionstatechange(None);
         self.dc.close();
