@@ -31,6 +31,8 @@
 /** @typedef {import("./pkg/chord.js").ChordEvent} ChordEvent */
 /** @typedef {import("./pkg/chord.js").PutResult} PutResult */
 
+/** Values up to this size ride the lookup path; larger ones are blobs (docs/files.md). */
+const INLINE_MAX_BYTES = 16384;
 const LOG_LIMIT = 50;
 const POLL_MS = 500;
 const MAX_KEY_MARKS = 8;
@@ -972,7 +974,9 @@ async function putFile(file) {
     /** @type {PutResult} */
     const r = await peer.put(file.name, file, { onProgress: progressOf(t), signal: t.ctl.signal });
     const bytes = typeof r.size === "number" ? r.size : file.size;
-    const hops = typeof r.hops === "number" ? `, ${r.hops} hop${r.hops === 1 ? "" : "s"}` : "";
+    // Files over INLINE_MAX_BYTES go over a direct link, so their hop count (0) says nothing.
+    const hops = typeof r.hops !== "number" ? "" : bytes > INLINE_MAX_BYTES ? ", over a direct link"
+      : `, ${r.hops} hop${r.hops === 1 ? "" : "s"}`;
     settle(t, "ok", `Stored as version ${r.version?.seq ?? "?"}`,
       r.version?.writer ? ` by ${short(r.version.writer)}` : "",
       `, ${size(bytes)}, primary `, idCode(r.node), hops, took(t, bytes), ".");
