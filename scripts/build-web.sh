@@ -12,11 +12,11 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 CARGO=${CARGO:-cargo}
 OUT=www/pkg
 BUDGET=${WEB_GZIP_BUDGET:-$((250 * 1024))}
-WASM=target/wasm32-unknown-unknown/release/chord.wasm
+WASM=target/wasm32-unknown-unknown/web/chord.wasm
 
 command -v wasm-bindgen >/dev/null || { echo "build-web: wasm-bindgen not found; run scripts/install-wasm-bindgen.sh" >&2; exit 1; }
 
-"$CARGO" build --release --lib --target wasm32-unknown-unknown -p chord
+"$CARGO" build --profile web --lib --target wasm32-unknown-unknown -p chord
 
 rm -rf "$OUT"
 wasm-bindgen --target web --out-dir "$OUT" --out-name chord "$WASM"
