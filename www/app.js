@@ -974,9 +974,11 @@ async function putFile(file) {
     /** @type {PutResult} */
     const r = await peer.put(file.name, file, { onProgress: progressOf(t), signal: t.ctl.signal });
     const bytes = typeof r.size === "number" ? r.size : file.size;
-    // Files over INLINE_MAX_BYTES go over a direct link, so their hop count (0) says nothing.
-    const hops = typeof r.hops !== "number" ? "" : bytes > INLINE_MAX_BYTES ? ", over a direct link"
-      : `, ${r.hops} hop${r.hops === 1 ? "" : "s"}`;
+    // Files over INLINE_MAX_BYTES go over a direct link (none when this tab is the primary),
+    // so their hop count (0) says nothing.
+    const hops = typeof r.hops !== "number" ? ""
+      : bytes <= INLINE_MAX_BYTES ? `, ${r.hops} hop${r.hops === 1 ? "" : "s"}`
+      : r.node === peer?.id ? "" : ", over a direct link";
     settle(t, "ok", `Stored as version ${r.version?.seq ?? "?"}`,
       r.version?.writer ? ` by ${short(r.version.writer)}` : "",
       `, ${size(bytes)}, primary `, idCode(r.node), hops, took(t, bytes), ".");
