@@ -5,6 +5,7 @@
 //   node tests/e2e/bench/file-bench.mjs [--mib 16] [--big-mib 100] [--runs 3] [--out out/bench/files.json]
 //
 // Run it inside scripts/loopback-only after `make web server` (`make bench-files` does both).
+// The raw and get runs alternate (raw 1, get 1, raw 2, …) so load from elsewhere hits both alike.
 //   raw      a plain JS RTCPeerConnection pair (one page per process, the server's style.css, complete SDP
 //            exchanged through node, no ICE servers, loopback candidates only), one ordered
 //            reliable channel: MIB MiB in 64 KiB messages, paused above 1 MiB buffered, resumed on
@@ -59,105 +60,110 @@ function nameHeldBy(base, holder, ids) {
   }
 }
 
-async function rawPart(server, browsers) {
+/** The raw pair: one page of the server's origin per process (about:blank gathers no candidates). */
+async function openRawPair(server, browsers) {
   const ctxs = await Promise.all(browsers.map((b) => b.newContext()));
   const [sender, receiver] = await Promise.all(ctxs.map((c) => c.newPage()));
+  const close = async () => {
+    await closeRawChannel(sender, receiver);
+    for (const c of ctxs) await c.close().catch(() => {});
+  };
   try {
-    // A page of the server's origin (about:blank gathers no candidates); not the peer page.
     await Promise.all([sender, receiver].map((p) => p.goto(`${server.url}/style.css`)));
     await connectRawChannel(sender, receiver);
     // One unmeasured warm-up of 1 MiB (SCTP window, JIT).
     await rawTransfer(sender, receiver, { bytes: MIB });
-    const runs = [];
-    for (let r = 0; r < RUNS; r++) {
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return {
+    async run(r) {
       const res = await rawTransfer(sender, receiver, { bytes: SIZE });
       if (res.bytes !== SIZE) throw new Error(`raw run ${r}: receiver got ${res.bytes} of ${SIZE} bytes`);
-      runs.push({ ms: res.ms, receiver_ms: res.receiverMs, mbps: mbps(SIZE, res.ms) });
       log(`raw ${r}: ${round(res.ms)} ms, ${round(mbps(SIZE, res.ms), 2)} MB/s`);
-    }
-    return { runs, mbps_median: median(runs.map((r) => r.mbps)) };
-  } finally {
-    await closeRawChannel(sender, receiver);
-    for (const c of ctxs) await c.close().catch(() => {});
-  }
+      return { ms: res.ms, receiver_ms: res.receiverMs, mbps: mbps(SIZE, res.ms) };
+    },
+    close,
+  };
 }
 
-async function chordPart(server, browsers, out) {
+/** Opens the 2-tab ring (A in the first process, B in the second) with replicas=1. */
+async function openRing(server, browsers, out) {
   const ring = `files-bench-${Date.now().toString(36)}`;
   const params = { replicas: '1' };
   const a = await openPeer(browsers[0], { server, ring, name: 'A', params });
   const b = await openPeer(browsers[1], { server, ring, name: 'B', params });
   const peers = [a, b];
-  try {
-    let problems = [];
-    await waitFor(async () => {
-      problems = ringProblems(await Promise.all(peers.map((p) => p.state())), { ring });
-      return problems.length === 0;
-    }, 30_000, { what: 'a correct 2-tab ring', detail: () => problems.join('; ') });
-    await waitForLink(a, b.id);
-    const st = await a.state();
-    if (typeof st.wasmMemoryBytes !== 'number' || !Array.isArray(st.records)) {
-      throw new Error(`the file API is not there: state().wasmMemoryBytes = ${st.wasmMemoryBytes}, state().records = ${JSON.stringify(st.records)} (rebuild with \`make web\`?)`);
-    }
-    const ids = peers.map((p) => p.id);
-    out.tabs = { A: a.id, B: b.id };
-    out.wasm_memory_at_join = { A: await wasmMemory(a), B: await wasmMemory(b) };
-
-    // b) get throughput: B holds, A gets; a new file every run so no cache can answer.
-    out.get = { runs: [] };
-    for (let r = 0; r < RUNS; r++) {
-      const name = nameHeldBy(`file-bench get ${r}`, b.id, ids);
-      const made = await makeRandomBlob(b, `get${r}`, SIZE);
-      const put = await withTimeout(putBlob(b, name, `get${r}`), 120_000, `B: put ${name}`);
-      if (!put.ok) throw new Error(`B: put(${JSON.stringify(name)}) failed: ${put.error.message}`);
-      if (put.result.node !== b.id) throw new Error(`put answered node ${short(put.result.node)}, want B ${short(b.id)}`);
-      const aRecs = (await heldRecords(a)).filter((x) => x.key === put.result.key);
-      const got = await withTimeout(getBlob(a, name), 180_000, `A: get ${name}`);
-      if (!got.ok) throw new Error(`A: get(${JSON.stringify(name)}) failed: ${got.error.message}`);
-      if (!got.found) throw new Error(`A: get(${JSON.stringify(name)}) found nothing (${got.kind})`);
-      if (got.sha256 !== made.sha256 || got.size !== SIZE) {
-        throw new Error(`A: get(${JSON.stringify(name)}): ${got.size} bytes, SHA-256 ${got.sha256}; put ${SIZE} bytes, ${made.sha256}`);
-      }
-      const run = { name, put_ms: put.ms, ms: got.ms, mbps: mbps(SIZE, got.ms), progress_calls: got.progress.count, a_held_before: aRecs };
-      out.get.runs.push(run);
-      log(`get ${r}: ${round(got.ms)} ms, ${round(run.mbps, 2)} MB/s (local put in B ${round(put.ms)} ms)`);
-      await dropBlob(b, `get${r}`);
-    }
-    out.get.mbps_median = median(out.get.runs.map((r) => r.mbps));
-
-    // c) the big round trip: put from A under a name B holds, get in B.
-    const name = nameHeldBy('file-bench big', b.id, ids);
-    const mem = { before: { A: await wasmMemory(a), B: await wasmMemory(b) } };
-    const made = await makeRandomBlob(a, 'big', BIG);
-    const put = await withTimeout(putBlob(a, name, 'big'), 600_000, `A: put ${name}`);
-    if (!put.ok) throw new Error(`A: put(${JSON.stringify(name)}, ${BIG} bytes) failed: ${put.error.message}`);
-    await dropBlob(a, 'big');
-    mem.after_put = { A: await wasmMemory(a), B: await wasmMemory(b) };
-    const got = await withTimeout(getBlob(b, name), 600_000, `B: get ${name}`);
-    if (!got.ok) throw new Error(`B: get(${JSON.stringify(name)}, ${BIG} bytes) failed: ${got.error.message}`);
-    const identical = got.found && got.size === BIG && got.sha256 === made.sha256;
-    mem.after = { A: await wasmMemory(a), B: await wasmMemory(b) };
-    const growth = { A: mem.after.A - mem.before.A, B: mem.after.B - mem.before.B };
-    out.big = {
-      name,
-      bytes: BIG,
-      put_ms: put.ms,
-      put_mbps: mbps(BIG, put.ms),
-      put_node: put.result.node,
-      get_ms: got.ms,
-      get_mbps: mbps(BIG, got.ms),
-      identical,
-      sha256: made.sha256,
-      wasm_memory: mem,
-      growth,
-      growth_below_size: growth.A < BIG && growth.B < BIG,
-    };
-    log(`big: put ${round(put.ms)} ms, get ${round(got.ms)} ms, identical ${identical}, wasm growth A ${growth.A} B ${growth.B}`);
-    if (!identical) throw new Error(`B: get of the ${BIG}-byte file: ${got.size} bytes, SHA-256 ${got.sha256}, want ${made.sha256}`);
-  } finally {
-    out.logs = Object.fromEntries(peers.map((p) => [p.name, p.logs.slice(-200)]));
-    for (const p of peers) await p.context.close().catch(() => {});
+  let problems = [];
+  await waitFor(async () => {
+    problems = ringProblems(await Promise.all(peers.map((p) => p.state())), { ring });
+    return problems.length === 0;
+  }, 30_000, { what: 'a correct 2-tab ring', detail: () => problems.join('; ') });
+  await waitForLink(a, b.id);
+  const st = await a.state();
+  if (typeof st.wasmMemoryBytes !== 'number' || !Array.isArray(st.records)) {
+    throw new Error(`the file API is not there: state().wasmMemoryBytes = ${st.wasmMemoryBytes}, state().records = ${JSON.stringify(st.records)} (rebuild with \`make web\`?)`);
   }
+  out.tabs = { A: a.id, B: b.id };
+  out.wasm_memory_at_join = { A: await wasmMemory(a), B: await wasmMemory(b) };
+  return { a, b, peers };
+}
+
+/** b) One get: B puts a new random file it alone holds, A gets it (no cache can answer). */
+async function oneGet(r, { a, b, peers }) {
+  const ids = peers.map((p) => p.id);
+  const name = nameHeldBy(`file-bench get ${r}`, b.id, ids);
+  const made = await makeRandomBlob(b, `get${r}`, SIZE);
+  const put = await withTimeout(putBlob(b, name, `get${r}`), 120_000, `B: put ${name}`);
+  if (!put.ok) throw new Error(`B: put(${JSON.stringify(name)}) failed: ${put.error.message}`);
+  if (put.result.node !== b.id) throw new Error(`put answered node ${short(put.result.node)}, want B ${short(b.id)}`);
+  await dropBlob(b, `get${r}`);
+  const aHeld = (await heldRecords(a)).filter((x) => x.key === put.result.key);
+  const got = await withTimeout(getBlob(a, name), 180_000, `A: get ${name}`);
+  if (!got.ok) throw new Error(`A: get(${JSON.stringify(name)}) failed: ${got.error.message}`);
+  if (!got.found) throw new Error(`A: get(${JSON.stringify(name)}) found nothing (${got.kind})`);
+  if (got.sha256 !== made.sha256 || got.size !== SIZE) {
+    throw new Error(`A: get(${JSON.stringify(name)}): ${got.size} bytes, SHA-256 ${got.sha256}; put ${SIZE} bytes, ${made.sha256}`);
+  }
+  const run = { name, put_ms: put.ms, ms: got.ms, mbps: mbps(SIZE, got.ms), progress_calls: got.progress.count, a_held_before: aHeld };
+  log(`get ${r}: ${round(got.ms)} ms, ${round(run.mbps, 2)} MB/s (local put in B ${round(put.ms)} ms)`);
+  return run;
+}
+
+/** c) The big round trip: put from A under a name B holds, get in B; wasm memory around it. */
+async function bigRoundTrip({ a, b, peers }) {
+  const name = nameHeldBy('file-bench big', b.id, peers.map((p) => p.id));
+  const mem = { before: { A: await wasmMemory(a), B: await wasmMemory(b) } };
+  const made = await makeRandomBlob(a, 'big', BIG);
+  const put = await withTimeout(putBlob(a, name, 'big'), 600_000, `A: put ${name}`);
+  if (!put.ok) throw new Error(`A: put(${JSON.stringify(name)}, ${BIG} bytes) failed: ${put.error.message}`);
+  await dropBlob(a, 'big');
+  mem.after_put = { A: await wasmMemory(a), B: await wasmMemory(b) };
+  const got = await withTimeout(getBlob(b, name), 600_000, `B: get ${name}`);
+  if (!got.ok) throw new Error(`B: get(${JSON.stringify(name)}, ${BIG} bytes) failed: ${got.error.message}`);
+  const identical = got.found && got.size === BIG && got.sha256 === made.sha256;
+  mem.after = { A: await wasmMemory(a), B: await wasmMemory(b) };
+  const growth = { A: mem.after.A - mem.before.A, B: mem.after.B - mem.before.B };
+  const result = {
+    name,
+    bytes: BIG,
+    put_ms: put.ms,
+    put_mbps: mbps(BIG, put.ms),
+    // ms from the put call to the first and last progress report of each phase
+    put_phases: Object.fromEntries(put.progress.order.map((ph) => [ph, { from_ms: put.progress.phases[ph].t0, to_ms: put.progress.phases[ph].t1 }])),
+    put_node: put.result.node,
+    get_ms: got.ms,
+    get_mbps: mbps(BIG, got.ms),
+    identical,
+    sha256: made.sha256,
+    wasm_memory: mem,
+    growth,
+    growth_below_size: growth.A < BIG && growth.B < BIG,
+  };
+  log(`big: put ${round(put.ms)} ms, get ${round(got.ms)} ms, identical ${identical}, wasm growth A ${growth.A} B ${growth.B}`);
+  if (!identical) throw new Error(`B: get of the ${BIG}-byte file: ${got.size} bytes, SHA-256 ${got.sha256}, want ${made.sha256}`);
+  return result;
 }
 
 function printTable(res) {
@@ -171,6 +177,7 @@ function printTable(res) {
   }
   if (res.big) {
     rows.push([`${opt['big-mib']} MiB put (bytes cross to the holder)`, `${round(res.big.put_ms / 1000, 1)} s, ${mb(res.big.put_mbps)}`]);
+    for (const [ph, t] of Object.entries(res.big.put_phases)) rows.push([`  put phase "${ph}" (first → last progress report)`, `${round(t.from_ms / 1000, 1)} s → ${round(t.to_ms / 1000, 1)} s`]);
     rows.push([`${opt['big-mib']} MiB get in the holder`, `${round(res.big.get_ms / 1000, 1)} s, ${mb(res.big.get_mbps)}`]);
     rows.push([`${opt['big-mib']} MiB byte-identical (SHA-256)`, res.big.identical ? 'yes' : 'NO']);
     const m = res.big.wasm_memory;
@@ -188,19 +195,36 @@ async function main() {
   const browsers = [];
   const res = { date: new Date().toISOString(), bytes: SIZE, runs: RUNS, browsers: 2 };
   let failed = false;
+  let raw;
+  let ring;
   try {
     for (let i = 0; i < 2; i++) browsers.push(await launchBrowser());
-    res.raw = await rawPart(server, browsers);
-    if (!opt['raw-only']) {
-      await chordPart(server, browsers, res);
-      res.ratio = res.get.mbps_median / res.raw.mbps_median;
+    raw = await openRawPair(server, browsers);
+    res.raw = { runs: [] };
+    if (opt['raw-only']) {
+      for (let r = 0; r < RUNS; r++) res.raw.runs.push(await raw.run(r));
+    } else {
+      ring = await openRing(server, browsers, res);
+      // Raw and chord runs alternate, so a change in the machine's load hits both alike.
+      res.get = { runs: [] };
+      for (let r = 0; r < RUNS; r++) {
+        res.raw.runs.push(await raw.run(r));
+        res.get.runs.push(await oneGet(r, ring));
+      }
+      await raw.close();
+      raw = undefined;
+      res.big = await bigRoundTrip(ring);
     }
   } catch (e) {
     failed = true;
     res.error = e.stack ?? String(e);
     console.error(res.error);
-    if (res.get?.runs?.length && res.raw) res.ratio = median(res.get.runs.map((r) => r.mbps)) / res.raw.mbps_median;
   } finally {
+    if (res.raw?.runs.length) res.raw.mbps_median = median(res.raw.runs.map((r) => r.mbps));
+    if (res.get?.runs.length) res.get.mbps_median = median(res.get.runs.map((r) => r.mbps));
+    if (res.raw?.mbps_median && res.get?.mbps_median) res.ratio = res.get.mbps_median / res.raw.mbps_median;
+    if (ring) res.logs = Object.fromEntries(ring.peers.map((p) => [p.name, p.logs.slice(-200)]));
+    await raw?.close();
     for (const b of browsers) await closeBrowser(b);
     await server.stop();
   }

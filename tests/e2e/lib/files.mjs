@@ -82,6 +82,8 @@ const IN_PAGE_TRANSFER = `
   const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
   const sha256 = async (blob) => hex(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
   function recorder() {
+    // Times in the summary (t0, t1: first and last call of a phase) are ms since the recorder was made.
+    const start = performance.now();
     const calls = [];
     let count = 0;
     const onProgress = (p) => {
@@ -96,12 +98,13 @@ const IN_PAGE_TRANSFER = `
       for (const c of calls) {
         let ph = phases[c.phase];
         if (!ph) {
-          ph = phases[c.phase] = { calls: 0, first: c.done, last: c.done, total: c.total, monotonic: true, totals: new Set() };
+          ph = phases[c.phase] = { calls: 0, first: c.done, last: c.done, total: c.total, monotonic: true, totals: new Set(), t0: c.t - start, t1: c.t - start };
           order.push(c.phase);
         }
         if (typeof c.done !== 'number' || c.done < ph.last) ph.monotonic = false;
         ph.calls++;
         ph.last = c.done;
+        ph.t1 = c.t - start;
         ph.totals.add(c.total);
       }
       for (const p of Object.values(phases)) p.totals = [...p.totals];
