@@ -130,9 +130,12 @@ fn held_records(peer: &Peer) -> Vec<HeldRecord> {
     node.store()
         .records()
         .map(|r| {
+            // A ring smaller than R has every key on every member.
+            let small_ring = preds.len() < node.config().replicas || preds.contains(&me);
             let role = match (node.predecessor(), preds.last()) {
                 (None, _) => "primary",
                 (Some(p), _) if r.key.in_half_open(&p, &me) => "primary",
+                _ if small_ring => "replica",
                 (Some(_), Some(far)) if r.key.in_half_open(far, &me) => "replica",
                 _ => "other",
             };
