@@ -229,6 +229,10 @@ impl Core {
         let req = started.map_err(|e| command_error(&name, e))?;
         let (reply, rx) = oneshot::channel();
         let abort = opts.signal.as_ref().and_then(|s| AbortHook::new(s, req, self.tx.clone()));
+        if opts.aborted() {
+            // Aborted before the call: no `abort` event will come.
+            let _ = self.tx.unbounded_send(Input::Cancel(req));
+        }
         self.requests.insert(req, Pending { verb, name, reply, opts, _abort: abort });
         self.flush(now);
         Ok(rx)

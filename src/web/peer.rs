@@ -107,6 +107,9 @@ impl ChordPeer {
             let fail = |e: String| JsValue::from(JsError::new(&capitalize(&e)));
             let opts = TransferOptions::from_js(&options).map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
             let file = to_blob(&data).map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
+            if opts.aborted() {
+                return Err(JsError::new(&super::files::cancelled("put", &name)).into());
+            }
             if name.is_empty() || name.len() > 1024 {
                 // The same check and words as the driver's.
                 let started = core.borrow_mut().put(name, Vec::new(), opts);
