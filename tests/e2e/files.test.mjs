@@ -247,11 +247,11 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
       t.diagnostic(`every tab holds ${short(file.key)}; no get to abort`);
     }
 
-    // A put whose primary is in the other process, aborted once 4 MiB are done.
+    // A put whose primary is in the other process, aborted once 2 MiB have been sent to it.
     const c = byName('C');
     const name = nameWhere('cancelled put.bin', (h) => !sameProcess(h, c));
     await makeRandomBlob(c, 'cancel', BIG);
-    const res = await withTimeout(putBlob(c, name, 'cancel', { abort: { afterBytes: 4 * MIB } }), 60_000, 'C: aborted put');
+    const res = await withTimeout(putBlob(c, name, 'cancel', { abort: { afterBytes: 2 * MIB, phase: 'sending' } }), 60_000, 'C: aborted put');
     await dropBlob(c, 'cancel');
     assert.ok(res.aborted, `C: the put ended before the abort (${JSON.stringify(res.progress.last)})`);
     assert.equal(res.ok, false, `C: an aborted put resolved: ${JSON.stringify(res.result)}`);
@@ -384,7 +384,7 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
     for (const file of files) for (const p of peers) await expectFile(p, file, ' after the reload');
   });
 
-  test('bad input: an empty name, data that is no Blob/Uint8Array/string → readable rejections', 30_000, async () => {
+  test('bad input: an empty name, data that is no Blob/Uint8Array/string → readable rejections', 30_000, async (t) => {
     const d = byName('D');
     const res = await d.page.evaluate(async () => {
       const errInfo = (e) => ({ isError: e instanceof Error, message: e instanceof Error ? e.message : String(e) });
@@ -419,6 +419,7 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
         problems.push(e.message.split('\n')[0]);
       }
     }
+    for (const [call, r] of Object.entries(res)) t.diagnostic(`${call} → ${r.ok ? `resolved ${r.result}` : `${r.sync ? 'threw' : 'rejected'}: ${JSON.stringify(r.error.message)}`}`);
     assert.deepEqual(problems, [], `answers: ${JSON.stringify(res, null, 1)}`);
     const sync = Object.entries(res).filter(([, r]) => r.sync).map(([k]) => k);
     assert.deepEqual(sync, [], 'these threw at once instead of returning a rejected Promise');
