@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // peer_world.rs has helpers only peer_ring.rs uses
 
-include!("peer_world.rs");
+include!("support/peer_world.rs");
 
 use chord::peer::Phase;
 use chord::store::Blob;

@@ -17,7 +17,7 @@
 //!   answers this very offer and both sides kept a candidate), then both ends
 //!   open. Every description that crosses the network is inspected.
 
-include!("peer_world.rs");
+include!("support/peer_world.rs");
 
 use chord::peer::ServerState;
 

@@ -231,8 +231,11 @@ async fn bad_data_options_and_empty_names_are_refused_in_words() {
     JsFuture::from(peer.leave()).await.map_err(message).unwrap();
 }
 
-/// Records `(phase, done, total)` of every progress callback.
-fn progress_log() -> (JsValue, std::rc::Rc<std::cell::RefCell<Vec<(String, f64, f64)>>>, Closure<dyn FnMut(JsValue)>) {
+/// `(phase, done, total)` of every progress callback.
+type ProgressLog = std::rc::Rc<std::cell::RefCell<Vec<(String, f64, f64)>>>;
+
+/// Options whose `onProgress` records into a log (keep the closure alive).
+fn progress_log() -> (JsValue, ProgressLog, Closure<dyn FnMut(JsValue)>) {
     let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let l = log.clone();
     let f = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {

@@ -328,7 +328,7 @@ impl Peer {
     pub(super) fn on_blob_event(&mut self, now: Millis, ev: Event) -> Option<Event> {
         match ev {
             Event::LookupDone { req, node, .. } if self.files.puts.contains_key(&req) => {
-                let Some(put) = self.files.puts.get_mut(&req) else { return None };
+                let put = self.files.puts.get_mut(&req)?;
                 put.primary = Some(node);
                 put.deadline = now + PUT_STALL_MS;
                 let blob = put.blob.clone();

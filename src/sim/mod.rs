@@ -86,6 +86,8 @@ pub struct SimCounters {
     pub dropped: u64,
 }
 
+// Deliveries are nearly every event: boxing the message would add an allocation to each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Ev {
     Deliver { to: usize, from: Id, msg: Message },
