@@ -41,10 +41,10 @@ export interface PutResult {
   node: string;
   /** Overlay hops the request took (0 for files over 16 KiB: they go over a direct link). */
   hops: number;
-  /** Bytes stored, when this tab holds the value too (else null). */
-  size: number | null;
-  /** SHA-1 of the content, when this tab holds the value too (else null). */
-  digest: string | null;
+  /** Bytes stored. */
+  size: number;
+  /** SHA-1 of the content, 40 hex digits. */
+  digest: string;
   /** The version the primary gave it: a re-put of a name gets a higher `seq`. */
   version: Version;
 }

@@ -116,6 +116,8 @@ pub(super) struct Pending {
     pub(super) opts: TransferOptions,
     /// Removes the abort listener when the request ends.
     _abort: Option<AbortHook>,
+    /// Size and digest of what a put stores.
+    meta: Option<(u64, Id)>,
 }
 
 /// An event as `onEvent` receives it (shape in `api_types.rs`).
@@ -205,8 +207,9 @@ impl Core {
     pub fn put(&mut self, name: String, value: Vec<u8>, opts: TransferOptions) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         check_name(&name)?;
         let now = now();
+        let meta = Some((value.len() as u64, Id::hash(&value)));
         let started = self.peer.put(now, name.clone(), value);
-        self.track(now, "store", name, started, opts)
+        self.track(now, "store", name, started, opts, meta)
     }
 
     /// Fetches the value stored under the SHA-1 of `name`.
@@ -214,7 +217,7 @@ impl Core {
         check_name(&name)?;
         let now = now();
         let started = self.peer.get(now, Id::key_of(&name));
-        self.track(now, "fetch", name, started, opts)
+        self.track(now, "fetch", name, started, opts, None)
     }
 
     /// Remembers a started request until its answer; sends what it produced.
@@ -225,6 +228,7 @@ impl Core {
         name: String,
         started: Result<ReqId, CommandError>,
         opts: TransferOptions,
+        meta: Option<(u64, Id)>,
     ) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
         let req = started.map_err(|e| command_error(&name, e))?;
         let (reply, rx) = oneshot::channel();
@@ -233,7 +237,7 @@ impl Core {
             // Aborted before the call: no `abort` event will come.
             let _ = self.tx.unbounded_send(Input::Cancel(req));
         }
-        self.requests.insert(req, Pending { verb, name, reply, opts, _abort: abort });
+        self.requests.insert(req, Pending { verb, name, reply, opts, _abort: abort, meta });
         self.flush(now);
         Ok(rx)
     }
@@ -455,15 +459,13 @@ impl Core {
             // is settled by a later `Joined`, a `BootstrapFailed` or its timeout.
             Event::JoinFailed { error } => web_sys::console::info_1(&format!("chord: join attempt failed: {error}; retrying").into()),
             Event::PutDone { req, key, node, hops, version } => {
-                if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
-                    // Size and digest as stored by the primary's record (this tab may hold it too).
-                    let held = self.peer.node().store().get(&key).filter(|r| r.version == version);
+                if let Some(Pending { reply, meta, .. }) = self.requests.remove(&req) {
                     let result = PutResult {
                         key: key.to_hex(),
                         node: node.to_hex(),
                         hops,
-                        size: held.map(|r| r.size),
-                        digest: held.map(|r| r.digest.to_hex()),
+                        size: meta.map(|m| m.0),
+                        digest: meta.map(|m| m.1.to_hex()),
                         version: VersionJs { seq: version.seq, writer: version.writer.to_hex() },
                     };
                     let _ = reply.send(to_js(&result));

@@ -3,7 +3,7 @@
 //! cancelling with an `AbortSignal`.
 
 use super::blobstore::BlobStore;
-use super::driver::{now, to_js, Core, Input, Reply};
+use super::driver::{now, to_js, Core, Input};
 use crate::id::Id;
 use crate::message::ReqId;
 use crate::peer::{BlobCommand, Phase};
@@ -272,10 +272,8 @@ impl Core {
     pub fn put_blob(&mut self, blob: Blob, opts: TransferOptions) -> Result<futures::channel::oneshot::Receiver<Result<JsValue, String>>, String> {
         let now = now();
         let name = blob.name.clone();
+        let meta = Some((blob.size, blob.digest));
         let started = self.peer.put_blob(now, blob);
-        self.track(now, "store", name, started, opts)
+        self.track(now, "store", name, started, opts, meta)
     }
 }
-
-/// The reply type of a tracked request.
-pub type ReplyTx = Reply;

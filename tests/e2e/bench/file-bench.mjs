@@ -16,7 +16,7 @@
 //            call to the Blob; SHA-256 of both Blobs compared in the pages. RUNS files; median MB/s,
 //            and the ratio get / raw (target ≥ 0.70).
 //   big      a random BIG-MIB MiB file put from A under a name held by B (the bytes cross in the
-//            put), then got in B; SHA-256 compared; state().wasmMemoryBytes of both tabs before and
+//            put), then got in B and again in A (across the processes); SHA-256 compared; state().wasmMemoryBytes of both tabs before and
 //            after; growth vs the file size (target: growth < file size).
 // MB = 10^6 bytes. Prints a table; writes every sample as JSON. Exits non-zero if a transfer
 // failed or the bytes differ (the targets are reported, not enforced).
@@ -142,7 +142,12 @@ async function bigRoundTrip({ a, b, peers }) {
   mem.after_put = { A: await wasmMemory(a), B: await wasmMemory(b) };
   const got = await withTimeout(getBlob(b, name), 600_000, `B: get ${name}`);
   if (!got.ok) throw new Error(`B: get(${JSON.stringify(name)}, ${BIG} bytes) failed: ${got.error.message}`);
-  const identical = got.found && got.size === BIG && got.sha256 === made.sha256;
+  mem.after_get_in_B = { A: await wasmMemory(a), B: await wasmMemory(b) };
+  // And back across the processes: A (the writer, which does not keep the value) gets it from B.
+  const aHeld = (await heldRecords(a)).filter((x) => x.key === put.result.key);
+  const back = await withTimeout(getBlob(a, name), 600_000, `A: get ${name}`);
+  if (!back.ok) throw new Error(`A: get(${JSON.stringify(name)}, ${BIG} bytes) failed: ${back.error.message}`);
+  const identical = got.found && got.size === BIG && got.sha256 === made.sha256 && back.found && back.size === BIG && back.sha256 === made.sha256;
   mem.after = { A: await wasmMemory(a), B: await wasmMemory(b) };
   const growth = { A: mem.after.A - mem.before.A, B: mem.after.B - mem.before.B };
   const result = {
@@ -155,14 +160,17 @@ async function bigRoundTrip({ a, b, peers }) {
     put_node: put.result.node,
     get_ms: got.ms,
     get_mbps: mbps(BIG, got.ms),
+    remote_get_ms: back.ms,
+    remote_get_mbps: mbps(BIG, back.ms),
+    a_held_before_remote_get: aHeld,
     identical,
     sha256: made.sha256,
     wasm_memory: mem,
     growth,
     growth_below_size: growth.A < BIG && growth.B < BIG,
   };
-  log(`big: put ${round(put.ms)} ms, get ${round(got.ms)} ms, identical ${identical}, wasm growth A ${growth.A} B ${growth.B}`);
-  if (!identical) throw new Error(`B: get of the ${BIG}-byte file: ${got.size} bytes, SHA-256 ${got.sha256}, want ${made.sha256}`);
+  log(`big: put ${round(put.ms)} ms, get in B ${round(got.ms)} ms, get in A ${round(back.ms)} ms, identical ${identical}, wasm growth A ${growth.A} B ${growth.B}`);
+  if (!identical) throw new Error(`the ${BIG}-byte file: got ${got.size} bytes, SHA-256 ${got.sha256} in B, ${back.size} bytes, ${back.sha256} in A; want ${made.sha256}`);
   return result;
 }
 
@@ -178,10 +186,11 @@ function printTable(res) {
   if (res.big) {
     rows.push([`${opt['big-mib']} MiB put (bytes cross to the holder)`, `${round(res.big.put_ms / 1000, 1)} s, ${mb(res.big.put_mbps)}`]);
     for (const [ph, t] of Object.entries(res.big.put_phases)) rows.push([`  put phase "${ph}" (first → last progress report)`, `${round(t.from_ms / 1000, 1)} s → ${round(t.to_ms / 1000, 1)} s`]);
-    rows.push([`${opt['big-mib']} MiB get in the holder`, `${round(res.big.get_ms / 1000, 1)} s, ${mb(res.big.get_mbps)}`]);
+    rows.push([`${opt['big-mib']} MiB get in the holder (B)`, `${round(res.big.get_ms / 1000, 1)} s, ${mb(res.big.get_mbps)}`]);
+    rows.push([`${opt['big-mib']} MiB get back in the writer (A, from B)`, `${round(res.big.remote_get_ms / 1000, 1)} s, ${mb(res.big.remote_get_mbps)}`]);
     rows.push([`${opt['big-mib']} MiB byte-identical (SHA-256)`, res.big.identical ? 'yes' : 'NO']);
     const m = res.big.wasm_memory;
-    rows.push(['wasm memory A (putter) before → after', `${mibs(m.before.A)} → ${mibs(m.after.A)} (growth ${mibs(res.big.growth.A)})`]);
+    rows.push(['wasm memory A (writer) before → after', `${mibs(m.before.A)} → ${mibs(m.after.A)} (growth ${mibs(res.big.growth.A)})`]);
     rows.push(['wasm memory B (holder) before → after', `${mibs(m.before.B)} → ${mibs(m.after.B)} (growth ${mibs(res.big.growth.B)})`]);
     rows.push(['wasm growth < file size (target)', res.big.growth_below_size ? 'yes' : 'NO']);
   }
