@@ -295,3 +295,25 @@ export function progressProblems(progress, size) {
   if (!last || last.done !== last.total) problems.push(`last call ${JSON.stringify(last)} has done ≠ total`);
   return problems;
 }
+
+/** How many chunks of the blob with SHA-1 `digest` are in `peer`'s IndexedDB store `chunks`. */
+export function chunkCount(peer, digest) {
+  return peer.page.evaluate(
+    async ([dbName, digest]) => {
+      const db = await new Promise((res, rej) => {
+        const r = indexedDB.open(dbName);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+        r.onupgradeneeded = () => { r.transaction.abort(); rej(new Error(`database ${dbName} does not exist`)); };
+      });
+      try {
+        if (![...db.objectStoreNames].includes('chunks')) return 0;
+        const r = db.transaction('chunks').objectStore('chunks').count(IDBKeyRange.bound(`${digest}/`, `${digest}/\uffff`));
+        return await new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      } finally {
+        db.close();
+      }
+    },
+    [`chord-node-${peer.id}`, digest],
+  );
+}
