@@ -313,7 +313,7 @@ async fn a_large_file_moves_in_chunks_is_verified_and_can_be_cancelled() {
         .unwrap();
     let digest = chord::Id::from_hex(&get(&record, "digest").as_string().unwrap()).unwrap();
     let store = chord::web::blobstore::BlobStore::open(&chord::Id::from_hex(&primary).unwrap()).await.unwrap();
-    store.put_chunk(&digest, 7, &Uint8Array::new_with_length(64 * 1024)).await.unwrap();
+    store.put_chunk(&digest, 7, &Uint8Array::new_with_length(chord::transfer::CHUNK_BYTES)).await.unwrap();
     let got = JsFuture::from(reader.get(name.into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
     assert!(bytes_of(&got).await == data, "a corrupt copy was returned");
     assert!(events.borrow().iter().any(|e| e.ends_with(&primary)), "no bad_holder event for {primary}: {:?}", events.borrow());

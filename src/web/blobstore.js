@@ -1,6 +1,6 @@
 // The tab's blob store: IndexedDB database `chord-node-<node id>` with three object stores.
 //   records  key: the record's key (hex)           value: the record (see src/web/blobstore.rs)
-//   chunks   key: "<digest hex>/<index, 8 digits>"  value: Uint8Array (64 KiB, the last shorter)
+//   chunks   key: "<digest hex>/<index, 8 digits>"  value: Uint8Array (128 KiB, the last shorter)
 //   blobs    key: digest hex                        value: { size } once every chunk is stored
 // Thin glue on purpose: every call is one transaction; the Rust driver decides what to do.
 

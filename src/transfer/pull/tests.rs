@@ -133,7 +133,7 @@ fn silent_and_empty_holders_are_skipped_then_reported() {
 
 #[test]
 fn wrong_length_chunks_and_strangers_are_not_taken() {
-    let data = content(70_000, 4);
+    let data = content(CHUNK_BYTES as usize + 5_000, 4);
     let (h, stranger) = (Id::from_u64(1), Id::from_u64(9));
     let mut p = Pulls::new(PullConfig::default());
     p.start(Millis(0), blob_of(&data), Sink::Store, vec![h]);
@@ -165,7 +165,7 @@ fn a_storage_error_ends_the_pull_with_its_reason() {
 
 #[test]
 fn cancel_discards_and_late_chunks_are_ignored() {
-    let data = content(300_000, 6);
+    let data = content(3 * CHUNK_BYTES as usize, 6);
     let h = Id::from_u64(1);
     let mut p = Pulls::new(PullConfig::default());
     p.start(Millis(0), blob_of(&data), Sink::Caller(3), vec![h]);
