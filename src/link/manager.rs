@@ -527,7 +527,9 @@ impl Links {
     /// queue when the peer is in its retry pause or no slot can be had.
     fn try_connect(&mut self, now: Millis, peer: Id) {
         if self.retry_at.get(&peer).is_some_and(|t| *t > now) {
-            self.drop_queue(&peer);
+            // Its last attempt failed just now: the messages wait (bounded)
+            // for the next one, which housekeeping makes once the pause is
+            // over — a peer that reloads comes back within seconds.
             return;
         }
         if self.connecting() >= self.cfg.max_connecting {

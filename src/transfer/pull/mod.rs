@@ -26,14 +26,18 @@ pub enum Sink {
 pub struct PullConfig {
     /// Chunks requested or received but not yet stored, at most.
     pub window: u32,
-    /// A holder that sends nothing for this long is given up for the next one.
-    /// Covers opening a link through the ring (its connect timeout is 10 s).
+    /// A holder that sends nothing for this long is asked again for what is
+    /// outstanding (its link may have been reopening: a reloaded tab), and
+    /// after `stall_tries` such periods given up for the next one. A period
+    /// covers opening a link through the ring (its connect timeout is 10 s).
     pub stall_ms: u64,
+    /// Stall periods before a holder is given up.
+    pub stall_tries: u32,
 }
 
 impl Default for PullConfig {
     fn default() -> Self {
-        PullConfig { window: WINDOW_CHUNKS, stall_ms: 15_000 }
+        PullConfig { window: WINDOW_CHUNKS, stall_ms: 10_000, stall_tries: 2 }
     }
 }
 
@@ -150,6 +154,8 @@ struct Pull {
     /// Whether every chunk arrived and the digest matched.
     verified: bool,
     deadline: Millis,
+    /// Stall periods passed without a chunk from the current holder.
+    stalls: u32,
     bad: Vec<Id>,
     without: Vec<Id>,
 }
@@ -217,6 +223,7 @@ impl Pulls {
             written: 0,
             verified: false,
             deadline: now + self.cfg.stall_ms,
+            stalls: 0,
             bad: Vec::new(),
             without: Vec::new(),
         };
@@ -255,6 +262,7 @@ impl Pulls {
             return false;
         }
         p.deadline = now + stall;
+        p.stalls = 0;
         p.ahead.insert(index, bytes);
         while let Some(bytes) = p.ahead.remove(&p.next_hash) {
             p.hasher.update(&bytes);
@@ -301,11 +309,24 @@ impl Pulls {
         self.advance(pull);
     }
 
-    /// Gives up on holders that sent nothing for too long.
+    /// Asks silent holders again; gives up on those silent for too long.
     pub fn handle_timeout(&mut self, now: Millis) {
         let due: Vec<PullId> = self.pulls.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in due {
-            self.reject_source(now, id, false);
+            let Some(p) = self.pulls.get_mut(&id) else { continue };
+            p.stalls += 1;
+            if p.stalls >= self.cfg.stall_tries {
+                self.reject_source(now, id, false);
+                continue;
+            }
+            p.deadline = now + self.cfg.stall_ms;
+            // Ask again for every chunk requested and not received.
+            let to = p.sources[p.at];
+            for index in p.next_hash..p.next_want {
+                if !p.ahead.contains_key(&index) {
+                    self.out.push_back(PullOutput::Send { to, msg: XferMsg::Want { pull: id, digest: p.blob.digest, index } });
+                }
+            }
         }
     }
 
@@ -350,6 +371,7 @@ impl Pulls {
         p.hasher = Sha1::new();
         p.unwritten = 0;
         p.written = 0;
+        p.stalls = 0;
         p.deadline = now + self.cfg.stall_ms;
         self.begin(now, p);
     }

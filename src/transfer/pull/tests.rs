@@ -18,11 +18,13 @@ struct World {
     events: Vec<PullOutput>,
     max_window: u32,
     fail_write_at: Option<u32>,
+    /// Wants lost before this time (a link that is reopening).
+    lost_until: Millis,
 }
 
 impl World {
     fn new(holders: Vec<(Id, Option<Vec<u8>>)>) -> World {
-        World { pulls: Pulls::new(PullConfig::default()), holders, stored: BTreeMap::new(), events: vec![], max_window: 0, fail_write_at: None }
+        World { pulls: Pulls::new(PullConfig::default()), holders, stored: BTreeMap::new(), events: vec![], max_window: 0, fail_write_at: None, lost_until: Millis(0) }
     }
 
     /// Runs until quiet; holders that have `None` never answer (a timeout moves on).
@@ -61,7 +63,7 @@ impl World {
                     self.pulls.written(pull, index, Ok(()));
                 }
             }
-            for (to, pull, index) in wants.into_iter().rev() {
+            for (to, pull, index) in wants.into_iter().rev().filter(|_| *now >= self.lost_until) {
                 let Some((_, copy)) = self.holders.iter().find(|(h, _)| *h == to) else { continue };
                 match copy {
                     Some(c) if c.is_empty() => self.pulls.on_missing(*now, to, pull),
@@ -125,7 +127,9 @@ fn silent_and_empty_holders_are_skipped_then_reported() {
     let mut now = Millis(0);
     w.pulls.start(now, blob_of(&data), Sink::Store, vec![silent, empty, silent]);
     w.run(&mut now);
-    assert_eq!(now, Millis(PullConfig::default().stall_ms), "the silent holder is given up after the stall time");
+    let cfg = PullConfig::default();
+    assert_eq!(now, Millis(cfg.stall_ms * cfg.stall_tries as u64), "the silent holder is asked again, then given up");
+
     assert_eq!(w.done(), vec![&Err(PullError::NoHolder { bad: vec![], without: vec![silent, empty] })]);
     let msg = w.done()[0].clone().unwrap_err().to_string();
     assert!(msg.starts_with("no tab holding it could be reached"), "{msg}");
@@ -177,4 +181,18 @@ fn cancel_discards_and_late_chunks_are_ignored() {
     assert!(p.cancel(Sink::Caller(3), None));
     assert!(!p.on_chunk(Millis(1), h, pull, 0, data[..CHUNK_BYTES as usize].to_vec()));
     assert!(p.poll_timeout().is_none());
+}
+
+#[test]
+fn wants_lost_while_a_link_reopens_are_asked_again() {
+    let data = content(5 * CHUNK_BYTES as usize, 9);
+    let h = Id::from_u64(1);
+    let mut w = World::new(vec![(h, Some(data.clone()))]);
+    w.lost_until = Millis(1);
+    let mut now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Store, vec![h]);
+    w.run(&mut now);
+    assert_eq!(w.done(), vec![&Ok(h)], "the holder answers the second time it is asked");
+    assert_eq!(w.assembled(), data);
+    assert_eq!(now, Millis(PullConfig::default().stall_ms));
 }

@@ -83,7 +83,7 @@ async function oneRun(run, server, browsers) {
       for (let j = 0; j < 10; j++) {
         const t = performance.now();
         const v = await window.chord.get(name);
-        if (!(v instanceof Uint8Array) || v.length !== 4096) throw new Error(`get returned ${v}`);
+        if (!(v instanceof Blob) || v.size !== 4096) throw new Error(`get returned ${v}`);
         out.push(performance.now() - t);
       }
       return out;
