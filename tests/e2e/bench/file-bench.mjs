@@ -2,13 +2,13 @@
 // 100 MiB round trip with the peers' wasm memory watched. Two tabs in two separate Chromium
 // processes, the real signaling server and page.
 //
-//   node tests/e2e/bench/file-bench.mjs [--mib 16] [--big-mib 100] [--runs 3] [--out out/bench/files.json]
+//   node tests/e2e/bench/file-bench.mjs [--mib 16] [--big-mib 100] [--runs 3] [--message-kib 128] [--out out/bench/files.json]
 //
 // Run it inside scripts/loopback-only after `make web server` (`make bench-files` does both).
 // The raw and get runs alternate (raw 1, get 1, raw 2, …) so load from elsewhere hits both alike.
 //   raw      a plain JS RTCPeerConnection pair (one page per process, the server's style.css, complete SDP
 //            exchanged through node, no ICE servers, loopback candidates only), one ordered
-//            reliable channel: MIB MiB in 64 KiB messages, paused above 1 MiB buffered, resumed on
+//            reliable channel: MIB MiB in MESSAGE-KIB KiB messages (default 128, the peer's chunk size), paused above 1 MiB buffered, resumed on
 //            bufferedamountlow at 256 KiB; timed on the sender from the first send to the
 //            receiver's confirmation that it has every byte. RUNS times; median MB/s.
 //   get      a 2-tab ring with replicas=1. Tab B puts a random MIB MiB file under a name whose key's
@@ -36,6 +36,7 @@ const { values: opt } = parseArgs({
   options: {
     mib: { type: 'string', default: '16' },
     'big-mib': { type: 'string', default: '100' },
+    'message-kib': { type: 'string', default: '128' },
     runs: { type: 'string', default: '3' },
     out: { type: 'string', default: 'out/bench/files.json' },
     'raw-only': { type: 'boolean', default: false },
@@ -49,6 +50,9 @@ if (opt.help) {
 const MIB = 1 << 20;
 const SIZE = Number(opt.mib) * MIB;
 const BIG = Number(opt['big-mib']) * MIB;
+// Raw messages as large as the peer's chunks (src/transfer/mod.rs CHUNK_BYTES), so both move
+// the same number of data-channel messages.
+const MESSAGE = Number(opt['message-kib']) * 1024;
 const RUNS = Number(opt.runs);
 const round = (x, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 const log = (...a) => console.error(...a);
@@ -74,14 +78,14 @@ async function openRawPair(server, browsers) {
     await Promise.all([sender, receiver].map((p) => p.goto(`${server.url}/style.css`)));
     await connectRawChannel(sender, receiver);
     // One unmeasured warm-up of 1 MiB (SCTP window, JIT).
-    await rawTransfer(sender, receiver, { bytes: MIB });
+    await rawTransfer(sender, receiver, { bytes: MIB, message: MESSAGE });
   } catch (e) {
     await close();
     throw e;
   }
   return {
     async run(r) {
-      const res = await rawTransfer(sender, receiver, { bytes: SIZE });
+      const res = await rawTransfer(sender, receiver, { bytes: SIZE, message: MESSAGE });
       if (res.bytes !== SIZE) throw new Error(`raw run ${r}: receiver got ${res.bytes} of ${SIZE} bytes`);
       log(`raw ${r}: ${round(res.ms)} ms, ${round(mbps(SIZE, res.ms), 2)} MB/s`);
       return { ms: res.ms, receiver_ms: res.receiverMs, mbps: mbps(SIZE, res.ms) };
