@@ -193,7 +193,7 @@ function printTable(res) {
   const mb = (x) => `${round(x, 2)} MB/s`;
   const mibs = (x) => `${round(x / MIB, 1)} MiB`;
   const rows = [['metric', 'value']];
-  rows.push([`raw RTCDataChannel, ${opt.mib} MiB in 64 KiB messages, median of ${RUNS}`, res.raw ? mb(res.raw.mbps_median) : 'n/a']);
+  rows.push([`raw RTCDataChannel, ${opt.mib} MiB in ${opt["message-kib"]} KiB messages, median of ${RUNS}`, res.raw ? mb(res.raw.mbps_median) : 'n/a']);
   if (res.get) {
     rows.push([`chord get of a ${opt.mib} MiB file from the other process, median of ${RUNS}`, mb(res.get.mbps_median)]);
     rows.push(['get / raw (target ≥ 0.70)', round(res.ratio, 2)]);
