@@ -53,8 +53,9 @@ bench: bench-sim bench-browser bench-files ## Every benchmark of BENCHMARKS.md; 
 bench-sim: sim ## The simulator benchmarks; JSON in $(BENCH_OUT)/
 	@./scripts/bench.sh $(BENCH_OUT)
 
-bench-browser: setup web server ## The browser ring benchmark (8 tabs in 2 Chromium processes, 3 runs); $(BENCH_OUT)/browser.json
+bench-browser: setup web server ## The browser ring benchmark (8 tabs/2 processes, 16 tabs/4 processes, 3 runs each); $(BENCH_OUT)/browser.json, browser-16.json
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 8 --browsers 2 --runs 3 --out $(BENCH_OUT)/browser.json
+	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 16 --browsers 4 --runs 3 --out $(BENCH_OUT)/browser-16.json
 
 bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip; $(BENCH_OUT)/files.json
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json

@@ -1,13 +1,21 @@
 // Browser ring benchmark: real signaling server, real page, several headless Chromium processes.
 //
 //   node tests/e2e/bench/ring-bench.mjs [--tabs 8] [--browsers 2] [--runs 3] [--out out/bench/browser.json]
+//   (`make bench-browser` runs --tabs 8 --browsers 2 and --tabs 16 --browsers 4, 3 runs each)
 //
 // Run it inside scripts/loopback-only after `make web server` (`make bench-browser` does both).
-// Per run it opens TABS pages spread over BROWSERS processes, one after another, and measures:
+// Per run it opens TABS pages spread over BROWSERS processes (tab i in process i mod BROWSERS),
+// one after another, and measures:
 //   join_ms          ChordPeer.join called -> resolved (the tab knows its successor), per tab (in-page clock)
 //   converge_ms      last join -> every predecessor, successor list and finger correct (polled every 100 ms)
-//   relayed          server messages relayed: at the last join, and 5 s after the ring is correct
-//   get_ms, hops     get of a 4 KiB value from every tab (10 each, in-page clock); put path lengths
+//   relayed          server messages relayed: at the last join, and 5 s after the ring is correct;
+//                    per peer: relayed during the joins / TABS, relayed after the last join / TABS
+//   get_ms           get of a 4 KiB value from every tab (10 each, in-page clock)
+//   hops             overlay path length of puts of 4 KiB values (inline, routed hop by hop):
+//                    PutResult.hops, 2 puts from every tab
+//   lookup_ms        lookup latency, by proxy: ChordPeer has no lookup method, so this is a get of
+//                    a name nobody stored (10 distinct names per tab, in-page clock): the lookup of
+//                    the key's successor plus its "not found" answer, no value bytes
 // and once: the gzipped size of www/pkg (wasm + js). Prints a table; writes JSON with every sample.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -42,6 +50,12 @@ const median = (xs) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const histogram = (xs) => xs.reduce((h, x) => ((h[x] = (h[x] ?? 0) + 1), h), {});
 
 function bundleBytes() {
   const pkg = path.join(ROOT, 'www/pkg');
@@ -72,10 +86,10 @@ async function oneRun(run, server, browsers) {
   if (problems.length) throw new Error(`run ${run}: ring not correct after ${CONVERGE_LIMIT_MS} ms: ${problems.slice(0, 5).join('; ')}`);
   const joinMs = await Promise.all(peers.map((p) => p.page.evaluate(() => window.chordJoinMs)));
 
-  // Small values: put 8 from tab 0 (hops), then every tab gets one 10 times.
+  // Small values: 2 puts from every tab (hops), then every tab gets one 10 times.
   const value = new Uint8Array(4096).map((_, i) => (i * 31 + run) & 255);
   const hops = [];
-  for (let k = 0; k < 8; k++) hops.push((await putBytes(peers[0], `bench value ${k}`, value)).hops);
+  for (let k = 0; k < 2 * TABS; k++) hops.push((await putBytes(peers[k % TABS], `bench value ${k}`, value)).hops);
   const getMs = [];
   for (const [i, p] of peers.entries()) {
     const times = await p.page.evaluate(async (name) => {
@@ -90,6 +104,21 @@ async function oneRun(run, server, browsers) {
     }, `bench value ${i % 8}`);
     getMs.push(...times);
   }
+  // Lookup latency by proxy: gets of names nobody stored.
+  const lookupMs = [];
+  for (const [i, p] of peers.entries()) {
+    const times = await p.page.evaluate(async ([run, i]) => {
+      const out = [];
+      for (let j = 0; j < 10; j++) {
+        const t = performance.now();
+        const v = await window.chord.get(`missing ${run}/${i}/${j}`);
+        if (v !== undefined) throw new Error(`get of a missing name returned ${v}`);
+        out.push(performance.now() - t);
+      }
+      return out;
+    }, [run, i]);
+    lookupMs.push(...times);
+  }
   await sleep(5000);
   const stats = await server.stats();
   for (const p of peers) await p.context.close().catch(() => {});
@@ -100,7 +129,9 @@ async function oneRun(run, server, browsers) {
     relayed_at_last_join: relayedAtJoin,
     relayed_5s_after: stats.messages_relayed,
     introductions_completed: stats.introductions_completed,
+    connections_after: stats.connections,
     get_ms: getMs,
+    lookup_ms: lookupMs,
     hops,
   };
 }
@@ -131,7 +162,15 @@ async function main() {
       converge_ms_median: round(median(runs.map((r) => r.converge_ms))),
       converge_ms_max: round(Math.max(...runs.map((r) => r.converge_ms))),
       get_4k_ms_median: round(median(runs.flatMap((r) => r.get_ms)), 2),
-      put_hops_mean: round(runs.flatMap((r) => r.hops).reduce((a, b) => a + b, 0) / runs.flatMap((r) => r.hops).length, 2),
+      put_hops_mean: round(mean(runs.flatMap((r) => r.hops)), 2),
+      put_hops_max: Math.max(...runs.flatMap((r) => r.hops)),
+      put_hops_histogram: histogram(runs.flatMap((r) => r.hops)),
+      half_log2_n: round(Math.log2(TABS) / 2, 2),
+      lookup_missing_ms_median: round(median(runs.flatMap((r) => r.lookup_ms)), 2),
+      lookup_missing_ms_p90: round(quantile(runs.flatMap((r) => r.lookup_ms), 0.9), 2),
+      relayed_per_peer_joining: round(median(runs.map((r) => r.relayed_at_last_join / TABS)), 2),
+      relayed_per_peer_after_join: round(mean(runs.map((r) => (r.relayed_5s_after - r.relayed_at_last_join) / TABS)), 3),
+      server_connections_per_peer_after_join: round(median(runs.map((r) => r.connections_after / TABS)), 2),
       relayed_per_introduction: round(median(runs.map((r) => r.relayed_5s_after / r.introductions_completed)), 2),
       relayed_after_join: runs.reduce((a, r) => a + (r.relayed_5s_after - r.relayed_at_last_join), 0),
       bundle_gzip_bytes: bundle.gzip,
@@ -144,9 +183,16 @@ async function main() {
       ['ring correct after last join, median ms', summary.converge_ms_median],
       ['ring correct after last join, worst ms', summary.converge_ms_max],
       ['get 4 KiB, median ms', summary.get_4k_ms_median],
-      ['put path length, mean hops', summary.put_hops_mean],
+      ['put path length (4 KiB, inline), mean hops', summary.put_hops_mean],
+      ['put path length, max hops (histogram hops:count)', `${summary.put_hops_max} (${Object.entries(summary.put_hops_histogram).map(([h, c]) => `${h}:${c}`).join(' ')})`],
+      ['1/2 log2(tabs), the Chord paper\'s mean path length', summary.half_log2_n],
+      ['lookup by proxy (get of a missing name), median ms', summary.lookup_missing_ms_median],
+      ['lookup by proxy (get of a missing name), p90 ms', summary.lookup_missing_ms_p90],
       ['server messages relayed per introduction', summary.relayed_per_introduction],
+      ['server messages relayed per peer while joining', summary.relayed_per_peer_joining],
+      ['server messages relayed per peer after the last join', summary.relayed_per_peer_after_join],
       ['server messages relayed after the last join (all runs)', summary.relayed_after_join],
+      ['server WebSocket connections per peer after join', summary.server_connections_per_peer_after_join],
       ['bundle wasm+js gzipped, KiB', round(bundle.gzip / 1024)],
     ];
     for (const [k, v] of table) console.log(`${String(k).padEnd(58)} ${v}`);

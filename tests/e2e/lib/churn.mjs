@@ -1,0 +1,236 @@
+// Churn for the end-to-end tests (issue #5): browser processes that can be SIGKILLed, tabs that die
+// without running their pagehide/unload handlers (renderer crash, or a close with the handlers
+// removed), frozen tabs (CDP Page.setWebLifecycleState), and the bounded parallel gets that check
+// every tab still reads every file. Bytes stay in the pages (lib/files.mjs): only sizes and SHA-256
+// digests cross into node.
+
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from './browser.mjs';
+import { getBlob } from './files.mjs';
+import { sleep, withTimeout } from './wait.mjs';
+
+/**
+ * A headless Chromium whose process the test can SIGKILL: `chromium.launchServer()` (so its pid is
+ * known) with the flags of lib/browser.mjs, and a Browser connected to it over its WebSocket
+ * endpoint on 127.0.0.1.
+ * @returns {Promise<{ browser: import('playwright-core').Browser, pid: number,
+ *   server: import('playwright-core').BrowserServer, kill: () => Promise<void>, close: () => Promise<void> }>}
+ */
+export async function launchKillableBrowser(opts = {}) {
+  const server = await chromium.launchServer({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS],
+    timeout: 30_000,
+    host: '127.0.0.1',
+    ...opts,
+  });
+  const proc = server.process();
+  let exited = proc.exitCode !== null || proc.signalCode !== null;
+  const gone = new Promise((resolve) => proc.once('exit', () => { exited = true; resolve(); }));
+  let browser;
+  try {
+    browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
+  } catch (e) {
+    await server.kill().catch(() => {});
+    throw e;
+  }
+  const killGroup = (signal) => {
+    // Playwright starts the browser in its own process group: take its helpers (zygote,
+    // renderers, utility processes) too, so nothing outlives the test.
+    try { process.kill(-proc.pid, signal); } catch { /* gone already */ }
+  };
+  return {
+    browser,
+    pid: proc.pid,
+    server,
+    /** SIGKILL the browser process (no shutdown of any kind), then its helpers. */
+    kill: async () => {
+      if (!exited) proc.kill('SIGKILL');
+      await withTimeout(gone, 5000, `browser ${proc.pid} exit after SIGKILL`).catch(() => {});
+      killGroup('SIGKILL');
+    },
+    close: async () => {
+      await withTimeout(browser.close(), 10_000, 'browser.close').catch(() => {});
+      await withTimeout(server.close(), 10_000, 'browserServer.close').catch(() => {});
+      if (!exited) {
+        proc.kill('SIGKILL');
+        await withTimeout(gone, 5000, 'browser exit').catch(() => {});
+      }
+      killGroup('SIGKILL');
+    },
+  };
+}
+
+/**
+ * An init script (`openPeer`'s `setup`) that keeps the page's `pagehide`, `unload` and
+ * `beforeunload` listeners in `window.__e2eUnloadListeners`, so `closeWithoutUnload` can remove
+ * them first. Compose with other setups: `setup: (page) => Promise.all([a(page), b(page)])`.
+ * @param {import('playwright-core').Page} page
+ */
+export async function trackUnloadListeners(page) {
+  await page.addInitScript(() => {
+    const kinds = new Set(['pagehide', 'unload', 'beforeunload']);
+    const kept = (window.__e2eUnloadListeners = []);
+    const add = EventTarget.prototype.addEventListener;
+    EventTarget.prototype.addEventListener = function (type, listener, options) {
+      if ((this === window || this === document) && kinds.has(type)) kept.push({ target: this, type, listener, options });
+      return add.call(this, type, listener, options);
+    };
+  });
+}
+
+/**
+ * Closes `peer`'s page without its pagehide/unload handlers running: they are removed first
+ * (needs `trackUnloadListeners`), `window.onpagehide`/`onunload` cleared. No `leave()`, so the
+ * ring only learns from failure detection (its WebRTC links do close, as the page goes away).
+ * Returns how many listeners were removed.
+ */
+export async function closeWithoutUnload(peer) {
+  const removed = await withTimeout(
+    peer.page.evaluate(() => {
+      const list = window.__e2eUnloadListeners ?? [];
+      for (const l of list) l.target.removeEventListener(l.type, l.listener, l.options);
+      window.onpagehide = null;
+      window.onunload = null;
+      window.onbeforeunload = null;
+      return list.length;
+    }),
+    5000,
+    `${peer.name}: remove unload listeners`,
+  );
+  await withTimeout(peer.page.close({ runBeforeUnload: false }), 10_000, `${peer.name}: close`).catch(() => {});
+  return removed;
+}
+
+/**
+ * Crashes `peer`'s renderer (CDP `Page.crash`): nothing of the page runs any more, no handler,
+ * no WebRTC close; the other tabs only learn from failure detection. Resolves once playwright
+ * saw the crash (or after 5 s).
+ */
+export async function crashPage(peer) {
+  const session = await peer.page.context().newCDPSession(peer.page);
+  const crashed = new Promise((resolve) => peer.page.once('crash', resolve));
+  session.send('Page.crash').catch(() => {}); // never answers: the renderer is gone
+  await withTimeout(crashed, 5000, `${peer.name}: crash`).catch(() => {});
+}
+
+/** CDP `Page.setWebLifecycleState` of `peer`'s page: `'frozen'` or `'active'`. */
+export async function setLifecycle(peer, state) {
+  peer.cdp ??= await peer.page.context().newCDPSession(peer.page);
+  await withTimeout(peer.cdp.send('Page.setWebLifecycleState', { state }), 5000, `${peer.name}: lifecycle ${state}`);
+}
+
+/** Deterministic random numbers in [0, 1) from a 32-bit seed (mulberry32). */
+export function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` sizes, log-uniform in [min, max] bytes; the first is `min` and the second `max`. */
+export function logUniformSizes(count, min, max, random) {
+  const lo = Math.log(min);
+  const hi = Math.log(max);
+  return Array.from({ length: count }, (_, i) =>
+    i === 0 ? min : i === 1 ? max : Math.min(max, Math.max(min, Math.round(Math.exp(lo + random() * (hi - lo))))),
+  );
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time; results in order. */
+export async function mapBounded(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Every tab of `peers` gets every file of `files` ({ name, size, sha256 }) and compares size and
+ * SHA-256 (computed in the page). Tabs run in parallel, each with at most `perTab` gets at once.
+ * A failed get (rejection, nothing found, wrong bytes, timeout) is tried again after `retryMs`
+ * until `deadline` (a Date.now() value); with `retryMs` 0 it is not retried.
+ *
+ * Returns { ms, failures: [{ tab, file, error }] (the last error of each pair that never
+ * succeeded), retried: number of failed attempts, firstErrors: up to 10 of them,
+ * doneAt: Map "tab\u0000name" -> ms since `t0` of the success, bytes: bytes got }.
+ */
+export async function getEverywhere(peers, files, { perTab = 3, retryMs = 0, deadline = Date.now() + 120_000, t0 = Date.now(), getTimeoutMs = 60_000 } = {}) {
+  const failures = [];
+  const firstErrors = [];
+  const doneAt = new Map();
+  let retried = 0;
+  let bytes = 0;
+  const start = Date.now();
+  const one = async (peer, file) => {
+    for (;;) {
+      let error;
+      try {
+        const left = Math.max(1000, Math.min(getTimeoutMs, deadline - Date.now()));
+        const got = await withTimeout(getBlob(peer, file.name), left, `get`);
+        if (!got.ok) error = `rejected: ${got.error?.message}`;
+        else if (!got.found) error = 'found nothing';
+        else if (got.size !== file.size) error = `size ${got.size}, want ${file.size}`;
+        else if (got.sha256 !== file.sha256) error = `SHA-256 ${String(got.sha256).slice(0, 12)}…, want ${file.sha256.slice(0, 12)}…`;
+      } catch (e) {
+        error = String(e?.message ?? e).split('\n')[0];
+      }
+      if (!error) {
+        doneAt.set(`${peer.name}\u0000${file.name}`, Date.now() - t0);
+        bytes += file.size;
+        return;
+      }
+      const at = Date.now() - t0;
+      if (firstErrors.length < 10) firstErrors.push(`${at} ms ${peer.name}: ${JSON.stringify(file.name)} (${file.size} B): ${error}`);
+      if (!retryMs || Date.now() + retryMs >= deadline) {
+        failures.push({ tab: peer.name, file: file.name, size: file.size, error });
+        return;
+      }
+      retried++;
+      await sleep(retryMs);
+    }
+  };
+  await Promise.all(peers.map((p) => mapBounded(files, perTab, (f) => one(p, f))));
+  return { ms: Date.now() - start, failures, retried, firstErrors, doneAt, bytes };
+}
+
+/**
+ * Victims for a churn step: positions (in the sorted ring of `ids`) that may die together so that
+ * no value loses every copy: with R replicas (the primary and its R-1 successors), no R consecutive
+ * ring positions may all die. `forced` must die; `extra` more are picked from `candidates`
+ * (random order from `random`). Returns the ids picked, or null if no choice works.
+ */
+export function pickVictims(ids, { forced, candidates, extra, replicas = 3, random = Math.random, tries = 2000 }) {
+  const order = [...ids].sort();
+  const n = order.length;
+  const ok = (dead) => {
+    for (let k = 0; k < n; k++) {
+      let run = 0;
+      for (let j = 0; j < replicas; j++) if (dead.has(order[(k + j) % n])) run++;
+      if (run === replicas) return false;
+    }
+    return true;
+  };
+  if (!ok(new Set(forced))) return null;
+  for (let t = 0; t < tries; t++) {
+    const pool = [...candidates];
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    const pick = pool.slice(0, extra);
+    if (ok(new Set([...forced, ...pick]))) return pick;
+  }
+  return null;
+}
