@@ -87,7 +87,14 @@ export async function trackUnloadListeners(page) {
  * Returns how many listeners were removed.
  */
 export async function closeWithoutUnload(peer) {
-  const removed = await withTimeout(
+  const removed = await removeUnloadListeners(peer);
+  await withTimeout(peer.page.close({ runBeforeUnload: false }), 10_000, `${peer.name}: close`).catch(() => {});
+  return removed;
+}
+
+/** The first half of `closeWithoutUnload`: removes the page's unload listeners; returns how many. */
+export function removeUnloadListeners(peer) {
+  return withTimeout(
     peer.page.evaluate(() => {
       const list = window.__e2eUnloadListeners ?? [];
       for (const l of list) l.target.removeEventListener(l.type, l.listener, l.options);
@@ -99,8 +106,6 @@ export async function closeWithoutUnload(peer) {
     5000,
     `${peer.name}: remove unload listeners`,
   );
-  await withTimeout(peer.page.close({ runBeforeUnload: false }), 10_000, `${peer.name}: close`).catch(() => {});
-  return removed;
 }
 
 /**
@@ -109,10 +114,17 @@ export async function closeWithoutUnload(peer) {
  * saw the crash (or after 5 s).
  */
 export async function crashPage(peer) {
+  await (await prepareCrash(peer))();
+}
+
+/** `crashPage` in two halves: opens the CDP session now, returns the function that crashes. */
+export async function prepareCrash(peer) {
   const session = await peer.page.context().newCDPSession(peer.page);
-  const crashed = new Promise((resolve) => peer.page.once('crash', resolve));
-  session.send('Page.crash').catch(() => {}); // never answers: the renderer is gone
-  await withTimeout(crashed, 5000, `${peer.name}: crash`).catch(() => {});
+  return async () => {
+    const crashed = new Promise((resolve) => peer.page.once('crash', resolve));
+    session.send('Page.crash').catch(() => {}); // never answers: the renderer is gone
+    await withTimeout(crashed, 5000, `${peer.name}: crash`).catch(() => {});
+  };
 }
 
 /** CDP `Page.setWebLifecycleState` of `peer`'s page: `'frozen'` or `'active'`. */
