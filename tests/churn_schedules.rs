@@ -164,12 +164,16 @@ fn a_seed_replays_exactly() {
     assert_eq!((a.events, a.breaches), (b.events, b.breaches));
 }
 
-/// `CHURN_SEEDS=a..b cargo test --release --test churn_schedules other_seeds`
-/// runs other schedules (to search for failures, or to replay one).
+/// Twenty more schedules, or `CHURN_SEEDS=a..b cargo test --release --test
+/// churn_schedules other_seeds` to search other seeds or replay one.
 #[test]
 fn other_seeds() {
-    if let Ok(r) = std::env::var("CHURN_SEEDS") {
-        let (a, b) = r.split_once("..").expect("CHURN_SEEDS=a..b");
-        run_range(a.parse().expect("a number")..b.parse().expect("a number"));
-    }
+    let range = match std::env::var("CHURN_SEEDS") {
+        Ok(r) => {
+            let (a, b) = r.split_once("..").expect("CHURN_SEEDS=a..b");
+            a.parse().expect("a number")..b.parse().expect("a number")
+        }
+        Err(_) => 1000..1020,
+    };
+    run_range(range);
 }
