@@ -313,6 +313,8 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     const others = survivors.filter((p) => p !== frozen);
     const held = new Set(((await heldRecords(frozen)) ?? []).filter((r) => r.complete).map((r) => r.key));
     const atRisk = files.filter((f) => held.has(f.key));
+    // A page timer counts 100 ms ticks: a frozen page runs none.
+    await frozen.page.evaluate(() => { window.__e2eTicks = 0; window.__e2eTicker = setInterval(() => window.__e2eTicks++, 100); });
     await setLifecycle(frozen, 'frozen');
     const t0 = Date.now();
     figures.freeze_at = t0;
@@ -336,6 +338,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     await setLifecycle(frozen, 'active');
     const t1 = Date.now();
     figures.thaw_at = t1;
+    const ticks = await withTimeout(frozen.page.evaluate(() => { clearInterval(window.__e2eTicker); return window.__e2eTicks; }), 10_000, `${frozen.name}: ticks`).catch(() => null);
     const back = await waitForCorrectRing(survivors, 60_000, { t0: t1, what: `a correct ring with ${frozen.name} back` }).catch((e) => e);
     figures.frozen = {
       tab: frozen.name,
@@ -346,7 +349,9 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
       failed_attempts_during: during.retried,
       first_errors_during: during.firstErrors,
       back_in_correct_ring_ms: back instanceof Error ? null : back,
+      page_timer_ticks_while_frozen: ticks,
     };
+    note(t, `${frozen.name}'s page ran ${ticks} of ${Math.round(frozenFor / 100)} 100 ms timer ticks while frozen`);
     note(t, `${frozen.name} active again after ${frozenFor} ms frozen; ring correct ${back instanceof Error ? 'NEVER (60 s)' : `${back} ms`} later (target ${TARGET_MS} ms)`);
     if (back instanceof Error) throw back;
     assert.ok(back <= BOUND_MS, `the thawed tab was back in a correct ring only after ${back} ms (target ${TARGET_MS}, bound ${BOUND_MS})`);
