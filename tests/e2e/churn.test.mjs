@@ -27,7 +27,7 @@ import { after, before, describe, it } from 'node:test';
 import { openPeer, waitForLink } from './lib/browser.mjs';
 import {
   getEverywhere, prepareCrash, removeUnloadListeners, launchKillableBrowser, logUniformSizes, mapBounded, pickVictims, seededRandom,
-  setLifecycle, trackUnloadListeners,
+  freezePage, thawPage, trackUnloadListeners,
 } from './lib/churn.mjs';
 import { chordEvents, dropBlob, heldRecords, makeRandomBlob, putBlob, recordChordEvents } from './lib/files.mjs';
 import { keyOf, ringProblems, short } from './lib/ring.mjs';
@@ -45,6 +45,8 @@ const SEED = Number(process.env.CHURN_SEED ?? 5);
 const TARGET_MS = 10_000;
 const BOUND_MS = 30_000;
 const FREEZE_MS = 30_000;
+/** Also pause the frozen page's JavaScript in the debugger (lib/churn.mjs freezePage); CHURN_PAUSE_JS=0: lifecycle state only. */
+const PAUSE_JS = process.env.CHURN_PAUSE_JS !== '0';
 const GETS_PER_TAB = 3;
 const RING = `churn-${process.pid}-${Date.now().toString(36)}`;
 const LOG_DIR = path.join(ROOT, 'out', 'e2e');
@@ -315,7 +317,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     const atRisk = files.filter((f) => held.has(f.key));
     // A page timer counts 100 ms ticks: a frozen page runs none.
     await frozen.page.evaluate(() => { window.__e2eTicks = 0; window.__e2eTicker = setInterval(() => window.__e2eTicks++, 100); });
-    await setLifecycle(frozen, 'frozen');
+    await freezePage(frozen, { pauseJs: PAUSE_JS });
     const t0 = Date.now();
     figures.freeze_at = t0;
     note(t, `${frozen.name} ${short(frozen.id)} frozen; ${others.length} other tabs`);
@@ -335,7 +337,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     assert.deepEqual(during.failures, [], `gets failed while ${frozen.name} was frozen:\n  ${fmtFailures(during)}`);
     await sleep(Math.max(0, t0 + FREEZE_MS - Date.now()));
     const frozenFor = Date.now() - t0;
-    await setLifecycle(frozen, 'active');
+    await thawPage(frozen);
     const t1 = Date.now();
     figures.thaw_at = t1;
     const ticks = await withTimeout(frozen.page.evaluate(() => { clearInterval(window.__e2eTicker); return window.__e2eTicks; }), 10_000, `${frozen.name}: ticks`).catch(() => null);
@@ -350,6 +352,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
       first_errors_during: during.firstErrors,
       back_in_correct_ring_ms: back instanceof Error ? null : back,
       page_timer_ticks_while_frozen: ticks,
+      js_paused_too: PAUSE_JS,
     };
     note(t, `${frozen.name}'s page ran ${ticks} of ${Math.round(frozenFor / 100)} 100 ms timer ticks while frozen`);
     note(t, `${frozen.name} active again after ${frozenFor} ms frozen; ring correct ${back instanceof Error ? 'NEVER (60 s)' : `${back} ms`} later (target ${TARGET_MS} ms)`);
