@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm test test-native test-wasm test-browser web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean
+.PHONY: help setup setup-wasm test test-native test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-sim: sim ## The simulator benchmarks; JSON in $(BENCH_OUT)/
 bench-browser: setup web server ## The browser ring benchmark (8 tabs/2 processes, 16 tabs/4 processes, 3 runs each); $(BENCH_OUT)/browser.json, browser-16.json
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 8 --browsers 2 --runs 3 --out $(BENCH_OUT)/browser.json
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 16 --browsers 4 --runs 3 --out $(BENCH_OUT)/browser-16.json
+
+test-churn: setup web server ## Issue #5's churn acceptance test (16 tabs, 4 processes); not in `make test` until it passes
+	./scripts/loopback-only node --test --test-timeout=330000 tests/e2e/churn-acceptance.mjs
 
 bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip; $(BENCH_OUT)/files.json
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json
