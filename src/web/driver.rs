@@ -99,8 +99,10 @@ pub enum Input {
     Cancel(ReqId),
 }
 
-/// A data channel's send buffer above this holds further frames back until
-/// `bufferedamountlow` (flow control: a sender never queues without bound).
+/// A data channel's send buffer above this holds further transfer frames
+/// back until `bufferedamountlow` (flow control: a sender never queues
+/// without bound). Chord and link frames never wait behind them: they are
+/// small, and late pings and hop receipts make a busy live tab look dead.
 pub const BUFFER_HIGH_BYTES: u32 = 1024 * 1024;
 
 /// The answer a promise waits for: a value, or a message for the user.
@@ -151,7 +153,7 @@ pub struct Core {
     pub(super) store: Option<BlobStore>,
     /// Chunks received for gets, by request.
     pub(super) received: HashMap<ReqId, BTreeMap<u32, Uint8Array>>,
-    /// Frames held back while a channel's buffer is full.
+    /// Transfer frames held back while a channel's buffer is full.
     backlog: HashMap<LinkId, VecDeque<Vec<u8>>>,
     join: Option<Reply>,
     on_event: Option<Function>,
@@ -420,7 +422,8 @@ impl Core {
             }
             RtcCommand::Send { link, bytes } => {
                 let Some(r) = self.rtc.get(&link) else { return };
-                if self.backlog.contains_key(&link) || r.buffered() > BUFFER_HIGH_BYTES {
+                let bulk = crate::transfer::is_transfer_frame(&bytes);
+                if bulk && (self.backlog.contains_key(&link) || r.buffered() > BUFFER_HIGH_BYTES) {
                     // Bounded: transfers keep a window of chunks per pull.
                     self.backlog.entry(link).or_default().push_back(bytes);
                 } else if r.send(&bytes).is_err() {
