@@ -105,6 +105,10 @@ impl Node {
             self.stats.count_drop(DropReason::NotJoined);
             return;
         }
+        if reason == StoreReason::LeaveHandover {
+            // The leaver no longer bounds the keys we hold (see `return_strays`).
+            self.earlier.retain(|p| *p != from);
+        }
         if reason == StoreReason::Sync && self.replica_targets().contains(&from) {
             // One of our replicas found its copy of our range differs from ours:
             // our record of what it acknowledged is stale. Push it everything again.

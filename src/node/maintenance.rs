@@ -245,6 +245,8 @@ impl Node {
             return;
         }
         self.fingers.remove(&from);
+        // It no longer bounds the keys we hold (see `return_strays`).
+        self.earlier.retain(|p| *p != from);
         let mut lost = false;
         self.watch_neighbours(now, |n| {
             if n.successors.first() == Some(from) {
@@ -400,11 +402,14 @@ impl Node {
         if let Some(s) = self.successors.first() {
             // Everything goes, not only our own range: we may hold the last copy
             // of a replica or of a record that churn left here. A leaving node
-            // cannot wait for receipts (a closing tab has no time), and its first
-            // successor may have crashed unnoticed, so the records go to the first
-            // R successors; each keeps what is its own and returns the rest.
+            // cannot wait for receipts (a closing tab has no time), and several of
+            // its successors may have crashed unnoticed, so the records go to its
+            // whole successor list (r ≥ R nodes) and its predecessor (alive even
+            // when every successor crashed); each keeps what is its own and
+            // returns the rest towards where it belongs.
             let id = self.id;
-            let targets: Vec<Id> = self.successors.as_slice().iter().take(self.cfg.replicas.max(1)).copied().collect();
+            let mut targets: Vec<Id> = self.successors.as_slice().to_vec();
+            targets.extend(self.predecessor.filter(|p| !targets.contains(p)));
             for t in targets {
                 self.hand_over(now, t, id, id, StoreReason::LeaveHandover);
             }

@@ -254,6 +254,9 @@ impl Node {
     /// Forgets a peer that stopped answering.
     pub(super) fn mark_dead(&mut self, now: Millis, peer: &Id) {
         self.fingers.remove(peer);
+        // A dead node in the predecessor list would shrink the window of keys
+        // we keep, and we would hand away copies still needed.
+        self.earlier.retain(|p| p != peer);
         let was_first = self.successors.first() == Some(*peer);
         let mut removed = false;
         self.watch_neighbours(now, |n| {
