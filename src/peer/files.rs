@@ -251,7 +251,6 @@ impl Peer {
                 *reading += 1;
                 self.out.push_back(PeerOutput::Blob(BlobCommand::Read { to: from, pull, digest, index }));
                 // The writer of a put sees the primary copying its bytes.
-                let id = self.id();
                 for (req, put) in self.files.puts.iter_mut() {
                     if put.blob.digest == digest && put.primary == Some(from) {
                         put.deadline = now + PUT_STALL_MS;
@@ -260,12 +259,9 @@ impl Peer {
                         self.out.push_back(PeerOutput::Event(ev));
                     }
                 }
-                if from == id {
-                    // Reads for ourselves are answered through blob_read like any other.
-                }
             }
-            Some(_) if index < u32::MAX && *reading >= MAX_READS_PER_PEER => {
-                // Beyond the window a well-behaved puller keeps: dropped; it asks again after a stall.
+            Some(size) if index < chunk_count(size) => {
+                // Beyond the reads a well-behaved puller keeps: dropped; it asks again after a stall.
             }
             _ => {
                 if from == self.id() {
@@ -362,7 +358,7 @@ impl Peer {
                     self.files.gc.remove(&blob.digest);
                     if !self.files.held.contains_key(&blob.digest) && !self.pulls.is_pulling(Sink::Store, &blob.digest) {
                         let mut sources: Vec<Id> = from.into_iter().collect();
-                        sources.extend(self.blob_sources(&blob, record.version.writer));
+                        sources.extend(self.blob_sources(record.version.writer));
                         self.pulls.start(now, blob, Sink::Store, sources);
                     }
                 }
@@ -377,13 +373,12 @@ impl Peer {
     }
 
     /// Where the bytes of a manifest this peer holds may be: its writer and neighbours.
-    fn blob_sources(&self, blob: &Blob, writer: Id) -> Vec<Id> {
+    fn blob_sources(&self, writer: Id) -> Vec<Id> {
         let me = self.id();
         let mut v = vec![writer];
         v.extend(self.node.predecessor());
         v.extend(self.node.successors().iter().copied());
         v.retain(|p| *p != me);
-        let _ = blob;
         v
     }
 
@@ -503,7 +498,7 @@ impl Peer {
             match writer {
                 Some(w) if !self.files.held.contains_key(&digest) && !self.pulls.is_pulling(Sink::Store, &digest) => {
                     self.files.refetch.insert(digest, (blob.clone(), now + REFETCH_MS * 1000, attempts));
-                    let sources = self.blob_sources(&blob, w);
+                    let sources = self.blob_sources(w);
                     self.pulls.start(now, blob, Sink::Store, sources);
                 }
                 _ => {
