@@ -160,6 +160,12 @@ pub enum Op {
     },
     /// Fetch the value under the target key.
     Get,
+    /// A joining node (the target is its id) asks the node that will be its
+    /// successor for that node's predecessor and successor list: the answer
+    /// comes from the successor itself, so the joiner adopts a checked
+    /// pointer without a round trip of its own (which, in a browser, would
+    /// first need a WebRTC link to it).
+    Join,
 }
 
 /// The answer to a routed request.
@@ -191,6 +197,15 @@ pub enum RouteResult {
         node: Id,
         /// The version it was given.
         version: Version,
+    },
+    /// A join lookup was answered by the joiner's successor-to-be.
+    JoinPoint {
+        /// That node.
+        node: Id,
+        /// Its predecessor.
+        predecessor: Option<Id>,
+        /// Its successor list.
+        successors: Vec<Id>,
     },
     /// A get was answered.
     Value {
@@ -322,6 +337,11 @@ impl Message {
                         return Err(DecodeError::Limit("replica list too long"));
                     }
                 }
+                if let RouteResult::JoinPoint { successors, .. } = &r.result {
+                    if successors.len() > MAX_SUCCESSORS {
+                        return Err(DecodeError::Limit("successor list too long"));
+                    }
+                }
             }
             Message::Store { records, .. } => {
                 if records.len() > MAX_RECORDS_PER_MESSAGE {
@@ -395,6 +415,14 @@ mod tests {
             Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
             Message::StoreAck { req: 9 },
             Message::SyncRange { lo: a, hi: b, summary: RangeSummary { count: 2, hash: a } },
+            Message::Route(Route { origin: a, req: 4, target: a, hops: 0, path: vec![], last_hop: false, op: Op::Join }),
+            Message::RouteReply(RouteReply {
+                origin: a,
+                req: 4,
+                path: vec![b],
+                hops: 3,
+                result: RouteResult::JoinPoint { node: b, predecessor: Some(a), successors: vec![a, b] },
+            }),
         ]
     }
 

@@ -13,6 +13,11 @@ impl Node {
         let key = route.target;
         let result = match &route.op {
             Op::FindSuccessor => RouteResult::Found { node: self.id },
+            Op::Join => RouteResult::JoinPoint {
+                node: self.id,
+                predecessor: self.predecessor,
+                successors: self.successors.as_slice().to_vec(),
+            },
             Op::Get => RouteResult::Value {
                 node: self.id,
                 record: self.store.get(&key).cloned(),

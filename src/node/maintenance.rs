@@ -20,12 +20,13 @@ impl Node {
         self.fingers = FingerTable::new();
         self.predecessor = None;
         let req = self.fresh_req();
-        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::FindSuccessor, token: Token::default(), attempts: 0, user_req: req };
+        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::Join, token: Token::default(), attempts: 0, user_req: req };
         self.launch(now, req, request);
         Ok(())
     }
 
-    pub(super) fn on_join_found(&mut self, now: Millis, via: Id, node: Id) {
+    /// The joiner's successor-to-be answered the join lookup itself.
+    pub(super) fn on_join_point(&mut self, now: Millis, node: Id, pred: Option<Id>, succs: Vec<Id>) {
         if self.status != Status::Joining {
             return;
         }
@@ -33,8 +34,21 @@ impl Node {
             self.status = Status::Idle;
             return self.emit(Event::JoinFailed { error: RequestError::IdTaken });
         }
-        let _ = via;
-        self.query(now, node, QueryPurpose::Join { attempt: 0 });
+        // A node between us that `node` already knows (a concurrent joiner)
+        // is closer: ask it directly, as the paper's join does.
+        if let Some(p) = pred.filter(|p| p.in_open(&self.id, &node)) {
+            return self.query(now, p, QueryPurpose::Join { attempt: 1 });
+        }
+        self.finish_join(now, node, &succs);
+    }
+
+    /// Takes `succ` (which answered for itself) and its list as ours.
+    fn finish_join(&mut self, now: Millis, succ: Id, succs: &[Id]) {
+        self.successors.adopt(succ, succs);
+        self.status = Status::Joined;
+        self.start_maintenance(now);
+        self.send(succ, Message::Rectify);
+        self.emit(Event::Joined { successor: succ });
     }
 
     /// Sends `GetNeighbors` (or `Ping` for check-predecessor) to `to`.
@@ -92,11 +106,7 @@ impl Node {
                         return self.query(now, p, QueryPurpose::Join { attempt: attempt + 1 });
                     }
                 }
-                self.successors.adopt(from, &succs);
-                self.status = Status::Joined;
-                self.start_maintenance(now);
-                self.send(from, Message::Rectify);
-                self.emit(Event::Joined { successor: from });
+                self.finish_join(now, from, &succs);
             }
             QueryPurpose::Stabilize => {
                 if self.successors.first() != Some(from) || self.status != Status::Joined {

@@ -218,7 +218,9 @@ impl Node {
                 let record = record.filter(|r| r.key == target && r.is_intact());
                 self.emit(Event::GetDone { req: user_req, key: target, record, node, replicas, hops })
             }
-            (ReqKind::Join { via }, RouteResult::Found { node }) => self.on_join_found(now, via, node),
+            (ReqKind::Join { .. }, RouteResult::JoinPoint { node, predecessor, successors }) => {
+                self.on_join_point(now, node, predecessor, successors)
+            }
             (ReqKind::FixFinger(i), RouteResult::Found { node }) => self.on_finger_found(i, node),
             (_, _) => {
                 // A result of the wrong kind for this request: treat as unsolicited.
