@@ -1,7 +1,19 @@
 //! Server settings: the knobs the command line sets and the tests shorten.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Default of [`Config::max_per_address`].
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 256;
+/// Default of [`Config::max_per_ring`].
+pub const DEFAULT_MAX_PER_RING: usize = 1_000;
+/// Default of [`Config::handshake_timeout`], in milliseconds.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Default of [`Config::message_rate`], frames per second.
+pub const DEFAULT_MESSAGE_RATE: NonZeroU32 = NonZeroU32::new(50).unwrap(); // Evaluated at compile time.
+/// Default of [`Config::message_burst`], frames.
+pub const DEFAULT_MESSAGE_BURST: NonZeroU32 = NonZeroU32::new(500).unwrap(); // Evaluated at compile time.
 
 /// How the server behaves. [`Config::default`] is what the binary uses
 /// without flags; tests shorten the timeouts.
@@ -26,6 +38,30 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Most simultaneous WebSocket connections; more are refused with 503.
     pub max_connections: usize,
+    /// Most open TCP connections from one address (an IPv6 client counts by
+    /// its /64), HTTP and WebSocket alike; more are answered 429 and closed.
+    /// One browser tab holds one WebSocket plus a few short page loads, and a
+    /// NAT may put many users behind one address, hence a generous default.
+    pub max_per_address: usize,
+    /// Most peers in one ring (counted from their hello); more are closed
+    /// with a reason, so one ring cannot take the whole server.
+    pub max_per_ring: usize,
+    /// How long a client has to send its HTTP request head, on a new
+    /// connection and between requests on a kept-alive one. Bounds slow and
+    /// half-open clients before they reach the WebSocket limits.
+    pub handshake_timeout: Duration,
+    /// Sustained frames per second allowed from one WebSocket (any frame,
+    /// pings and pongs included); a client over it is closed with a reason.
+    pub message_rate: NonZeroU32,
+    /// Most frames one WebSocket may send in one burst; the allowance refills
+    /// at [`Config::message_rate`]. A join sends a hello, an offer and a few
+    /// dozen ICE candidates in a moment, an introducer the same for several
+    /// newcomers at once.
+    pub message_burst: NonZeroU32,
+    /// Origins (`scheme://host[:port]`) allowed to open the WebSocket. Empty:
+    /// any origin, and requests without an `Origin` header. Otherwise an
+    /// upgrade whose `Origin` is missing or not listed gets 403.
+    pub allowed_origins: Vec<String>,
     /// Seed for choosing introducers; fixed in tests, random in the binary.
     pub seed: u64,
 }
@@ -40,6 +76,12 @@ impl Default for Config {
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            max_per_ring: DEFAULT_MAX_PER_RING,
+            handshake_timeout: Duration::from_millis(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+            message_rate: DEFAULT_MESSAGE_RATE,
+            message_burst: DEFAULT_MESSAGE_BURST,
+            allowed_origins: Vec::new(),
             seed: 0,
         }
     }

@@ -1,5 +1,7 @@
-//! Why the server ends a connection.
+//! Why the server ends a connection, or refuses one.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chord::signal::{IntroId, SignalError};
 
 /// Why the server closes a client's connection. The text goes to the client
@@ -27,6 +29,22 @@ pub enum CloseReason {
     /// The client sent more signals in one introduction than the protocol allows.
     #[error("too many signals in introduction {0}")]
     TooManySignals(IntroId),
+    /// The client sent frames faster than the per-connection rate limit.
+    #[error("more than {burst} frames at once or {per_second} per second; slow down and reconnect")]
+    RateLimited {
+        /// The sustained rate allowed, frames per second.
+        per_second: u32,
+        /// The burst allowed above it.
+        burst: u32,
+    },
+    /// The ring already has as many peers as the server allows in one ring.
+    #[error("ring {ring} is full ({max} peers)")]
+    RingFull {
+        /// The ring's name (validated, so safe to echo).
+        ring: String,
+        /// The limit.
+        max: usize,
+    },
     /// No `hello` arrived in time after the connection opened.
     #[error("no hello within the time allowed")]
     HelloTimeout,
@@ -49,14 +67,53 @@ impl CloseReason {
             CloseReason::Protocol(SignalError::FrameTooLarge(_)) => close_code::SIZE,
             CloseReason::Binary => close_code::UNSUPPORTED,
             CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader => close_code::AWAY,
+            CloseReason::RingFull { .. } => close_code::AGAIN,
             CloseReason::Transport(_) => close_code::PROTOCOL,
             _ => close_code::POLICY,
         }
     }
 
     /// Whether the client broke the protocol (counted in the stats), as
-    /// opposed to timing out or going quiet.
+    /// opposed to timing out, going quiet, or finding its ring full.
     pub fn is_protocol_error(&self) -> bool {
-        !matches!(self, CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader)
+        !matches!(
+            self,
+            CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader | CloseReason::RingFull { .. }
+        )
+    }
+}
+
+/// Why the server answers an HTTP request (a WebSocket upgrade, usually)
+/// with an error instead of serving it. The text is the response body.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The server already holds `--max-connections` WebSockets.
+    #[error("too many connections to this server; retry later")]
+    ServerFull,
+    /// This address already holds `--max-per-address` connections.
+    #[error("too many connections from this address")]
+    AddressFull,
+    /// The upgrade's `Origin` header is not in `--allowed-origin`.
+    #[error("this origin is not allowed to connect")]
+    OriginNotAllowed,
+    /// The upgrade has no `Origin` header, and an allow-list is set.
+    #[error("an Origin header is required")]
+    NoOrigin,
+}
+
+impl Refusal {
+    /// The HTTP status that fits this refusal.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::AddressFull => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::OriginNotAllowed | Refusal::NoOrigin => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.status(), self.to_string()).into_response()
     }
 }

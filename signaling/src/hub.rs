@@ -12,11 +12,12 @@
 use crate::config::Config;
 use crate::error::CloseReason;
 use crate::intro::ConnId;
+use crate::limits::Gauges;
 use crate::rings::{IntroPolicy, Output, Rings};
 use crate::stats::Stats;
 use chord::signal::{ClientMsg, ServerMsg};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
@@ -69,23 +70,23 @@ pub enum Outbound {
 struct Hub {
     rings: Rings,
     outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
-    /// Open WebSockets, counted by the connection tasks themselves (the hub
+    /// Open WebSockets and refusals, counted on the HTTP side (the hub
     /// forgets a connection before its socket is actually closed).
-    open: Arc<AtomicUsize>,
+    gauges: Arc<Gauges>,
     relayed: u64,
     dropped: u64,
     protocol_errors: u64,
 }
 
 /// Starts the hub task; the returned sender is its inbox. The task ends when
-/// every sender is dropped. `open` counts the open WebSockets.
-pub fn spawn(config: &Config, open: Arc<AtomicUsize>) -> mpsc::Sender<Event> {
+/// every sender is dropped. `gauges` are the HTTP side's live counts.
+pub fn spawn(config: &Config, gauges: Arc<Gauges>) -> mpsc::Sender<Event> {
     let policy =
         IntroPolicy { timeout: config.intro_timeout, lifetime: config.intro_lifetime, tries: config.intro_tries };
     let hub = Hub {
-        rings: Rings::new(policy, config.seed),
+        rings: Rings::new(policy, config.max_per_ring, config.seed),
         outboxes: HashMap::new(),
-        open,
+        gauges,
         relayed: 0,
         dropped: 0,
         protocol_errors: 0,
@@ -179,7 +180,8 @@ impl Hub {
     fn stats(&self) -> Stats {
         let c = self.rings.counters();
         Stats {
-            connections: self.open.load(Ordering::Relaxed) as u64,
+            connections: self.gauges.websockets.load(Ordering::Relaxed) as u64,
+            connections_refused: self.gauges.refused.load(Ordering::Relaxed),
             rings: self.rings.ring_count() as u64,
             members: self.rings.member_count() as u64,
             introductions: c.introductions,

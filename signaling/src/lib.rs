@@ -21,6 +21,11 @@
 //! * [`ws`] — one task per WebSocket: validation ([`frame`]), liveness, and
 //!   its bounded outbox.
 //! * [`app`] — the router: `/ws`, `/stats` ([`stats`]), static files at `/`.
+//! * [`serve`] — the accept loop in front of it: a bounded HTTP handshake
+//!   and the per-address count; [`limits`] holds the connection limits.
+//!
+//! Every limit is a field of [`Config`] (and a flag of the binary); the
+//! crate's README has them in one table.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -35,16 +40,19 @@ pub mod error;
 pub mod frame;
 pub mod hub;
 pub mod intro;
+pub mod limits;
 pub mod rings;
+pub mod serve;
 pub mod stats;
 pub mod ws;
 
 pub use config::Config;
-pub use error::CloseReason;
+pub use error::{CloseReason, Refusal};
 pub use stats::Stats;
 
-/// Serves the signaling server on `listener` until the process ends (or the
-/// listener fails).
+/// Serves the signaling server on `listener` until the process ends.
 pub async fn run(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<()> {
-    axum::serve(listener, app::router(config)).await
+    let gauges = std::sync::Arc::new(limits::Gauges::default());
+    let router = app::router(config.clone(), gauges.clone());
+    serve::serve(listener, router, &config, gauges).await
 }

@@ -1,8 +1,14 @@
 //! `chord-signaling`: command-line flags and startup.
 
+use chord_signaling::config::{
+    DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PER_RING, DEFAULT_MESSAGE_BURST,
+    DEFAULT_MESSAGE_RATE,
+};
 use chord_signaling::Config;
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,6 +49,25 @@ struct Args {
     /// Most simultaneous WebSocket connections; further upgrades get 503.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Most open connections from one client address (IPv6: per /64), HTTP and WebSocket alike; further ones get 429.
+    #[arg(long, default_value_t = DEFAULT_MAX_PER_ADDRESS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_per_address: usize,
+    /// Most peers in one ring; a further hello is closed with "ring ... is full".
+    #[arg(long, default_value_t = DEFAULT_MAX_PER_RING, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_per_ring: usize,
+    /// Milliseconds a client has to send its HTTP request head (new or kept-alive connection) before it is closed.
+    #[arg(long, default_value_t = DEFAULT_HANDSHAKE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
+    handshake_timeout_ms: u64,
+    /// Frames per second one WebSocket may send, sustained (pings and pongs count); a client over it is closed.
+    #[arg(long, default_value_t = DEFAULT_MESSAGE_RATE.get(), value_parser = clap::value_parser!(u32).range(1..))]
+    message_rate: u32,
+    /// Frames one WebSocket may send in one burst; the allowance refills at --message-rate.
+    #[arg(long, default_value_t = DEFAULT_MESSAGE_BURST.get(), value_parser = clap::value_parser!(u32).range(1..))]
+    message_burst: u32,
+    /// Origin (scheme://host[:port]) allowed to open the WebSocket; repeat for several. Without any, every
+    /// origin is allowed; with some, an upgrade from another origin or without an Origin header gets 403.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = origin)]
+    allowed_origins: Vec<String>,
     /// Seed for choosing introducers (default: from the clock), for reproducing a run.
     #[arg(long)]
     seed: Option<u64>,
@@ -63,10 +88,50 @@ impl Args {
             hello_timeout: Duration::from_millis(self.hello_timeout_ms),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections,
+            max_per_address: self.max_per_address,
+            max_per_ring: self.max_per_ring,
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            // clap's ranges rule out 0.
+            message_rate: NonZeroU32::new(self.message_rate).unwrap_or(NonZeroU32::MIN),
+            message_burst: NonZeroU32::new(self.message_burst).unwrap_or(NonZeroU32::MIN),
+            allowed_origins: self.allowed_origins.clone(),
             seed,
         }
     }
 }
+
+/// An origin as browsers send it: `scheme://host[:port]`, no path, no trailing slash.
+fn origin(text: &str) -> Result<String, String> {
+    let (scheme, rest) = text.split_once("://").ok_or("expected scheme://host[:port]")?;
+    if scheme.is_empty() || rest.is_empty() || rest.contains('/') {
+        return Err("expected scheme://host[:port], without a path or trailing slash".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// File descriptors the server needs beyond one per WebSocket: the listener,
+/// page loads and `/stats` requests, handshakes under way, the log.
+const SPARE_FILES: u64 = 1024;
+
+/// Raises the soft open-files limit as far as the hard limit allows (the
+/// usual soft default, 1024, would refuse most of --max-connections) and warns
+/// if that is still short.
+#[cfg(unix)]
+fn raise_open_files_limit(config: &Config) {
+    let wanted = (config.max_connections as u64).saturating_add(SPARE_FILES);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            got,
+            wanted,
+            "the open-files limit is below --max-connections plus spare; connections beyond it will be refused"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit(_: &Config) {}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -75,6 +140,7 @@ async fn main() -> ExitCode {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
     let config = args.config();
+    raise_open_files_limit(&config);
     if !config.www.is_dir() {
         tracing::warn!(www = %config.www.display(), "static directory not found; `/` will answer 404");
     }

@@ -96,6 +96,8 @@ impl Ring {
 #[derive(Debug)]
 pub struct Rings {
     policy: IntroPolicy,
+    /// Most peers per ring; a hello beyond it is closed.
+    max_per_ring: usize,
     rng: SeededRng,
     next_intro: IntroId,
     peers: HashMap<ConnId, Peer>,
@@ -108,10 +110,12 @@ pub struct Rings {
 }
 
 impl Rings {
-    /// Empty state; `seed` fixes the choice of introducers.
-    pub fn new(policy: IntroPolicy, seed: u64) -> Rings {
+    /// Empty state with at most `max_per_ring` peers per ring; `seed` fixes
+    /// the choice of introducers.
+    pub fn new(policy: IntroPolicy, max_per_ring: usize, seed: u64) -> Rings {
         Rings {
             policy,
+            max_per_ring,
             rng: SeededRng::new(seed),
             next_intro: 1,
             peers: HashMap::new(),
@@ -128,8 +132,14 @@ impl Rings {
         if self.peers.contains_key(&conn) {
             return self.close(conn, CloseReason::HelloTwice, now);
         }
-        if self.rings.get(ring).is_some_and(|r| r.ids.contains_key(&id)) {
-            return self.close(conn, CloseReason::DuplicateId(id.to_hex()), now);
+        if let Some(r) = self.rings.get(ring) {
+            if r.ids.contains_key(&id) {
+                return self.close(conn, CloseReason::DuplicateId(id.to_hex()), now);
+            }
+            if r.ids.len() >= self.max_per_ring {
+                let reason = CloseReason::RingFull { ring: ring.to_owned(), max: self.max_per_ring };
+                return self.close(conn, reason, now);
+            }
         }
         self.rings.entry(ring.to_owned()).or_default().ids.insert(id, conn);
         let role = Role::Joining { intro: None, tried: Vec::new() };

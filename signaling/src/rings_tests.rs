@@ -5,9 +5,15 @@ use chord::signal::MAX_SIGNALS_PER_INTRO;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const LIFETIME: Duration = Duration::from_secs(60);
+/// Far above what any test here puts in one ring, except the one about it.
+const MAX_PER_RING: usize = 1_000;
 
 fn rings() -> Rings {
-    Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 3 }, 7)
+    rings_of_at_most(MAX_PER_RING)
+}
+
+fn rings_of_at_most(max_per_ring: usize) -> Rings {
+    Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 3 }, max_per_ring, 7)
 }
 
 fn id(n: u64) -> Id {
@@ -266,6 +272,31 @@ fn rings_are_isolated_and_ids_unique_per_ring() {
 }
 
 #[test]
+fn a_full_ring_turns_newcomers_away_until_someone_leaves() {
+    let now = Instant::now();
+    let max = 3;
+    let mut r = rings_of_at_most(max);
+    for n in 0..max as u64 {
+        r.hello(n, "full", id(n), now);
+        r.member(n, now);
+    }
+    drain(&mut r);
+    let extra = max as u64;
+    r.hello(extra, "full", id(extra), now);
+    let full = CloseReason::RingFull { ring: "full".into(), max };
+    assert_eq!(drain(&mut r), vec![Output::Close(extra, full)]);
+    // Other rings are not affected.
+    r.hello(extra + 1, "other", id(extra), now);
+    assert_eq!(drain(&mut r), vec![send(extra + 1, first())]);
+    // A place freed is a place taken.
+    r.leave(0, now);
+    drain(&mut r);
+    r.hello(extra + 2, "full", id(extra + 2), now);
+    let (_, by) = welcome_of(&drain(&mut r), extra + 2);
+    assert!(by < extra);
+}
+
+#[test]
 fn out_of_order_messages_close_the_connection() {
     let now = Instant::now();
     let mut r = rings();
@@ -304,7 +335,7 @@ fn a_party_flooding_signals_is_closed() {
 fn random_operations_keep_the_state_consistent() {
     for seed in 0..20 {
         let mut dice = SeededRng::new(seed);
-        let mut r = Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 2 }, seed);
+        let mut r = Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 2 }, MAX_PER_RING, seed);
         let mut now = Instant::now();
         for _ in 0..2000 {
             let conn = dice.below(24);

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct Stats {
     /// Open WebSocket connections.
     pub connections: u64,
+    /// Connections and WebSocket upgrades refused over a limit (server full,
+    /// address full, origin not allowed), since the start.
+    pub connections_refused: u64,
     /// Rings with at least one connected peer.
     pub rings: u64,
     /// Peers that reported `member`, over all rings.

@@ -1,8 +1,8 @@
 //! One task per WebSocket: frames in, hub events out, and the other way round.
 //!
 //! The task checks everything about a frame that needs no shared state (size,
-//! JSON, limits, hello deadline, liveness) so a hostile client is turned away
-//! without ever reaching the hub. It owns the socket alone, so it never
+//! rate, JSON, limits, hello deadline, liveness) so a hostile client is turned
+//! away without ever reaching the hub. It owns the socket alone, so it never
 //! buffers more than one frame each way plus its bounded outbox.
 
 use crate::config::{deadline, Config};
@@ -12,6 +12,7 @@ use crate::hub::{Event, Outbound};
 use crate::intro::ConnId;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chord::signal::{ClientMsg, ServerMsg, SignalError, MAX_REASON_BYTES};
+use governor::{Quota, RateLimiter};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -98,6 +99,7 @@ async fn drive(
     let mut ping = interval((config.idle_timeout / 3).max(Duration::from_millis(10)));
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ping.tick().await; // The first tick is immediate.
+    let rate = RateLimiter::direct(Quota::per_second(config.message_rate).allow_burst(config.message_burst));
     loop {
         tokio::select! {
             frame = socket.recv() => {
@@ -106,6 +108,10 @@ async fn drive(
                     Some(Err(e)) => return transport_ended(e),
                     Some(Ok(msg)) => msg,
                 };
+                if rate.check().is_err() {
+                    let (per_second, burst) = (config.message_rate.get(), config.message_burst.get());
+                    return Ended::Closed(CloseReason::RateLimited { per_second, burst });
+                }
                 last_heard = Instant::now();
                 let text = match msg {
                     Message::Text(text) => text,
