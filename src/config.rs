@@ -16,6 +16,11 @@ pub struct Config {
     pub fix_fingers_ms: u64,
     /// Mean period of check-predecessor.
     pub check_predecessor_ms: u64,
+    /// Mean period of the neighbour probe: every successor-list entry and
+    /// finger is pinged, so dead ones are found together rather than one
+    /// stabilize or lookup timeout after another. 0 turns it off (the
+    /// simulator's large rings: it costs r + log N pings a period per node).
+    pub probe_ms: u64,
     /// Mean period of the replication pass.
     pub replicate_ms: u64,
     /// Whether periodic maintenance runs at all (off only for a frozen ideal ring).
@@ -49,6 +54,7 @@ impl Default for Config {
             fix_fingers_ms: 500,
             check_predecessor_ms: 2_000,
             replicate_ms: 2_000,
+            probe_ms: 0,
             maintenance: true,
             rpc_timeout_ms: 1_500,
             request_timeout_ms: 8_000,

@@ -11,7 +11,7 @@ use crate::store::{Record, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame. Bump on any incompatible change.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// Largest frame accepted or sent: Chromium's data-channel `maxMessageSize` (262144).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Largest value stored under one key by the core (bigger files are chunked above it).
@@ -45,7 +45,12 @@ pub enum Message {
     },
     /// "I believe I am your predecessor" (Zave's rectify; the receiver decides).
     Rectify,
-    /// Liveness probe (check predecessor).
+    /// "My successor list changed": sent to the predecessor, which then
+    /// stabilizes at once instead of at its next period. It carries nothing:
+    /// the receiver asks its successor itself, so it adopts no pointer on the
+    /// sender's word.
+    SuccessorsChanged,
+    /// Liveness probe (check predecessor, neighbour probes).
     Ping {
         /// Echoed in the answer.
         req: ReqId,
@@ -362,6 +367,7 @@ impl Message {
             Message::GetNeighbors { .. } => "get_neighbors",
             Message::Neighbors { .. } => "neighbors",
             Message::Rectify => "rectify",
+            Message::SuccessorsChanged => "successors_changed",
             Message::Ping { .. } => "ping",
             Message::Pong { .. } => "pong",
             Message::Leaving { .. } => "leaving",
@@ -392,6 +398,7 @@ mod tests {
             Message::GetNeighbors { req: 7 },
             Message::Neighbors { req: 7, predecessor: Some(a), successors: vec![a, b] },
             Message::Rectify,
+            Message::SuccessorsChanged,
             Message::Ping { req: 1 },
             Message::Pong { req: 1, predecessors: vec![a] },
             Message::Leaving { predecessor: None, successors: vec![b] },

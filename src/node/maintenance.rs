@@ -63,7 +63,7 @@ impl Node {
         let (to, purpose) = (q.to, q.purpose);
         self.queries.insert(req, q);
         let msg = match purpose {
-            QueryPurpose::CheckPredecessor => Message::Ping { req },
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => Message::Ping { req },
             _ => Message::GetNeighbors { req },
         };
         self.send(to, msg);
@@ -119,7 +119,7 @@ impl Node {
                 match pred.filter(|p| p.in_open(&self.id, &from)) {
                     // Never adopt an unchecked pointer: ask p itself first.
                     Some(p) => self.query(now, p, QueryPurpose::Candidate),
-                    None => self.finish_stabilize(),
+                    None => self.finish_stabilize(now),
                 }
             }
             QueryPurpose::Candidate => {
@@ -133,23 +133,60 @@ impl Node {
                         n.successors.adopt(from, &succs);
                     });
                 }
-                self.finish_stabilize();
-                if closer {
-                    // The new successor may itself know a closer predecessor: keep
-                    // stabilizing until a fixed point rather than one step per
-                    // period. Each round strictly shortens the distance to the
-                    // first successor, so this ends.
-                    self.stabilize_now(now);
-                }
+                // The new successor may itself know a closer predecessor: keep
+                // stabilizing until a fixed point rather than one step per
+                // period. Each round strictly shortens the distance to the
+                // first successor, so this ends.
+                self.restabilize |= closer;
+                self.finish_stabilize(now);
             }
-            QueryPurpose::CheckPredecessor => {}
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => {}
         }
     }
 
-    fn finish_stabilize(&mut self) {
+    /// Ends a stabilize round: rectify the successor, and start the next
+    /// round at once if the successor's list changed meanwhile.
+    fn finish_stabilize(&mut self, now: Millis) {
         self.stabilizing = false;
         if let Some(s) = self.successors.first() {
             self.send(s, Message::Rectify);
+        }
+        if std::mem::take(&mut self.restabilize) {
+            self.stabilize_now(now);
+        }
+    }
+
+    /// Our first successor's list changed: stabilize now (or right after the
+    /// round in flight). Only the first successor is listened to, and all it
+    /// can cause is a stabilize round, which asks it directly.
+    pub(super) fn on_successors_changed(&mut self, now: Millis, from: Id) {
+        if self.status != Status::Joined || self.successors.first() != Some(from) {
+            self.stats.count_drop(DropReason::Unsolicited);
+            return;
+        }
+        if self.stabilizing {
+            self.restabilize = true;
+        } else {
+            self.stabilize_now(now);
+        }
+    }
+
+    pub(super) fn on_probe_timer(&mut self, now: Millis) {
+        if self.status != Status::Joined || self.cfg.probe_ms == 0 {
+            return;
+        }
+        let t = self.period(self.cfg.probe_ms);
+        self.timers.schedule(now + t, Timer::Probe);
+        let mut peers: Vec<Id> = self.successors.as_slice().to_vec();
+        peers.extend(self.fingers.nodes().copied());
+        peers.extend(self.predecessor);
+        peers.sort_unstable();
+        peers.dedup();
+        for p in peers {
+            let probing = self.queries.values().any(|q| q.to == p && q.purpose == QueryPurpose::Probe);
+            if p != self.id && !probing {
+                self.query(now, p, QueryPurpose::Probe);
+            }
         }
     }
 
@@ -196,7 +233,8 @@ impl Node {
                 self.stabilizing = false;
                 self.mark_dead(now, &q.to);
             }
-            QueryPurpose::Candidate => self.finish_stabilize(),
+            QueryPurpose::Candidate => self.finish_stabilize(now),
+            QueryPurpose::Probe => self.mark_dead(now, &q.to),
             QueryPurpose::CheckPredecessor => {
                 if self.predecessor == Some(q.to) {
                     self.watch_neighbours(now, |n| n.predecessor = None);
@@ -297,6 +335,10 @@ impl Node {
         self.timers.schedule(now + t, Timer::CheckPredecessor);
         let t = self.period(self.cfg.replicate_ms);
         self.timers.schedule(now + t, Timer::Replicate);
+        if self.cfg.probe_ms > 0 {
+            let t = self.period(self.cfg.probe_ms);
+            self.timers.schedule(now + t, Timer::Probe);
+        }
     }
 
     pub(super) fn on_stabilize_timer(&mut self, now: Millis) {
@@ -338,6 +380,7 @@ impl Node {
     /// Stops every timer and request; the application hears of each request it issued.
     fn drop_pending(&mut self) {
         self.stabilizing = false;
+        self.restabilize = false;
         self.fixing_finger = false;
         self.timers.clear();
         self.queries.clear();

@@ -265,6 +265,8 @@ pub(crate) enum QueryPurpose {
     Join { attempt: u32 },
     /// Check predecessor.
     CheckPredecessor,
+    /// Neighbour probe of a successor-list entry or finger.
+    Probe,
 }
 
 #[derive(Clone, Debug)]
@@ -305,6 +307,8 @@ pub struct Node {
     next_finger: usize,
     fixing_finger: bool,
     stabilizing: bool,
+    /// A successor's list changed while a stabilize round was in flight: run another after it.
+    restabilize: bool,
     store: Store,
     timers: Timers,
     next_req: ReqId,
@@ -350,6 +354,7 @@ impl Node {
             next_finger: 0,
             fixing_finger: false,
             stabilizing: false,
+            restabilize: false,
             store: Store::default(),
             timers: Timers::default(),
             next_req: 1,
@@ -509,6 +514,7 @@ impl Node {
                 self.on_neighbors(now, from, req, predecessor, successors)
             }
             Message::Rectify => self.on_rectify(now, from),
+            Message::SuccessorsChanged => self.on_successors_changed(now, from),
             Message::Ping { req } => {
                 let predecessors = self.predecessor_list();
                 self.send(from, Message::Pong { req, predecessors })
@@ -532,6 +538,7 @@ impl Node {
                 Timer::FixFingers => self.on_fix_fingers_timer(now),
                 Timer::CheckPredecessor => self.on_check_predecessor_timer(now),
                 Timer::Replicate => self.on_replicate_timer(now),
+                Timer::Probe => self.on_probe_timer(now),
                 Timer::Request(req) => self.on_request_timeout(now, req),
                 Timer::Hop(origin, req) => self.on_hop_timeout(now, origin, req),
                 Timer::Query(req) => self.on_query_timeout(now, req),
@@ -649,8 +656,16 @@ impl Node {
         let succ = self.successors.first();
         let pred = self.predecessor;
         let replicas = self.cfg.replicas.saturating_sub(1);
-        let targets: Vec<Id> = self.successors.as_slice().iter().take(replicas).copied().collect();
+        let before: Vec<Id> = self.successors.as_slice().to_vec();
         f(self);
+        if self.status == Status::Joined && self.successors.as_slice() != before.as_slice() {
+            // Our predecessor's list is ours shifted by one: let it stabilize now
+            // rather than at its next period, so a change runs back along the
+            // ring in message latency instead of r stabilize periods.
+            if let Some(p) = self.predecessor.filter(|p| *p != self.id) {
+                self.send(p, Message::SuccessorsChanged);
+            }
+        }
         if self.successors.first() != succ {
             let successor = self.successors.first();
             self.emit(Event::SuccessorChanged { successor });
@@ -660,7 +675,7 @@ impl Node {
             let predecessor = self.predecessor;
             self.emit(Event::PredecessorChanged { predecessor });
         }
-        let targets_changed = self.successors.as_slice().iter().take(replicas).ne(targets.iter());
+        let targets_changed = self.successors.as_slice().iter().take(replicas).ne(before.iter().take(replicas));
         let range_grew = pred.is_some() && self.predecessor.is_none();
         if self.status == Status::Joined && !self.store.is_empty() && (targets_changed || range_grew) {
             self.replicate(now, None);

@@ -255,18 +255,30 @@ impl Node {
 
     /// Forgets a peer that stopped answering.
     pub(super) fn mark_dead(&mut self, now: Millis, peer: &Id) {
+        // Its fingers become unknown: fix them next rather than a cycle later.
+        if let Some(first) = self.fingers.runs().iter().find(|r| r.node == *peer).map(|r| r.start as usize) {
+            self.next_finger = self.next_finger.min(first);
+        }
         self.fingers.remove(peer);
         // A dead node in the predecessor list would shrink the window of keys
         // we keep, and we would hand away copies still needed.
         self.earlier.retain(|p| p != peer);
         let was_first = self.successors.first() == Some(*peer);
         let mut removed = false;
+        let mut was_pred = false;
         self.watch_neighbours(now, |n| {
             removed = n.successors.remove(peer);
             if n.predecessor == Some(*peer) {
                 n.predecessor = None;
+                was_pred = true;
             }
         });
+        // A live node asked to be our predecessor meanwhile: it is the one.
+        if was_pred {
+            if let Some(c) = self.rectify_candidate.take().filter(|c| c != peer) {
+                self.on_rectify(now, c);
+            }
+        }
         if removed && self.successors.is_empty() && self.status == Status::Joined {
             self.lose_ring(now);
         } else if was_first && self.status == Status::Joined {

@@ -19,6 +19,7 @@ pub(crate) enum Timer {
     FixFingers,
     CheckPredecessor,
     Replicate,
+    Probe,
     /// The origin's deadline for a routed request.
     Request(ReqId),
     /// Deadline for the receipt of a forwarded request `(origin, req)`.

@@ -20,10 +20,13 @@ export interface JoinOptions {
   loopbackOnly?: boolean;
   /** Mean stabilize period in ms. Default 1000. */
   stabilizeMs?: number;
-  /** Mean fix-fingers period in ms. Default 500. */
+  /** Mean fix-fingers period in ms (one finger lookup each). Default 250. */
   fixFingersMs?: number;
-  /** Mean check-predecessor period in ms. Default 2000. */
+  /** Mean check-predecessor period in ms. Default 1000. */
   checkPredecessorMs?: number;
+  /** Mean period in ms of the neighbour probe (a ping to every successor, finger and the
+   *  predecessor; a peer silent for 2 s is dropped). 0 turns it off. Default 1000. */
+  probeMs?: number;
   /** Give up joining after this many ms. Default 20000. */
   joinTimeoutMs?: number;
   /** The node id (40 hex digits). Default: fresh random bits. Two live peers of a ring must never

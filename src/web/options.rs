@@ -35,7 +35,7 @@ impl JoinOptions {
         if !is_valid_ring_name(&ring) {
             return Err(format!("ring name {ring:?} is not valid: use 1 to 64 letters, digits, '_' or '-'"));
         }
-        let mut node = Config::default();
+        let mut node = crate::peer::browser_node_config();
         if let Some(r) = number(v, "replicas", 1, 16)? {
             node.replicas = r as usize;
         }
@@ -48,6 +48,9 @@ impl JoinOptions {
         }
         if let Some(ms) = number(v, "checkPredecessorMs", 50, 600_000)? {
             node.check_predecessor_ms = ms;
+        }
+        if let Some(ms) = number(v, "probeMs", 0, 600_000)? {
+            node.probe_ms = ms;
         }
         let links = LinkConfig { loopback_only: boolean(v, "loopbackOnly")?.unwrap_or(false), ..LinkConfig::default() };
         let join_timeout_ms = number(v, "joinTimeoutMs", 1_000, 600_000)?.unwrap_or(20_000);
