@@ -3,10 +3,25 @@
 
 mod common;
 
-use chord::signal::{ClientMsg, ServerMsg, SignalPayload, MAX_SDP_BYTES, SIGNAL_VERSION};
-use common::{config, hello, id, start, stats, stats_until, Client, Ending};
+use chord::rng::SeededRng;
+use chord::signal::{ClientMsg, ServerMsg, SignalPayload, MAX_FRAME_BYTES, MAX_SDP_BYTES, SIGNAL_VERSION};
+use common::{assert_introduces, config, hello, id, start, stats, stats_until, Client, Ending, WAIT};
+use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
+
+/// Size of the frame a hostile client announces and starts to send.
+const HUGE_FRAME_BYTES: usize = 16 << 20;
+/// Connections opened and dropped in the flood test, and how many at a time.
+const FLOOD_CONNECTIONS: usize = 2_000;
+const FLOOD_WAVE: usize = 100;
+/// Garbage frames per hostile connection in the garbage test.
+const GARBAGE_FRAMES: usize = 20;
 
 /// Sends `frames` on a fresh connection and returns how the server ended it.
 async fn refused(addr: SocketAddr, frames: Vec<Message>) -> Ending {
@@ -168,4 +183,109 @@ async fn connections_beyond_the_limit_are_refused() {
     drop(_first);
     stats_until(addr, |s| s.connections == 0).await;
     still_serving(addr, 1).await;
+}
+
+#[tokio::test]
+async fn garbage_binary_frames_and_broken_framing_are_refused() {
+    let addr = start(config()).await;
+    let mut dice = SeededRng::new(6);
+    let garbage = |dice: &mut SeededRng| -> Vec<u8> {
+        let len = 1 + dice.below(MAX_FRAME_BYTES as u64) as usize;
+        (0..len).map(|_| dice.below(256) as u8).collect()
+    };
+    // A burst of random binary frames: the first one ends the connection.
+    let frames = (0..GARBAGE_FRAMES).map(|_| Message::binary(garbage(&mut dice))).collect();
+    assert_refused(&refused(addr, frames).await, "binary", 1003);
+    // A text frame that is not UTF-8.
+    let not_utf8 = Frame::message(vec![0xc3, 0x28, 0xff], OpCode::Data(Data::Text), true);
+    let ending = refused(addr, vec![Message::Frame(not_utf8)]).await;
+    assert_eq!(ending.close.map(|c| u16::from(c.code)), Some(1002), "a broken frame is a protocol error");
+    // Random bytes in place of WebSocket framing, right after the upgrade.
+    let mut c = Client::connect(addr).await;
+    c.send_raw_bytes(&garbage(&mut dice)).await;
+    let ending = c.ending().await;
+    assert!(ending.close.as_ref().is_none_or(|c| u16::from(c.code) == 1002), "{ending:?}");
+    stats_until(addr, |s| s.protocol_errors == 3 && s.connections == 0).await;
+    assert_introduces(addr, "after-garbage", 1).await;
+}
+
+#[tokio::test]
+async fn a_16_mib_frame_is_refused_at_its_header() {
+    let addr = start(config()).await;
+    let (mut sink, mut stream) = Client::connect(addr).await.into_inner().split();
+    // Written by one task while another reads: the server answers as soon as
+    // it has the frame header and stops reading, so the writer stalls.
+    let writer = tokio::spawn(async move {
+        let big = format!(r#"{{"type":"member","pad":"{}"}}"#, "x".repeat(HUGE_FRAME_BYTES));
+        let _ = sink.send(Message::text(big)).await;
+    });
+    let started = Instant::now();
+    let mut error = None;
+    let mut code = None;
+    let read = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            match frame {
+                Message::Text(t) => error = Some(serde_json::from_str::<ServerMsg>(t.as_str()).expect("server JSON")),
+                Message::Close(frame) => code = frame.map(|f| u16::from(f.code)),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read).await.expect("the server closes in time");
+    assert!(matches!(&error, Some(ServerMsg::Error { reason }) if reason.contains("exceeds")), "{error:?}");
+    assert_eq!(code, Some(1009));
+    assert!(started.elapsed() < WAIT);
+    writer.abort();
+    stats_until(addr, |s| s.protocol_errors == 1 && s.connections == 0).await;
+    assert_introduces(addr, "after-16mib", 1).await;
+}
+
+#[tokio::test]
+async fn a_connect_disconnect_flood_leaves_the_server_serving() {
+    let addr = start(config()).await;
+    // A member that stays through the flood.
+    let mut member = Client::found(addr, "steady", 1).await;
+    let started = Instant::now();
+    for wave in 0..FLOOD_CONNECTIONS / FLOOD_WAVE {
+        let hits = (0..FLOOD_WAVE).map(|i| {
+            let n = (wave * FLOOD_WAVE + i) as u64;
+            async move {
+                match n % 3 {
+                    // TCP only: connect and hang up before any HTTP.
+                    0 => drop(TcpStream::connect(addr).await.expect("connect")),
+                    // A WebSocket dropped right after the upgrade.
+                    1 => drop(Client::connect(addr).await),
+                    // A hello, then gone without a goodbye.
+                    _ => {
+                        let mut c = Client::connect(addr).await;
+                        c.send(&hello("flood", 1_000 + n)).await;
+                    }
+                }
+            }
+        });
+        futures_util::future::join_all(hits).await;
+    }
+    let flood = started.elapsed();
+    let s = stats_until(addr, |s| s.connections == 1).await;
+    assert_eq!((s.members, s.rings), (1, 1), "only the steady member is left: {s:?}");
+    println!("{FLOOD_CONNECTIONS} connects and disconnects in {flood:?}");
+    // The steady member still introduces newcomers, and new rings start.
+    let (mut newcomer, welcome) = Client::join(addr, "steady", 2).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { introducer: Some(by), .. } if by == id(1)), "{welcome:?}");
+    assert!(matches!(member.recv().await, ServerMsg::Introduce { .. }));
+    newcomer.send(&ClientMsg::Member).await;
+    assert_introduces(addr, "after-flood", 10).await;
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_http_gets_400() {
+    let addr = start(config()).await;
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    // A TLS ClientHello's first bytes, then line ends.
+    tcp.write_all(b"\x16\x03\x01\x02\x00\x01\x00\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut answer);
+    tokio::time::timeout(WAIT, read).await.expect("the server closes in time").expect("read");
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{:?}", String::from_utf8_lossy(&answer));
+    assert_introduces(addr, "after-junk", 1).await;
 }

@@ -2,14 +2,16 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this.
 
-use chord::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
+use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
 use chord::Id;
 use chord_signaling::{Config, Stats};
 use futures_util::{SinkExt, StreamExt};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -61,7 +63,46 @@ pub struct Ending {
     pub close: Option<CloseFrame>,
 }
 
+/// The upgrade request for the server at `addr`.
+pub fn ws_request(addr: SocketAddr) -> Request {
+    format!("ws://{addr}/ws").into_client_request().expect("a valid URL")
+}
+
+/// How the server answered an upgrade it refused: status and body.
+pub fn refusal(result: Result<Client, tokio_tungstenite::tungstenite::Error>) -> (u16, String) {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+            (response.status().as_u16(), body)
+        }
+        Err(other) => panic!("expected an HTTP refusal, got {other:?}"),
+        Ok(_) => panic!("expected an HTTP refusal, got a WebSocket"),
+    }
+}
+
 impl Client {
+    /// Sends `request` from `source` (any 127.0.0.0/8 address is loopback),
+    /// so tests can act as several client addresses.
+    pub async fn try_connect_from(
+        source: IpAddr,
+        addr: SocketAddr,
+        request: Request,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let connect = async {
+            let socket = TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(source, 0))?;
+            let tcp = socket.connect(addr).await?;
+            let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await?;
+            Ok(Client { ws })
+        };
+        tokio::time::timeout(WAIT, connect).await.expect("connect in time")
+    }
+
+    /// Sends `request` from 127.0.0.1.
+    pub async fn try_connect(addr: SocketAddr, request: Request) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        Client::try_connect_from(addr.ip(), addr, request).await
+    }
+
     pub async fn connect(addr: SocketAddr) -> Client {
         let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(format!("ws://{addr}/ws")))
             .await
@@ -98,6 +139,19 @@ impl Client {
 
     pub async fn try_send_raw(&mut self, msg: Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         self.ws.send(msg).await
+    }
+
+    /// Writes `bytes` on the TCP connection itself, bypassing WebSocket framing.
+    pub async fn send_raw_bytes(&mut self, bytes: &[u8]) {
+        match self.ws.get_mut() {
+            MaybeTlsStream::Plain(tcp) => tcp.write_all(bytes).await.expect("write"),
+            _ => panic!("the tests use plain TCP"),
+        }
+    }
+
+    /// The WebSocket itself, for tests that split it.
+    pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
     }
 
     /// The next server message; fails the test after [`WAIT`].
@@ -145,6 +199,27 @@ impl Client {
             }
         }
     }
+}
+
+/// Founds ring `ring` as peer `n`, introduces peer `n + 1` to it, relays an
+/// offer and an answer between them, and sees the newcomer join: the whole
+/// service of the server, checked end to end. Returns both clients.
+pub async fn assert_introduces(addr: SocketAddr, ring: &str, n: u64) -> (Client, Client) {
+    let mut member = Client::found(addr, ring, n).await;
+    let (mut newcomer, welcome) = Client::join(addr, ring, n + 1).await;
+    let ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by) } = welcome else {
+        panic!("expected an introduction to peer {n}, got {welcome:?}");
+    };
+    assert_eq!(by, id(n));
+    assert_eq!(member.recv().await, ServerMsg::Introduce { intro, newcomer: id(n + 1) });
+    let offer = SignalPayload::Offer { sdp: "v=0".into() };
+    newcomer.send(&ClientMsg::Signal { intro, payload: offer.clone() }).await;
+    assert_eq!(member.recv().await, ServerMsg::Signal { intro, from: id(n + 1), payload: offer });
+    let answer = SignalPayload::Answer { sdp: "v=0".into() };
+    member.send(&ClientMsg::Signal { intro, payload: answer.clone() }).await;
+    assert_eq!(newcomer.recv().await, ServerMsg::Signal { intro, from: id(n), payload: answer });
+    newcomer.send(&ClientMsg::Member).await;
+    (member, newcomer)
 }
 
 /// `GET path` over a plain TCP connection: status code and body.
