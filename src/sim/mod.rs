@@ -155,6 +155,10 @@ pub struct Simulator {
     pub violation_log: Vec<String>,
     /// Print every message to or from these nodes on stderr (debugging aid).
     pub trace: Vec<Id>,
+    /// When `Some`, messages to ids no simulated node has are kept here as
+    /// `(from, to, message)` instead of vanishing: a test's outside peer
+    /// (say, a hostile one) reads what the ring sends it.
+    pub outside: Option<Vec<(Id, Id, Message)>>,
 }
 
 const NOT_MEMBER: usize = usize::MAX;
@@ -179,6 +183,7 @@ impl Simulator {
             checker: Checker::default(),
             violation_log: Vec::new(),
             trace: Vec::new(),
+            outside: None,
         }
     }
 
@@ -288,6 +293,13 @@ impl Simulator {
         let r = f(&mut self.nodes[h].node, now);
         self.after_io(h);
         r
+    }
+
+    /// Delivers `msg` to node `to` in `delay_ms`, as sent by `from`, which may
+    /// be any id: how a test's outside peer talks to the ring.
+    pub fn deliver(&mut self, to: usize, from: Id, msg: Message, delay_ms: u64) {
+        let at = self.now + delay_ms;
+        self.schedule(at, Ev::Deliver { to, from, msg });
     }
 
     /// Takes the application events emitted since the last call, with the node that emitted each.
@@ -422,8 +434,11 @@ impl Simulator {
                 Output::Send { to, msg } => {
                     self.counters.messages += 1;
                     let Some(&dst) = self.index.get(&to) else {
-                        // A peer id nobody has: the message goes nowhere.
+                        // A peer id nobody has: the message goes nowhere, or to the outside peer.
                         self.counters.to_dead += 1;
+                        if let Some(outside) = &mut self.outside {
+                            outside.push((self.nodes[h].node.id(), to, msg));
+                        }
                         continue;
                     };
                     match self.cfg.net.sample(&mut self.rng) {
