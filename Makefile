@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm test test-native test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean
+.PHONY: help setup setup-wasm test test-native test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ serve: web server ## Build, then serve the page and signaling on http://$(SERVE_
 	@echo "Open http://$(SERVE_ADDR)/"
 	./target/release/chord-signaling --addr $(SERVE_ADDR) --www www
 
+FUZZ_SECONDS ?= 60
+fuzz: ## Fuzz each target (fuzz/) for FUZZ_SECONDS (60) under nice; table of executions, corpus, findings
+	@./scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clippy: ## Lints
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
@@ -58,7 +62,7 @@ bench-browser: setup web server ## The browser ring benchmark (8 tabs/2 processe
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 16 --browsers 4 --runs 3 --out $(BENCH_OUT)/browser-16.json
 
 test-churn: setup web server ## Issue #5's churn acceptance test (16 tabs, 4 processes); not in `make test` until it passes
-	./scripts/loopback-only node --test --test-timeout=330000 tests/e2e/churn-acceptance.mjs
+	./scripts/loopback-only node --test --test-timeout=420000 tests/e2e/churn-acceptance.mjs
 
 bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip; $(BENCH_OUT)/files.json
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json
