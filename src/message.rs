@@ -328,6 +328,10 @@ impl Message {
                     if name.len() > MAX_NAME_BYTES {
                         return Err(DecodeError::Limit("name too long"));
                     }
+                    // The primary would store a record it rejects as not intact.
+                    if !name.is_empty() && Id::key_of(name) != r.target {
+                        return Err(DecodeError::Limit("name does not hash to the key"));
+                    }
                 }
             }
             Message::RouteReply(r) => {
