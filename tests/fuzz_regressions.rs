@@ -3,8 +3,8 @@
 //! messages that matter, sent as a peer would: encoded, then fed to
 //! `Node::handle_bytes`. Findings and fixes are listed in fuzz/README.md.
 
-use chord::message::{DecodeError, Op, Route};
-use chord::{Config, Id, Message, Millis, Node, Record};
+use chord::message::{DecodeError, Op, Route, StoreReason};
+use chord::{Config, Event, Id, Message, Millis, Node, Output, Record, Version};
 
 /// A node alone in its own ring: responsible for every key, so a routed
 /// request from any peer is executed at once.
@@ -46,4 +46,27 @@ fn f1_routed_put_whose_name_does_not_hash_to_its_key_is_not_stored() {
     good.target = Id::key_of("file");
     receive(&mut n, peer, &Message::Route(good));
     assert!(n.store().records().all(Record::is_intact) && n.store().len() == 1);
+}
+
+/// F2 (node_messages): a record whose version is `u64::MAX`, handed over by
+/// any peer, then a put of the same key at that node. The next version
+/// overflowed: a panic with overflow checks, and without them (the release
+/// and wasm builds) version 0, which loses to the record held — the put was
+/// reported done but nothing was stored. Now the put is refused.
+#[test]
+fn f2_put_over_a_record_with_the_last_version_is_not_lost() {
+    let mut n = alone();
+    let peer = Id::key_of("stranger");
+    let key = Id::from_u64(2);
+    let poison = Record::new(key, vec![1], Version { seq: u64::MAX, writer: peer });
+    receive(&mut n, peer, &Message::Store { req: 1, reason: StoreReason::Replica, records: vec![poison] });
+    while n.poll_output().is_some() {}
+    let req = n.put(Millis(20), key, b"new".to_vec()).unwrap();
+    let done = std::iter::from_fn(|| n.poll_output()).find_map(|o| match o {
+        Output::Event(Event::PutDone { req: r, .. }) if r == req => Some(true),
+        Output::Event(Event::RequestFailed { req: r, .. }) if r == req => Some(false),
+        _ => None,
+    });
+    assert_eq!(done, Some(false), "a put over the last version was reported done");
+    assert_eq!(n.store().get(&key).map(|r| r.version.seq), Some(u64::MAX));
 }

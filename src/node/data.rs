@@ -47,7 +47,11 @@ impl Node {
         if self.store.get(&key).is_none() && self.store.len() >= self.cfg.max_records {
             return Err(RouteFailure::StoreFull);
         }
-        let seq = self.store.get(&key).map_or(0, |r| r.version.seq) + 1;
+        // Only a forged record reaches the last version. Wrapping to 0 would
+        // lose to the record held: the put would be reported done, not stored.
+        let Some(seq) = self.store.get(&key).map_or(0, |r| r.version.seq).checked_add(1) else {
+            return Err(RouteFailure::StoreFull);
+        };
         let version = Version { seq, writer };
         self.merge_record(record(version), None);
         // Push the new version to the replicas now rather than at the next pass.
