@@ -54,11 +54,12 @@ impl Node {
     /// Sends `GetNeighbors` (or `Ping` for check-predecessor) to `to`.
     pub(super) fn query(&mut self, now: Millis, to: Id, purpose: QueryPurpose) {
         let req = self.fresh_req();
-        self.send_query(now, req, Query { to, purpose, token: Token::default(), attempts: 0 });
+        self.send_query(now, req, Query { to, purpose, token: Token::default(), attempts: 0, sent_at: now, extensions: 0 });
     }
 
     fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
         q.attempts += 1;
+        q.sent_at = now;
         q.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
         let (to, purpose) = (q.to, q.purpose);
         self.queries.insert(req, q);
@@ -215,8 +216,21 @@ impl Node {
         }
     }
 
-    pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId) {
-        let Some(q) = self.queries.remove(&req) else { return };
+    pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId, late: bool) {
+        let Some(mut q) = self.queries.remove(&req) else { return };
+        if late {
+            // We were stalled, not (necessarily) the peer: wait once more from now.
+            self.stats.late_timeouts += 1;
+            q.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
+            self.queries.insert(req, q);
+            return;
+        }
+        if q.extensions < MAX_ALIVE_EXTENSIONS && self.heard_since(&q.to, q.sent_at) {
+            // It is alive (it sent us something since): ask again, and count no attempt.
+            q.extensions += 1;
+            q.attempts -= 1;
+            return self.send_query(now, req, q);
+        }
         if q.attempts < self.cfg.rpc_attempts {
             // Perhaps only a message was lost: ask again under the same number.
             return self.send_query(now, req, q);

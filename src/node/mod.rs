@@ -252,6 +252,10 @@ pub(crate) struct HopWait {
     counted: bool,
     token: Token,
     attempts: u32,
+    /// When the route was last sent to `next`.
+    sent_at: Millis,
+    /// Waits extended because `next` was heard from meanwhile.
+    extensions: u32,
 }
 
 /// Why a direct query was sent.
@@ -275,7 +279,19 @@ pub(crate) struct Query {
     purpose: QueryPurpose,
     token: Token,
     attempts: u32,
+    /// When it was last sent.
+    sent_at: Millis,
+    /// Waits extended because `to` was heard from meanwhile.
+    extensions: u32,
 }
+
+/// How often a wait for a peer's answer is extended because the peer was
+/// heard from meanwhile (it is alive, its answer is queued behind other
+/// traffic). Bounds how long a peer that talks but never answers is kept.
+pub(crate) const MAX_ALIVE_EXTENSIONS: u32 = 4;
+
+/// Most peers remembered in [`Node::heard_from`]'s table.
+const MAX_HEARD: usize = 4096;
 
 /// A `Store` waiting for its receipt.
 #[derive(Clone, Debug)]
@@ -315,6 +331,8 @@ pub struct Node {
     requests: HashMap<ReqId, Request>,
     hops: HashMap<(Id, ReqId), HopWait>,
     queries: HashMap<ReqId, Query>,
+    /// When each peer was last heard from (any frame).
+    heard: HashMap<Id, Millis>,
     stores: HashMap<ReqId, StoreWait>,
     out: VecDeque<Output>,
     stats: Stats,
@@ -361,6 +379,7 @@ impl Node {
             requests: HashMap::default(),
             hops: HashMap::default(),
             queries: HashMap::default(),
+            heard: HashMap::default(),
             stores: HashMap::default(),
             out: VecDeque::new(),
             stats: Stats::default(),
@@ -477,6 +496,26 @@ impl Node {
         t
     }
 
+    /// Tells the node that `peer` just sent something (the driver calls this
+    /// for frames the node does not see itself, such as file transfers): a
+    /// peer that is heard from is alive, so a late answer from it is waited
+    /// for a little longer instead of declaring it dead.
+    pub fn heard_from(&mut self, now: Millis, peer: Id) {
+        if self.heard.len() >= MAX_HEARD && !self.heard.contains_key(&peer) {
+            let recent = Millis(now.0.saturating_sub(60_000));
+            self.heard.retain(|_, t| *t >= recent);
+            if self.heard.len() >= MAX_HEARD {
+                self.heard.clear();
+            }
+        }
+        self.heard.insert(peer, now);
+    }
+
+    /// Whether `peer` was heard from at or after `t`.
+    pub(crate) fn heard_since(&self, peer: &Id, t: Millis) -> bool {
+        self.heard.get(peer).is_some_and(|h| *h >= t)
+    }
+
     /// Decodes a frame from `from` and handles it. Frames that do not decode
     /// are counted (see [`Node::stats`]) and the reason returned.
     pub fn handle_bytes(&mut self, now: Millis, from: Id, bytes: &[u8]) -> Result<(), DecodeError> {
@@ -508,6 +547,7 @@ impl Node {
             return;
         }
         self.stats.received += 1;
+        self.heard_from(now, from);
         match msg {
             Message::GetNeighbors { req } => self.on_get_neighbors(from, req),
             Message::Neighbors { req, predecessor, successors } => {
@@ -531,8 +571,15 @@ impl Node {
     }
 
     /// Fires every timer due at `now`.
+    ///
+    /// A reply deadline that fires more than half an rpc timeout late says
+    /// that this node was not running (a busy or frozen tab): the answers may
+    /// be waiting in its own inbox. Such a deadline is set again from `now`
+    /// and counts no attempt, so a node that stalls never declares its live
+    /// neighbours dead. The simulator never fires a timer late.
     pub fn handle_timeout(&mut self, now: Millis) {
-        while let Some(t) = self.timers.pop_due(now) {
+        while let Some((at, t)) = self.timers.pop_due(now) {
+            let late = now.0.saturating_sub(at.0) > self.cfg.rpc_timeout_ms / 2;
             match t {
                 Timer::Stabilize => self.on_stabilize_timer(now),
                 Timer::FixFingers => self.on_fix_fingers_timer(now),
@@ -540,8 +587,8 @@ impl Node {
                 Timer::Replicate => self.on_replicate_timer(now),
                 Timer::Probe => self.on_probe_timer(now),
                 Timer::Request(req) => self.on_request_timeout(now, req),
-                Timer::Hop(origin, req) => self.on_hop_timeout(now, origin, req),
-                Timer::Query(req) => self.on_query_timeout(now, req),
+                Timer::Hop(origin, req) => self.on_hop_timeout(now, origin, req, late),
+                Timer::Query(req) => self.on_query_timeout(now, req, late),
                 Timer::Store(req) => {
                     self.stores.remove(&req);
                 }

@@ -127,7 +127,7 @@ impl Node {
         }
         let key = (out.origin, out.req);
         let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(out.origin, out.req));
-        let wait = HopWait { next, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1 };
+        let wait = HopWait { next, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, extensions: 0 };
         if let Some(old) = self.hops.insert(key, wait) {
             self.timers.cancel(old.token);
         }
@@ -147,11 +147,25 @@ impl Node {
         }
     }
 
-    pub(super) fn on_hop_timeout(&mut self, now: Millis, origin: Id, req: ReqId) {
+    pub(super) fn on_hop_timeout(&mut self, now: Millis, origin: Id, req: ReqId, late: bool) {
         let Some(mut w) = self.hops.remove(&(origin, req)) else { return };
-        if w.attempts < self.cfg.rpc_attempts {
-            // Maybe only the message was lost: try the same hop again.
-            w.attempts += 1;
+        if late {
+            // We were stalled, not (necessarily) the next hop: wait once more from now.
+            self.stats.late_timeouts += 1;
+            w.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(origin, req));
+            self.hops.insert((origin, req), w);
+            return;
+        }
+        let alive = w.extensions < MAX_ALIVE_EXTENSIONS && self.heard_since(&w.next, w.sent_at);
+        if alive || w.attempts < self.cfg.rpc_attempts {
+            // Maybe only the message was lost, or the receipt is queued behind
+            // other traffic of a peer we hear from: try the same hop again.
+            if alive {
+                w.extensions += 1;
+            } else {
+                w.attempts += 1;
+            }
+            w.sent_at = now;
             w.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(origin, req));
             let (next, sent) = (w.next, w.sent.clone());
             self.hops.insert((origin, req), w);
@@ -255,6 +269,7 @@ impl Node {
 
     /// Forgets a peer that stopped answering.
     pub(super) fn mark_dead(&mut self, now: Millis, peer: &Id) {
+        self.stats.declared_dead += 1;
         // Its fingers become unknown: fix them next rather than a cycle later.
         if let Some(first) = self.fingers.runs().iter().find(|r| r.node == *peer).map(|r| r.start as usize) {
             self.next_finger = self.next_finger.min(first);

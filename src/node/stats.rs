@@ -44,6 +44,10 @@ pub struct Stats {
     pub sent: u64,
     /// Messages accepted.
     pub received: u64,
+    /// Peers found silent and dropped from the tables.
+    pub declared_dead: u64,
+    /// Reply deadlines that fired late (this node was stalled) and were set again.
+    pub late_timeouts: u64,
     dropped: [u64; 8],
 }
 

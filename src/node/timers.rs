@@ -87,8 +87,8 @@ impl Timers {
         None
     }
 
-    /// Removes and returns one timer due at or before `now`.
-    pub(crate) fn pop_due(&mut self, now: Millis) -> Option<Timer> {
+    /// Removes and returns one timer due at or before `now`, with its deadline.
+    pub(crate) fn pop_due(&mut self, now: Millis) -> Option<(Millis, Timer)> {
         while let Some(Reverse((at, token))) = self.heap.peek().copied() {
             if at > now {
                 return None;
@@ -98,7 +98,7 @@ impl Timers {
                 let timer = self.slots[token.slot as usize].1.take();
                 self.free.push(token.slot);
                 self.live -= 1;
-                return timer;
+                return timer.map(|t| (at, t));
             }
         }
         None
@@ -129,7 +129,7 @@ mod tests {
         let _b = t.schedule(Millis(50), Timer::Replicate);
         assert_eq!(t.next_deadline(), Some(Millis(50)));
         assert_eq!(t.pop_due(Millis(20)), None);
-        assert_eq!(t.pop_due(Millis(50)), Some(Timer::Replicate));
+        assert_eq!(t.pop_due(Millis(50)), Some((Millis(50), Timer::Replicate)));
         assert_eq!(t.len(), 0);
         t.cancel(a);
         assert_eq!(t.len(), 0);

@@ -50,9 +50,10 @@ impl Default for PeerConfig {
 
 /// The node settings of a browser tab. A tab's peers are few (tens) and its
 /// links are reliable, ordered data channels, so it can afford to look often
-/// and to decide quickly: a query is sent twice, 1 s apart (a second copy only
+/// and to decide quickly: a query is sent three times, 1 s apart (a copy only
 /// helps when the link was made again meanwhile), so a crashed, closed or
-/// frozen tab is found dead ~2 s after it was first asked; every successor,
+/// frozen tab is found dead ~3 s after it was first asked — unless it was
+/// heard from meanwhile, or this tab itself was stalled; every successor,
 /// finger and the predecessor is pinged each second, so several dead neighbours
 /// are found at once; fingers are refreshed 4× a second. WebRTC itself notices
 /// a dead peer only after ~5 s (ICE `disconnected`; `failed` after 15 s),
@@ -60,7 +61,7 @@ impl Default for PeerConfig {
 pub fn browser_node_config() -> Config {
     Config {
         rpc_timeout_ms: 1_000,
-        rpc_attempts: 2,
+        rpc_attempts: 3,
         probe_ms: 1_000,
         check_predecessor_ms: 1_000,
         fix_fingers_ms: 250,
@@ -433,6 +434,8 @@ impl Peer {
             LinkOutput::Deliver { from, bytes } if is_transfer_frame(&bytes) => {
                 // Undecodable transfer frames are dropped; the puller's stall timer covers them.
                 if let Ok(msg) = XferMsg::decode(&bytes) {
+                    // A peer busy sending chunks is alive even if its Chord answers queue behind them.
+                    self.node.heard_from(now, from);
                     self.on_xfer(now, from, msg);
                 }
                 return;

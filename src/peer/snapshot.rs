@@ -91,6 +91,10 @@ pub struct PeerState {
     pub connections_created: u64,
     /// Envelopes relayed for others.
     pub signals_forwarded: u64,
+    /// Peers this node found silent and dropped from its tables.
+    pub peers_declared_dead: u64,
+    /// Reply deadlines that fired while this tab was stalled and were given more time.
+    pub late_timeouts: u64,
 }
 
 impl PeerState {
@@ -119,6 +123,8 @@ impl PeerState {
             server: peer.server(),
             connections_created: peer.links().stats().created,
             signals_forwarded: peer.links().stats().forwarded,
+            peers_declared_dead: node.stats().declared_dead,
+            late_timeouts: node.stats().late_timeouts,
         }
     }
 }

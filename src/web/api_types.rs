@@ -25,7 +25,7 @@ export interface JoinOptions {
   /** Mean check-predecessor period in ms. Default 1000. */
   checkPredecessorMs?: number;
   /** Mean period in ms of the neighbour probe (a ping to every successor, finger and the
-   *  predecessor; a peer silent for 2 s is dropped). 0 turns it off. Default 1000. */
+   *  predecessor; a peer silent for 3 s is dropped). 0 turns it off. Default 1000. */
   probeMs?: number;
   /** Give up joining after this many ms. Default 20000. */
   joinTimeoutMs?: number;
@@ -135,6 +135,10 @@ export interface PeerState {
   connectionsCreated: number;
   /** Envelopes of ring signaling this peer forwarded for others. */
   signalsForwarded: number;
+  /** Times this peer found a neighbour silent (3 s by default) and dropped it from its tables. */
+  peersDeclaredDead: number;
+  /** Reply deadlines that passed while this tab itself was stalled; they were given more time. */
+  lateTimeouts: number;
   /** Where the maintenance timer runs: `"worker"` (not throttled in hidden tabs) or `"page"` (fallback). */
   timer: "worker" | "page";
 }

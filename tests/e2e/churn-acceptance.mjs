@@ -1,18 +1,18 @@
 // Issue #5, end to end: churn in a ring of 16 browser tabs over 4 Chromium processes, through the
 // page's window.chord API and the real signaling server (default replicas: 3).
 //
-//   1. 16 tabs join (4 per process); the ring becomes correct (predecessors, successor lists, fingers).
+//   1. 16 tabs join (5, 5, 4 and 2 per process); the ring becomes correct (predecessors, successor
+//      lists, fingers) — target 5 s after the last join, checked by `make bench`; here ≤ 30 s.
 //   2. 50 files, 1 byte to 8 MiB (log-uniform, names with spaces and non-ASCII), are put from
 //      random tabs; every tab gets every file byte-identical (SHA-256 computed in the page).
-//   3. Churn: at one instant 4 tabs die without their pagehide/unload handlers (2 renderer crashes,
-//      CDP Page.crash; 2 closes with the handlers removed first) and a whole browser process is
-//      SIGKILLed (its 4 tabs). The victims are picked so that no value loses all 3 holders at once
-//      (no 3 consecutive ring positions die), else its loss is by design. Measured from the kill:
-//      the survivors' ring correct again, and every survivor got every file again (gets start at
-//      once and are retried every 500 ms). Target 10 s each; the test fails above 30 s.
+//   3. Churn: at one instant 4 tabs die abruptly: the browser process holding 2 of them is
+//      SIGKILLed, one tab is closed with its pagehide/unload handlers removed first, one renderer
+//      crashes (CDP Page.crash). No 3 consecutive ring positions die (each value keeps a holder).
+//      Within 10 s of the kill the survivors' ring is correct again; from then on every survivor
+//      gets every file byte-identical, each at its first attempt, and no file is lost.
 //   4. A frozen tab (CDP Page.setWebLifecycleState frozen for 30 s, then active): every other tab
-//      gets every file while it is frozen; once active it is back in a correct ring (target 10 s,
-//      fails above 30 s) and gets every file.
+//      gets every file while it is frozen; once active it is back in a correct ring within 10 s
+//      and gets every file.
 //   5. The server is SIGKILLed: puts and gets go on; a finger link closed with closeLink opens
 //      again, signaled through the ring.
 //
@@ -37,6 +37,9 @@ import { sleep, waitFor, withTimeout } from './lib/wait.mjs';
 const MIB = 1 << 20;
 const BROWSERS = 4;
 const TABS = 16;
+/** Browser process of each tab: 5, 5, 4 and 2 tabs; the last process (2 tabs) is the one killed. */
+const PROC_OF = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 0, 1, 2, 0, 1];
+const KILLED_PROC = 3;
 const FILES = Number(process.env.CHURN_FILES ?? 50);
 const MAX_SIZE = 8 * MIB;
 const REST_MAX = Number(process.env.CHURN_REST_MAX ?? MIB);
@@ -133,7 +136,7 @@ function step(name, timeoutMs, fn) {
   });
 }
 
-describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files, crashes, a killed browser, a frozen tab, no server (issue #5)`, { timeout: 330_000 }, () => {
+describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files, crashes, a killed browser, a frozen tab, no server (issue #5)`, { timeout: 400_000 }, () => {
   before(async () => {
     for (const f of [SERVER_BIN, path.join(WWW, 'index.html'), path.join(WWW, 'pkg', 'chord_bg.wasm')]) {
       assert.ok(existsSync(f), `${f} is missing: run \`make web\` and \`cargo build --release -p chord-signaling\``);
@@ -165,8 +168,8 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     const t0 = Date.now();
     const setup = (page) => Promise.all([recordChordEvents(page), trackUnloadListeners(page)]);
     const open = (i) =>
-      openPeer(procs[i % BROWSERS].browser, { server, ring: RING, name: `t${i}@b${i % BROWSERS}`, setup, timeoutMs: 45_000 }).then((p) =>
-        Object.assign(p, { proc: i % BROWSERS }),
+      openPeer(procs[PROC_OF[i]].browser, { server, ring: RING, name: `t${i}@b${PROC_OF[i]}`, setup, timeoutMs: 45_000 }).then((p) =>
+        Object.assign(p, { proc: PROC_OF[i] }),
       );
     all.push(await open(0));
     // The others join 4 at a time, one per process.
@@ -175,7 +178,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     }
     figures.join_all_ms = Date.now() - t0;
     assert.equal(new Set(all.map((p) => p.id)).size, TABS, 'ids are distinct');
-    const ms = await waitForCorrectRing(all, 60_000);
+    const ms = await waitForCorrectRing(all, BOUND_MS);
     figures.converge_16_ms = ms;
     note(t, `${TABS} tabs joined in ${figures.join_all_ms} ms; ring correct ${ms} ms after the last join`);
     t.diagnostic(all.map((p) => `${p.name}=${short(p.id)}`).join(' '));
@@ -228,82 +231,58 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     figures.replicated_ms = await waitForHolders(all, REPLICAS, 30_000);
   });
 
-  step('churn: 4 tabs die without pagehide and a browser process is SIGKILLed; the ring and every file come back', 120_000, async (t) => {
+  step('churn: 4 tabs die abruptly (a SIGKILLed browser process, a close without unload handlers, a crash); within 10 s the ring is correct and every file readable', 150_000, async (t) => {
     const ids = all.map((p) => p.id);
-    // The browser to kill, and 4 tabs of the others, so that no 3 consecutive ring positions die.
-    let victimProc = -1;
-    let extra = null;
-    for (const b of [BROWSERS - 1, ...Array.from({ length: BROWSERS - 1 }, (_, i) => BROWSERS - 2 - i)].filter((b) => b > 0)) {
-      const forced = all.filter((p) => p.proc === b).map((p) => p.id);
-      extra = pickVictims(ids, { forced, candidates: all.filter((p) => p.proc !== b).map((p) => p.id), extra: 4, replicas: REPLICAS, random });
-      if (extra) {
-        victimProc = b;
-        break;
-      }
-    }
+    const killedTabs = all.filter((p) => p.proc === KILLED_PROC);
+    // Two more tabs of the other processes, so that no 3 consecutive ring positions die.
+    const extra = pickVictims(ids, { forced: killedTabs.map((p) => p.id), candidates: all.filter((p) => p.proc !== KILLED_PROC).map((p) => p.id), extra: 2, replicas: REPLICAS, random });
     assert.ok(extra, 'no set of victims leaves every value a holder');
-    const killedTabs = all.filter((p) => p.proc === victimProc);
-    const others = extra.map((id) => all.find((p) => p.id === id));
-    const [crash1, crash2, close1, close2] = others;
-    const survivors = all.filter((p) => p.proc !== victimProc && !others.includes(p));
+    const [crashed, closed] = extra.map((id) => all.find((p) => p.id === id));
+    const victims = [...killedTabs, crashed, closed];
+    const survivors = all.filter((p) => !victims.includes(p));
     const order = [...ids].sort();
-    const ringLine = order.map((id) => {
-      const p = all.find((q) => q.id === id);
-      return `${p.name}${killedTabs.includes(p) ? '✝kill' : others.includes(p) ? '✝' : ''}`;
-    }).join(' → ');
-    note(t, `ring order: ${ringLine}`);
+    note(t, `ring order: ${order.map((id) => { const p = all.find((q) => q.id === id); return `${p.name}${victims.includes(p) ? '✝' : ''}`; }).join(' → ')}`);
 
-    // Before the instant: the two tabs to close lose their unload listeners, the two to crash get a CDP session.
-    const removed = await Promise.all([close1, close2].map((p) => removeUnloadListeners(p)));
-    assert.ok(removed.every((n) => n >= 1), `no pagehide listener was registered (${removed})`);
-    const crashers = await Promise.all([crash1, crash2].map((p) => prepareCrash(p)));
+    // Before the instant: the tab to close loses its unload listeners, the one to crash gets a CDP session.
+    const removed = await removeUnloadListeners(closed);
+    assert.ok(removed >= 1, `no pagehide listener was registered (${removed})`);
+    const crash = await prepareCrash(crashed);
     const t0 = Date.now();
     figures.kill_at = t0;
-    const proc = procs[victimProc];
-    await Promise.all([
-      proc.kill(),
-      ...crashers.map((crash) => crash()),
-      ...[close1, close2].map((p) => withTimeout(p.page.close({ runBeforeUnload: false }), 10_000, `${p.name}: close`).catch(() => {})),
-    ]);
+    const proc = procs[KILLED_PROC];
+    await Promise.all([proc.kill(), crash(), withTimeout(closed.page.close({ runBeforeUnload: false }), 10_000, `${closed.name}: close`).catch(() => {})]);
     const killMs = Date.now() - t0;
     for (const p of killedTabs) p.dead = `browser process ${proc.pid} SIGKILLed`;
-    for (const p of [crash1, crash2]) p.dead = 'renderer crashed (Page.crash)';
-    for (const p of [close1, close2]) p.dead = 'closed without pagehide/unload handlers';
-    note(t, `killed in ${killMs} ms: browser b${victimProc} (pid ${proc.pid}: ${killedTabs.map((p) => p.name).join(', ')}), crashed ${crash1.name}, ${crash2.name}, closed ${close1.name}, ${close2.name}; ${survivors.length} survivors`);
+    crashed.dead = 'renderer crashed (Page.crash)';
+    closed.dead = 'closed without pagehide/unload handlers';
+    note(t, `killed in ${killMs} ms: browser b${KILLED_PROC} (pid ${proc.pid}: ${killedTabs.map((p) => p.name).join(', ')}), crashed ${crashed.name}, closed ${closed.name}; ${survivors.length} survivors`);
 
-    // From the kill on: the ring among the survivors, and every survivor getting every file.
-    const ringP = waitForCorrectRing(survivors, 90_000, { t0, what: `a correct ring of the ${survivors.length} survivors` }).then(
-      (ms) => ms,
-      (e) => e,
-    );
-    const got = await getEverywhere(survivors, files, { perTab: GETS_PER_TAB, retryMs: 500, t0, deadline: t0 + 90_000, getTimeoutMs: 30_000 });
-    const ringMs = await ringP;
-    const times = [...got.doneAt.values()];
-    const filesMs = times.length ? Math.max(...times) : NaN;
-    const perFile = files.map((f) => Math.min(...survivors.map((p) => got.doneAt.get(`${p.name}\u0000${f.name}`) ?? Infinity)));
-    const inline = files.filter((f) => f.size <= 16384);
-    const inlineMs = Math.max(...inline.flatMap((f) => survivors.map((p) => got.doneAt.get(`${p.name}\u0000${f.name}`) ?? Infinity)));
+    // The survivors' ring, polled from the kill on.
+    const ringMs = await waitForCorrectRing(survivors, BOUND_MS, { t0, what: `a correct ring of the ${survivors.length} survivors` });
+    note(t, `ring of the ${survivors.length} survivors correct ${ringMs} ms after the kill (target ${TARGET_MS} ms)`);
+    // From then on every survivor gets every file, each at its first attempt (failed attempts are
+    // retried every 500 ms only to tell a slow file from a lost one).
+    const t1 = Date.now();
+    const got = await getEverywhere(survivors, files, { perTab: GETS_PER_TAB, retryMs: 500, t0: t1, deadline: t1 + 90_000, getTimeoutMs: 30_000 });
     const lost = files.filter((f) => survivors.every((p) => !got.doneAt.has(`${p.name}\u0000${f.name}`)));
     figures.churn = {
-      victims: { browser: `b${victimProc}`, pid: proc.pid, killed: killedTabs.map((p) => p.name), crashed: [crash1.name, crash2.name], closed: [close1.name, close2.name] },
+      victims: { browser: `b${KILLED_PROC}`, pid: proc.pid, killed: killedTabs.map((p) => p.name), crashed: crashed.name, closed: closed.name },
       survivors: survivors.length,
-      ring_correct_ms: ringMs instanceof Error ? null : ringMs,
-      all_files_everywhere_ms: filesMs,
-      every_file_somewhere_ms: Math.max(...perFile),
-      inline_files_everywhere_ms: inlineMs,
+      ring_correct_ms: ringMs,
+      gets_started_ms: t1 - t0,
+      all_files_everywhere_ms: got.ms,
+      bytes_moved: got.bytes,
       failed_attempts: got.retried,
       first_errors: got.firstErrors,
       files_lost: lost.map((f) => f.name),
       pairs_failed: got.failures.length,
     };
-    note(t, `ring of the ${survivors.length} survivors correct ${ringMs instanceof Error ? 'NEVER (90 s)' : `${ringMs} ms`} after the kill (target ${TARGET_MS} ms)`);
-    note(t, `every survivor got every file ${filesMs} ms after the kill (target ${TARGET_MS} ms; ${(got.bytes / MIB).toFixed(0)} MiB moved); every file readable somewhere after ${Math.max(...perFile)} ms; small (inline) files everywhere after ${inlineMs} ms; ${got.retried} failed attempts retried`);
+    note(t, `from ${t1 - t0} ms after the kill, every survivor got every file (${survivors.length}×${files.length} gets, ${(got.bytes / MIB).toFixed(0)} MiB) in ${got.ms} ms; ${got.retried} failed attempts`);
     if (got.firstErrors.length) t.diagnostic(`first failed attempts:\n  ${got.firstErrors.join('\n  ')}`);
-    assert.deepEqual(lost.map((f) => f.name), [], `files lost: no survivor could get them`);
+    assert.deepEqual(lost.map((f) => f.name), [], 'files lost: no survivor could get them');
     assert.deepEqual(got.failures, [], `gets that never succeeded within 90 s:\n  ${fmtFailures(got)}`);
-    if (ringMs instanceof Error) throw ringMs;
-    assert.ok(ringMs <= BOUND_MS, `the ring took ${ringMs} ms to be correct again (target ${TARGET_MS}, bound ${BOUND_MS})`);
-    assert.ok(filesMs <= BOUND_MS, `every survivor had every file only after ${filesMs} ms (target ${TARGET_MS}, bound ${BOUND_MS})`);
+    assert.ok(ringMs <= TARGET_MS, `the ring took ${ringMs} ms to be correct again (target ${TARGET_MS})`);
+    assert.deepEqual(got.firstErrors, [], 'gets failed at their first attempt once the ring was correct');
     // Diagnostic, not a target: how long until every value has its 3 holders again.
     figures.churn.replicated_again_ms = await waitForHolders(survivors, REPLICAS, 60_000, t0).catch((e) => `not within 60 s: ${e.message.split('\n').slice(-1)[0]}`);
     note(t, `every file on ${REPLICAS} survivors again ${figures.churn.replicated_again_ms} ms after the kill`);
@@ -357,7 +336,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     note(t, `${frozen.name}'s page ran ${ticks} of ${Math.round(frozenFor / 100)} 100 ms timer ticks while frozen`);
     note(t, `${frozen.name} active again after ${frozenFor} ms frozen; ring correct ${back instanceof Error ? 'NEVER (60 s)' : `${back} ms`} later (target ${TARGET_MS} ms)`);
     if (back instanceof Error) throw back;
-    assert.ok(back <= BOUND_MS, `the thawed tab was back in a correct ring only after ${back} ms (target ${TARGET_MS}, bound ${BOUND_MS})`);
+    assert.ok(back <= TARGET_MS, `the thawed tab was back in a correct ring only after ${back} ms (target ${TARGET_MS})`);
     const afterGets = await getEverywhere([frozen], files, { perTab: 4, retryMs: 500, deadline: Date.now() + 60_000, getTimeoutMs: 30_000 });
     figures.frozen.thawed_got_every_file_ms = afterGets.ms;
     note(t, `${frozen.name} got every file in ${afterGets.ms} ms after the ring was correct`);
