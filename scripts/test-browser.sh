@@ -63,7 +63,7 @@ stop_server
 # 2. End-to-end tests: real server, several Chromium processes (playwright-core).
 echo "test-browser: end-to-end tests (tests/e2e)"
 start=$SECONDS
-if node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/*.test.mjs; then
+if node --test --test-concurrency=1 --test-timeout=450000 tests/e2e/*.test.mjs; then
     echo "test-browser: end-to-end tests passed ($((SECONDS - start)) s)"
 else
     echo "test-browser: end-to-end tests FAILED ($((SECONDS - start)) s); page and server logs in out/e2e/" >&2
