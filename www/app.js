@@ -260,6 +260,8 @@ async function start() {
   log("info", `Joining ring “${ring}” through ${signalingUrl}${loopbackOnly ? " (loopback only)" : ""}`);
   try {
     const joinStarted = performance.now();
+    /** When ChordPeer.join was called (performance.now(); read by the benchmark). */
+    window.chordJoinStarted = joinStarted;
     const id = await claimId();
     peer = await joinWithId(mod, id);
     /** How long ChordPeer.join took, in ms (read by the benchmark). */
@@ -311,6 +313,8 @@ function onEvent(ev) {
 function describe(ev) {
   switch (ev.type) {
     case "joined":
+      /** The first successor when the join completed (read by the benchmark). */
+      window.chordJoinedSuccessor ??= ev.successor;
       lostRing = false;
       if (!joinedLogged) { joinedLogged = true; log("ok", "Joined the ring; successor ", idCode(ev.successor)); }
       break;
@@ -323,6 +327,8 @@ function describe(ev) {
       else log("info", "Predecessor cleared");
       break;
     case "link_open":
+      /** When each link first opened (performance.now(); read by the benchmark). */
+      (window.chordLinkOpenedAt ??= {})[ev.peer] ??= performance.now();
       log("ok", "Link to ", idCode(ev.peer), ` open (signaled via ${ev.via})`);
       break;
     case "link_closed":

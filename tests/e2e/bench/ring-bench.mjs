@@ -7,6 +7,7 @@
 // Per run it opens TABS pages spread over BROWSERS processes (tab i in process i mod BROWSERS),
 // one after another, and measures:
 //   join_ms          ChordPeer.join called -> resolved (the tab knows its successor), per tab (in-page clock)
+//   join_linked_ms   ChordPeer.join called -> data channel to that successor open, per joining tab
 //   converge_ms      last join -> every predecessor, successor list and finger correct (polled every 100 ms)
 //   relayed          server messages relayed: at the last join, and 5 s after the ring is correct;
 //                    per peer: relayed during the joins / TABS, relayed after the last join / TABS
@@ -85,6 +86,14 @@ async function oneRun(run, server, browsers) {
   }
   if (problems.length) throw new Error(`run ${run}: ring not correct after ${CONVERGE_LIMIT_MS} ms: ${problems.slice(0, 5).join('; ')}`);
   const joinMs = await Promise.all(peers.map((p) => p.page.evaluate(() => window.chordJoinMs)));
+  // Join → linked to its successor: the later of the join resolving and the data channel to the
+  // successor it joined with opening (the first tab founds the ring: no successor, not counted).
+  const linkedMs = (await Promise.all(peers.slice(1).map((p) => p.page.evaluate(() => {
+    const succ = String(window.chordJoinedSuccessor ?? '').toLowerCase();
+    const opened = Object.entries(window.chordLinkOpenedAt ?? {}).find(([peer]) => peer.toLowerCase() === succ)?.[1];
+    return opened === undefined ? null : Math.max(window.chordJoinMs, opened - window.chordJoinStarted);
+  }))));
+  if (linkedMs.some((ms) => ms === null)) throw new Error(`run ${run}: a tab never opened a link to the successor it joined with`);
 
   // Small values: 2 puts from every tab (hops), then every tab gets one 10 times.
   const value = new Uint8Array(4096).map((_, i) => (i * 31 + run) & 255);
@@ -125,6 +134,7 @@ async function oneRun(run, server, browsers) {
   return {
     run,
     join_ms: joinMs,
+    join_linked_ms: linkedMs,
     converge_ms: convergeMs,
     relayed_at_last_join: relayedAtJoin,
     relayed_5s_after: stats.messages_relayed,
@@ -159,6 +169,7 @@ async function main() {
       browsers: BROWSERS,
       runs: RUNS,
       join_ms_median: round(median(runs.flatMap((r) => r.join_ms))),
+      join_linked_ms_median: round(median(runs.flatMap((r) => r.join_linked_ms))),
       converge_ms_median: round(median(runs.map((r) => r.converge_ms))),
       converge_ms_max: round(Math.max(...runs.map((r) => r.converge_ms))),
       get_4k_ms_median: round(median(runs.flatMap((r) => r.get_ms)), 2),
@@ -180,6 +191,7 @@ async function main() {
       ['metric', 'value'],
       [`tabs / browser processes / runs`, `${TABS} / ${BROWSERS} / ${RUNS}`],
       ['join (ChordPeer.join -> successor known), median ms', summary.join_ms_median],
+      ['join (ChordPeer.join -> data channel to the successor open; joiners), median ms', summary.join_linked_ms_median],
       ['ring correct after last join, median ms', summary.converge_ms_median],
       ['ring correct after last join, worst ms', summary.converge_ms_max],
       ['get 4 KiB, median ms', summary.get_4k_ms_median],
