@@ -67,3 +67,49 @@ fn commands_are_refused_with_clear_errors() {
     assert!(err.to_string().contains("bytes"), "{err}");
     assert_eq!(n.create(Millis(0)), Err(chord::CommandError::AlreadyJoined));
 }
+
+/// Finding F3: the answer to a routed request is accepted only from the peer
+/// the request was handed to, even when a forger knows the request number;
+/// request numbers are random, so a peer off the path cannot even guess it.
+#[test]
+fn a_forged_answer_to_a_pending_request_is_dropped() {
+    use chord::finger::FingerTable;
+    let me = Id::key_of("me");
+    let s = Id::key_of("successor");
+    let forger = Id::key_of("forger");
+    let mut n = Node::with_ring_state(me, Config::default(), 3, Some(s), &[s], FingerTable::new(), Millis(0));
+    while n.poll_output().is_some() {}
+    let now = Millis(5);
+    // A key our successor is responsible for: the get goes to it.
+    let key = (1..).map(|i| Id::key_of(&format!("k{i}"))).find(|k| k.in_half_open(&me, &s)).unwrap();
+    let get = n.get(now, key).unwrap();
+    let sent = std::iter::from_fn(|| n.poll_output()).find_map(|o| match o {
+        Output::Send { to, msg: Message::Route(r) } if to == s => Some(r),
+        _ => None,
+    });
+    let route = sent.expect("the get is routed to the successor");
+    // Request numbers are not a counter a stranger could follow.
+    let (a, b) = (n.lookup(now, key).unwrap(), n.lookup(now, key).unwrap());
+    assert!(a.abs_diff(b) > 1 && a.abs_diff(route.req) > 1, "request numbers {} {} {}", route.req, a, b);
+    while n.poll_output().is_some() {}
+    let record = chord::Record::new(key, b"forged".to_vec(), chord::store::Version { seq: 9, writer: forger });
+    let forged = RouteReply {
+        origin: me,
+        req: route.req,
+        path: vec![],
+        hops: 1,
+        result: RouteResult::Value { node: forger, record: Some(record), replicas: vec![] },
+    };
+    let before = n.stats().dropped(DropReason::Unsolicited);
+    n.handle_message(now, forger, Message::RouteReply(forged));
+    assert_eq!(n.stats().dropped(DropReason::Unsolicited), before + 1);
+    assert!(std::iter::from_fn(|| n.poll_output()).all(|o| !matches!(o, Output::Event(Event::GetDone { .. }))));
+    // The real answer, from the successor, still completes the get.
+    let genuine = RouteReply { origin: me, req: route.req, path: vec![], hops: 1, result: RouteResult::Value { node: s, record: None, replicas: vec![] } };
+    n.handle_message(now, s, Message::RouteReply(genuine));
+    let done = std::iter::from_fn(|| n.poll_output()).find_map(|o| match o {
+        Output::Event(Event::GetDone { req, node, record, .. }) if req == get => Some((node, record)),
+        _ => None,
+    });
+    assert_eq!(done, Some((s, None)));
+}

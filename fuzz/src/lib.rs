@@ -517,3 +517,136 @@ pub fn check_node(n: &Node) {
     }
     assert_eq!(bytes, store.bytes(), "store byte count drifted");
 }
+
+/// A link frame (an offer, answer or refusal travelling through the ring).
+#[derive(Clone, Debug, Arbitrary)]
+pub struct FEnvelope {
+    /// For whom.
+    pub to: FId,
+    /// From whom.
+    pub from: FId,
+    /// Session number.
+    pub session: u8,
+    /// Relays.
+    pub path: Vec<FId>,
+    /// Body: 0 offer, 1 answer, else refusal.
+    pub kind: u8,
+    /// SDP text.
+    pub sdp: String,
+}
+
+impl FEnvelope {
+    /// The envelope this describes.
+    pub fn get(&self, ctx: &Ctx, me: Id) -> chord::link::Envelope {
+        use chord::link::EnvelopeBody;
+        chord::link::Envelope {
+            to: ctx.id(&self.to, me),
+            from: ctx.id(&self.from, me),
+            session: u64::from(self.session),
+            path: ctx.ids(&self.path, me),
+            body: match self.kind % 3 {
+                0 => EnvelopeBody::Offer(self.sdp.clone()),
+                1 => EnvelopeBody::Answer(self.sdp.clone()),
+                _ => EnvelopeBody::Refuse,
+            },
+        }
+    }
+}
+
+/// A blob manifest.
+#[derive(Clone, Debug, Arbitrary)]
+pub struct FBlob {
+    /// Name (the key is its hash unless `key` is given).
+    pub name: FName,
+    /// A key not derived from the name.
+    pub key: Option<FId>,
+    /// Size in bytes (up to 4 GiB: a quarter of them within the 1 GiB limit).
+    pub size: u32,
+    /// Digest.
+    pub digest: FId,
+}
+
+impl FBlob {
+    /// The blob this describes.
+    pub fn get(&self, ctx: &Ctx, me: Id) -> chord::transfer::Blob {
+        let name = self.name.get();
+        let key = self.key.as_ref().map_or_else(|| Id::key_of(&name), |k| ctx.id(k, me));
+        chord::transfer::Blob { key, name, size: u64::from(self.size), digest: ctx.id(&self.digest, me) }
+    }
+}
+
+/// A transfer frame.
+#[derive(Clone, Debug, Arbitrary)]
+pub enum FXfer {
+    /// Want a chunk.
+    Want {
+        /// Pull.
+        pull: FReq,
+        /// Blob digest.
+        digest: FId,
+        /// Chunk.
+        index: u32,
+    },
+    /// A chunk.
+    Chunk {
+        /// Pull.
+        pull: FReq,
+        /// Chunk.
+        index: u32,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+    /// Missing.
+    Missing(FReq),
+    /// An offer to pull a blob.
+    Offer {
+        /// Put.
+        put: FReq,
+        /// Blob.
+        blob: FBlob,
+    },
+    /// Withdraw.
+    Withdraw(FReq),
+    /// Committed.
+    Committed {
+        /// Put.
+        put: FReq,
+        /// Version sequence.
+        seq: u64,
+        /// Version writer.
+        writer: FId,
+    },
+    /// Refused.
+    Refused {
+        /// Put.
+        put: FReq,
+        /// Reason.
+        reason: u8,
+    },
+}
+
+impl FXfer {
+    /// The transfer frame this describes.
+    pub fn get(&self, ctx: &Ctx, me: Id) -> chord::transfer::XferMsg {
+        use chord::transfer::{Refusal, XferMsg};
+        match self {
+            FXfer::Want { pull, digest, index } => XferMsg::Want { pull: pull.get(), digest: ctx.id(digest, me), index: *index },
+            FXfer::Chunk { pull, index, bytes } => XferMsg::Chunk { pull: pull.get(), index: *index, bytes: bytes.clone() },
+            FXfer::Missing(pull) => XferMsg::Missing { pull: pull.get() },
+            FXfer::Offer { put, blob } => XferMsg::Offer { put: put.get(), blob: blob.get(ctx, me) },
+            FXfer::Withdraw(put) => XferMsg::Withdraw { put: put.get() },
+            FXfer::Committed { put, seq, writer } => {
+                XferMsg::Committed { put: put.get(), version: Version { seq: *seq, writer: ctx.id(writer, me) } }
+            }
+            FXfer::Refused { put, reason } => XferMsg::Refused {
+                put: put.get(),
+                reason: match reason % 4 {
+                    0 => Refusal::NotJoined,
+                    1 => Refusal::StoreFull,
+                    2 => Refusal::PullFailed,
+                    _ => Refusal::Malformed,
+                },
+            },
+        }
+    }
+}

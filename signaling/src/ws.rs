@@ -143,7 +143,7 @@ async fn drive(
                         return Ended::Normally;
                     }
                 }
-                Some(Outbound::Close(reason)) => return Ended::ByHub(reason),
+                Some(Outbound::Close(reason)) => return Ended::ByHub(*reason),
                 // The hub dropped the outbox because it was full.
                 None => return Ended::Closed(CloseReason::SlowReader),
             },

@@ -20,7 +20,7 @@ impl Node {
         self.fingers = FingerTable::new();
         self.predecessor = None;
         let req = self.fresh_req();
-        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::Join, token: Token::default(), attempts: 0, user_req: req };
+        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::Join, token: Token::default(), attempts: 0, user_req: req, first_hop: None };
         self.launch(now, req, request);
         Ok(())
     }

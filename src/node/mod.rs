@@ -238,6 +238,10 @@ pub(crate) struct Request {
     attempts: u32,
     /// The id the application knows this request by (stable across retries).
     user_req: ReqId,
+    /// The peer this attempt was handed to first. The answer travels the
+    /// route's path back, so its last step comes from this peer; an answer
+    /// from anyone else is forged (finding F3) and dropped.
+    first_hop: Option<Id>,
 }
 
 /// A forwarded route waiting for its receipt.
@@ -288,7 +292,12 @@ pub(crate) struct Query {
 /// How often a wait for a peer's answer is extended because the peer was
 /// heard from meanwhile (it is alive, its answer is queued behind other
 /// traffic). Bounds how long a peer that talks but never answers is kept.
-pub(crate) const MAX_ALIVE_EXTENSIONS: u32 = 4;
+pub const MAX_ALIVE_EXTENSIONS: u32 = 4;
+
+/// Mixed into the node's seed for its request-number stream.
+const REQ_SEED_SALT: u64 = 0x7265_7175_6573_7473;
+/// Request numbers fit in 53 bits (JavaScript's exact integers).
+const REQ_MASK: u64 = (1 << 53) - 1;
 
 /// Most peers remembered in [`Node::heard_from`]'s table.
 const MAX_HEARD: usize = 4096;
@@ -327,7 +336,9 @@ pub struct Node {
     restabilize: bool,
     store: Store,
     timers: Timers,
-    next_req: ReqId,
+    /// Draws request numbers (a stream of its own, so that drawing them
+    /// leaves the timing jitter of `rng` unchanged).
+    req_rng: SeededRng,
     requests: HashMap<ReqId, Request>,
     hops: HashMap<(Id, ReqId), HopWait>,
     queries: HashMap<ReqId, Query>,
@@ -375,7 +386,7 @@ impl Node {
             restabilize: false,
             store: Store::default(),
             timers: Timers::default(),
-            next_req: 1,
+            req_rng: SeededRng::new(seed ^ REQ_SEED_SALT),
             requests: HashMap::default(),
             hops: HashMap::default(),
             queries: HashMap::default(),
@@ -496,10 +507,13 @@ impl Node {
         t
     }
 
-    /// Tells the node that `peer` just sent something (the driver calls this
-    /// for frames the node does not see itself, such as file transfers): a
-    /// peer that is heard from is alive, so a late answer from it is waited
-    /// for a little longer instead of declaring it dead.
+    /// Tells the node that `peer` just sent traffic the node does not see
+    /// itself (file chunks, in the browser): its answers may be queued behind
+    /// that traffic on the same channel, so a late answer from it is waited
+    /// for a little longer (at most [`MAX_ALIVE_EXTENSIONS`] times) instead of
+    /// declaring it dead. Chord messages do not count: a peer that talks but
+    /// does not answer (one that lost its ring and is joining again) must be
+    /// dropped as before.
     pub fn heard_from(&mut self, now: Millis, peer: Id) {
         if self.heard.len() >= MAX_HEARD && !self.heard.contains_key(&peer) {
             let recent = Millis(now.0.saturating_sub(60_000));
@@ -547,7 +561,6 @@ impl Node {
             return;
         }
         self.stats.received += 1;
-        self.heard_from(now, from);
         match msg {
             Message::GetNeighbors { req } => self.on_get_neighbors(from, req),
             Message::Neighbors { req, predecessor, successors } => {
@@ -684,10 +697,17 @@ impl Node {
         self.out.push_back(Output::Event(ev));
     }
 
+    /// A request number no pending request, query or store uses. Random,
+    /// so that a peer off a request's path cannot guess it and answer in the
+    /// addressee's place (finding F3); below 2⁵³, so that JavaScript numbers
+    /// carry it exactly; never 0.
     fn fresh_req(&mut self) -> ReqId {
-        let r = self.next_req;
-        self.next_req += 1;
-        r
+        loop {
+            let r = self.req_rng.next_u64() & REQ_MASK;
+            if r != 0 && !self.requests.contains_key(&r) && !self.queries.contains_key(&r) && !self.stores.contains_key(&r) {
+                return r;
+            }
+        }
     }
 
     /// A jittered period, so that nodes started together do not stay in step.

@@ -14,13 +14,14 @@ impl Node {
             return Err(CommandError::Busy(self.requests.len()));
         }
         let req = self.fresh_req();
-        self.launch(now, req, Request { kind, target, op, token: Token::default(), attempts: 0, user_req: req });
+        self.launch(now, req, Request { kind, target, op, token: Token::default(), attempts: 0, user_req: req, first_hop: None });
         Ok(req)
     }
 
     /// Sends (or resends) a request under request number `req`.
     pub(super) fn launch(&mut self, now: Millis, req: ReqId, mut request: Request) {
         request.attempts += 1;
+        request.first_hop = None;
         request.token = self.timers.schedule(now + self.cfg.request_timeout_ms, Timer::Request(req));
         let route = Route {
             origin: self.id,
@@ -35,6 +36,7 @@ impl Node {
             ReqKind::Join { via } => Some(via),
             _ => None,
         };
+        request.first_hop = first_hop;
         self.requests.insert(req, request);
         match first_hop {
             // A joining node has no routing state: the member it knows takes the first step.
@@ -126,6 +128,12 @@ impl Node {
             out.hops += 1;
         }
         let key = (out.origin, out.req);
+        if out.origin == self.id && out.path.len() == 1 {
+            // Our own request leaves us: its answer must come back from `next`.
+            if let Some(r) = self.requests.get_mut(&out.req) {
+                r.first_hop = Some(next);
+            }
+        }
         let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(out.origin, out.req));
         let wait = HopWait { next, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, extensions: 0 };
         if let Some(old) = self.hops.insert(key, wait) {
@@ -194,11 +202,16 @@ impl Node {
         }
     }
 
-    pub(super) fn on_route_reply(&mut self, now: Millis, _from: Id, mut reply: RouteReply) {
+    pub(super) fn on_route_reply(&mut self, now: Millis, from: Id, mut reply: RouteReply) {
         if reply.origin == self.id && reply.path.is_empty() {
-            if !self.requests.contains_key(&reply.req) {
-                self.stats.count_drop(DropReason::Unsolicited);
-                return;
+            // Only the peer our request went to first can hand back its answer
+            // (F3: otherwise any linked peer that guessed the number could).
+            match self.requests.get(&reply.req) {
+                Some(r) if r.first_hop == Some(from) => {}
+                _ => {
+                    self.stats.count_drop(DropReason::Unsolicited);
+                    return;
+                }
             }
             return self.complete(now, reply.req, reply.result, reply.hops);
         }
