@@ -39,6 +39,15 @@ pub struct Config {
     pub max_pending_requests: usize,
     /// Most records this node keeps; puts and hand-overs beyond are refused.
     pub max_records: usize,
+    /// Most routed requests received from one peer that this node holds
+    /// while waiting for the next hop's receipt. Beyond it, or beyond
+    /// `max_forwarding_bytes_per_peer`, a route is answered
+    /// [`RouteFailure::Busy`](crate::message::RouteFailure::Busy) at once: a
+    /// neighbour cannot make this node hold requests without bound.
+    pub max_forwarding_per_peer: usize,
+    /// Most value bytes (puts) of routed requests from one peer held while
+    /// waiting for receipts.
+    pub max_forwarding_bytes_per_peer: usize,
     /// Whether to report every change of the records held
     /// ([`Event::Stored`](crate::Event::Stored), [`Event::Dropped`](crate::Event::Dropped)):
     /// a browser peer persists them and fetches blob bytes; the simulator does not need them.
@@ -62,6 +71,8 @@ impl Default for Config {
             rpc_attempts: 3,
             max_pending_requests: 4096,
             max_records: 1 << 20,
+            max_forwarding_per_peer: 1024,
+            max_forwarding_bytes_per_peer: 8 << 20,
             store_events: false,
         }
     }

@@ -11,7 +11,7 @@ use crate::store::{Record, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame. Bump on any incompatible change.
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
 /// Largest frame accepted or sent: Chromium's data-channel `maxMessageSize` (262144).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Largest value stored under one key by the core (bigger files are chunked above it).
@@ -246,6 +246,10 @@ pub enum RouteFailure {
     /// The responsible node has no room for another record.
     #[error("the responsible node's store is full")]
     StoreFull,
+    /// A node on the path already held as many requests from its neighbour
+    /// as it allows (`Config::max_forwarding_per_peer`).
+    #[error("a node on the path is busy with too many requests from its neighbour")]
+    Busy,
 }
 
 /// Why bytes received from the network were not accepted as a message.

@@ -113,3 +113,57 @@ fn a_forged_answer_to_a_pending_request_is_dropped() {
     });
     assert_eq!(done, Some((s, None)));
 }
+
+/// A neighbour cannot make a node hold routed requests without bound: beyond
+/// `max_forwarding_per_peer` (or its byte budget) held for one peer, a route
+/// is acknowledged and answered `Busy` at once; other peers are still served.
+#[test]
+fn routes_held_for_one_peer_are_bounded() {
+    use chord::finger::FingerTable;
+    use chord::message::{Op, Route, RouteFailure};
+    let me = Id::key_of("me");
+    let s = Id::key_of("successor");
+    let (flood, honest) = (Id::key_of("flooder"), Id::key_of("honest"));
+    let cfg = Config { max_forwarding_per_peer: 8, max_forwarding_bytes_per_peer: 10_000, ..Config::default() };
+    let mut n = Node::with_ring_state(me, cfg, 3, Some(honest), &[s], FingerTable::new(), Millis(0));
+    while n.poll_output().is_some() {}
+    // Keys our successor is responsible for: we forward them and wait for its receipt (it never sends one).
+    let keys: Vec<Id> = (1..).map(|i| Id::key_of(&format!("k{i}"))).filter(|k| k.in_half_open(&me, &s)).take(12).collect();
+    let route = |origin: Id, req: u64, key: Id, op: Op| {
+        Message::Route(Route { origin, req, target: key, hops: 1, path: vec![origin], last_hop: false, op })
+    };
+    // (forwarded to the successor, answered busy)
+    let mut c = (0, 0);
+    let step = |n: &mut Node, c: &mut (u32, u32), from: Id, msg: Message| {
+        n.handle_message(Millis(10), from, msg);
+        for o in std::iter::from_fn(|| n.poll_output()) {
+            match o {
+                Output::Send { to, msg: Message::RouteReply(r) } if to == from => {
+                    assert!(matches!(r.result, RouteResult::Failed { reason: RouteFailure::Busy, .. }));
+                    c.1 += 1;
+                }
+                Output::Send { to, msg: Message::Route(_) } if to == s => c.0 += 1,
+                _ => {}
+            }
+        }
+    };
+    for (i, k) in keys.iter().enumerate() {
+        step(&mut n, &mut c, flood, route(flood, i as u64 + 1, *k, Op::Get));
+    }
+    assert_eq!(c, (8, 4));
+    // Another peer is not affected by the flooder's share.
+    step(&mut n, &mut c, honest, route(honest, 1, keys[0], Op::Get));
+    assert_eq!(c, (9, 4));
+    // The byte budget: two 6,000-byte puts do not fit in 10,000 bytes.
+    let put = |v: usize| Op::Put { name: String::new(), value: vec![7; v] };
+    step(&mut n, &mut c, honest, route(honest, 2, keys[1], put(6_000)));
+    step(&mut n, &mut c, honest, route(honest, 3, keys[2], put(6_000)));
+    assert_eq!(c, (10, 5));
+    assert_eq!(n.stats().dropped(DropReason::Limit), 5);
+    // Once the receipts arrive the flooder is served again.
+    for i in 0..8u64 {
+        n.handle_message(Millis(20), s, Message::RouteAck { origin: flood, req: i + 1 });
+    }
+    step(&mut n, &mut c, flood, route(flood, 100, keys[3], Op::Get));
+    assert_eq!(c, (11, 5));
+}

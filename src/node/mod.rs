@@ -248,6 +248,8 @@ pub(crate) struct Request {
 #[derive(Clone, Debug)]
 pub(crate) struct HopWait {
     next: Id,
+    /// The peer the route came from (`None`: it started here).
+    from: Option<Id>,
     /// The route as sent to `next` (to resend it unchanged).
     sent: crate::message::Route,
     /// Whether the route arrived here as a last hop (to route it again around a dead hop).

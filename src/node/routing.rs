@@ -4,6 +4,14 @@ use super::*;
 use crate::message::{Route, RouteFailure, RouteReply, RouteResult, MAX_HOPS};
 use std::mem;
 
+/// The value bytes a routed request carries.
+fn op_bytes(op: &Op) -> usize {
+    match op {
+        Op::Put { name, value } => name.len() + value.len(),
+        _ => 0,
+    }
+}
+
 impl Node {
     /// Issues a routed request as origin.
     pub(super) fn start_request(&mut self, now: Millis, kind: ReqKind, target: Id, op: Op) -> Result<ReqId, CommandError> {
@@ -60,7 +68,23 @@ impl Node {
             return;
         }
         self.send(from, Message::RouteAck { origin: route.origin, req: route.req });
+        if self.forwarding_full(&from, &route) {
+            // Answered, not dropped: the sender must not take us for dead.
+            self.stats.count_drop(DropReason::Limit);
+            let hops = route.hops;
+            return self.reply(now, route, RouteResult::Failed { node: self.id, reason: RouteFailure::Busy }, hops);
+        }
         self.route_step(now, route);
+    }
+
+    /// Whether holding `route` too would exceed what this node holds for `from`.
+    fn forwarding_full(&self, from: &Id, route: &Route) -> bool {
+        let (mut count, mut bytes) = (1, op_bytes(&route.op));
+        for w in self.hops.values().filter(|w| w.from.as_ref() == Some(from)) {
+            count += 1;
+            bytes += op_bytes(&w.sent.op);
+        }
+        count > self.cfg.max_forwarding_per_peer || bytes > self.cfg.max_forwarding_bytes_per_peer
     }
 
     /// One routing decision at this node (Chord's `find_successor`, recursive).
@@ -135,7 +159,9 @@ impl Node {
             }
         }
         let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(out.origin, out.req));
-        let wait = HopWait { next, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, extensions: 0 };
+        // The path ends with us; the peer before us handed the route over.
+        let from = out.path.len().checked_sub(2).map(|i| out.path[i]);
+        let wait = HopWait { next, from, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, extensions: 0 };
         if let Some(old) = self.hops.insert(key, wait) {
             self.timers.cancel(old.token);
         }
