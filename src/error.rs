@@ -53,6 +53,13 @@ pub enum RequestError {
     /// The key's primary did not commit a blob.
     #[error("{0}")]
     Refused(crate::transfer::Refusal),
+    /// The key's primary and every replica asked answered with a copy that
+    /// does not match its digest (or did not answer).
+    #[error("every copy found ({copies}) was corrupt, and no other holder answered")]
+    Corrupt {
+        /// Corrupt copies received.
+        copies: u32,
+    },
     /// The key's primary stopped copying a blob and did not answer.
     #[error("the tab responsible for it stopped answering while copying it")]
     PrimaryGone,

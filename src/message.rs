@@ -108,6 +108,21 @@ pub enum Message {
         /// Summary of the sender's records in the range.
         summary: RangeSummary,
     },
+    /// "Send me your copy of `key`": a get whose primary answered with a
+    /// record that fails its digest asks the primary's replicas directly.
+    Fetch {
+        /// Echoed in [`Message::Fetched`].
+        req: ReqId,
+        /// The key.
+        key: Id,
+    },
+    /// Answer to [`Message::Fetch`]: the receiver's copy, if it holds one.
+    Fetched {
+        /// The `Fetch` this answers.
+        req: ReqId,
+        /// The record held under the key.
+        record: Option<Record>,
+    },
 }
 
 /// An order-independent summary of the records in a key range.
@@ -356,6 +371,9 @@ impl Message {
                     }
                 }
             }
+            Message::Fetched { record: Some(r), .. } if !record_within_limits(r) => {
+                return Err(DecodeError::Limit("value too large"));
+            }
             Message::Store { records, .. } => {
                 if records.len() > MAX_RECORDS_PER_MESSAGE {
                     return Err(DecodeError::Limit("too many records"));
@@ -385,6 +403,8 @@ impl Message {
             Message::Store { .. } => "store",
             Message::StoreAck { .. } => "store_ack",
             Message::SyncRange { .. } => "sync_range",
+            Message::Fetch { .. } => "fetch",
+            Message::Fetched { .. } => "fetched",
         }
     }
 }
@@ -430,6 +450,9 @@ mod tests {
             Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
             Message::StoreAck { req: 9 },
             Message::SyncRange { lo: a, hi: b, summary: RangeSummary { count: 2, hash: a } },
+            Message::Fetch { req: 5, key: b },
+            Message::Fetched { req: 5, record: Some(Record::new(b, b"w".to_vec(), Version { seq: 2, writer: b })) },
+            Message::Fetched { req: 6, record: None },
             Message::Route(Route { origin: a, req: 4, target: a, hops: 0, path: vec![], last_hop: false, op: Op::Join }),
             Message::RouteReply(RouteReply {
                 origin: a,

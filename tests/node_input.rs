@@ -167,3 +167,79 @@ fn routes_held_for_one_peer_are_bounded() {
     step(&mut n, &mut c, flood, route(flood, 100, keys[3], Op::Get));
     assert_eq!(c, (11, 5));
 }
+
+/// A get whose primary answers with a corrupt record asks the replicas the
+/// primary named, one after the other, and reports the first intact copy;
+/// each corrupt copy is dropped and counted; a copy only counts from the
+/// replica asked, and only as a `Fetched`.
+#[test]
+fn a_corrupt_answer_falls_back_to_a_replica() {
+    use chord::finger::FingerTable;
+    use chord::store::Version;
+    let me = Id::key_of("me");
+    let s = Id::key_of("successor");
+    let (r1, r2) = (Id::key_of("replica 1"), Id::key_of("replica 2"));
+    let key = (1..).map(|i| Id::key_of(&format!("k{i}"))).find(|k| k.in_half_open(&me, &s)).unwrap();
+    let good = chord::Record::new(key, b"the value".to_vec(), Version { seq: 3, writer: s });
+    let mut bad = good.clone();
+    bad.value[0] ^= 1;
+    assert!(!bad.is_intact());
+
+    let run = |copies: [Option<&chord::Record>; 2]| -> Vec<Event> {
+        let mut n = Node::with_ring_state(me, Config::default(), 3, Some(s), &[s], FingerTable::new(), Millis(0));
+        while n.poll_output().is_some() {}
+        let get = n.get(Millis(1), key).unwrap();
+        let route = std::iter::from_fn(|| n.poll_output())
+            .find_map(|o| match o {
+                Output::Send { msg: Message::Route(r), .. } => Some(r),
+                _ => None,
+            })
+            .unwrap();
+        let reply = RouteReply {
+            origin: me,
+            req: route.req,
+            path: vec![],
+            hops: 1,
+            result: RouteResult::Value { node: s, record: Some(bad.clone()), replicas: vec![s, r1, r2] },
+        };
+        n.handle_message(Millis(2), s, Message::RouteReply(reply));
+        let mut events = vec![];
+        for (replica, copy) in [r1, r2].into_iter().zip(copies) {
+            let fetch = std::iter::from_fn(|| n.poll_output()).find_map(|o| match o {
+                Output::Send { to, msg: Message::Fetch { req, key: k } } if k == key => Some((to, req)),
+                Output::Event(e) => {
+                    events.push(e);
+                    None
+                }
+                _ => None,
+            });
+            let (to, req) = fetch.expect("a replica is asked");
+            assert_eq!(to, replica);
+            // Answers of the wrong kind or from the wrong peer do not count.
+            n.handle_message(Millis(3), replica, Message::Pong { req, predecessors: vec![] });
+            n.handle_message(Millis(3), s, Message::Fetched { req, record: Some(good.clone()) });
+            n.handle_message(Millis(3), replica, Message::Fetched { req, record: copy.cloned() });
+        }
+        events.extend(std::iter::from_fn(|| n.poll_output()).filter_map(|o| match o {
+            Output::Event(e) => Some(e),
+            _ => None,
+        }));
+        assert_eq!(n.stats().dropped(DropReason::Unsolicited), 4);
+        let corrupt = 1 + copies.iter().filter(|c| c.is_some_and(|c| !c.is_intact())).count() as u64;
+        assert_eq!(n.stats().dropped(DropReason::Corrupt), corrupt);
+        events.retain(|e| matches!(e, Event::GetDone { req, .. } | Event::RequestFailed { req, .. } if *req == get));
+        events
+    };
+    // The first replica's copy is corrupt too, the second's is good.
+    let events = run([Some(&bad), Some(&good)]);
+    assert!(
+        matches!(&events[..], [Event::GetDone { record: Some(r), node, .. }] if r == &good && *node == r2),
+        "{events:?}"
+    );
+    // No good copy anywhere: the get fails and says why.
+    let events = run([None, Some(&bad)]);
+    assert!(
+        matches!(&events[..], [Event::RequestFailed { error: chord::RequestError::Corrupt { copies: 2 }, .. }]),
+        "{events:?}"
+    );
+}

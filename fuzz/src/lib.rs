@@ -379,6 +379,20 @@ pub enum FMsg {
         /// Claimed hash.
         hash: FId,
     },
+    /// `Fetch`.
+    Fetch {
+        /// Request.
+        req: FReq,
+        /// Key.
+        key: FId,
+    },
+    /// `Fetched`.
+    Fetched {
+        /// Request.
+        req: FReq,
+        /// The copy claimed.
+        record: Option<FRecord>,
+    },
 }
 
 impl FMsg {
@@ -436,6 +450,8 @@ impl FMsg {
             FMsg::SyncRange { lo, hi, count, hash } => {
                 Message::SyncRange { lo: id(lo), hi: id(hi), summary: RangeSummary { count: *count, hash: id(hash) } }
             }
+            FMsg::Fetch { req, key } => Message::Fetch { req: req.get(), key: id(key) },
+            FMsg::Fetched { req, record } => Message::Fetched { req: req.get(), record: record.as_ref().map(|r| r.get(ctx, me)) },
         }
     }
 }
@@ -451,6 +467,8 @@ pub struct FAnswer {
     pub list: Vec<FId>,
     /// The result to give (`Route`); `None` sends only the receipt.
     pub result: Option<FResult>,
+    /// The copy to give (`Fetch`).
+    pub record: Option<FRecord>,
 }
 
 impl FAnswer {
@@ -464,6 +482,7 @@ impl FAnswer {
             }],
             Message::Ping { req } => vec![Message::Pong { req: *req, predecessors: ctx.ids(&self.list, me) }],
             Message::Store { req, .. } => vec![Message::StoreAck { req: *req }],
+            Message::Fetch { req, .. } => vec![Message::Fetched { req: *req, record: self.record.as_ref().map(|r| r.get(ctx, me)) }],
             Message::Route(r) => {
                 let mut out = vec![Message::RouteAck { origin: r.origin, req: r.req }];
                 if let Some(result) = &self.result {

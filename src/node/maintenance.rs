@@ -57,23 +57,29 @@ impl Node {
         self.send_query(now, req, Query { to, purpose, token: Token::default(), attempts: 0, sent_at: now, extensions: 0 });
     }
 
-    fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
+    pub(super) fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
+        let msg = match q.purpose {
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => Message::Ping { req },
+            QueryPurpose::Fetch => match self.fetch_key(req) {
+                Some(key) => Message::Fetch { req, key },
+                None => return,
+            },
+            _ => Message::GetNeighbors { req },
+        };
         q.attempts += 1;
         q.sent_at = now;
         q.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
-        let (to, purpose) = (q.to, q.purpose);
+        let to = q.to;
         self.queries.insert(req, q);
-        let msg = match purpose {
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => Message::Ping { req },
-            _ => Message::GetNeighbors { req },
-        };
         self.send(to, msg);
     }
 
-    /// Takes the pending query `req` if it was sent to `from`.
-    fn take_query(&mut self, from: Id, req: ReqId) -> Option<QueryPurpose> {
+    /// Takes the pending query `req` if it was sent to `from` and `answer`
+    /// is the kind of message that answers it (a `Pong` cannot end a
+    /// stabilize round, nor a `Neighbors` a fetch).
+    pub(super) fn take_query(&mut self, from: Id, req: ReqId, answer: Answer) -> Option<QueryPurpose> {
         match self.queries.get(&req) {
-            Some(q) if q.to == from => {
+            Some(q) if q.to == from && q.purpose.answered_by() == answer => {
                 let q = self.queries.remove(&req)?;
                 self.timers.cancel(q.token);
                 Some(q.purpose)
@@ -95,7 +101,7 @@ impl Node {
     }
 
     pub(super) fn on_neighbors(&mut self, now: Millis, from: Id, req: ReqId, pred: Option<Id>, succs: Vec<Id>) {
-        let Some(purpose) = self.take_query(from, req) else { return };
+        let Some(purpose) = self.take_query(from, req, Answer::Neighbors) else { return };
         match purpose {
             QueryPurpose::Join { attempt } => {
                 if self.status != Status::Joining {
@@ -141,7 +147,8 @@ impl Node {
                 self.restabilize |= closer;
                 self.finish_stabilize(now);
             }
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => {}
+            // take_query only returns the purposes a `Neighbors` answers.
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Fetch => {}
         }
     }
 
@@ -192,7 +199,7 @@ impl Node {
     }
 
     pub(super) fn on_pong(&mut self, from: Id, req: ReqId, predecessors: Vec<Id>) {
-        if self.take_query(from, req).is_some() && self.predecessor == Some(from) {
+        if self.take_query(from, req, Answer::Pong).is_some() && self.predecessor == Some(from) {
             // The predecessor is alive: whoever else asked to replace it was wrong.
             self.rectify_candidate = None;
             // Keep only the prefix that runs counter-clockwise from it without
@@ -249,6 +256,9 @@ impl Node {
             }
             QueryPurpose::Candidate => self.finish_stabilize(now),
             QueryPurpose::Probe => self.mark_dead(now, &q.to),
+            // A replica that does not answer is skipped, not declared dead:
+            // the get is not the place to decide about ring membership.
+            QueryPurpose::Fetch => self.on_fetch_timeout(now, req),
             QueryPurpose::CheckPredecessor => {
                 if self.predecessor == Some(q.to) {
                     self.watch_neighbours(now, |n| n.predecessor = None);
@@ -398,6 +408,7 @@ impl Node {
         self.fixing_finger = false;
         self.timers.clear();
         self.queries.clear();
+        self.fallbacks.clear();
         self.hops.clear();
         self.stores.clear();
         let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();

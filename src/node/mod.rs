@@ -75,6 +75,7 @@
 //! [`SuccessorList::adopt`]: crate::successors::SuccessorList::adopt
 
 mod data;
+mod fallback;
 mod maintenance;
 mod routing;
 mod stats;
@@ -277,6 +278,27 @@ pub(crate) enum QueryPurpose {
     CheckPredecessor,
     /// Neighbour probe of a successor-list entry or finger.
     Probe,
+    /// A get asking a replica for its copy (see `fallback.rs`).
+    Fetch,
+}
+
+/// The message kinds that answer a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Neighbors,
+    Pong,
+    Fetched,
+}
+
+impl QueryPurpose {
+    /// Which message answers a query sent for this purpose.
+    fn answered_by(self) -> Answer {
+        match self {
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => Answer::Pong,
+            QueryPurpose::Fetch => Answer::Fetched,
+            QueryPurpose::Stabilize | QueryPurpose::Candidate | QueryPurpose::Join { .. } => Answer::Neighbors,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -344,6 +366,8 @@ pub struct Node {
     requests: HashMap<ReqId, Request>,
     hops: HashMap<(Id, ReqId), HopWait>,
     queries: HashMap<ReqId, Query>,
+    /// Gets waiting for an intact copy from a replica, by fetch query number.
+    fallbacks: HashMap<ReqId, fallback::Fallback>,
     /// When each peer was last heard from (any frame).
     heard: HashMap<Id, Millis>,
     stores: HashMap<ReqId, StoreWait>,
@@ -392,6 +416,7 @@ impl Node {
             requests: HashMap::default(),
             hops: HashMap::default(),
             queries: HashMap::default(),
+            fallbacks: HashMap::default(),
             heard: HashMap::default(),
             stores: HashMap::default(),
             out: VecDeque::new(),
@@ -464,7 +489,7 @@ impl Node {
 
     /// Timers, routed requests and queries outstanding (for leak checks).
     pub fn pending(&self) -> usize {
-        self.requests.len() + self.hops.len() + self.queries.len() + self.stores.len() + self.timers.len()
+        self.requests.len() + self.hops.len() + self.queries.len() + self.fallbacks.len() + self.stores.len() + self.timers.len()
     }
 
     /// Our predecessor followed by the predecessors it told us of, at most R.
@@ -582,6 +607,8 @@ impl Node {
             Message::Store { req, reason, records } => self.on_store(now, from, req, reason, records),
             Message::StoreAck { req } => self.on_store_ack(from, req),
             Message::SyncRange { lo, hi, summary } => self.on_sync_range(now, from, lo, hi, summary),
+            Message::Fetch { req, key } => self.on_fetch(from, req, key),
+            Message::Fetched { req, record } => self.on_fetched(now, from, req, record),
         }
     }
 

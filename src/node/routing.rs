@@ -266,11 +266,11 @@ impl Node {
             (ReqKind::Put, RouteResult::Stored { node, version }) => {
                 self.emit(Event::PutDone { req: user_req, key: target, node, version, hops })
             }
-            (ReqKind::Get, RouteResult::Value { node, record, replicas }) => {
-                // A record whose bytes do not match its digest is as good as none.
-                let record = record.filter(|r| r.key == target && r.is_intact());
-                self.emit(Event::GetDone { req: user_req, key: target, record, node, replicas, hops })
-            }
+            (ReqKind::Get, RouteResult::Value { node, record, replicas }) => match record {
+                // A record whose bytes do not match its digest: ask the replicas.
+                Some(r) if r.key != target || !r.is_intact() => self.get_fallback(now, user_req, target, node, replicas, hops),
+                record => self.emit(Event::GetDone { req: user_req, key: target, record, node, replicas, hops }),
+            },
             (ReqKind::Join { .. }, RouteResult::JoinPoint { node, predecessor, successors }) => {
                 self.on_join_point(now, node, predecessor, successors)
             }

@@ -21,11 +21,13 @@ pub enum DropReason {
     BadPath,
     /// Records refused because the store is full.
     StoreFull,
+    /// A record whose bytes do not match its digest (or its key), in an answer to a get.
+    Corrupt,
 }
 
 impl DropReason {
     /// Every reason, for reports.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Malformed,
         DropReason::Oversized,
         DropReason::Version,
@@ -34,6 +36,7 @@ impl DropReason {
         DropReason::NotJoined,
         DropReason::BadPath,
         DropReason::StoreFull,
+        DropReason::Corrupt,
     ];
 }
 
@@ -48,7 +51,7 @@ pub struct Stats {
     pub declared_dead: u64,
     /// Reply deadlines that fired late (this node was stalled) and were set again.
     pub late_timeouts: u64,
-    dropped: [u64; 8],
+    dropped: [u64; DropReason::ALL.len()],
 }
 
 impl Stats {
