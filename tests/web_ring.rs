@@ -334,3 +334,141 @@ async fn a_large_file_moves_in_chunks_is_verified_and_can_be_cancelled() {
         JsFuture::from(p.leave()).await.map_err(message).unwrap();
     }
 }
+
+/// A hostile peer in the same page: it is introduced by the real server like
+/// any newcomer, opens a real data channel to the member it was given, and
+/// sends it garbage, broken Chord, file and signaling frames, a frame of the
+/// channel's maximum size, forged answers and corrupt records. The member
+/// stays joined, counts every kind it refused in `state().rejected`, and the
+/// honest ring keeps its pointers and its files.
+#[wasm_bindgen_test]
+async fn a_hostile_peer_cannot_break_a_member() {
+    use chord::message::{Op, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
+    use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
+    use chord::store::Version;
+    use chord::web::driver::{Input, RtcEvent, ServerEvent};
+    use chord::web::{rtc::RtcLink, server::ServerConn};
+    use chord::{Id, Message, Record};
+    use futures::StreamExt;
+
+    let ring = fresh_ring("wbt-hostile");
+    let mut peers = Vec::new();
+    for _ in 0..3 {
+        peers.push(join(options(&ring, &[])).await);
+    }
+    let mut waited = 0;
+    while !ring_is_correct(&peers) {
+        assert!(waited < 15_000, "ring not correct after 15 s");
+        sleep(100).await;
+        waited += 100;
+    }
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 13) as u8).collect();
+    put(&peers[0], "kept.txt", &data, JsValue::UNDEFINED).await.map_err(message).unwrap();
+
+    // The hostile peer: the server introduces it to one member.
+    let (tx, mut rx) = futures::channel::mpsc::unbounded::<Input>();
+    async fn next(rx: &mut futures::channel::mpsc::UnboundedReceiver<Input>) -> Input {
+        let timeout = gloo_timers::future::TimeoutFuture::new(10_000);
+        match futures::future::select(rx.next(), timeout).await {
+            futures::future::Either::Left((Some(i), _)) => i,
+            _ => panic!("the hostile peer waited 10 s for an event"),
+        }
+    }
+    let server = ServerConn::open(SIGNAL_URL, tx.clone()).unwrap();
+    while !matches!(next(&mut rx).await, Input::Server(ServerEvent::Opened)) {}
+    let me = Id::key_of(&format!("hostile {}", js_sys::Math::random()));
+    server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me });
+    let (intro, member) = loop {
+        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m) }))) =
+            next(&mut rx).await
+        {
+            break (i, m);
+        }
+    };
+    let link = RtcLink::new(1, tx.clone(), None).unwrap();
+    while !matches!(next(&mut rx).await, Input::Rtc { ev: RtcEvent::Gathered, .. }) {}
+    let sdp = chord::link::sdp::keep_loopback_candidates(&link.local_sdp().unwrap());
+    server.send(&ClientMsg::Signal { intro, payload: SignalPayload::Offer { sdp } });
+    let answer = loop {
+        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Signal { payload: SignalPayload::Answer { sdp }, .. }))) =
+            next(&mut rx).await
+        {
+            break sdp;
+        }
+    };
+    link.set_answer(&answer, tx.clone(), 1);
+    while !matches!(next(&mut rx).await, Input::Rtc { ev: RtcEvent::Opened, .. }) {}
+    let target = peers.iter().find(|p| p.id() == member.to_hex()).expect("introduced to a ring member").clone();
+    const KINDS: [&str; 8] = ["version", "malformed", "oversized", "unsolicited", "corrupt", "badPath", "transferMalformed", "signalsDropped"];
+    let rejected = |p: &ChordPeer, k: &str| get(&get(&p.state().unwrap(), "rejected"), k).as_f64().unwrap();
+    let before: Vec<f64> =
+        KINDS.iter().map(|k| rejected(&target, k)).collect();
+
+    let chord = |m: &Message| m.encode().unwrap();
+    let mut bad = Record::new(Id::key_of("planted"), b"planted".to_vec(), Version { seq: 1, writer: me });
+    bad.value[0] ^= 0x20;
+    let frames: Vec<Vec<u8>> = vec![
+        b"\xde\xad\xbe\xef garbage".to_vec(),
+        vec![PROTOCOL_VERSION, 0xff, 0xff, 0xff],
+        vec![PROTOCOL_VERSION; 256 * 1024],
+        vec![0xF1, 0xff, 0x00, 0x13],
+        vec![0xF0, 0x01, 0x02],
+        chord(&Message::Neighbors { req: 7, predecessor: Some(me), successors: vec![me] }),
+        chord(&Message::Fetched { req: 9, record: None }),
+        chord(&Message::Store { req: 1, reason: StoreReason::Replica, records: vec![bad] }),
+        chord(&Message::Route(Route {
+            origin: me,
+            req: 1,
+            target: Id::ZERO,
+            hops: 0,
+            path: vec![Id::key_of("someone else")],
+            last_hop: false,
+            op: Op::Get,
+        })),
+    ];
+    for f in &frames {
+        link.send(f).unwrap();
+    }
+    // Forged answers to requests the member may have pending (numbers it never used, too).
+    for req in 1..=50 {
+        let forged = RouteReply { origin: member, req, path: vec![], hops: 1, result: RouteResult::Found { node: me } };
+        link.send(&chord(&Message::RouteReply(forged))).unwrap();
+    }
+    let mut waited = 0;
+    loop {
+        let now: Vec<f64> =
+            KINDS.iter().map(|k| rejected(&target, k)).collect();
+        let grew: Vec<f64> = now.iter().zip(&before).map(|(a, b)| a - b).collect();
+        // The garbage (no known version byte), the broken frame and the big one;
+        // 2 + 50 answers to nothing asked; the corrupt record; the bad path;
+        // the file frame; the envelope.
+        let undecodable = grew[0] + grew[1] + grew[2];
+        if undecodable >= 3.0 && grew[3] >= 52.0 && grew[4] >= 1.0 && grew[5] >= 1.0 && grew[6] >= 1.0 && grew[7] >= 1.0 {
+            break;
+        }
+        assert!(waited < 5_000, "rejections not counted within 5 s: {grew:?} ({KINDS:?})");
+        sleep(100).await;
+        waited += 100;
+    }
+    drop(link);
+    drop(server);
+
+    // The member and the ring are unharmed.
+    assert_eq!(get(&target.state().unwrap(), "status").as_string().as_deref(), Some("joined"));
+    assert!(ring_is_correct(&peers), "the honest ring lost its pointers");
+    for p in &peers {
+        let got = JsFuture::from(p.get("kept.txt".into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
+        assert_eq!(bytes_of(&got).await, data);
+        let keys: Vec<String> = Array::from(&get(&p.state().unwrap(), "records"))
+            .iter()
+            .filter_map(|r| get(&r, "key").as_string())
+            .collect();
+        assert!(!keys.contains(&Id::key_of("planted").to_hex()), "a corrupt record was stored");
+    }
+    put(&peers[1], "after.txt", b"still works", JsValue::UNDEFINED).await.map_err(message).unwrap();
+    let got = JsFuture::from(peers[2].get("after.txt".into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
+    assert_eq!(bytes_of(&got).await, b"still works");
+    for p in &peers {
+        JsFuture::from(p.leave()).await.map_err(message).unwrap();
+    }
+}

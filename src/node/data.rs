@@ -125,7 +125,7 @@ impl Node {
         }
         for r in records {
             if !r.is_intact() {
-                self.stats.count_drop(DropReason::Limit);
+                self.stats.count_drop(DropReason::Corrupt);
                 continue;
             }
             if self.store.get(&r.key).is_none() && self.store.len() >= self.cfg.max_records {

@@ -21,7 +21,7 @@ pub enum DropReason {
     BadPath,
     /// Records refused because the store is full.
     StoreFull,
-    /// A record whose bytes do not match its digest (or its key), in an answer to a get.
+    /// A record whose bytes do not match its digest (in a store, or in an answer to a get).
     Corrupt,
 }
 

@@ -153,6 +153,8 @@ pub struct Peer {
     pulls: Pulls,
     files: files::Files,
     out: VecDeque<PeerOutput>,
+    /// Transfer frames that did not decode.
+    bad_transfer_frames: u64,
 }
 
 impl Peer {
@@ -168,12 +170,18 @@ impl Peer {
             pulls: Pulls::new(PullConfig::default()),
             files: files::Files::default(),
             out: VecDeque::new(),
+            bad_transfer_frames: 0,
         }
     }
 
     /// The peer's id.
     pub fn id(&self) -> Id {
         self.node.id()
+    }
+
+    /// Transfer frames received that did not decode.
+    pub fn bad_transfer_frames(&self) -> u64 {
+        self.bad_transfer_frames
     }
 
     /// The Chord node.
@@ -432,11 +440,14 @@ impl Peer {
     fn on_link_output(&mut self, now: Millis, o: LinkOutput) {
         let out = match o {
             LinkOutput::Deliver { from, bytes } if is_transfer_frame(&bytes) => {
-                // Undecodable transfer frames are dropped; the puller's stall timer covers them.
-                if let Ok(msg) = XferMsg::decode(&bytes) {
-                    // A peer busy sending chunks is alive even if its Chord answers queue behind them.
-                    self.node.heard_from(now, from);
-                    self.on_xfer(now, from, msg);
+                // Undecodable transfer frames are counted and dropped; the puller's stall timer covers them.
+                match XferMsg::decode(&bytes) {
+                    Ok(msg) => {
+                        // A peer busy sending chunks is alive even if its Chord answers queue behind them.
+                        self.node.heard_from(now, from);
+                        self.on_xfer(now, from, msg);
+                    }
+                    Err(_) => self.bad_transfer_frames += 1,
                 }
                 return;
             }

@@ -95,6 +95,12 @@ pub struct PeerState {
     pub peers_declared_dead: u64,
     /// Reply deadlines that fired while this tab was stalled and were given more time.
     pub late_timeouts: u64,
+    /// What this tab received and refused, by reason (counts since it started):
+    /// Chord frames by [`DropReason`](crate::node::DropReason) (`malformed`,
+    /// `oversized`, `version`, `limit`, `unsolicited`, `notJoined`, `badPath`,
+    /// `storeFull`, `corrupt`), `transferMalformed` (file frames that did not
+    /// decode) and `signalsDropped` (ring-signaling envelopes dropped).
+    pub rejected: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl PeerState {
@@ -125,6 +131,7 @@ impl PeerState {
             signals_forwarded: peer.links().stats().forwarded,
             peers_declared_dead: node.stats().declared_dead,
             late_timeouts: node.stats().late_timeouts,
+            rejected: rejected(peer),
         }
     }
 }
@@ -157,4 +164,29 @@ fn held_records(peer: &Peer) -> Vec<HeldRecord> {
             }
         })
         .collect()
+}
+
+fn rejected(peer: &Peer) -> std::collections::BTreeMap<&'static str, u64> {
+    use crate::node::DropReason;
+    let stats = peer.node().stats();
+    let mut m: std::collections::BTreeMap<&'static str, u64> = DropReason::ALL
+        .iter()
+        .map(|r| {
+            let name = match r {
+                DropReason::Malformed => "malformed",
+                DropReason::Oversized => "oversized",
+                DropReason::Version => "version",
+                DropReason::Limit => "limit",
+                DropReason::Unsolicited => "unsolicited",
+                DropReason::NotJoined => "notJoined",
+                DropReason::BadPath => "badPath",
+                DropReason::StoreFull => "storeFull",
+                DropReason::Corrupt => "corrupt",
+            };
+            (name, stats.dropped(*r))
+        })
+        .collect();
+    m.insert("transferMalformed", peer.bad_transfer_frames());
+    m.insert("signalsDropped", peer.links().stats().signals_dropped);
+    m
 }

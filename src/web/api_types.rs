@@ -139,6 +139,16 @@ export interface PeerState {
   peersDeclaredDead: number;
   /** Reply deadlines that passed while this tab itself was stalled; they were given more time. */
   lateTimeouts: number;
+  /** What this tab received from other peers and refused, by reason (counts since it started):
+   *  Chord frames that were malformed, oversized, of another version, over a limit, unsolicited
+   *  (answers to nothing it asked, or from the wrong peer), for a ring it is not in, with a bad path,
+   *  beyond a full store, or carrying a corrupt record; file frames that did not decode; ring
+   *  signaling envelopes dropped. */
+  rejected: {
+    malformed: number; oversized: number; version: number; limit: number; unsolicited: number;
+    notJoined: number; badPath: number; storeFull: number; corrupt: number;
+    transferMalformed: number; signalsDropped: number;
+  };
   /** Where the maintenance timer runs: `"worker"` (not throttled in hidden tabs) or `"page"` (fallback). */
   timer: "worker" | "page";
 }

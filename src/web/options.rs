@@ -3,7 +3,6 @@
 use crate::link::LinkConfig;
 use crate::peer::PeerConfig;
 use crate::signal::{is_valid_ring_name, DEFAULT_RING};
-use crate::Config;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
