@@ -243,3 +243,50 @@ fn a_corrupt_answer_falls_back_to_a_replica() {
         "{events:?}"
     );
 }
+
+/// A successor that claims a predecessor which is not alive does not get that
+/// node adopted: stabilize asks the claimed node itself first (Zave: never
+/// adopt an unchecked pointer), and only a node that answers for itself
+/// becomes the successor.
+#[test]
+fn a_claimed_successor_that_is_not_alive_is_never_adopted() {
+    use chord::finger::FingerTable;
+    let me = Id::key_of("me");
+    let s = Id::key_of("successor");
+    // A node between us and our successor, which the successor claims as its predecessor.
+    let ghost = (1..).map(|i| Id::key_of(&format!("ghost {i}"))).find(|g| g.in_open(&me, &s)).unwrap();
+    let cfg = Config { stabilize_ms: 200, fix_fingers_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, ..Config::default() };
+    let run = |ghost_answers: bool| {
+        let mut n = Node::with_ring_state(me, cfg.clone(), 3, Some(s), &[s], FingerTable::new(), Millis(0));
+        let mut asked_ghost = 0;
+        let mut t = 0;
+        while t <= 20_000 {
+            n.handle_timeout(Millis(t));
+            let outs: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+            for o in outs {
+                match o {
+                    // The successor lies (or is right) about its predecessor.
+                    Output::Send { to, msg: Message::GetNeighbors { req } } if to == s => {
+                        n.handle_message(Millis(t), s, Message::Neighbors { req, predecessor: Some(ghost), successors: vec![me] })
+                    }
+                    Output::Send { to, msg: Message::GetNeighbors { req } } if to == ghost => {
+                        asked_ghost += 1;
+                        if ghost_answers {
+                            n.handle_message(Millis(t), ghost, Message::Neighbors { req, predecessor: Some(me), successors: vec![s, me] });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            t += 10;
+        }
+        (n.successors().first().copied(), n.successors().contains(&ghost), asked_ghost)
+    };
+    let (first, listed, asked) = run(false);
+    assert_eq!(first, Some(s), "a silent claimed node replaced a live successor");
+    assert!(!listed, "the silent claimed node entered the successor list");
+    assert!(asked >= 1, "the claim was never checked");
+    // Control: a claimed node that answers for itself is adopted.
+    let (first, _, _) = run(true);
+    assert_eq!(first, Some(ghost));
+}
