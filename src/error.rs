@@ -60,6 +60,10 @@ pub enum RequestError {
         /// Corrupt copies received.
         copies: u32,
     },
+    /// A node on the way answered with a result of the wrong kind (a lookup
+    /// answered with a value, say), every time it was asked.
+    #[error("the ring answered with something other than what was asked")]
+    BadAnswer,
     /// The key's primary stopped copying a blob and did not answer.
     #[error("the tab responsible for it stopped answering while copying it")]
     PrimaryGone,

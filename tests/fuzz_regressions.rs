@@ -70,3 +70,40 @@ fn f2_put_over_a_record_with_the_last_version_is_not_lost() {
     assert_eq!(done, Some(false), "a put over the last version was reported done");
     assert_eq!(n.store().get(&key).map(|r| r.version.seq), Some(u64::MAX));
 }
+
+/// F4 (sim_ring): a finger fix answered with a result of the wrong kind (a
+/// Sybil on the path answering the lookup with a `JoinPoint`). The node
+/// dropped the answer but kept its finger fix marked as running, so it never
+/// fixed a finger again, and a finger the dead Sybil had held stayed empty for
+/// good. Now the wrong answer fails the attempt, which is retried, and
+/// finger fixing goes on.
+#[test]
+fn f4_a_wrong_kind_of_answer_does_not_stop_finger_fixing() {
+    use chord::finger::FingerTable;
+    use chord::message::{RouteReply, RouteResult};
+    // Three nodes: most finger starts lie between the successor and the
+    // predecessor, so their lookups go to the successor (which lies).
+    let (me, s, p) = (Id::from_u64(1), Id::from_u64(1 << 20), Id::MAX);
+    let cfg = Config { fix_fingers_ms: 100, stabilize_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, ..Config::default() };
+    let mut n = Node::with_ring_state(me, cfg, 3, Some(p), &[s, p], FingerTable::new(), Millis(0));
+    let mut lookups = 0;
+    let mut t = 0;
+    while t <= 30_000 {
+        n.handle_timeout(Millis(t));
+        let outs: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+        for o in outs {
+            if let Output::Send { to, msg: Message::Route(r) } = o {
+                if r.origin == me && matches!(r.op, Op::FindSuccessor) {
+                    lookups += 1;
+                    receive(&mut n, to, &Message::RouteAck { origin: me, req: r.req });
+                    let lie = RouteResult::JoinPoint { node: to, predecessor: Some(me), successors: vec![to] };
+                    receive(&mut n, to, &Message::RouteReply(RouteReply { origin: me, req: r.req, path: vec![], hops: 1, result: lie }));
+                }
+            }
+        }
+        t += 10;
+    }
+    // One lie per attempt; every round asks again (3 attempts a fix, a fix every ~100 ms).
+    assert!(lookups > 100, "finger fixing stopped after {lookups} lookups");
+    assert!(n.fingers().runs().iter().all(|r| r.node == s || r.node == p), "{:?}", n.fingers().runs());
+}

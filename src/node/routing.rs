@@ -259,6 +259,21 @@ impl Node {
         if let RouteResult::Failed { reason, .. } = result {
             return self.fail_request(now, req, request, RequestError::Route(reason));
         }
+        let fits = matches!(
+            (&request.kind, &result),
+            (ReqKind::Lookup | ReqKind::FixFinger(_), RouteResult::Found { .. })
+                | (ReqKind::Put, RouteResult::Stored { .. })
+                | (ReqKind::Get, RouteResult::Value { .. })
+                | (ReqKind::Join { .. }, RouteResult::JoinPoint { .. })
+        );
+        if !fits {
+            // A result of the wrong kind for this request (a lying or broken
+            // node on the path): counted, and the attempt fails like any
+            // other, so it is retried or reported. Dropping it silently left
+            // a finger fix marked as running for ever (fuzz sim_ring, F4).
+            self.stats.count_drop(DropReason::Unsolicited);
+            return self.fail_request(now, req, request, RequestError::BadAnswer);
+        }
         match (request.kind, result) {
             (ReqKind::Lookup, RouteResult::Found { node }) => {
                 self.emit(Event::LookupDone { req: user_req, target, node, hops })
@@ -275,10 +290,8 @@ impl Node {
                 self.on_join_point(now, node, predecessor, successors)
             }
             (ReqKind::FixFinger(i), RouteResult::Found { node }) => self.on_finger_found(i, node),
-            (_, _) => {
-                // A result of the wrong kind for this request: treat as unsolicited.
-                self.stats.count_drop(DropReason::Unsolicited);
-            }
+            // Every other pairing was turned away above.
+            (_, _) => {}
         }
     }
 
