@@ -14,6 +14,7 @@
 //! * [`sim`] — the discrete-event simulator and the ring invariants it checks.
 //! * [`link`] — WebRTC links without IO: which links a peer keeps, and ring signaling.
 //! * [`peer`] — a node, its links and the bootstrap: what a browser tab runs.
+//! * [`ice`] — STUN/TURN servers, trickled candidates, link paths (shared with `chord-signaling`).
 //! * [`signal`] — the bootstrap server's protocol, shared with `chord-signaling`.
 //! * `web` (wasm32 only) — the browser glue and the JS API `ChordPeer`.
 //!
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod error;
 pub mod finger;
+pub mod ice;
 pub mod id;
 pub mod link;
 pub mod message;

@@ -43,6 +43,7 @@
 //! `wasm32-unknown-unknown` with the core's dependencies, so JSON encoding is
 //! left to each side (`serde_json` on the server).
 
+use crate::ice::{validate_ice_servers, IceServer, IceUrlError};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 
@@ -56,10 +57,7 @@ pub const MAX_RING_NAME_LEN: usize = 64;
 /// channel are a few KiB; the limit leaves room for many ICE candidates
 /// gathered before the offer is sent.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
-/// Longest ICE candidate line, in bytes.
-pub const MAX_CANDIDATE_BYTES: usize = 2 * 1024;
-/// Longest `sdp_mid` (media stream identification tag), in bytes.
-pub const MAX_SDP_MID_BYTES: usize = 256;
+pub use crate::ice::{MAX_CANDIDATE_BYTES, MAX_SDP_MID_BYTES};
 /// Longest human-readable reason in a server message, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
 /// Most [`ClientMsg::Signal`] messages one party may send in one introduction.
@@ -114,6 +112,16 @@ pub enum ServerMsg {
         /// When not first: the member that expects this peer's offer.
         #[serde(with = "opt_hex_id", default)]
         introducer: Option<Id>,
+        /// The STUN/TURN servers to use for every link (TURN credentials
+        /// minted for this peer); empty: host candidates only.
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
+    },
+    /// Fresh TURN credentials, sent before the previous ones expire while the
+    /// peer stays connected. Replaces the welcome's `ice_servers`.
+    IceServers {
+        /// The servers, as in [`ServerMsg::Welcome`].
+        ice_servers: Vec<IceServer>,
     },
     /// Sent to a member: `newcomer` will send an offer for `intro`; answer it.
     Introduce {
@@ -202,6 +210,9 @@ pub enum SignalError {
     /// A reason text is longer than [`MAX_REASON_BYTES`].
     #[error("reason of {0} bytes exceeds the {MAX_REASON_BYTES}-byte limit")]
     ReasonTooLong(usize),
+    /// The ICE servers sent are beyond the limits or malformed.
+    #[error("ice servers: {0}")]
+    Ice(#[from] IceUrlError),
 }
 
 impl ClientMsg {
@@ -239,6 +250,9 @@ impl ServerMsg {
     pub fn validate(&self) -> Result<(), SignalError> {
         match self {
             ServerMsg::Signal { payload, .. } => payload.validate(),
+            ServerMsg::Welcome { ice_servers, .. } | ServerMsg::IceServers { ice_servers } => {
+                Ok(validate_ice_servers(ice_servers)?)
+            }
             ServerMsg::IntroFailed { reason, .. } | ServerMsg::Error { reason } if reason.len() > MAX_REASON_BYTES => {
                 Err(SignalError::ReasonTooLong(reason.len()))
             }
@@ -367,8 +381,15 @@ mod tests {
     #[test]
     fn server_messages_round_trip() {
         let mut msgs = vec![
-            ServerMsg::Welcome { first: true, intro: None, introducer: None },
-            ServerMsg::Welcome { first: false, intro: Some(3), introducer: Some(id()) },
+            ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] },
+            ServerMsg::Welcome { first: false, intro: Some(3), introducer: Some(id()), ice_servers: vec![] },
+            ServerMsg::IceServers {
+                ice_servers: vec![IceServer {
+                    urls: vec!["turn:203.0.113.1:3478?transport=udp".into()],
+                    username: Some("1700000000:ab".into()),
+                    credential: Some("c2VjcmV0".into()),
+                }],
+            },
             ServerMsg::Introduce { intro: 3, newcomer: id() },
             ServerMsg::IntroFailed { intro: 3, reason: "gone".into() },
             ServerMsg::Error { reason: "bad".into() },
@@ -393,10 +414,10 @@ mod tests {
             serde_json::to_string(&ice).unwrap(),
             r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":"c","sdp_mid":null,"sdp_m_line_index":2}}"#
         );
-        let welcome = ServerMsg::Welcome { first: true, intro: None, introducer: None };
+        let welcome = ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] };
         assert_eq!(
             serde_json::to_string(&welcome).unwrap(),
-            r#"{"type":"welcome","first":true,"intro":null,"introducer":null}"#
+            r#"{"type":"welcome","first":true,"intro":null,"introducer":null,"ice_servers":[]}"#
         );
     }
 

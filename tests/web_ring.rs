@@ -379,7 +379,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     let me = Id::key_of(&format!("hostile {}", js_sys::Math::random()));
     server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me });
     let (intro, member) = loop {
-        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m) }))) =
+        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m), .. }))) =
             next(&mut rx).await
         {
             break (i, m);

@@ -214,6 +214,7 @@ impl Harness {
                         first: *first,
                         intro: intro.map(u64::from),
                         introducer: introducer.as_ref().map(|f| self.ctx.id(f, me)),
+                        ice_servers: Vec::new(),
                     },
                     Server::Introduce { intro, newcomer } => {
                         ServerMsg::Introduce { intro: u64::from(*intro), newcomer: self.ctx.id(newcomer, me) }
@@ -303,9 +304,9 @@ fuzz_target!(|input: Input| {
     peer.server_connecting();
     peer.server_opened(now);
     let welcome = if input.first {
-        ServerMsg::Welcome { first: true, intro: None, introducer: None }
+        ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }
     } else {
-        ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(ctx.ring[0]) }
+        ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(ctx.ring[0]), ice_servers: vec![] }
     };
     peer.server_message(now, welcome);
     let mut h = Harness {

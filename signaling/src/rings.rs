@@ -295,7 +295,7 @@ impl Rings {
                 r.founder = Some(newcomer);
             }
             self.out
-                .push_back(Output::Send(newcomer, ServerMsg::Welcome { first: true, intro: None, introducer: None }));
+                .push_back(Output::Send(newcomer, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }));
             Role::Founder
         } else {
             Role::Failed
@@ -326,7 +326,7 @@ impl Rings {
         }
         self.counters.introductions += 1;
         self.out.push_back(Output::Send(introducer, ServerMsg::Introduce { intro: intro_id, newcomer: newcomer_id }));
-        let welcome = ServerMsg::Welcome { first: false, intro: Some(intro_id), introducer: Some(introducer_id) };
+        let welcome = ServerMsg::Welcome { first: false, intro: Some(intro_id), introducer: Some(introducer_id), ice_servers: vec![] };
         self.out.push_back(Output::Send(newcomer, welcome));
     }
 

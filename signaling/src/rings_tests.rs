@@ -34,7 +34,7 @@ fn send(conn: ConnId, msg: ServerMsg) -> Output {
 }
 
 fn first() -> ServerMsg {
-    ServerMsg::Welcome { first: true, intro: None, introducer: None }
+    ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }
 }
 
 /// Connection `n` has id `n`. Returns the outputs of its hello.
@@ -58,7 +58,7 @@ fn ring_of(members: &[ConnId], now: Instant) -> Rings {
 fn welcome_of(out: &[Output], newcomer: ConnId) -> (IntroId, ConnId) {
     out.iter()
         .find_map(|o| match o {
-            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by) })
+            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by), .. })
                 if *c == newcomer =>
             {
                 Some((*i, by_conn(by)))
@@ -112,7 +112,7 @@ fn the_first_peer_founds_the_ring_and_the_next_is_introduced_to_it() {
         out,
         vec![
             send(1, ServerMsg::Introduce { intro: 1, newcomer: id(2) }),
-            send(2, ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(id(1)) }),
+            send(2, ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(id(1)), ice_servers: vec![] }),
         ]
     );
     assert_eq!(r.counters().introductions, 1);

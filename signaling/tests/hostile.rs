@@ -48,7 +48,7 @@ fn json(msg: &ClientMsg) -> Message {
 /// A fresh peer can still found a ring: the server survived.
 async fn still_serving(addr: SocketAddr, n: u64) {
     let (_c, welcome) = Client::join(addr, &format!("survivor-{n}"), n).await;
-    assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None });
+    assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
 }
 
 #[tokio::test]

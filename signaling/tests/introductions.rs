@@ -29,7 +29,7 @@ async fn a_newcomer_is_introduced_and_its_signals_relayed_both_ways() {
     stats_until(addr, |s| s.members == 1).await;
 
     let (mut newcomer, welcome) = Client::join(addr, "default", 2).await;
-    let ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(introducer) } = welcome else {
+    let ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(introducer), .. } = welcome else {
         panic!("expected an introduction, got {welcome:?}");
     };
     assert_eq!(introducer, id(1));
@@ -92,7 +92,7 @@ async fn rings_are_isolated() {
     in_a.expect_silence(Duration::from_millis(200)).await;
     // The same id may live in two rings.
     let (_same_id, welcome) = Client::join(addr, "c", 1).await;
-    assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None });
+    assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
 }
 
 #[tokio::test]

@@ -106,7 +106,7 @@ async fn an_origin_not_listed_is_refused() {
     from_the_page.headers_mut().insert("origin", page.parse().unwrap());
     let mut c = Client::try_connect(addr, from_the_page).await.expect("a listed origin");
     c.send(&hello("origins", 1)).await;
-    assert_eq!(c.recv().await, ServerMsg::Welcome { first: true, intro: None, introducer: None });
+    assert_eq!(c.recv().await, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
 }
 
 #[tokio::test]

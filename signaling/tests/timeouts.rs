@@ -13,7 +13,7 @@ fn offer() -> SignalPayload {
 
 fn introduction(welcome: &ServerMsg) -> (u64, chord::Id) {
     match welcome {
-        ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by) } => (*intro, *by),
+        ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by), .. } => (*intro, *by),
         other => panic!("expected an introduction, got {other:?}"),
     }
 }
@@ -83,7 +83,7 @@ async fn when_the_last_member_leaves_mid_introduction_the_newcomer_founds_the_ri
     member.send(&ClientMsg::Bye).await;
     let failed = newcomer.recv().await;
     assert!(matches!(failed, ServerMsg::IntroFailed { intro: i, .. } if i == intro), "{failed:?}");
-    assert_eq!(newcomer.recv().await, ServerMsg::Welcome { first: true, intro: None, introducer: None });
+    assert_eq!(newcomer.recv().await, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
     newcomer.send(&ClientMsg::Member).await;
     let s = stats_until(addr, |s| s.members == 1 && s.connections == 1).await;
     assert_eq!((s.introductions, s.introductions_failed), (1, 1));

@@ -258,7 +258,7 @@ impl Peer {
                 // Cannot fail: the node is idle.
                 let _ = self.node.create(now);
             }
-            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via) } if idle && via != self.id() => {
+            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via), .. } if idle && via != self.id() => {
                 self.introducer = Some(via);
                 self.links.connect_via_server(now, via, intro);
             }
@@ -268,6 +268,7 @@ impl Peer {
                     self.out.push_back(PeerOutput::Server(ClientMsg::Member));
                 }
             }
+            ServerMsg::IceServers { .. } => {}
             ServerMsg::Introduce { .. } => {} // the newcomer's offer follows
             ServerMsg::Signal { intro, from, payload } => self.links.server_signal(now, intro, from, payload),
             ServerMsg::IntroFailed { reason, .. } if idle => {

@@ -586,7 +586,7 @@ impl World {
                 if others.is_empty() {
                     // The founder counts as a member at once.
                     self.server.members.push(p);
-                    self.server_send(p, ServerMsg::Welcome { first: true, intro: None, introducer: None });
+                    self.server_send(p, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
                 } else {
                     let m = others[self.rng.below(others.len() as u64) as usize];
                     self.server.next_intro += 1;
@@ -594,7 +594,7 @@ impl World {
                     self.server.intros.insert(intro, (p, m));
                     self.server.pairs.push((p, m));
                     let (newcomer, introducer) = (self.id(p), self.id(m));
-                    self.server_send(p, ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(introducer) });
+                    self.server_send(p, ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(introducer), ice_servers: vec![] });
                     self.server_send(m, ServerMsg::Introduce { intro, newcomer });
                 }
             }

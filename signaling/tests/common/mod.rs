@@ -123,7 +123,7 @@ impl Client {
     /// Founds ring `ring` as peer `n` and reports member.
     pub async fn found(addr: SocketAddr, ring: &str, n: u64) -> Client {
         let (mut c, welcome) = Client::join(addr, ring, n).await;
-        assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None });
+        assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
         c.send(&ClientMsg::Member).await;
         c
     }
@@ -207,7 +207,7 @@ impl Client {
 pub async fn assert_introduces(addr: SocketAddr, ring: &str, n: u64) -> (Client, Client) {
     let mut member = Client::found(addr, ring, n).await;
     let (mut newcomer, welcome) = Client::join(addr, ring, n + 1).await;
-    let ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by) } = welcome else {
+    let ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by), .. } = welcome else {
         panic!("expected an introduction to peer {n}, got {welcome:?}");
     };
     assert_eq!(by, id(n));

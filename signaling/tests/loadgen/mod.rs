@@ -334,7 +334,7 @@ async fn introduce_pair(addr: SocketAddr, pair: usize) -> Result<Duration, Strin
     let mut newcomer = connect(addr).await?;
     send(&mut newcomer, &hello(&ring, b)).await?;
     let intro = match recv(&mut newcomer).await? {
-        ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by) } if by == Id::from_u64(a) => intro,
+        ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by), .. } if by == Id::from_u64(a) => intro,
         other => return Err(format!("newcomer: expected an introduction to the founder, got {other:?}")),
     };
     match recv(&mut founder).await? {
