@@ -10,8 +10,15 @@ use wasm_bindgen::prelude::*;
 const TS_TYPES: &'static str = r#"
 /** Options of `ChordPeer.join`. Every field but `signalingUrl` is optional. */
 export interface JoinOptions {
-  /** WebSocket URL of the bootstrap signaling server, e.g. `ws://127.0.0.1:8080/ws`. */
-  signalingUrl: string;
+  /** WebSocket URL of the bootstrap signaling server, e.g. `ws://127.0.0.1:8080/ws`, or a list of
+   *  them tried in order until one answers (`PeerState.signalingUrl` says which one is in use). */
+  signalingUrl: string | string[];
+  /** STUN/TURN servers for every link, instead of those the signaling server sends. Default: the
+   *  server's (none if it sends none: then only host candidates, enough on one network). */
+  iceServers?: RTCIceServer[];
+  /** `"relay"` forces every link through a TURN server (no direct path is even tried); `"all"` lets
+   *  ICE pick the best path. Default `"all"`. */
+  iceTransportPolicy?: IcePolicy;
   /** Ring name (letters, digits, `_`, `-`); independent rings share a server. Default `"default"`. */
   ring?: string;
   /** Copies kept of each value (the key's successor and the next `replicas - 1`). Default 3. */
@@ -101,16 +108,60 @@ export interface FingerRun {
   node: string;
 }
 
+/** Which ICE paths may be used: any (`"all"`) or only through a TURN server (`"relay"`). */
+export type IcePolicy = "all" | "relay";
+
+/** Kind of an ICE candidate (RTCIceCandidate.type): the tab's own address (`"host"`), its public
+ *  address as a STUN server saw it (`"srflx"`), one the other side saw it send from (`"prflx"`), or
+ *  an address on a TURN server (`"relay"`). */
+export type CandidateType = "host" | "srflx" | "prflx" | "relay";
+
+/** The path a link took: the candidate types of the pair ICE selected (from `getStats`). The link
+ *  goes through a TURN server when either side is `"relay"`; otherwise it is direct. */
+export interface IcePath {
+  /** This tab's end. */
+  local: CandidateType;
+  /** The other peer's end. */
+  remote: CandidateType;
+}
+
+/** A STUN or TURN server in use; its credentials are never shown. */
+export interface IceServerInfo {
+  urls: string[];
+}
+
+/** How this peer traverses NATs: `state().ice`. */
+export interface IceState {
+  /** The STUN/TURN servers in use (empty: host candidates only, enough on one network). */
+  servers: IceServerInfo[];
+  /** `JoinOptions.iceTransportPolicy`. */
+  policy: IcePolicy;
+  /** Where `servers` came from: the signaling server, `JoinOptions.iceServers`, or nowhere. */
+  source: "server" | "options" | "none";
+  /** Times the signaling server sent fresh TURN credentials. */
+  refreshes: number;
+}
+
+/** Why a link could not be made: this tab gathered no ICE candidate at all (`"no_candidates"`),
+ *  ICE found no working path (`"no_path"`; a TURN server may be needed), it took too long
+ *  (`"timeout"`), or the other peer refused it, being at its link limit (`"refused"`). */
+export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused";
+
 /** A WebRTC link to another peer. */
 export interface LinkInfo {
   /** The peer's id. */
   peer: string;
-  /** `"connecting"` or `"open"`. */
-  state: "connecting" | "open";
+  /** `"connecting"`, `"open"`, or `"restarting"`: its path failed and an ICE restart is under way
+   *  (the link stays in the tables meanwhile). */
+  state: "connecting" | "open" | "restarting";
   /** How it was signaled: `"server"` (the bootstrap introduction) or `"ring"`. */
   via: "server" | "ring";
   /** Whether the Chord tables need it (predecessor, successor list, fingers). */
   wanted: boolean;
+  /** The selected candidate pair; null until connected. */
+  candidates: IcePath | null;
+  /** Round-trip time of the selected candidate pair in ms; null until measured. */
+  rttMs: number | null;
 }
 
 /** `peer.state()`: a snapshot of the routing state. */
@@ -131,6 +182,14 @@ export interface PeerState {
   links: LinkInfo[];
   /** `"connected"`, `"connecting"` or `"closed"`: the ring keeps working while it is closed. */
   server: "connected" | "connecting" | "closed";
+  /** The signaling server in use (one of `JoinOptions.signalingUrl`); null before one answered. */
+  signalingUrl: string | null;
+  /** STUN/TURN servers and policy of the links. */
+  ice: IceState;
+  /** Links that could not be made, by `LinkFailureReason` (counts since the tab started). */
+  linkFailures: { noCandidates: number; noPath: number; timeout: number; refused: number };
+  /** ICE restarts of links whose path failed: begun, that found a path again, that did not. */
+  iceRestarts: { started: number; succeeded: number; failed: number };
   /** RTCPeerConnections this page has created (Chromium allows about 500 per page). */
   connectionsCreated: number;
   /** Envelopes of ring signaling this peer forwarded for others. */
@@ -160,6 +219,12 @@ export type ChordEvent =
   | { type: "predecessor"; predecessor: string | null }
   | { type: "link_open"; peer: string; via: "server" | "ring" }
   | { type: "link_closed"; peer: string }
+  /** A link's path failed; an ICE restart is under way. */
+  | { type: "link_restarting"; peer: string }
+  /** A link could not be made; `reason` says why. */
+  | { type: "link_failed"; peer: string; reason: LinkFailureReason }
+  /** The signaling server sent fresh TURN credentials; these servers are now in use. */
+  | { type: "ice_servers"; servers: IceServerInfo[] }
   | { type: "server"; state: "connected" | "closed" }
   | { type: "lost_ring" }
   | { type: "left" }
