@@ -1,0 +1,435 @@
+// The NAT lab from node: the public host's servers (chord-signaling, coturn), the knobs the cases
+// turn (NAT↔NAT cut, coturn killed), Chromium on a NATed host, peer pages, TURN REST credentials
+// and raw RTCPeerConnections. Runs only inside tests/netlab/run.sh (NETLAB_INSIDE=1); see README.md.
+
+import { execFile, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium } from '../../e2e/node_modules/playwright-core/index.mjs';
+import { GiveUp, sleep, waitFor, withTimeout } from '../../e2e/lib/wait.mjs';
+import { ROOT, SERVER_BIN, WWW } from '../../e2e/lib/server.mjs';
+
+const run = promisify(execFile);
+
+export { ROOT };
+/** The public host's address (pub): signaling + coturn. */
+export const PUB = process.env.NETLAB_PUB ?? '203.0.113.10';
+export const HTTP = `http://${PUB}:8080`;
+export const WS = `ws://${PUB}:8080/ws`;
+export const STUN_URL = `stun:${PUB}:3478`;
+export const TURN_URL = `turn:${PUB}:3478?transport=udp`;
+/** The NATed hosts: h1 and h2 behind port-restricted cone NATs, h3 behind a symmetric NAT. */
+export const HOSTS = (process.env.NETLAB_HOSTS ?? 'h1 h2 h3').split(' ');
+export const CONE_HOSTS = ['h1', 'h2'];
+export const SYMMETRIC_HOST = 'h3';
+export const OUT = path.join(ROOT, 'out/netlab');
+const RUN_DIR = process.env.NETLAB_RUN ?? '/run/netlab';
+export const TURN_SECRET = 'netlab-turn-secret-not-for-production';
+export const TURN_REALM = 'netlab.test';
+
+/** Throws unless this process runs inside the lab (tests/netlab/run.sh). */
+export function assertInLab() {
+  if (process.env.NETLAB_INSIDE !== '1' || !existsSync(`${RUN_DIR}/chromium-h1`)) {
+    throw new Error('run me inside the NAT lab: tests/netlab/run.sh node --test tests/netlab/nat.test.mjs (or make test-netlab)');
+  }
+  mkdirSync(OUT, { recursive: true });
+}
+
+const stamp = () => new Date().toISOString().slice(11, 23);
+
+/** `iptables` in the inet namespace. */
+const inetIptables = (...args) => run('ip', ['netns', 'exec', 'inet', 'iptables', '-w', ...args], { timeout: 10_000 });
+
+/**
+ * Cuts (`drop`) or restores (`open`) every packet between two NATs' public addresses in inet's
+ * FORWARD chain: then only paths through pub (TURN) remain.
+ * @param {'drop' | 'open'} mode
+ */
+export async function natnat(mode) {
+  await inetIptables('-F', 'NATNAT');
+  if (mode === 'drop') await inetIptables('-A', 'NATNAT', '-i', 'i-nat+', '-o', 'i-nat+', '-j', 'DROP');
+}
+
+/** Packets dropped by the NAT↔NAT cut so far. */
+export async function natnatDropped() {
+  const { stdout } = await inetIptables('-L', 'NATNAT', '-v', '-n', '-x');
+  const line = stdout.split('\n').find((l) => /DROP/.test(l));
+  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+}
+
+/**
+ * A long-running process in a lab namespace, its output kept in `log` (and in out/netlab/NAME.log
+ * when `save()` is called).
+ */
+function spawnIn(ns, name, cmd, args, env = {}) {
+  const proc = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const p = {
+    name,
+    proc,
+    pid: proc.pid,
+    log: [],
+    exited: false,
+    exit: null,
+    save: () => writeFileSync(path.join(OUT, `${name}.log`), p.log.join('\n') + '\n'),
+    kill: async (signal = 'SIGKILL') => {
+      if (p.exited) return;
+      const gone = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill(signal);
+      await withTimeout(gone, 5000, `${name} exit after ${signal}`).catch(() => {});
+    },
+    stop: async () => {
+      if (p.exited) return;
+      proc.kill('SIGTERM');
+      await withTimeout(new Promise((resolve) => proc.once('exit', resolve)), 3000, `${name} exit`).catch(() => p.kill('SIGKILL'));
+    },
+  };
+  const onData = (chunk) => {
+    for (const line of chunk.toString().split('\n')) if (line) p.log.push(`${stamp()} ${line}`);
+  };
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  proc.once('exit', (code, signal) => {
+    p.exited = true;
+    p.exit = { code, signal };
+    p.log.push(`${stamp()} [exited: code ${code}, signal ${signal}]`);
+  });
+  return p;
+}
+
+/** One STUN Binding request from this namespace (ctl) to pub; resolves true when answered. */
+function stunPing(port = 3478, ms = 500) {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    const req = Buffer.alloc(20);
+    req.writeUInt16BE(0x0001, 0);
+    req.writeUInt16BE(0, 2);
+    req.writeUInt32BE(0x2112a442, 4);
+    for (let i = 8; i < 20; i++) req[i] = (Math.random() * 256) | 0;
+    const done = (ok) => {
+      clearTimeout(t);
+      sock.close();
+      resolve(ok);
+    };
+    const t = setTimeout(() => done(false), ms);
+    sock.on('message', (m) => done(m.length >= 20 && m.readUInt16BE(0) === 0x0101));
+    sock.on('error', () => done(false));
+    sock.send(req, port, PUB);
+  });
+}
+
+/**
+ * Starts coturn on pub (REST shared secret, UDP only, relay on pub's address) and waits until it
+ * answers a STUN Binding request.
+ */
+export async function startTurn({ secret = TURN_SECRET, name = 'turnserver' } = {}) {
+  const db = `${RUN_DIR}/turndb-${Date.now()}`;
+  const turn = spawnIn('pub', name, 'turnserver', [
+    '-n',
+    `--listening-ip=${PUB}`,
+    `--relay-ip=${PUB}`,
+    '--listening-port=3478',
+    '--use-auth-secret',
+    `--static-auth-secret=${secret}`,
+    `--realm=${TURN_REALM}`,
+    '--fingerprint',
+    '--no-cli',
+    '--no-tls',
+    '--no-dtls',
+    '--no-tcp-relay',
+    // The lab's public addresses are TEST-NET-3; let the relay reach them (and its own address,
+    // for relay↔relay).
+    '--allowed-peer-ip=203.0.113.0-203.0.113.255',
+    '--min-port=49152',
+    '--max-port=65535',
+    `--pidfile=${RUN_DIR}/turnserver-${Date.now()}.pid`,
+    `--db=${db}`,
+    '--log-file=stdout',
+    '--simple-log',
+    '--verbose',
+  ]);
+  await waitFor(
+    async () => {
+      if (turn.exited) throw new GiveUp(`turnserver exited:\n${turn.log.join('\n')}`);
+      return stunPing();
+    },
+    10_000,
+    { what: 'coturn to answer STUN on pub:3478', interval: 100, detail: () => turn.log.slice(-20).join('\n') },
+  );
+  return turn;
+}
+
+/**
+ * TURN REST credentials (coturn --use-auth-secret): username `<expiry>:<name>`, password
+ * base64(HMAC-SHA1(secret, username)).
+ */
+export function turnCredentials(name, ttlSeconds = 3600, secret = TURN_SECRET) {
+  const username = `${Math.floor(Date.now() / 1000) + ttlSeconds}:${name}`;
+  const credential = createHmac('sha1', secret).update(username).digest('base64');
+  return { username, credential };
+}
+
+/** An RTCIceServer[] for pages: STUN and/or TURN on pub (TURN with fresh REST credentials). */
+export function iceServers({ stun = true, turn = true, name = 'raw', ttl = 3600 } = {}) {
+  const out = [];
+  if (stun) out.push({ urls: [STUN_URL] });
+  if (turn) out.push({ urls: [TURN_URL], ...turnCredentials(name, ttl) });
+  return out;
+}
+
+/** The server's --help text (to see which ICE flags it has). */
+export async function signalingHelp() {
+  const { stdout } = await run(SERVER_BIN, ['--help'], { timeout: 5000 }).catch((e) => ({ stdout: String(e.stdout ?? '') }));
+  return stdout;
+}
+
+/**
+ * Starts `chord-signaling --addr PUB:8080 --www www` on pub with the given ICE flags and waits
+ * until `/stats` answers from here.
+ * @param {{ stun?: boolean, turn?: boolean, ttl?: number, extra?: string[], name?: string }} [opts]
+ *   stun: `--ice-server stun:…`; turn: `--ice-server turn:…` + `--turn-secret-file`; ttl: `--turn-ttl`.
+ */
+export async function startSignaling({ stun = false, turn = false, ttl, extra = [], name = 'signaling' } = {}) {
+  if (!existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} not found: run \`make web server\``);
+  const args = ['--addr', `${PUB}:8080`, '--www', WWW];
+  if (stun) args.push('--ice-server', STUN_URL);
+  if (turn) {
+    const file = `${RUN_DIR}/turn-secret`;
+    writeFileSync(file, `${TURN_SECRET}\n`, { mode: 0o600 });
+    args.push('--ice-server', TURN_URL, '--turn-secret-file', file);
+  }
+  if (ttl !== undefined) args.push('--turn-ttl', String(ttl));
+  args.push(...extra);
+  const server = spawnIn('pub', name, SERVER_BIN, args, { RUST_LOG: process.env.E2E_SERVER_LOG ?? 'info', NO_COLOR: '1' });
+  server.args = args;
+  server.url = HTTP;
+  server.wsUrl = WS;
+  server.stats = async () => {
+    const res = await fetch(`${HTTP}/stats`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) throw new Error(`GET /stats: HTTP ${res.status}`);
+    return res.json();
+  };
+  try {
+    await waitFor(
+      () => {
+        if (server.exited) throw new GiveUp(`chord-signaling ${args.join(' ')} exited:\n${server.log.join('\n')}`);
+        return server.stats();
+      },
+      10_000,
+      { what: `${HTTP}/stats to answer`, interval: 100, detail: () => server.log.join('\n') },
+    );
+  } catch (e) {
+    await server.kill();
+    throw e;
+  }
+  return server;
+}
+
+/** Chromium flags in the lab: mDNS hiding stays ON (no loopback flags); no DNS except pub's IP. */
+export const LAB_CHROMIUM_ARGS = Object.freeze([
+  `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${PUB}`,
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+]);
+
+/** A headless Chromium process in host namespace `host` (h1, h2, h3). */
+export async function launchOn(host) {
+  const browser = await chromium.launch({
+    executablePath: `${RUN_DIR}/chromium-${host}`,
+    headless: true,
+    args: [...LAB_CHROMIUM_ARGS],
+    timeout: 30_000,
+  });
+  browser.host = host;
+  return browser;
+}
+
+export async function closeBrowser(browser, ms = 10_000) {
+  await withTimeout(browser.close(), ms, 'browser.close').catch(() => {});
+}
+
+/** A blank page (about:blank) in `browser` for raw RTCPeerConnections. */
+export async function blankPage(browser, name = 'raw') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${stamp()} [${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`${stamp()} [pageerror] ${e.stack ?? e.message}`));
+  await page.goto("about:blank");
+  return { name, page, context, logs, host: browser.host };
+}
+
+/**
+ * Opens the peer page on pub (`/?ring=R&signal=WS&…`, never loopback=1) in a fresh context and
+ * waits for `window.chordReady`. Resolves with the peer, or rejects with the page's reason.
+ * With `expectFailure`, resolves `{ ok: false, reason, ms }` / `{ ok: true, ms }` instead.
+ */
+export async function openPeer(browser, { ring, name = 'peer', params = {}, timeoutMs = 30_000, setup, expectFailure = false }) {
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${stamp()} [${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`${stamp()} [pageerror] ${e.stack ?? e.message}`));
+  page.on('crash', () => logs.push(`${stamp()} [crash] the page crashed`));
+  const query = new URLSearchParams({ ring, signal: WS, ...params });
+  const url = `${HTTP}/?${query}`;
+  const peer = { name, host: browser.host, id: '', page, context, logs, url, state: () => page.evaluate(() => window.chord.state()) };
+  const t0 = Date.now();
+  try {
+    if (setup) await setup(page);
+    await page.goto(url, { timeout: left(), waitUntil: 'load' });
+    await page.waitForFunction(() => window.chordReady !== undefined, null, { timeout: left(), polling: 50 });
+    const joined = await withTimeout(
+      page.evaluate(async () => {
+        try {
+          await window.chordReady;
+          return { ok: true, id: window.chord.id };
+        } catch (e) {
+          return { ok: false, reason: String(e?.message ?? e), stack: String(e?.stack ?? '') };
+        }
+      }),
+      left(),
+      `${name}: window.chordReady`,
+    );
+    joined.ms = Date.now() - t0;
+    if (expectFailure) {
+      peer.result = joined;
+      return peer;
+    }
+    if (!joined.ok) throw new Error(`${name}: joining failed after ${joined.ms} ms: ${joined.reason}\n${joined.stack}`);
+    peer.id = String(joined.id).toLowerCase();
+  } catch (e) {
+    e.message += `\n--- ${name} page log (${url}) ---\n${logs.join('\n')}`;
+    await context.close().catch(() => {});
+    throw e;
+  }
+  return peer;
+}
+
+/**
+ * Connects two pages with a raw RTCPeerConnection pair (complete SDP through node, no trickle)
+ * with `iceServers` and `policy`, one ordered data channel, and returns the selected candidate
+ * pair's types as each side sees it: `{ a: { local, remote }, b: { local, remote }, ms }`.
+ * Rejects (bounded) if ICE fails. Both pages keep `window.__raw` (rtc.mjs's rawTransfer works on it).
+ */
+export async function connectRaw(a, b, { iceServers = [], policy = 'all', timeoutMs = 15_000 } = {}) {
+  const t0 = Date.now();
+  const gather = `async (pc, ms) => {
+    if (pc.iceGatheringState !== 'complete') {
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, ms);
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState === 'complete') { clearTimeout(t); resolve(); }
+        });
+      });
+    }
+    return { type: pc.localDescription.type, sdp: pc.localDescription.sdp };
+  }`;
+  const gatherMs = 5000;
+  const offer = await withTimeout(
+    a.evaluate(
+      async ([cfg, gather, ms]) => {
+        window.__raw?.pc?.close();
+        const pc = new RTCPeerConnection(cfg);
+        const dc = pc.createDataChannel('raw', { ordered: true });
+        dc.binaryType = 'arraybuffer';
+        const raw = (window.__raw = { pc, dc, inbox: [], waiters: [] });
+        dc.onmessage = (ev) => {
+          const w = raw.waiters.shift();
+          if (w) w(ev.data);
+          else raw.inbox.push(ev.data);
+        };
+        raw.opened = new Promise((resolve, reject) => {
+          dc.onopen = () => resolve();
+          pc.oniceconnectionstatechange = () => {
+            if (pc.iceConnectionState === 'failed') reject(new Error('ICE failed'));
+          };
+        });
+        raw.opened.catch(() => {});
+        await pc.setLocalDescription(await pc.createOffer());
+        return (0, eval)(`(${gather})`)(pc, ms);
+      },
+      [{ iceServers, iceTransportPolicy: policy }, gather, gatherMs],
+    ),
+    gatherMs + 5000,
+    'raw: offer',
+  );
+  const answer = await withTimeout(
+    b.evaluate(
+      async ([cfg, offer, gather, ms]) => {
+        window.__raw?.pc?.close();
+        const pc = new RTCPeerConnection(cfg);
+        const raw = (window.__raw = { pc, dc: null, received: 0, total: 0, first: 0 });
+        raw.channel = new Promise((resolve) => {
+          pc.ondatachannel = (ev) => {
+            const dc = ev.channel;
+            dc.binaryType = 'arraybuffer';
+            dc.onmessage = (m) => {
+              const n = typeof m.data === 'string' ? 0 : m.data.byteLength;
+              if (raw.received === 0) raw.first = performance.now();
+              raw.received += n;
+              if (raw.total > 0 && raw.received >= raw.total) {
+                dc.send(JSON.stringify({ received: raw.received, ms: performance.now() - raw.first }));
+                raw.received = 0;
+                raw.total = 0;
+              }
+            };
+            raw.dc = dc;
+            resolve(dc);
+          };
+        });
+        await pc.setRemoteDescription(offer);
+        await pc.setLocalDescription(await pc.createAnswer());
+        return (0, eval)(`(${gather})`)(pc, ms);
+      },
+      [{ iceServers, iceTransportPolicy: policy }, offer, gather, gatherMs],
+    ),
+    gatherMs + 5000,
+    'raw: answer',
+  );
+  const cands = (sdp) => sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ').slice(4, 8).join(' '));
+  const info = { offerCandidates: cands(offer.sdp), answerCandidates: cands(answer.sdp) };
+  try {
+    await withTimeout(
+      a.evaluate(async (answer) => {
+        await window.__raw.pc.setRemoteDescription(answer);
+        await window.__raw.opened;
+      }, answer),
+      timeoutMs,
+      'raw: data channel open',
+    );
+    await withTimeout(b.evaluate(() => window.__raw.channel.then(() => true)), timeoutMs, 'raw: receiver side');
+  } catch (e) {
+    e.message += `\n  candidates: ${JSON.stringify(info)}`;
+    throw e;
+  }
+  const pairOf = (page) =>
+    page.evaluate(async () => {
+      const stats = await window.__raw.pc.getStats();
+      let pairId;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+      });
+      const pair = pairId && stats.get(pairId);
+      if (!pair) return null;
+      const l = stats.get(pair.localCandidateId);
+      const r = stats.get(pair.remoteCandidateId);
+      return { local: l?.candidateType, remote: r?.candidateType, localAddr: `${l?.address}:${l?.port}`, remoteAddr: `${r?.address}:${r?.port}` };
+    });
+  return { a: await pairOf(a), b: await pairOf(b), ms: Date.now() - t0, ...info };
+}
+
+export { GiveUp, sleep, waitFor, withTimeout };
