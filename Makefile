@@ -18,7 +18,7 @@ setup: ## Install everything: wasm target, wasm-bindgen-cli, Chromium + driver, 
 setup-wasm: ## Install only what the web build needs (wasm target, wasm-bindgen-cli)
 	@./scripts/setup.sh wasm
 
-test: setup test-native test-wasm test-browser ## All tests: unit, property, simulator, CLI, wasm build, browser (wasm-bindgen + end-to-end)
+test: setup test-native test-wasm test-browser test-netlab ## All tests: unit, property, simulator, CLI, wasm build, browser (wasm-bindgen + end-to-end), NAT lab
 	@echo "make test: all green"
 
 test-native: ## Native tests, release-optimised (the simulator tests need it)
@@ -66,6 +66,13 @@ test-churn: setup web server ## Only the churn end-to-end test (16 tabs, 4 proce
 
 bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip; $(BENCH_OUT)/files.json
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json
+
+.PHONY: test-netlab bench-netlab
+test-netlab: setup web server ## WebRTC through NATs, STUN and TURN (coturn) in a simulated internet (tests/netlab; root); logs in out/netlab/
+	./tests/netlab/run.sh --timeout 900 node --test --test-concurrency=1 --test-timeout=600000 tests/netlab/nat.test.mjs
+
+bench-netlab: setup web server ## Ring over TURN in the NAT lab: joins, convergence, 16 MiB get vs raw relayed channel; $(BENCH_OUT)/netlab.json
+	./tests/netlab/run.sh --timeout 600 node tests/netlab/bench.mjs --out $(BENCH_OUT)/netlab.json
 
 paper: sim ## The Chord paper's experiments: SVG plots and a table in out/paper/
 	./target/release/chord-sim paper --out out/paper
