@@ -372,14 +372,14 @@ impl CandidateKind {
 
 /// The path a connected link uses: the types of the selected candidate pair
 /// and its round-trip time, as `getStats()` reports them.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PathInfo {
     /// This side's candidate.
     pub local: CandidateKind,
     /// The other side's candidate.
     pub remote: CandidateKind,
-    /// The pair's current round-trip time in ms, once measured.
-    pub rtt_ms: Option<f64>,
+    /// The pair's current round-trip time in whole ms (rounded), once measured.
+    pub rtt_ms: Option<u32>,
 }
 
 impl PathInfo {

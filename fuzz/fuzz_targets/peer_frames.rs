@@ -109,7 +109,7 @@ impl Harness {
     fn drain(&mut self) {
         while let Some(out) = self.peer.poll_output() {
             match out {
-                PeerOutput::Rtc(RtcCommand::Create { link, peer, remote_offer }) => {
+                PeerOutput::Rtc(RtcCommand::Create { link, peer, remote_offer, .. }) => {
                     if self.links.len() == 128 {
                         self.links.remove(0);
                     }

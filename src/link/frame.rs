@@ -5,12 +5,15 @@
 //! with [`LINK_FRAME_TAG`], then postcard. The tag costs Chord messages
 //! nothing, so they keep the whole `maxMessageSize` (262144 bytes).
 //!
-//! The one link frame is an [`Envelope`]: an offer, answer or refusal for a
-//! new WebRTC link, travelling through the ring to the peer it is for. Offers
-//! go greedily towards their target over open links and record the path;
-//! answers walk that path back, so they need no routing state and reach a
-//! newcomer that nobody but its introducer knows yet.
+//! The one link frame is an [`Envelope`]: an offer, answer, trickled ICE
+//! candidate, ICE-restart offer or refusal for a WebRTC link, travelling
+//! through the ring to the peer it is for. Offers (and the offerer's
+//! candidates) go greedily towards their target over open links and record
+//! the path; answers (and the answerer's candidates) walk that path back, so
+//! they need no routing state and reach a newcomer that nobody but its
+//! introducer knows yet.
 
+use crate::ice::Candidate;
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 
@@ -42,12 +45,28 @@ pub struct Envelope {
 /// What an [`Envelope`] carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnvelopeBody {
-    /// A session description offer with every ICE candidate (no trickling).
+    /// A session description offer (its candidates trickle after it).
     Offer(String),
-    /// The answer to an offer, with every ICE candidate.
+    /// The answer to an offer or to a restart.
     Answer(String),
     /// The target will not link now (it is at its link limit).
     Refuse,
+    /// One ICE candidate the offerer trickled (routed like its offer); an
+    /// empty candidate line marks the end of its candidates.
+    OfferCandidate(Candidate),
+    /// One ICE candidate the answerer trickled (walks the offer's path back).
+    AnswerCandidate(Candidate),
+    /// An ICE-restart offer for the session's existing link, whose path
+    /// failed: same data channel, new candidates.
+    Restart(String),
+}
+
+impl EnvelopeBody {
+    /// Whether it travels from the offerer towards the answerer (greedily,
+    /// recording its path) rather than back along a recorded path.
+    pub fn is_forward(&self) -> bool {
+        matches!(self, EnvelopeBody::Offer(_) | EnvelopeBody::Restart(_) | EnvelopeBody::OfferCandidate(_))
+    }
 }
 
 /// Why a link frame was not accepted.
@@ -92,9 +111,12 @@ impl Envelope {
             return Err(FrameError::Limit("path too long"));
         }
         match &env.body {
-            EnvelopeBody::Offer(sdp) | EnvelopeBody::Answer(sdp) if sdp.len() > MAX_ENVELOPE_SDP_BYTES => {
+            EnvelopeBody::Offer(sdp) | EnvelopeBody::Answer(sdp) | EnvelopeBody::Restart(sdp)
+                if sdp.len() > MAX_ENVELOPE_SDP_BYTES =>
+            {
                 Err(FrameError::Limit("sdp too long"))
             }
+            EnvelopeBody::OfferCandidate(c) | EnvelopeBody::AnswerCandidate(c) if c.validate().is_err() => Err(FrameError::Limit("candidate too long")),
             _ => Ok(env),
         }
     }
@@ -116,7 +138,16 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for e in [env(EnvelopeBody::Offer("v=0".into()), 3), env(EnvelopeBody::Answer(String::new()), 0), env(EnvelopeBody::Refuse, 1)] {
+        let cand = Candidate { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) };
+        for e in [
+            env(EnvelopeBody::Offer("v=0".into()), 3),
+            env(EnvelopeBody::Answer(String::new()), 0),
+            env(EnvelopeBody::Refuse, 1),
+            env(EnvelopeBody::OfferCandidate(cand.clone()), 2),
+            env(EnvelopeBody::AnswerCandidate(cand), 2),
+            env(EnvelopeBody::OfferCandidate(Candidate::end()), 0),
+            env(EnvelopeBody::Restart("v=0".into()), 1),
+        ] {
             let bytes = e.encode();
             assert!(is_link_frame(&bytes));
             assert_eq!(Envelope::decode(&bytes), Ok(e));
@@ -139,6 +170,10 @@ mod tests {
         assert_eq!(Envelope::decode(&long_path), Err(FrameError::Limit("path too long")));
         let long_sdp = env(EnvelopeBody::Offer("a".repeat(MAX_ENVELOPE_SDP_BYTES + 1)), 0).encode();
         assert_eq!(Envelope::decode(&long_sdp), Err(FrameError::Limit("sdp too long")));
+        let long_restart = env(EnvelopeBody::Restart("a".repeat(MAX_ENVELOPE_SDP_BYTES + 1)), 0).encode();
+        assert_eq!(Envelope::decode(&long_restart), Err(FrameError::Limit("sdp too long")));
+        let long_cand = Candidate { candidate: "c".repeat(crate::ice::MAX_CANDIDATE_BYTES + 1), sdp_mid: None, sdp_m_line_index: None };
+        assert_eq!(Envelope::decode(&env(EnvelopeBody::AnswerCandidate(long_cand), 0).encode()), Err(FrameError::Limit("candidate too long")));
         let mut huge = vec![LINK_FRAME_TAG];
         huge.resize(MAX_LINK_FRAME_BYTES + 1, 0);
         assert_eq!(Envelope::decode(&huge), Err(FrameError::Oversized(MAX_LINK_FRAME_BYTES + 1)));

@@ -14,4 +14,4 @@ pub mod manager;
 pub mod sdp;
 
 pub use frame::{Envelope, EnvelopeBody, FrameError};
-pub use manager::{LinkConfig, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via};
+pub use manager::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via};

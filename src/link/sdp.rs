@@ -4,9 +4,8 @@
 /// `::1`) from an SDP, keeping every other line as it is.
 ///
 /// Used with the `loopbackOnly` option: tests and single-machine demos must not
-/// offer the machine's other addresses to anyone. Gathering is complete before
-/// a description is sent (no trickle ICE), so filtering the SDP filters all of
-/// them. A candidate line is `a=candidate:<foundation> <component> <transport>
+/// offer the machine's other addresses to anyone. Trickled candidates are
+/// filtered one by one ([`crate::ice::Candidate::is_loopback`]). A candidate line is `a=candidate:<foundation> <component> <transport>
 /// <priority> <address> <port> typ …`.
 pub fn keep_loopback_candidates(sdp: &str) -> String {
     let mut out = String::with_capacity(sdp.len());
@@ -23,7 +22,12 @@ pub fn keep_loopback_candidates(sdp: &str) -> String {
 }
 
 fn is_loopback(addr: &str) -> bool {
-    addr == "::1" || addr.starts_with("127.")
+    crate::ice::is_loopback_address(addr)
+}
+
+/// How many `a=candidate:` lines an SDP holds.
+pub fn count_candidates(sdp: &str) -> usize {
+    sdp.lines().filter(|l| l.trim_start().starts_with("a=candidate:")).count()
 }
 
 #[cfg(test)]
@@ -47,6 +51,12 @@ mod tests {
             a=candidate:3 1 udp 2113937151 ::1 50002 typ host generation 0\r\n\
             a=end-of-candidates\r\n"
         );
+    }
+
+    #[test]
+    fn counts_candidate_lines() {
+        assert_eq!(count_candidates("v=0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\na=candidate:2 x\r\na=end-of-candidates\r\n"), 2);
+        assert_eq!(count_candidates("v=0\r\n"), 0);
     }
 
     #[test]

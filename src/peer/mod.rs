@@ -17,11 +17,12 @@ mod files;
 mod snapshot;
 
 pub use files::{BlobCommand, Phase};
-pub use snapshot::{FingerRunInfo, HeldRecord, LinkView, PeerState, VersionView};
+pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceView, LinkView, PeerState, VersionView};
 
 use crate::config::Config;
+use crate::ice::{Candidate, IceConfig, IcePolicy, IceServer, PathInfo};
 use crate::id::Id;
-use crate::link::{LinkConfig, LinkId, LinkOutput, Links, Via};
+use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, Via};
 pub use crate::link::RtcCommand;
 use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
@@ -40,13 +41,50 @@ pub struct PeerConfig {
     pub links: LinkConfig,
     /// The ring to join on the signaling server.
     pub ring: String,
+    /// STUN/TURN servers chosen by the application; they override the ones
+    /// the signaling server sends. `None`: use the server's.
+    pub ice_servers: Option<Vec<IceServer>>,
+    /// Which candidates ICE may use (`Relay`: every link through TURN).
+    pub ice_policy: IcePolicy,
 }
 
 impl Default for PeerConfig {
     fn default() -> Self {
-        PeerConfig { node: browser_node_config(), links: LinkConfig::default(), ring: crate::signal::DEFAULT_RING.to_string() }
+        PeerConfig {
+            node: browser_node_config(),
+            links: LinkConfig::default(),
+            ring: crate::signal::DEFAULT_RING.to_string(),
+            ice_servers: None,
+            ice_policy: IcePolicy::All,
+        }
     }
 }
+
+/// What a peer-connection reports, for [`Peer::rtc_input`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RtcInput {
+    /// The local description is set (its candidates may follow one by one).
+    Described(String),
+    /// A local candidate was gathered; `None` when gathering is complete.
+    Candidate(Option<Candidate>),
+    /// The data channel opened.
+    Opened,
+    /// The data channel or the connection closed.
+    Closed,
+    /// A message arrived on the data channel.
+    Message(Vec<u8>),
+    /// The connection's network path changed state.
+    Connectivity(Connectivity),
+    /// The selected candidate pair and its round-trip time.
+    Path(PathInfo),
+}
+
+/// The join failed on the bootstrap link because ICE found no path.
+pub const NO_PATH_MESSAGE: &str = "no network path to any ring member; a TURN server may be needed \
+    (ICE found no working pair of addresses between this tab and the member the server introduced)";
+/// The join failed because this tab could not gather a single ICE candidate.
+pub const NO_CANDIDATES_MESSAGE: &str = "this tab could not gather a single network address for WebRTC \
+    (no usable network interface, or relay-only without a working TURN server)";
 
 /// The node settings of a browser tab. A tab's peers are few (tens) and its
 /// links are reliable, ordered data channels, so it can afford to look often
@@ -114,6 +152,23 @@ pub enum PeerEvent {
         /// Bytes in all.
         total: u64,
     },
+    /// An attempt to link to `peer` failed.
+    LinkFailed {
+        /// The peer.
+        peer: Id,
+        /// Why.
+        reason: LinkFailure,
+    },
+    /// The open link to `peer` lost its network path; ICE is restarting.
+    LinkRestarting {
+        /// The peer.
+        peer: Id,
+    },
+    /// The signaling server sent fresh ICE servers (TURN credentials); shown without credentials.
+    IceServers {
+        /// The servers, credentials removed.
+        servers: Vec<IceServer>,
+    },
     /// A holder served bytes that do not match a blob's digest.
     BadHolder {
         /// The holder.
@@ -155,6 +210,10 @@ pub struct Peer {
     out: VecDeque<PeerOutput>,
     /// Transfer frames that did not decode.
     bad_transfer_frames: u64,
+    /// ICE servers the application chose (override the server's).
+    ice_override: Option<Vec<IceServer>>,
+    /// Fresh ICE server sets received from the signaling server after its welcome.
+    ice_refreshes: u64,
 }
 
 impl Peer {
@@ -171,6 +230,36 @@ impl Peer {
             files: files::Files::default(),
             out: VecDeque::new(),
             bad_transfer_frames: 0,
+            ice_override: cfg.ice_servers.clone(),
+            ice_refreshes: 0,
+        }
+        .with_ice(cfg.ice_servers.unwrap_or_default(), cfg.ice_policy)
+    }
+
+    fn with_ice(mut self, servers: Vec<IceServer>, policy: IcePolicy) -> Peer {
+        self.links.set_ice(IceConfig { servers, policy });
+        self
+    }
+
+    /// Where the ICE servers in use come from: `"options"`, `"server"` or `"none"`.
+    pub fn ice_source(&self) -> &'static str {
+        match (&self.ice_override, self.links.ice().servers.is_empty()) {
+            (Some(_), _) => "options",
+            (None, false) => "server",
+            (None, true) => "none",
+        }
+    }
+
+    /// Fresh ICE server sets received from the signaling server after its welcome.
+    pub fn ice_refreshes(&self) -> u64 {
+        self.ice_refreshes
+    }
+
+    /// Takes the signaling server's ICE servers, unless the application chose its own.
+    fn server_ice(&mut self, servers: Vec<IceServer>) {
+        if self.ice_override.is_none() {
+            let policy = self.links.ice().policy;
+            self.links.set_ice(IceConfig { servers, policy });
         }
     }
 
@@ -253,22 +342,30 @@ impl Peer {
     pub fn server_message(&mut self, now: Millis, msg: ServerMsg) {
         let idle = self.node.status() == Status::Idle;
         match msg {
-            ServerMsg::Welcome { first: true, .. } if idle => {
+            ServerMsg::Welcome { first: true, ice_servers, .. } if idle => {
+                self.server_ice(ice_servers);
                 self.introducer = None;
                 // Cannot fail: the node is idle.
                 let _ = self.node.create(now);
             }
-            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via), .. } if idle && via != self.id() => {
+            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via), ice_servers } if idle && via != self.id() => {
+                self.server_ice(ice_servers);
                 self.introducer = Some(via);
                 self.links.connect_via_server(now, via, intro);
             }
-            ServerMsg::Welcome { .. } => {
+            ServerMsg::Welcome { ice_servers, .. } => {
+                self.server_ice(ice_servers);
                 // Already in the ring (a reconnect): no introduction needed.
                 if self.node.status() == Status::Joined {
                     self.out.push_back(PeerOutput::Server(ClientMsg::Member));
                 }
             }
-            ServerMsg::IceServers { .. } => {}
+            ServerMsg::IceServers { ice_servers } => {
+                self.ice_refreshes += 1;
+                let servers = ice_servers.iter().map(IceServer::without_credentials).collect();
+                self.server_ice(ice_servers);
+                self.out.push_back(PeerOutput::Event(PeerEvent::IceServers { servers }));
+            }
             ServerMsg::Introduce { .. } => {} // the newcomer's offer follows
             ServerMsg::Signal { intro, from, payload } => self.links.server_signal(now, intro, from, payload),
             ServerMsg::IntroFailed { reason, .. } if idle => {
@@ -281,10 +378,23 @@ impl Peer {
         self.pump(now);
     }
 
-    /// The complete local description of `link`.
-    pub fn rtc_described(&mut self, now: Millis, link: LinkId, sdp: String) {
-        self.links.described(now, link, sdp);
+    /// What a peer connection reported.
+    pub fn rtc_input(&mut self, now: Millis, link: LinkId, input: RtcInput) {
+        match input {
+            RtcInput::Described(sdp) => self.links.described(now, link, sdp),
+            RtcInput::Candidate(c) => self.links.local_candidate(now, link, c),
+            RtcInput::Opened => self.links.opened(now, link),
+            RtcInput::Closed => self.links.closed(now, link),
+            RtcInput::Message(bytes) => self.links.received(now, link, bytes),
+            RtcInput::Connectivity(c) => self.links.connectivity(now, link, c),
+            RtcInput::Path(p) => self.links.path(link, p),
+        }
         self.pump(now);
+    }
+
+    /// The local description of `link` is set ([`RtcInput::Described`]).
+    pub fn rtc_described(&mut self, now: Millis, link: LinkId, sdp: String) {
+        self.rtc_input(now, link, RtcInput::Described(sdp));
     }
 
     /// The data channel of `link` opened.
@@ -464,6 +574,19 @@ impl Peer {
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
             }
             LinkOutput::Closed { peer } => PeerOutput::Event(PeerEvent::LinkClosed { peer }),
+            LinkOutput::Restarting { peer } => PeerOutput::Event(PeerEvent::LinkRestarting { peer }),
+            LinkOutput::Failed { peer, via, reason } => {
+                self.out.push_back(PeerOutput::Event(PeerEvent::LinkFailed { peer, reason }));
+                // The bootstrap link failed on the network, not on the member:
+                // every member is as far away, so say so now rather than wait.
+                let bootstrap = via == Via::Server && self.introducer == Some(peer) && self.node.status() == Status::Idle;
+                match reason {
+                    LinkFailure::NoPath if bootstrap => self.fail_bootstrap(NO_PATH_MESSAGE),
+                    LinkFailure::NoCandidates if bootstrap => self.fail_bootstrap(NO_CANDIDATES_MESSAGE),
+                    _ => {}
+                }
+                return;
+            }
             LinkOutput::ToServer { intro, payload } => PeerOutput::Server(ClientMsg::Signal { intro, payload }),
             LinkOutput::Rtc(cmd) => PeerOutput::Rtc(cmd),
         };

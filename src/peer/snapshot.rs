@@ -4,6 +4,7 @@
 //! JavaScript (the TypeScript shape is in `src/web/api_types.rs`).
 
 use super::{Peer, ServerState};
+use crate::ice::{CandidateKind, IcePolicy, IceServer};
 use crate::link::{LinkState, Via};
 use crate::node::Status;
 use serde::Serialize;
@@ -30,6 +31,35 @@ pub struct LinkView {
     pub via: Via,
     /// Whether the Chord tables point at it.
     pub wanted: bool,
+    /// The candidate types of the selected pair, `None` until connected.
+    pub candidates: Option<CandidatePair>,
+    /// The pair's round-trip time in ms, once measured.
+    #[serde(rename = "rttMs")]
+    pub rtt_ms: Option<u32>,
+}
+
+/// The candidate types of a link's selected pair: `relay` on either side
+/// means the link goes through a TURN server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CandidatePair {
+    /// This side's.
+    pub local: CandidateKind,
+    /// The other side's.
+    pub remote: CandidateKind,
+}
+
+/// The ICE servers in use (never their credentials).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IceView {
+    /// The servers' URLs.
+    pub servers: Vec<IceServer>,
+    /// `all` or `relay`.
+    pub policy: IcePolicy,
+    /// `options` (the application chose them), `server` (the signaling
+    /// server sent them) or `none` (host candidates only).
+    pub source: &'static str,
+    /// Fresh credentials received from the server since its welcome.
+    pub refreshes: u64,
 }
 
 /// The version of a held record.
@@ -101,6 +131,12 @@ pub struct PeerState {
     /// `storeFull`, `corrupt`), `transferMalformed` (file frames that did not
     /// decode) and `signalsDropped` (ring-signaling envelopes dropped).
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    /// The ICE servers and policy in use.
+    pub ice: IceView,
+    /// Link attempts that failed, by reason: `noCandidates`, `noPath`, `timeout`, `refused`.
+    pub link_failures: std::collections::BTreeMap<&'static str, u64>,
+    /// ICE restarts of links whose path failed: `started`, `succeeded`, `failed`.
+    pub ice_restarts: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl PeerState {
@@ -124,7 +160,14 @@ impl PeerState {
                 .links()
                 .snapshot()
                 .into_iter()
-                .map(|l| LinkView { peer: l.peer.to_hex(), state: l.state, via: l.via, wanted: l.wanted })
+                .map(|l| LinkView {
+                    peer: l.peer.to_hex(),
+                    state: l.state,
+                    via: l.via,
+                    wanted: l.wanted,
+                    candidates: l.path.map(|p| CandidatePair { local: p.local, remote: p.remote }),
+                    rtt_ms: l.path.and_then(|p| p.rtt_ms),
+                })
                 .collect(),
             server: peer.server(),
             connections_created: peer.links().stats().created,
@@ -132,6 +175,24 @@ impl PeerState {
             peers_declared_dead: node.stats().declared_dead,
             late_timeouts: node.stats().late_timeouts,
             rejected: rejected(peer),
+            ice: IceView {
+                servers: peer.links().ice().servers.iter().map(IceServer::without_credentials).collect(),
+                policy: peer.links().ice().policy,
+                source: peer.ice_source(),
+                refreshes: peer.ice_refreshes(),
+            },
+            link_failures: {
+                let s = peer.links().stats();
+                [("noCandidates", s.no_candidates), ("noPath", s.no_path), ("timeout", s.timeouts), ("refused", s.refused_by_peer)]
+                    .into_iter()
+                    .collect()
+            },
+            ice_restarts: {
+                let s = peer.links().stats();
+                [("started", s.restarts_started), ("succeeded", s.restarts_succeeded), ("failed", s.restarts_failed)]
+                    .into_iter()
+                    .collect()
+            },
         }
     }
 }

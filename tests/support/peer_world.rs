@@ -457,7 +457,7 @@ impl World {
 
     fn rtc_command(&mut self, p: usize, cmd: RtcCommand) {
         match cmd {
-            RtcCommand::Create { link, peer, remote_offer } => {
+            RtcCommand::Create { link, peer, remote_offer, .. } => {
                 let offer_of = match &remote_offer {
                     Some(offer) => match endpoint(offer, "a=x-endpoint:") {
                         Some(o) => {
@@ -539,6 +539,10 @@ impl World {
                     None => {}
                     Some(_) => self.anomalies.push(format!("peer {p} sent on link {link}, which is not open")),
                 }
+            }
+            // This world describes every candidate in the SDP and never loses a path.
+            RtcCommand::AddCandidate { .. } | RtcCommand::Restart { .. } | RtcCommand::UpdateIce { .. } => {
+                self.anomalies.push(format!("peer {p}: unexpected ICE command in a world without trickle or path failures"))
             }
             RtcCommand::Close { link } => {
                 if let Some(End { remote: Some(r), .. }) = self.rtc.remove(&(p, link)) {

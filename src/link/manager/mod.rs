@@ -18,9 +18,19 @@
 //!   rather than opened per message, and `max_links` caps them.
 //! * Glare: when two peers offer to each other at once, the offer of the
 //!   lower id wins; the higher id drops its own attempt and answers.
+//! * ICE trickles ([`ice`]): a description goes out as soon as it is set, and
+//!   each candidate follows as the browser gathers it, so a STUN or TURN
+//!   server that never answers cannot delay a link. A link whose path fails
+//!   is restarted (new candidates, same data channel) through the ring
+//!   before it is given up.
+
+mod ice;
+
+pub use ice::Connectivity;
 
 use super::frame::{is_link_frame, Envelope, EnvelopeBody, MAX_SIGNAL_HOPS};
-use super::sdp::keep_loopback_candidates;
+use super::sdp::{count_candidates, keep_loopback_candidates};
+use crate::ice::{Candidate, IceConfig, PathInfo};
 use crate::id::Id;
 use crate::rng::SeededRng;
 use crate::signal::{IntroId, SignalPayload};
@@ -49,6 +59,25 @@ pub enum LinkState {
     Connecting,
     /// The data channel is open.
     Open,
+    /// The data channel is open but its network path failed: an ICE restart
+    /// is under way; messages wait until it ends.
+    Restarting,
+}
+
+/// Why a link attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkFailure {
+    /// This side could not gather a single ICE candidate (no network
+    /// interface the policy allows; `relay` without a TURN server).
+    NoCandidates,
+    /// Both sides described themselves, but ICE found no working pair of
+    /// addresses (NATs or firewalls in the way; a TURN relay may be needed).
+    NoPath,
+    /// The other side never answered in time.
+    Timeout,
+    /// The other side refused (it is at its link limit).
+    Refused,
 }
 
 /// Limits and clocks of the link manager. Durations in milliseconds.
@@ -70,6 +99,13 @@ pub struct LinkConfig {
     pub housekeeping_ms: u64,
     /// Keep only loopback ICE candidates in the descriptions this peer sends.
     pub loopback_only: bool,
+    /// An open link whose ICE state stays `disconnected` this long is
+    /// restarted (browsers go `disconnected` for a moment on a lost packet
+    /// burst, and recover by themselves).
+    pub disconnect_grace_ms: u64,
+    /// An ICE restart not connected within this time closes the link (it is
+    /// opened again through the ring when wanted).
+    pub restart_timeout_ms: u64,
 }
 
 impl Default for LinkConfig {
@@ -83,6 +119,8 @@ impl Default for LinkConfig {
             max_queued: 256,
             housekeeping_ms: 1_000,
             loopback_only: false,
+            disconnect_grace_ms: 3_000,
+            restart_timeout_ms: 10_000,
         }
     }
 }
@@ -92,8 +130,11 @@ impl Default for LinkConfig {
 pub enum RtcCommand {
     /// Create a peer connection with one data channel for `peer`. With
     /// `remote_offer` it answers that offer, else it makes an offer. Either
-    /// way the driver reports the complete local description (all ICE
-    /// candidates gathered) with `Links::described` (`Peer::rtc_described`).
+    /// way the driver reports the local description as soon as it is set
+    /// (`Links::described`), then each gathered candidate and the end of
+    /// gathering (`Links::local_candidate`). A driver that waits for
+    /// gathering to complete may instead report one description holding
+    /// every candidate.
     Create {
         /// The new link.
         link: LinkId,
@@ -101,6 +142,30 @@ pub enum RtcCommand {
         peer: Id,
         /// The offer to answer, when this side answers.
         remote_offer: Option<String>,
+        /// STUN/TURN servers and transport policy for the connection.
+        ice: IceConfig,
+    },
+    /// Add a candidate the other side trickled (an empty line: it has no more).
+    AddCandidate {
+        /// The link.
+        link: LinkId,
+        /// The candidate.
+        candidate: Candidate,
+    },
+    /// Restart ICE on an existing link: without `remote_offer`, make an
+    /// ICE-restart offer; with one, apply it and answer. The new local
+    /// description and candidates are reported as for `Create`.
+    Restart {
+        /// The link.
+        link: LinkId,
+        /// The other side's restart offer, when this side answers.
+        remote_offer: Option<String>,
+    },
+    /// Use these ICE servers from now on, also for restarts of existing
+    /// connections (fresh TURN credentials).
+    UpdateIce {
+        /// The new configuration.
+        ice: IceConfig,
     },
     /// Apply the remote answer to an offering link.
     SetAnswer {
@@ -154,6 +219,20 @@ pub enum LinkOutput {
         /// The peer.
         peer: Id,
     },
+    /// An attempt to link to `peer` failed.
+    Failed {
+        /// The peer.
+        peer: Id,
+        /// How the attempt was negotiated.
+        via: Via,
+        /// Why it failed.
+        reason: LinkFailure,
+    },
+    /// The open link to `peer` lost its network path; ICE is restarting.
+    Restarting {
+        /// The peer.
+        peer: Id,
+    },
 }
 
 /// One link as the application sees it.
@@ -167,6 +246,8 @@ pub struct LinkInfo {
     pub via: Via,
     /// Whether the Chord tables need it.
     pub wanted: bool,
+    /// The network path, once connected and measured.
+    pub path: Option<PathInfo>,
 }
 
 /// Counters of the link manager.
@@ -186,6 +267,22 @@ pub struct LinkStats {
     pub messages_dropped: u64,
     /// Offers refused at the link limit.
     pub refused: u64,
+    /// Attempts that failed because this side gathered no ICE candidate.
+    pub no_candidates: u64,
+    /// Attempts that failed because ICE found no working path.
+    pub no_path: u64,
+    /// Attempts the other side never answered in time.
+    pub timeouts: u64,
+    /// Attempts the other side refused.
+    pub refused_by_peer: u64,
+    /// ICE restarts begun.
+    pub restarts_started: u64,
+    /// ICE restarts that connected again.
+    pub restarts_succeeded: u64,
+    /// ICE restarts given up (the link was closed).
+    pub restarts_failed: u64,
+    /// Candidates dropped: beyond [`crate::ice::MAX_CANDIDATES_PER_SESSION`] or malformed.
+    pub candidates_dropped: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,6 +306,25 @@ struct Link {
     /// Connecting links are given up at this time.
     deadline: Millis,
     last_used: Millis,
+    /// This session's local description went out (candidates wait for it).
+    described: bool,
+    /// The remote description is known (offer received or answer applied):
+    /// a failure from here on is ICE finding no path, not a silent peer.
+    remote_described: bool,
+    /// Local candidates gathered before the description went out.
+    pending_local: Vec<Candidate>,
+    /// Local candidates sent this session (the description's included).
+    local_candidates: usize,
+    /// Remote candidates applied this session.
+    remote_candidates: usize,
+    /// Local gathering is complete.
+    gathered: bool,
+    /// Since when ICE reports `disconnected` (open links).
+    disconnected_at: Option<Millis>,
+    /// A restart not connected by then closes the link.
+    restart_deadline: Option<Millis>,
+    /// The measured path.
+    path: Option<PathInfo>,
 }
 
 /// The link manager of one peer. See the [module docs](self).
@@ -226,6 +342,10 @@ pub struct Links {
     next_housekeeping: Option<Millis>,
     out: VecDeque<LinkOutput>,
     stats: LinkStats,
+    ice: IceConfig,
+    /// Candidates that arrived through the ring before their offer, by
+    /// (offerer, session), with their arrival time (bounded; see `ice`).
+    early: BTreeMap<(Id, u64), (Millis, Vec<Candidate>)>,
 }
 
 impl Links {
@@ -244,6 +364,8 @@ impl Links {
             next_housekeeping: None,
             out: VecDeque::new(),
             stats: LinkStats::default(),
+            ice: IceConfig::default(),
+            early: BTreeMap::new(),
         }
     }
 
@@ -262,7 +384,13 @@ impl Links {
         self.by_peer
             .iter()
             .filter_map(|(peer, id)| self.links.get(id).map(|l| (peer, l)))
-            .map(|(peer, l)| LinkInfo { peer: *peer, state: l.state, via: l.via, wanted: self.wanted.contains(peer) })
+            .map(|(peer, l)| LinkInfo {
+                peer: *peer,
+                state: l.state,
+                via: l.via,
+                wanted: self.wanted.contains(peer),
+                path: l.path,
+            })
             .collect()
     }
 
@@ -283,7 +411,12 @@ impl Links {
 
     /// When [`Links::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let deadlines = self.links.values().filter(|l| l.state == LinkState::Connecting).map(|l| l.deadline);
+        let grace = self.cfg.disconnect_grace_ms;
+        let deadlines = self.links.values().filter_map(|l| match l.state {
+            LinkState::Connecting => Some(l.deadline),
+            LinkState::Open => l.disconnected_at.map(|t| t + grace),
+            LinkState::Restarting => l.restart_deadline,
+        });
         deadlines.chain(self.next_housekeeping).min()
     }
 
@@ -366,15 +499,40 @@ impl Links {
                 Some(id) if self.links.get(&id).is_some_and(|l| l.intro == Some(intro)) => self.apply_answer(id, sdp),
                 _ => self.stats.signals_dropped += 1,
             },
-            // Descriptions carry every candidate; trickled ones are not needed.
-            SignalPayload::Ice { .. } => {}
+            SignalPayload::Ice { candidate, sdp_mid, sdp_m_line_index } => match self.by_peer.get(&from).copied() {
+                Some(id) if self.links.get(&id).is_some_and(|l| l.intro == Some(intro)) => {
+                    self.remote_candidate(id, Candidate { candidate, sdp_mid, sdp_m_line_index })
+                }
+                _ => self.stats.signals_dropped += 1,
+            },
         }
     }
 
-    /// The driver has the complete local description of `link`.
+    /// The driver set the local description of `link` (with or without
+    /// candidates; trickled ones follow through [`Links::local_candidate`]).
     pub fn described(&mut self, now: Millis, link: LinkId, sdp: String) {
+        let loopback_only = self.cfg.loopback_only;
+        let Some(l) = self.links.get_mut(&link) else { return };
+        if l.described {
+            return;
+        }
+        let sdp = if loopback_only { keep_loopback_candidates(&sdp) } else { sdp };
+        l.described = true;
+        l.local_candidates += count_candidates(&sdp);
+        let pending = std::mem::take(&mut l.pending_local);
+        let l = &self.links[&link];
+        if l.state == LinkState::Restarting {
+            self.describe_restart(now, link, sdp);
+        } else {
+            self.describe(now, link, sdp);
+        }
+        for c in pending {
+            self.send_candidate(now, link, c);
+        }
+    }
+
+    fn describe(&mut self, now: Millis, link: LinkId, sdp: String) {
         let Some(l) = self.links.get(&link) else { return };
-        let sdp = if self.cfg.loopback_only { keep_loopback_candidates(&sdp) } else { sdp };
         match (l.via, l.role, l.intro) {
             (Via::Server, Role::Offerer { .. }, Some(intro)) => {
                 self.out.push_back(LinkOutput::ToServer { intro, payload: SignalPayload::Offer { sdp } })
@@ -397,7 +555,7 @@ impl Links {
     /// The data channel of `link` opened.
     pub fn opened(&mut self, now: Millis, link: LinkId) {
         let Some(l) = self.links.get_mut(&link) else { return };
-        if l.state == LinkState::Open {
+        if l.state != LinkState::Connecting {
             return;
         }
         l.state = LinkState::Open;
@@ -451,10 +609,8 @@ impl Links {
         }
         match Envelope::decode(&bytes) {
             Ok(env) if env.to == self.me => self.on_envelope(now, env),
-            Ok(env) => match env.body {
-                EnvelopeBody::Offer(_) => self.route_offer(now, env, Some(peer)),
-                _ => self.route_reply(env, true),
-            },
+            Ok(env) if env.body.is_forward() => self.route_offer(now, env, Some(peer)),
+            Ok(env) => self.route_reply(env, true),
             Err(_) => self.stats.signals_dropped += 1,
         }
     }
@@ -464,8 +620,10 @@ impl Links {
         let late: Vec<LinkId> =
             self.links.iter().filter(|(_, l)| l.state == LinkState::Connecting && l.deadline <= now).map(|(id, _)| *id).collect();
         for id in late {
-            self.end(now, id, true);
+            let silent = self.links.get(&id).is_some_and(|l| !l.remote_described);
+            self.fail(now, id, if silent { LinkFailure::Timeout } else { LinkFailure::NoPath });
         }
+        self.ice_timeouts(now);
         if self.next_housekeeping.is_some_and(|t| t <= now) {
             self.next_housekeeping = Some(now + self.cfg.housekeeping_ms);
             self.housekeeping(now);
@@ -485,6 +643,8 @@ impl Links {
             self.end(now, id, false);
         }
         self.retry_at.retain(|_, t| *t > now);
+        let stale = self.cfg.connect_timeout_ms;
+        self.early.retain(|_, (at, _)| now.since(*at) < stale);
         // Messages that waited for a free negotiation slot.
         let waiting: Vec<Id> = self.queues.keys().filter(|p| !self.by_peer.contains_key(p)).copied().collect();
         for p in waiting {
@@ -558,16 +718,46 @@ impl Links {
         let link = self.next_link;
         self.next_link += 1;
         let deadline = now + self.cfg.connect_timeout_ms;
-        self.links.insert(link, Link { peer, via, state: LinkState::Connecting, role, session, intro, reply_path, deadline, last_used: now });
+        let remote_described = remote_offer.is_some();
+        self.links.insert(
+            link,
+            Link {
+                peer,
+                via,
+                state: LinkState::Connecting,
+                role,
+                session,
+                intro,
+                reply_path,
+                deadline,
+                last_used: now,
+                described: false,
+                remote_described,
+                pending_local: Vec::new(),
+                local_candidates: 0,
+                remote_candidates: 0,
+                gathered: false,
+                disconnected_at: None,
+                restart_deadline: None,
+                path: None,
+            },
+        );
         self.by_peer.insert(peer, link);
         self.stats.created += 1;
-        self.out.push_back(LinkOutput::Rtc(RtcCommand::Create { link, peer, remote_offer }));
+        self.out.push_back(LinkOutput::Rtc(RtcCommand::Create { link, peer, remote_offer, ice: self.ice.clone() }));
+        if role == Role::Answerer {
+            // Candidates that overtook their offer.
+            for c in self.early.remove(&(peer, session)).map(|(_, cs)| cs).unwrap_or_default() {
+                self.remote_candidate(link, c);
+            }
+        }
     }
 
     fn apply_answer(&mut self, link: LinkId, sdp: String) {
         match self.links.get_mut(&link) {
             Some(l) if l.role == (Role::Offerer { answered: false }) => {
                 l.role = Role::Offerer { answered: true };
+                l.remote_described = true;
                 self.out.push_back(LinkOutput::Rtc(RtcCommand::SetAnswer { link, sdp }));
             }
             _ => self.stats.signals_dropped += 1,
@@ -584,6 +774,13 @@ impl Links {
         self.out.push_back(LinkOutput::Rtc(RtcCommand::Close { link }));
         match l.state {
             LinkState::Open => self.out.push_back(LinkOutput::Closed { peer: l.peer }),
+            LinkState::Restarting => {
+                self.out.push_back(LinkOutput::Closed { peer: l.peer });
+                if failed {
+                    self.retry_at.insert(l.peer, now + self.cfg.retry_after_ms);
+                    self.drop_queue(&l.peer);
+                }
+            }
             LinkState::Connecting if failed => {
                 self.stats.failed += 1;
                 self.retry_at.insert(l.peer, now + self.cfg.retry_after_ms);
@@ -647,17 +844,24 @@ impl Links {
                 self.start(now, env.from, Via::Ring, None, Role::Answerer, env.session, env.path, Some(sdp));
             }
             EnvelopeBody::Answer(sdp) => match existing {
-                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && l.via == Via::Ring) => {
+                Some(id)
+                    if self.links.get(&id).is_some_and(|l| {
+                        l.session == env.session && (l.via == Via::Ring || l.state == LinkState::Restarting)
+                    }) =>
+                {
                     self.apply_answer(id, sdp)
                 }
                 _ => self.stats.signals_dropped += 1,
             },
             EnvelopeBody::Refuse => match existing {
                 Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && l.state == LinkState::Connecting) => {
-                    self.end(now, id, true)
+                    self.fail(now, id, LinkFailure::Refused)
                 }
                 _ => self.stats.signals_dropped += 1,
             },
+            EnvelopeBody::OfferCandidate(c) => self.ring_candidate(now, env.from, env.session, c, true),
+            EnvelopeBody::AnswerCandidate(c) => self.ring_candidate(now, env.from, env.session, c, false),
+            EnvelopeBody::Restart(sdp) => self.restart_offered(now, env.from, env.session, env.path, sdp),
         }
     }
 
