@@ -11,14 +11,15 @@
 #   nat1 203.0.113.21 ─ 10.0.1.0/24 ─ h1 (10.0.1.2)  port-restricted cone
 #   nat2 203.0.113.22 ─ 10.0.2.0/24 ─ h2 (10.0.2.2)  port-restricted cone
 #   nat3 203.0.113.23 ─ 10.0.3.0/24 ─ h3 (10.0.3.2)  symmetric (MASQUERADE --random-fully)
+#   nat4 203.0.113.24 ─ 10.0.4.0/24 ─ h4 (10.0.4.2)  port-restricted cone
 
 LAB_ROUTER=203.0.113.1
 LAB_CTL=203.0.113.2
 LAB_PUB=203.0.113.10
-LAB_NATS=(nat1 nat2 nat3)
-LAB_HOSTS=(h1 h2 h3)
-LAB_NAT_KIND=(cone cone symmetric)
-lab_wan_ip() { echo "203.0.113.2$1"; }   # NAT n's public address (n = 1..3)
+LAB_NATS=(nat1 nat2 nat3 nat4)
+LAB_HOSTS=(h1 h2 h3 h4)
+LAB_NAT_KIND=(cone cone symmetric cone)
+lab_wan_ip() { echo "203.0.113.2$1"; }   # NAT n's public address (n = 1..4)
 
 lab_guard() {
     # Never touch the machine's own network: the initial namespace has more than `lo`, and
@@ -87,7 +88,7 @@ lab_up() {
     ip -n pub route add default via "$LAB_ROUTER" dev eth0
 
     local n nat host kind wan
-    for n in 1 2 3; do
+    for n in 1 2 3 4; do
         nat=${LAB_NATS[n-1]} host=${LAB_HOSTS[n-1]} kind=${LAB_NAT_KIND[n-1]} wan=$(lab_wan_ip "$n")
         lab_attach "$nat" wan "$wan" "i-$nat"
         ip -n "$nat" route add default via "$LAB_ROUTER" dev wan

@@ -21,9 +21,9 @@ export const HTTP = `http://${PUB}:8080`;
 export const WS = `ws://${PUB}:8080/ws`;
 export const STUN_URL = `stun:${PUB}:3478`;
 export const TURN_URL = `turn:${PUB}:3478?transport=udp`;
-/** The NATed hosts: h1 and h2 behind port-restricted cone NATs, h3 behind a symmetric NAT. */
-export const HOSTS = (process.env.NETLAB_HOSTS ?? 'h1 h2 h3').split(' ');
-export const CONE_HOSTS = ['h1', 'h2'];
+/** The NATed hosts: h1, h2 and h4 behind port-restricted cone NATs, h3 behind a symmetric NAT. */
+export const HOSTS = (process.env.NETLAB_HOSTS ?? 'h1 h2 h3 h4').split(' ');
+export const CONE_HOSTS = ['h1', 'h2', 'h4'];
 export const SYMMETRIC_HOST = 'h3';
 export const OUT = path.join(ROOT, 'out/netlab');
 const RUN_DIR = process.env.NETLAB_RUN ?? '/run/netlab';
