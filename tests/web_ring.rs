@@ -385,8 +385,9 @@ async fn a_hostile_peer_cannot_break_a_member() {
             break (i, m);
         }
     };
-    let link = RtcLink::new(1, tx.clone(), None).unwrap();
-    while !matches!(next(&mut rx).await, Input::Rtc { ev: RtcEvent::Gathered, .. }) {}
+    // Not trickled: the offer waits for every candidate (the member trickles its own).
+    let link = RtcLink::new(1, tx.clone(), None, &chord::ice::IceConfig::default()).unwrap();
+    while !matches!(next(&mut rx).await, Input::Rtc { ev: RtcEvent::Candidate(None), .. }) {}
     let sdp = chord::link::sdp::keep_loopback_candidates(&link.local_sdp().unwrap());
     server.send(&ClientMsg::Signal { intro, payload: SignalPayload::Offer { sdp } });
     let answer = loop {
@@ -396,8 +397,16 @@ async fn a_hostile_peer_cannot_break_a_member() {
             break sdp;
         }
     };
-    link.set_answer(&answer, tx.clone(), 1);
-    while !matches!(next(&mut rx).await, Input::Rtc { ev: RtcEvent::Opened, .. }) {}
+    link.set_answer(answer);
+    loop {
+        match next(&mut rx).await {
+            Input::Rtc { ev: RtcEvent::Opened, .. } => break,
+            Input::Server(ServerEvent::Message(Ok(ServerMsg::Signal {
+                payload: SignalPayload::Ice { candidate, sdp_mid, sdp_m_line_index }, ..
+            }))) => link.add_candidate(chord::ice::Candidate { candidate, sdp_mid, sdp_m_line_index }),
+            _ => {}
+        }
+    }
     let target = peers.iter().find(|p| p.id() == member.to_hex()).expect("introduced to a ring member").clone();
     const KINDS: [&str; 8] = ["version", "malformed", "oversized", "unsolicited", "corrupt", "badPath", "transferMalformed", "signalsDropped"];
     let rejected = |p: &ChordPeer, k: &str| get(&get(&p.state().unwrap(), "rejected"), k).as_f64().unwrap();

@@ -22,7 +22,7 @@ use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
-use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand};
+use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput};
 use crate::signal::ServerMsg;
 use crate::time::Millis;
 use crate::{CommandError, RequestError};
@@ -37,15 +37,21 @@ use wasm_bindgen::JsValue;
 
 /// What a peer connection reports.
 pub enum RtcEvent {
-    /// ICE gathering finished (or its time ran out): the description is complete.
-    Gathered,
+    /// The local description is set (candidates follow as `Candidate`).
+    Described(String),
+    /// A local candidate; `None` when gathering is complete.
+    Candidate(Option<crate::ice::Candidate>),
+    /// The connection's network path changed state.
+    Connectivity(crate::link::Connectivity),
+    /// The selected candidate pair, read from `getStats()`.
+    Path(crate::ice::PathInfo),
     /// The data channel opened.
     Opened,
     /// The channel or the connection closed or failed.
     Closed,
     /// A binary message.
     Message(Vec<u8>),
-    /// Negotiation failed.
+    /// A negotiation step failed.
     Failed(String),
     /// The channel's send buffer fell below its low-water mark.
     Drained,
@@ -131,6 +137,9 @@ enum JsEvent {
     Predecessor { predecessor: Option<String> },
     LinkOpen { peer: String, via: Via },
     LinkClosed { peer: String },
+    LinkRestarting { peer: String },
+    LinkFailed { peer: String, reason: crate::link::LinkFailure },
+    IceServers { servers: Vec<crate::ice::IceServer> },
     Server { state: &'static str },
     LostRing,
     Left,
@@ -145,7 +154,11 @@ pub struct Core {
     pub peer: Peer,
     rtc: BTreeMap<LinkId, RtcLink>,
     server: Option<ServerConn>,
-    server_url: String,
+    /// The signaling servers, tried in order; `server_at` is the one in use.
+    server_urls: Vec<String>,
+    server_at: usize,
+    /// Servers tried without success since the last one that answered.
+    server_misses: usize,
     server_was_open: bool,
     pub(super) tx: mpsc::UnboundedSender<Input>,
     pub(super) requests: HashMap<ReqId, Pending>,
@@ -182,7 +195,9 @@ impl Core {
             peer,
             rtc: BTreeMap::new(),
             server: None,
-            server_url: String::new(),
+            server_urls: Vec::new(),
+            server_at: 0,
+            server_misses: 0,
             server_was_open: false,
             tx: tx.clone(),
             requests: HashMap::new(),
@@ -197,12 +212,27 @@ impl Core {
         }
     }
 
-    /// Opens the signaling socket.
-    pub fn connect_server(&mut self, url: &str) -> Result<(), String> {
-        self.server = Some(ServerConn::open(url, self.tx.clone())?);
-        self.server_url = url.to_string();
+    /// Opens the signaling socket to the first of `urls` (the next ones are
+    /// tried in order when one cannot be reached).
+    pub fn connect_servers(&mut self, urls: Vec<String>) -> Result<(), String> {
+        self.server_urls = urls;
+        self.server_at = 0;
+        self.server_misses = 0;
+        self.connect_server()
+    }
+
+    /// Opens the signaling socket to the server in use.
+    fn connect_server(&mut self) -> Result<(), String> {
+        let url = self.server_urls.get(self.server_at).cloned().ok_or("no signaling server was given")?;
+        self.server_was_open = false;
+        self.server = Some(ServerConn::open(&url, self.tx.clone())?);
         self.peer.server_connecting();
         Ok(())
+    }
+
+    /// The signaling server in use (or last tried).
+    pub fn server_url(&self) -> Option<&str> {
+        self.server_urls.get(self.server_at).map(String::as_str)
     }
 
     /// Stores a small `value` (it rides the lookup path) under the SHA-1 of `name`.
@@ -298,18 +328,10 @@ impl Core {
     fn handle(&mut self, now: Millis, input: Input) {
         match input {
             Input::Rtc { link, ev } => match ev {
-                RtcEvent::Gathered => {
-                    let sdp = match self.rtc.get_mut(&link) {
-                        Some(r) if !r.described => {
-                            r.described = true;
-                            r.local_sdp()
-                        }
-                        _ => None,
-                    };
-                    if let Some(sdp) = sdp {
-                        self.peer.rtc_described(now, link, sdp);
-                    }
-                }
+                RtcEvent::Described(sdp) => self.peer.rtc_input(now, link, RtcInput::Described(sdp)),
+                RtcEvent::Candidate(c) => self.peer.rtc_input(now, link, RtcInput::Candidate(c)),
+                RtcEvent::Connectivity(c) => self.peer.rtc_input(now, link, RtcInput::Connectivity(c)),
+                RtcEvent::Path(p) => self.peer.rtc_input(now, link, RtcInput::Path(p)),
                 RtcEvent::Opened => {
                     if let Some(size) = self.rtc.get(&link).and_then(|r| r.max_message_size()) {
                         if size < crate::message::MAX_MESSAGE_BYTES as f64 {
@@ -329,6 +351,7 @@ impl Core {
             Input::Server(ev) => match ev {
                 ServerEvent::Opened => {
                     self.server_was_open = true;
+                    self.server_misses = 0;
                     self.emit(JsEvent::Server { state: "connected" });
                     self.peer.server_opened(now);
                 }
@@ -336,9 +359,13 @@ impl Core {
                 ServerEvent::Message(Err(why)) => web_sys::console::warn_1(&format!("chord: signaling: {why}").into()),
                 ServerEvent::Closed(reason) => {
                     self.server = None;
+                    if !self.server_was_open && self.try_next_server(now) {
+                        return;
+                    }
                     if !self.server_was_open {
-                        let url = self.server_url.clone();
-                        self.fail_join(format!("cannot reach the signaling server at {url}; is it running?"));
+                        let urls = self.server_urls.join(", ");
+                        let what = if self.server_urls.len() > 1 { "any of the signaling servers" } else { "the signaling server at" };
+                        self.fail_join(format!("cannot reach {what} {urls}; is it running?"));
                     } else if !reason.is_empty() {
                         web_sys::console::info_1(&format!("chord: signaling server closed the connection: {reason}").into());
                     }
@@ -356,6 +383,27 @@ impl Core {
                     let verb = if p.verb == "store" { "put" } else { "get" };
                     let _ = p.reply.send(Err(cancelled(verb, &p.name)));
                 }
+            }
+        }
+    }
+
+    /// After a server could not be reached: opens the next one of the list,
+    /// unless every one was tried since the last that answered.
+    fn try_next_server(&mut self, now: Millis) -> bool {
+        self.server_misses += 1;
+        if self.server_misses >= self.server_urls.len() {
+            return false;
+        }
+        self.server_at = (self.server_at + 1) % self.server_urls.len();
+        if let Some(url) = self.server_url() {
+            web_sys::console::info_1(&format!("chord: trying the next signaling server, {url}").into());
+        }
+        match self.connect_server() {
+            Ok(()) => true,
+            Err(e) => {
+                web_sys::console::warn_1(&format!("chord: {e}").into());
+                self.peer.server_closed(now);
+                false
             }
         }
     }
@@ -394,8 +442,8 @@ impl Core {
                 PeerOutput::Blob(cmd) => self.blob_command(cmd),
                 PeerOutput::ReconnectServer => {
                     self.server = None;
-                    let url = self.server_url.clone();
-                    if let Err(e) = self.connect_server(&url) {
+                    self.server_misses = 0;
+                    if let Err(e) = self.connect_server() {
                         web_sys::console::warn_1(&format!("chord: {e}").into());
                         self.peer.server_closed(now);
                     }
@@ -406,7 +454,7 @@ impl Core {
 
     fn rtc_command(&mut self, now: Millis, cmd: RtcCommand) {
         match cmd {
-            RtcCommand::Create { link, remote_offer, .. } => match RtcLink::new(link, self.tx.clone(), remote_offer) {
+            RtcCommand::Create { link, remote_offer, ice, .. } => match RtcLink::new(link, self.tx.clone(), remote_offer, &ice) {
                 Ok(r) => {
                     self.rtc.insert(link, r);
                 }
@@ -417,7 +465,22 @@ impl Core {
             },
             RtcCommand::SetAnswer { link, sdp } => {
                 if let Some(r) = self.rtc.get(&link) {
-                    r.set_answer(&sdp, self.tx.clone(), link);
+                    r.set_answer(sdp);
+                }
+            }
+            RtcCommand::AddCandidate { link, candidate } => {
+                if let Some(r) = self.rtc.get(&link) {
+                    r.add_candidate(candidate);
+                }
+            }
+            RtcCommand::Restart { link, remote_offer } => {
+                if let Some(r) = self.rtc.get(&link) {
+                    r.restart(remote_offer);
+                }
+            }
+            RtcCommand::UpdateIce { ice } => {
+                for r in self.rtc.values() {
+                    r.configure(ice.clone());
                 }
             }
             RtcCommand::Send { link, bytes } => {
@@ -442,6 +505,9 @@ impl Core {
             PeerEvent::Node(ev) => self.on_node_event(ev),
             PeerEvent::LinkOpened { peer, via } => self.emit(JsEvent::LinkOpen { peer: peer.to_hex(), via }),
             PeerEvent::LinkClosed { peer } => self.emit(JsEvent::LinkClosed { peer: peer.to_hex() }),
+            PeerEvent::LinkRestarting { peer } => self.emit(JsEvent::LinkRestarting { peer: peer.to_hex() }),
+            PeerEvent::LinkFailed { peer, reason } => self.emit(JsEvent::LinkFailed { peer: peer.to_hex(), reason }),
+            PeerEvent::IceServers { servers } => self.emit(JsEvent::IceServers { servers }),
             PeerEvent::BootstrapFailed { reason } => self.fail_join(reason),
             PeerEvent::Progress { req, phase, done, total } => self.on_progress(req, phase, done, total),
             PeerEvent::BadHolder { peer, key, name } => {

@@ -1,5 +1,6 @@
 //! Reading `JoinOptions` (see `api_types.rs`) from JavaScript.
 
+use crate::ice::{validate_ice_servers, IcePolicy, IceServer};
 use crate::link::LinkConfig;
 use crate::peer::PeerConfig;
 use crate::signal::{is_valid_ring_name, DEFAULT_RING};
@@ -8,8 +9,8 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Everything `ChordPeer.join` was given.
 pub struct JoinOptions {
-    /// WebSocket URL of the signaling server.
-    pub signaling_url: String,
+    /// WebSocket URLs of the signaling servers, tried in order.
+    pub signaling_urls: Vec<String>,
     /// Peer configuration (ring, replicas, intervals, loopback-only).
     pub config: PeerConfig,
     /// How long to wait for the join, in ms.
@@ -26,10 +27,7 @@ impl JoinOptions {
         if !v.is_object() {
             return Err("ChordPeer.join needs an options object, e.g. { signalingUrl: \"ws://127.0.0.1:8080/ws\" }".into());
         }
-        let signaling_url = string(v, "signalingUrl")?.ok_or("options.signalingUrl is missing (the signaling server's WebSocket URL)")?;
-        if !(signaling_url.starts_with("ws://") || signaling_url.starts_with("wss://")) {
-            return Err(format!("options.signalingUrl must start with ws:// or wss://, got {signaling_url:?}"));
-        }
+        let signaling_urls = signaling_urls(v)?;
         let ring = string(v, "ring")?.unwrap_or_else(|| DEFAULT_RING.to_string());
         if !is_valid_ring_name(&ring) {
             return Err(format!("ring name {ring:?} is not valid: use 1 to 64 letters, digits, '_' or '-'"));
@@ -52,6 +50,20 @@ impl JoinOptions {
             node.probe_ms = ms;
         }
         let links = LinkConfig { loopback_only: boolean(v, "loopbackOnly")?.unwrap_or(false), ..LinkConfig::default() };
+        let ice_servers = match field(v, "iceServers")? {
+            None => None,
+            Some(x) => {
+                let servers: Vec<IceServer> = serde_wasm_bindgen::from_value(normalize_ice_servers(&x)?)
+                    .map_err(|e| format!("options.iceServers must be a list of {{ urls, username?, credential? }}: {e}"))?;
+                validate_ice_servers(&servers).map_err(|e| format!("options.iceServers: {e}"))?;
+                Some(servers)
+            }
+        };
+        let ice_policy = match string(v, "iceTransportPolicy")?.as_deref() {
+            None | Some("all") => IcePolicy::All,
+            Some("relay") => IcePolicy::Relay,
+            Some(other) => return Err(format!("options.iceTransportPolicy must be \"all\" or \"relay\", got {other:?}")),
+        };
         let join_timeout_ms = number(v, "joinTimeoutMs", 1_000, 600_000)?.unwrap_or(20_000);
         let on_event = match field(v, "onEvent")? {
             None => None,
@@ -61,8 +73,62 @@ impl JoinOptions {
             None => None,
             Some(hex) => Some(crate::Id::from_hex(&hex).map_err(|_| format!("options.id must be 40 hex digits, got {hex:?}"))?),
         };
-        Ok(JoinOptions { signaling_url, config: PeerConfig { node, links, ring }, join_timeout_ms, on_event, id })
+        Ok(JoinOptions {
+            signaling_urls,
+            config: PeerConfig { node, links, ring, ice_servers, ice_policy },
+            join_timeout_ms,
+            on_event,
+            id,
+        })
     }
+}
+
+/// `signalingUrl`: one URL or a list, each `ws://` or `wss://`.
+fn signaling_urls(v: &JsValue) -> Result<Vec<String>, String> {
+    const MISSING: &str = "options.signalingUrl is missing (the signaling server's WebSocket URL, or a list of them)";
+    let x = field(v, "signalingUrl")?.ok_or(MISSING)?;
+    let urls: Vec<String> = if let Some(one) = x.as_string() {
+        vec![one]
+    } else if js_sys::Array::is_array(&x) {
+        js_sys::Array::from(&x)
+            .iter()
+            .map(|u| u.as_string().ok_or_else(|| "options.signalingUrl must be a string or a list of strings".to_string()))
+            .collect::<Result<_, _>>()?
+    } else {
+        return Err("options.signalingUrl must be a string or a list of strings".into());
+    };
+    if urls.is_empty() {
+        return Err(MISSING.into());
+    }
+    if urls.len() > 16 {
+        return Err("options.signalingUrl lists more than 16 servers".into());
+    }
+    for url in &urls {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(format!("options.signalingUrl must start with ws:// or wss://, got {url:?}"));
+        }
+    }
+    Ok(urls)
+}
+
+/// `RTCIceServer.urls` may be one string or a list; makes it a list.
+fn normalize_ice_servers(x: &JsValue) -> Result<JsValue, String> {
+    if !js_sys::Array::is_array(x) {
+        return Err("options.iceServers must be a list of { urls, username?, credential? }".into());
+    }
+    let out = js_sys::Array::new();
+    for server in js_sys::Array::from(x).iter() {
+        if !server.is_object() {
+            return Err("options.iceServers must be a list of { urls, username?, credential? }".into());
+        }
+        let copy = js_sys::Object::assign(&js_sys::Object::new(), server.unchecked_ref());
+        let urls = Reflect::get(&copy, &"urls".into()).unwrap_or(JsValue::UNDEFINED);
+        if urls.is_string() {
+            let _ = Reflect::set(&copy, &"urls".into(), &js_sys::Array::of1(&urls));
+        }
+        out.push(&copy);
+    }
+    Ok(out.into())
 }
 
 fn field(v: &JsValue, name: &str) -> Result<Option<JsValue>, String> {

@@ -2,37 +2,62 @@
 //!
 //! The channel is pre-negotiated (`negotiated: true, id: 0`) on both sides,
 //! so its `onmessage` is set before the connection exists and no early
-//! message can be lost, and no `ondatachannel` round is needed. ICE is not
-//! trickled: the description is reported once gathering is complete (host
-//! candidates only, so that takes milliseconds), which keeps ring signaling
-//! to one offer and one answer.
+//! message can be lost, and no `ondatachannel` round is needed.
+//!
+//! ICE trickles: the description is reported as soon as it is set, and each
+//! candidate as the browser gathers it (then `None` for the end of
+//! gathering), so a STUN or TURN server that never answers delays nothing.
+//! Negotiation steps run one after another on one task per link ([`Op`]),
+//! so a remote candidate is never added before the remote description it
+//! belongs to. While the link lives, a second task reads the selected
+//! candidate pair from `getStats()` (which path, and its round-trip time).
 
 use super::driver::{Input, RtcEvent};
-use crate::link::LinkId;
-use futures::channel::mpsc::UnboundedSender;
+use crate::ice::{Candidate, CandidateKind, IceConfig, IcePolicy, PathInfo};
+use crate::link::{Connectivity, LinkId};
+use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use futures::StreamExt;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState, RtcDataChannelType,
-    RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    RtcIceCandidateInit, RtcIceTransportPolicy, RtcOfferOptions, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
-/// How long to wait for ICE gathering before sending what was gathered.
-const GATHER_TIMEOUT_MS: u32 = 3_000;
+/// A negotiation step, run in order on the link's task.
+enum Op {
+    /// Make an offer, or answer this one.
+    Negotiate(Option<String>),
+    /// Apply the remote answer (to an offer or a restart).
+    SetAnswer(String),
+    /// Add a remote candidate.
+    AddCandidate(Candidate),
+    /// Make an ICE-restart offer, or answer this restart offer.
+    Restart(Option<String>),
+    /// Use new ICE servers from now on.
+    Configure(IceConfig),
+}
 
-/// A peer connection and its data channel. Dropping it closes both and
-/// detaches every callback.
+/// How often the selected pair is read once known; sooner before.
+const PATH_POLL_MS: u32 = 2_000;
+const PATH_POLL_FIRST_MS: u32 = 250;
+
+/// A peer connection and its data channel. Dropping it closes both,
+/// detaches every callback and ends its tasks.
 pub struct RtcLink {
     pc: RtcPeerConnection,
     dc: RtcDataChannel,
-    /// Whether the local description was reported already.
-    pub described: bool,
+    ops: UnboundedSender<Op>,
+    alive: Rc<Cell<bool>>,
     _on_open: Closure<dyn FnMut()>,
     _on_close: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_gathering: Closure<dyn FnMut()>,
+    _on_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
     _on_state: Closure<dyn FnMut()>,
     _on_drained: Closure<dyn FnMut()>,
 }
@@ -41,12 +66,25 @@ pub struct RtcLink {
 /// holds frames back above `BUFFER_HIGH_BYTES`).
 const BUFFER_LOW_BYTES: u32 = 256 * 1024;
 
+/// The `RTCConfiguration` for `ice`.
+fn configuration(ice: &IceConfig) -> Result<RtcConfiguration, JsValue> {
+    let config = RtcConfiguration::new();
+    if !ice.servers.is_empty() {
+        let servers = super::driver::to_js(&ice.servers).map_err(|e| JsValue::from_str(&e))?;
+        config.set_ice_servers(&servers);
+    }
+    config.set_ice_transport_policy(match ice.policy {
+        IcePolicy::All => RtcIceTransportPolicy::All,
+        IcePolicy::Relay => RtcIceTransportPolicy::Relay,
+    });
+    Ok(config)
+}
+
 impl RtcLink {
     /// Creates the connection and starts negotiating: an answer to
     /// `remote_offer`, or an offer. Events go to `tx` tagged with `link`.
-    pub fn new(link: LinkId, tx: UnboundedSender<Input>, remote_offer: Option<String>) -> Result<RtcLink, JsValue> {
-        // No ICE servers: host candidates only (no STUN/TURN exists here).
-        let pc = RtcPeerConnection::new_with_configuration(&RtcConfiguration::new())?;
+    pub fn new(link: LinkId, tx: UnboundedSender<Input>, remote_offer: Option<String>, ice: &IceConfig) -> Result<RtcLink, JsValue> {
+        let pc = RtcPeerConnection::new_with_configuration(&configuration(ice)?)?;
         let init = RtcDataChannelInit::new();
         init.set_negotiated(true);
         init.set_id(0);
@@ -74,22 +112,27 @@ impl RtcLink {
                 }
             })
         };
-        let on_gathering = {
+        let on_candidate = {
             let send = send.clone();
-            let pc = pc.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
-                    send(RtcEvent::Gathered);
-                }
+            Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |e: RtcPeerConnectionIceEvent| {
+                // `null` (or an empty line, in older browsers) ends gathering.
+                let c = e.candidate().map(|c| Candidate {
+                    candidate: c.candidate(),
+                    sdp_mid: c.sdp_mid(),
+                    sdp_m_line_index: c.sdp_m_line_index(),
+                });
+                send(RtcEvent::Candidate(c.filter(|c| !c.is_end())));
             })
         };
         let on_state = {
             let send = send.clone();
             let pc = pc.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                if matches!(pc.connection_state(), RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed) {
-                    send(RtcEvent::Closed);
-                }
+            Closure::<dyn FnMut()>::new(move || match pc.connection_state() {
+                RtcPeerConnectionState::Connected => send(RtcEvent::Connectivity(Connectivity::Connected)),
+                RtcPeerConnectionState::Disconnected => send(RtcEvent::Connectivity(Connectivity::Disconnected)),
+                RtcPeerConnectionState::Failed => send(RtcEvent::Connectivity(Connectivity::Failed)),
+                RtcPeerConnectionState::Closed => send(RtcEvent::Closed),
+                _ => {}
             })
         };
         let on_drained = {
@@ -101,38 +144,51 @@ impl RtcLink {
         dc.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         dc.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         dc.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        pc.set_onicegatheringstatechange(Some(on_gathering.as_ref().unchecked_ref()));
+        pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
         pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
 
-        wasm_bindgen_futures::spawn_local(negotiate(pc.clone(), remote_offer, send));
+        let (ops, rx) = mpsc::unbounded();
+        let alive = Rc::new(Cell::new(true));
+        wasm_bindgen_futures::spawn_local(run_ops(pc.clone(), rx, send.clone()));
+        wasm_bindgen_futures::spawn_local(watch_path(pc.clone(), alive.clone(), send));
+        let _ = ops.unbounded_send(Op::Negotiate(remote_offer));
         Ok(RtcLink {
             pc,
             dc,
-            described: false,
+            ops,
+            alive,
             _on_open: on_open,
             _on_close: on_close,
             _on_message: on_message,
-            _on_gathering: on_gathering,
+            _on_candidate: on_candidate,
             _on_state: on_state,
             _on_drained: on_drained,
         })
     }
 
-    /// The complete local description, once there is one.
+    /// The local description as it stands (with the candidates gathered so far).
     pub fn local_sdp(&self) -> Option<String> {
         self.pc.local_description().map(|d| d.sdp())
     }
 
     /// Applies the remote answer (offering side).
-    pub fn set_answer(&self, sdp: &str, tx: UnboundedSender<Input>, link: LinkId) {
-        let d = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-        d.set_sdp(sdp);
-        let promise = self.pc.set_remote_description(&d);
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = JsFuture::from(promise).await {
-                let _ = tx.unbounded_send(Input::Rtc { link, ev: RtcEvent::Failed(js_message(&e)) });
-            }
-        });
+    pub fn set_answer(&self, sdp: String) {
+        let _ = self.ops.unbounded_send(Op::SetAnswer(sdp));
+    }
+
+    /// Adds a candidate the other side trickled.
+    pub fn add_candidate(&self, c: Candidate) {
+        let _ = self.ops.unbounded_send(Op::AddCandidate(c));
+    }
+
+    /// Restarts ICE: makes a restart offer, or answers `remote_offer`.
+    pub fn restart(&self, remote_offer: Option<String>) {
+        let _ = self.ops.unbounded_send(Op::Restart(remote_offer));
+    }
+
+    /// Uses `ice` from now on (fresh TURN credentials for later restarts).
+    pub fn configure(&self, ice: IceConfig) {
+        let _ = self.ops.unbounded_send(Op::Configure(ice));
     }
 
     /// Sends one message. Errors (channel not open, closing) mean the link is gone.
@@ -158,44 +214,125 @@ impl RtcLink {
 
 impl Drop for RtcLink {
     fn drop(&mut self) {
+        self.alive.set(false);
         self.dc.set_onopen(None);
         self.dc.set_onclose(None);
         self.dc.set_onmessage(None);
         self.dc.set_onbufferedamountlow(None);
-        self.pc.set_onicegatheringstatechange(None);
+        self.pc.set_onicecandidate(None);
         self.pc.set_onconnectionstatechange(None);
         self.dc.close();
         self.pc.close();
     }
 }
 
-/// Creates the offer or answer, sets it locally, and reports when gathering
-/// is complete (or after [`GATHER_TIMEOUT_MS`] with what was gathered).
-async fn negotiate(pc: RtcPeerConnection, remote_offer: Option<String>, send: impl Fn(RtcEvent)) {
-    let result: Result<(), JsValue> = async {
-        let local = match remote_offer {
-            Some(offer) => {
-                let d = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-                d.set_sdp(&offer);
-                JsFuture::from(pc.set_remote_description(&d)).await?;
-                JsFuture::from(pc.create_answer()).await?
+/// Runs the link's negotiation steps in order until the link is dropped.
+async fn run_ops(pc: RtcPeerConnection, mut rx: UnboundedReceiver<Op>, send: impl Fn(RtcEvent)) {
+    while let Some(op) = rx.next().await {
+        let result: Result<(), JsValue> = async {
+            match op {
+                Op::Negotiate(remote) => send(RtcEvent::Described(describe(&pc, remote, false).await?)),
+                Op::Restart(remote) => send(RtcEvent::Described(describe(&pc, remote, true).await?)),
+                Op::SetAnswer(sdp) => {
+                    let d = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+                    d.set_sdp(&sdp);
+                    JsFuture::from(pc.set_remote_description(&d)).await?;
+                }
+                Op::AddCandidate(c) => {
+                    let init = RtcIceCandidateInit::new(&c.candidate);
+                    init.set_sdp_mid(c.sdp_mid.as_deref());
+                    init.set_sdp_m_line_index(c.sdp_m_line_index);
+                    // A candidate the browser cannot use (an mDNS name it cannot
+                    // resolve, a stale generation) costs only itself.
+                    if let Err(e) = JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await {
+                        web_sys::console::debug_1(&format!("chord: remote candidate not added: {}", js_message(&e)).into());
+                    }
+                }
+                Op::Configure(ice) => pc.set_configuration_with_configuration(&configuration(&ice)?)?,
             }
-            None => JsFuture::from(pc.create_offer()).await?,
-        };
-        JsFuture::from(pc.set_local_description(local.unchecked_ref())).await?;
-        Ok(())
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            send(RtcEvent::Failed(js_message(&e)));
+        }
     }
-    .await;
-    if let Err(e) = result {
-        send(RtcEvent::Failed(js_message(&e)));
-        return;
+}
+
+/// Sets the remote offer (if any), creates the offer or answer (an ICE
+/// restart offer with `restart`), sets it locally and returns its SDP.
+async fn describe(pc: &RtcPeerConnection, remote_offer: Option<String>, restart: bool) -> Result<String, JsValue> {
+    let local = match remote_offer {
+        Some(offer) => {
+            let d = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+            d.set_sdp(&offer);
+            JsFuture::from(pc.set_remote_description(&d)).await?;
+            JsFuture::from(pc.create_answer()).await?
+        }
+        None if restart => {
+            let opts = RtcOfferOptions::new();
+            opts.set_ice_restart(true);
+            JsFuture::from(pc.create_offer_with_rtc_offer_options(&opts)).await?
+        }
+        None => JsFuture::from(pc.create_offer()).await?,
+    };
+    JsFuture::from(pc.set_local_description(local.unchecked_ref())).await?;
+    Ok(pc.local_description().map(|d| d.sdp()).unwrap_or_default())
+}
+
+/// Reads the selected candidate pair while the link lives, and reports it when it changes.
+async fn watch_path(pc: RtcPeerConnection, alive: Rc<Cell<bool>>, send: impl Fn(RtcEvent)) {
+    let mut last: Option<PathInfo> = None;
+    loop {
+        gloo_timers::future::TimeoutFuture::new(if last.is_some() { PATH_POLL_MS } else { PATH_POLL_FIRST_MS }).await;
+        if !alive.get() {
+            return;
+        }
+        if pc.connection_state() != RtcPeerConnectionState::Connected {
+            continue;
+        }
+        let Ok(report) = JsFuture::from(pc.get_stats()).await else { continue };
+        let path = selected_path(&report);
+        if path.is_some() && path != last && alive.get() {
+            last = path;
+            if let Some(p) = path {
+                send(RtcEvent::Path(p));
+            }
+        }
     }
-    if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
-        send(RtcEvent::Gathered);
-        return;
-    }
-    gloo_timers::future::TimeoutFuture::new(GATHER_TIMEOUT_MS).await;
-    send(RtcEvent::Gathered);
+}
+
+/// The selected pair of a `getStats()` report: Chromium names it in the
+/// transport's `selectedCandidatePairId`, Firefox marks the pair `selected`.
+fn selected_path(report: &JsValue) -> Option<PathInfo> {
+    let map: &js_sys::Map = report.unchecked_ref();
+    let field = |v: &JsValue, name: &str| Reflect::get(v, &name.into()).ok().filter(|x| !x.is_undefined() && !x.is_null());
+    let mut pair_id = None;
+    let mut selected_pair = None;
+    map.for_each(&mut |value, _key| {
+        match field(&value, "type").and_then(|t| t.as_string()).as_deref() {
+            Some("transport") => {
+                if let Some(id) = field(&value, "selectedCandidatePairId").and_then(|x| x.as_string()) {
+                    pair_id = Some(id);
+                }
+            }
+            Some("candidate-pair") if field(&value, "selected").and_then(|x| x.as_bool()) == Some(true) => {
+                selected_pair = Some(value.clone());
+            }
+            _ => {}
+        }
+    });
+    let pair = match pair_id {
+        Some(id) => Some(map.get(&id.into())).filter(|p| !p.is_undefined()),
+        None => selected_pair,
+    }?;
+    let kind = |id_field: &str| -> Option<CandidateKind> {
+        let id = field(&pair, id_field)?;
+        let cand = map.get(&id);
+        CandidateKind::parse(&field(&cand, "candidateType")?.as_string()?)
+    };
+    let rtt_ms = field(&pair, "currentRoundTripTime").and_then(|x| x.as_f64()).map(|s| (s * 1000.0).round() as u32);
+    Some(PathInfo { local: kind("localCandidateId")?, remote: kind("remoteCandidateId")?, rtt_ms })
 }
 
 /// The message of a JavaScript error value.
