@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::hub::{self, Event};
+use crate::ice::Issuer;
 use crate::limits::{check_origin, Gauges, Slot};
 use crate::stats::Stats;
 use crate::ws;
@@ -29,14 +30,15 @@ struct AppState {
     config: Arc<Config>,
     next_conn: Arc<AtomicU64>,
     gauges: Arc<Gauges>,
+    issuer: Arc<Issuer>,
 }
 
 /// Builds the router and starts the hub task behind it. `gauges` are the live
-/// counts it shares with the accept loop.
-pub fn router(config: Config, gauges: Arc<Gauges>) -> Router {
+/// counts it shares with the accept loop; `issuer` hands out the ICE servers.
+pub fn router(config: Config, gauges: Arc<Gauges>, issuer: Arc<Issuer>) -> Router {
     let hub = hub::spawn(&config, gauges.clone());
     let www = ServeDir::new(&config.www);
-    let state = AppState { hub, config: Arc::new(config), next_conn: Arc::new(AtomicU64::new(1)), gauges };
+    let state = AppState { hub, config: Arc::new(config), next_conn: Arc::new(AtomicU64::new(1)), gauges, issuer };
     Router::new().route("/ws", get(upgrade)).route("/stats", get(stats)).fallback_service(www).with_state(state)
 }
 
@@ -57,14 +59,19 @@ async fn upgrade(
     // so an oversized frame costs its header only.
     let ws = ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).read_buffer_size(READ_BUFFER_BYTES);
     Ok(ws.on_upgrade(move |socket| async move {
-        ws::serve(socket, conn, state.hub, state.config).await;
+        ws::serve(socket, conn, state.hub, state.config, state.issuer).await;
         drop(slot);
     }))
 }
 
-/// `GET /stats`: the hub's snapshot as JSON.
+/// `GET /stats`: the hub's snapshot, plus the connection tasks' ICE counters, as JSON.
 async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, StatusCode> {
     let (reply, answer) = oneshot::channel();
     state.hub.send(Event::Stats { reply }).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-    answer.await.map(Json).map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
+    let snapshot = answer.await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    Ok(Json(Stats {
+        turn_credentials_issued: state.issuer.credentials_issued(),
+        ice_refreshes_sent: state.issuer.refreshes_sent(),
+        ..snapshot
+    }))
 }

@@ -1,5 +1,6 @@
 //! Server settings: the knobs the command line sets and the tests shorten.
 
+use crate::ice::{TurnAuth, UnixClock};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,6 +15,14 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MESSAGE_RATE: NonZeroU32 = NonZeroU32::new(50).unwrap(); // Evaluated at compile time.
 /// Default of [`Config::message_burst`], frames.
 pub const DEFAULT_MESSAGE_BURST: NonZeroU32 = NonZeroU32::new(500).unwrap(); // Evaluated at compile time.
+
+/// Default lifetime of minted TURN REST credentials, in seconds: one day, the
+/// customary value of the TURN REST API draft coturn implements. The server
+/// sends fresh credentials at half their lifetime, so a connected tab never
+/// holds expired ones however long the TTL; a shorter one narrows what a
+/// leaked credential is worth (it names its peer and carries its expiry), at
+/// the cost of more refresh messages.
+pub const DEFAULT_TURN_TTL_SECS: u64 = 86_400;
 
 /// How the server behaves. [`Config::default`] is what the binary uses
 /// without flags; tests shorten the timeouts.
@@ -62,6 +71,14 @@ pub struct Config {
     /// any origin, and requests without an `Origin` header. Otherwise an
     /// upgrade whose `Origin` is missing or not listed gets 403.
     pub allowed_origins: Vec<String>,
+    /// STUN/TURN server URLs sent to every peer (`stun:`, `stuns:`, `turn:`,
+    /// `turns:`). Empty: peers use host candidates only (LAN, loopback).
+    pub ice_servers: Vec<String>,
+    /// Credentials for the `turn:`/`turns:` URLs; required if there is one.
+    /// Its `Debug` hides the secret.
+    pub turn_auth: Option<TurnAuth>,
+    /// The wall clock that REST credential expiries are written with; fixed in tests.
+    pub unix_clock: UnixClock,
     /// Seed for choosing introducers; fixed in tests, random in the binary.
     pub seed: u64,
 }
@@ -82,6 +99,9 @@ impl Default for Config {
             message_rate: DEFAULT_MESSAGE_RATE,
             message_burst: DEFAULT_MESSAGE_BURST,
             allowed_origins: Vec::new(),
+            ice_servers: Vec::new(),
+            turn_auth: None,
+            unix_clock: UnixClock::system(),
             seed: 0,
         }
     }

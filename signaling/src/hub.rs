@@ -198,6 +198,9 @@ impl Hub {
             messages_dropped: self.dropped,
             signals_refused: c.signals_refused,
             protocol_errors: self.protocol_errors,
+            // Counted by the connection tasks; `/stats` adds them (app.rs).
+            turn_credentials_issued: 0,
+            ice_refreshes_sent: 0,
         }
     }
 }

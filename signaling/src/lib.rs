@@ -18,8 +18,9 @@
 //!   ([`intro`] holds one introduction and its timers).
 //! * [`hub`] — the single task owning that state, fed by connection tasks
 //!   through a bounded inbox; it runs the timers.
-//! * [`ws`] — one task per WebSocket: validation ([`frame`]), liveness, and
-//!   its bounded outbox.
+//! * [`ws`] — one task per WebSocket: validation ([`frame`]), liveness, its
+//!   bounded outbox, and the peer's ICE servers: TURN credentials minted for
+//!   it ([`ice`]) in every welcome, refreshed at half their lifetime.
 //! * [`app`] — the router: `/ws`, `/stats` ([`stats`]), static files at `/`.
 //! * [`serve`] — the accept loop in front of it: a bounded HTTP handshake
 //!   and the per-address count; [`limits`] holds the connection limits.
@@ -39,6 +40,7 @@ pub mod config;
 pub mod error;
 pub mod frame;
 pub mod hub;
+pub mod ice;
 pub mod intro;
 pub mod limits;
 pub mod rings;
@@ -51,8 +53,11 @@ pub use error::{CloseReason, Refusal};
 pub use stats::Stats;
 
 /// Serves the signaling server on `listener` until the process ends.
+/// Fails at once, with `InvalidInput`, if the ICE settings are inconsistent
+/// (see [`ice::IceServers::new`]).
 pub async fn run(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<()> {
+    let issuer = ice::Issuer::new(&config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let gauges = std::sync::Arc::new(limits::Gauges::default());
-    let router = app::router(config.clone(), gauges.clone());
+    let router = app::router(config.clone(), gauges.clone(), std::sync::Arc::new(issuer));
     serve::serve(listener, router, &config, gauges).await
 }

@@ -1,9 +1,11 @@
 //! `chord-signaling`: command-line flags and startup.
 
+use chord::ice::{IceUrl, IceUrlError};
 use chord_signaling::config::{
     DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PER_RING, DEFAULT_MESSAGE_BURST,
-    DEFAULT_MESSAGE_RATE,
+    DEFAULT_MESSAGE_RATE, DEFAULT_TURN_TTL_SECS,
 };
+use chord_signaling::ice::{read_secret_file, IceConfigError, IceServers, TurnAuth, UnixClock, MIN_TURN_TTL};
 use chord_signaling::Config;
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -15,6 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Longest duration a flag accepts: one day, in milliseconds.
 const MAX_MS: u64 = 24 * 3600 * 1000;
+/// Longest TURN credential lifetime a flag accepts: 30 days, in seconds.
+const MAX_TURN_TTL_SECS: u64 = 30 * 24 * 3600;
 
 /// Bootstrap signaling server for the browser Chord ring.
 ///
@@ -22,6 +26,13 @@ const MAX_MS: u64 = 24 * 3600 * 1000;
 /// and counters at `/stats`. A newcomer is told it is the first member of its
 /// ring, or is introduced to one live member; the server relays the WebRTC
 /// offer/answer/ICE of that one introduction and nothing else.
+///
+/// Every welcome carries the STUN/TURN servers given with --ice-server. TURN
+/// needs credentials: with --turn-secret-file (coturn use-auth-secret) the
+/// server mints them per peer, `<expiry>:<peer id>` and
+/// base64(HMAC-SHA1(secret, username)), valid for --turn-ttl seconds and
+/// refreshed at half that while the peer stays connected; with
+/// --turn-username and --turn-password-file everyone gets the same ones.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Args {
@@ -68,19 +79,54 @@ struct Args {
     /// origin is allowed; with some, an upgrade from another origin or without an Origin header gets 403.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = origin)]
     allowed_origins: Vec<String>,
+    /// STUN or TURN server sent to every peer: stun:HOST[:PORT], stuns:..., turn:HOST[:PORT][?transport=udp|tcp]
+    /// or turns:...; repeat for several. A turn:/turns: URL needs --turn-secret-file or --turn-username.
+    #[arg(long = "ice-server", value_name = "URL", value_parser = ice_url)]
+    ice_servers: Vec<String>,
+    /// File holding the secret shared with the TURN server (coturn: use-auth-secret, static-auth-secret); a
+    /// trailing newline is ignored. Credentials are then minted per peer. Keep the file mode 0600.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["turn_username", "turn_password_file"])]
+    turn_secret_file: Option<PathBuf>,
+    /// Seconds a minted TURN credential stays valid (with --turn-secret-file). Peers get fresh ones at half this
+    /// while connected; a shorter lifetime narrows what a leaked credential is worth.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TURN_TTL_SECS, requires = "turn_secret_file",
+          value_parser = clap::value_parser!(u64).range(MIN_TURN_TTL.as_secs()..=MAX_TURN_TTL_SECS))]
+    turn_ttl: u64,
+    /// Static TURN username given to every peer (with --turn-password-file), instead of --turn-secret-file.
+    #[arg(long, value_name = "NAME", requires = "turn_password_file")]
+    turn_username: Option<String>,
+    /// File holding the static TURN password (with --turn-username); a trailing newline is ignored.
+    #[arg(long, value_name = "PATH", requires = "turn_username")]
+    turn_password_file: Option<PathBuf>,
     /// Seed for choosing introducers (default: from the clock), for reproducing a run.
     #[arg(long)]
     seed: Option<u64>,
 }
 
 impl Args {
-    fn config(&self) -> Config {
+    /// The TURN credentials the flags ask for; reads the secret or password file.
+    fn turn_auth(&self) -> Result<Option<TurnAuth>, IceConfigError> {
+        if let Some(path) = &self.turn_secret_file {
+            let secret = read_secret_file("turn-secret-file", path.clone())?;
+            return Ok(Some(TurnAuth::Rest { secret, ttl: Duration::from_secs(self.turn_ttl) }));
+        }
+        match (&self.turn_username, &self.turn_password_file) {
+            (Some(username), Some(path)) => {
+                let password = read_secret_file("turn-password-file", path.clone())?;
+                Ok(Some(TurnAuth::Static { username: username.clone(), password }))
+            }
+            // clap's `requires` makes the two flags go together.
+            _ => Ok(None),
+        }
+    }
+
+    fn config(&self) -> Result<Config, IceConfigError> {
         let seed = self.seed.unwrap_or_else(|| {
             // Any varying value will do; the choice of introducer only needs to spread load.
             let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
             nanos ^ u64::from(std::process::id())
         });
-        Config {
+        Ok(Config {
             www: self.www.clone(),
             intro_timeout: Duration::from_millis(self.intro_timeout_ms),
             intro_lifetime: Duration::from_millis(self.intro_lifetime_ms),
@@ -95,9 +141,32 @@ impl Args {
             message_rate: NonZeroU32::new(self.message_rate).unwrap_or(NonZeroU32::MIN),
             message_burst: NonZeroU32::new(self.message_burst).unwrap_or(NonZeroU32::MIN),
             allowed_origins: self.allowed_origins.clone(),
+            ice_servers: self.ice_servers.clone(),
+            turn_auth: self.turn_auth()?,
+            unix_clock: UnixClock::system(),
             seed,
-        }
+        })
     }
+}
+
+/// An ICE server URL, checked as peers will check it.
+fn ice_url(text: &str) -> Result<String, IceUrlError> {
+    IceUrl::parse(text).map(|_| text.to_owned())
+}
+
+/// Checks the ICE settings as the server will, and logs them (never a secret).
+fn check_ice(config: &Config) -> Result<(), IceConfigError> {
+    let ice = IceServers::new(&config.ice_servers, config.turn_auth.clone())?;
+    let urls: Vec<&str> = ice.urls().collect();
+    if urls.is_empty() {
+        tracing::info!("no ICE servers (--ice-server): peers use host candidates only (LAN, loopback)");
+    } else {
+        tracing::info!("ice servers: {}", urls.join(" "));
+    }
+    if let Some(auth) = ice.auth() {
+        tracing::info!("turn credentials: {auth}");
+    }
+    Ok(())
 }
 
 /// An origin as browsers send it: `scheme://host[:port]`, no path, no trailing slash.
@@ -139,7 +208,17 @@ async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
-    let config = args.config();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("chord-signaling: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = check_ice(&config) {
+        eprintln!("chord-signaling: {e}");
+        return ExitCode::FAILURE;
+    }
     raise_open_files_limit(&config);
     if !config.www.is_dir() {
         tracing::warn!(www = %config.www.display(), "static directory not found; `/` will answer 404");

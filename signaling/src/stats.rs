@@ -34,6 +34,13 @@ pub struct Stats {
     pub signals_refused: u64,
     /// Connections closed because the client broke the protocol.
     pub protocol_errors: u64,
+    /// TURN credential sets handed to peers (in welcomes and refreshes;
+    /// minted per peer in REST mode). Never the credentials themselves.
+    #[serde(default)]
+    pub turn_credentials_issued: u64,
+    /// `ice_servers` messages sent to refresh REST credentials before they expire.
+    #[serde(default)]
+    pub ice_refreshes_sent: u64,
 }
 
 /// The counters kept by the ring state ([`crate::rings::Rings`]).

@@ -4,14 +4,23 @@
 //! rate, JSON, limits, hello deadline, liveness) so a hostile client is turned
 //! away without ever reaching the hub. It owns the socket alone, so it never
 //! buffers more than one frame each way plus its bounded outbox.
+//!
+//! It also owns what belongs to its peer alone: the ICE servers. The ring
+//! state decides who is introduced to whom and leaves a welcome's
+//! `ice_servers` empty; this task fills them in with TURN credentials minted
+//! for the id of its hello, and, for credentials that expire (REST), sends an
+//! `ice_servers` refresh half their lifetime after the last ones it sent, for
+//! as long as the socket stays open.
 
 use crate::config::{deadline, Config};
 use crate::error::CloseReason;
 use crate::frame;
 use crate::hub::{Event, Outbound};
+use crate::ice::Issuer;
 use crate::intro::ConnId;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chord::signal::{ClientMsg, ServerMsg, SignalError, MAX_REASON_BYTES};
+use chord::Id;
 use governor::{Quota, RateLimiter};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,12 +59,18 @@ const LINGER: Duration = Duration::from_millis(500);
 const GRACE: Duration = Duration::from_millis(250);
 
 /// Runs one connection until it ends, then tells the hub.
-pub async fn serve(mut socket: WebSocket, conn: ConnId, hub: mpsc::Sender<Event>, config: Arc<Config>) {
+pub async fn serve(
+    mut socket: WebSocket,
+    conn: ConnId,
+    hub: mpsc::Sender<Event>,
+    config: Arc<Config>,
+    issuer: Arc<Issuer>,
+) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
     if hub.send(Event::Open { conn, outbox }).await.is_err() {
         return;
     }
-    let ended = drive(&mut socket, conn, &hub, &mut inbox, &config).await;
+    let ended = drive(&mut socket, conn, &hub, &mut inbox, &config, &issuer).await;
     let by_hub = matches!(ended, Ended::ByHub(_));
     let (reason, linger) = match ended {
         Ended::Normally => (None, false),
@@ -92,9 +107,14 @@ async fn drive(
     hub: &mpsc::Sender<Event>,
     inbox: &mut mpsc::Receiver<Outbound>,
     config: &Config,
+    issuer: &Issuer,
 ) -> Ended {
     let hello_deadline = Instant::from_std(deadline(std::time::Instant::now(), config.hello_timeout));
     let mut said_hello = false;
+    // The id of the hello, once said: the ICE servers are minted for it.
+    let mut peer: Option<Id> = None;
+    // When to send fresh credentials; set by each welcome and refresh.
+    let mut refresh_at: Option<Instant> = None;
     let mut last_heard = Instant::now();
     let mut ping = interval((config.idle_timeout / 3).max(Duration::from_millis(10)));
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -123,9 +143,12 @@ async fn drive(
                     Ok(msg) => msg,
                     Err(e) => return Ended::Closed(e.into()),
                 };
-                match msg {
+                match &msg {
                     ClientMsg::Bye => return Ended::Normally,
-                    ClientMsg::Hello { .. } => said_hello = true,
+                    ClientMsg::Hello { id, .. } => {
+                        said_hello = true;
+                        peer = Some(*id);
+                    }
                     _ if !said_hello => return Ended::Closed(CloseReason::NoHello),
                     _ => {}
                 }
@@ -134,7 +157,11 @@ async fn drive(
                 }
             }
             out = inbox.recv() => match out {
-                Some(Outbound::Msg(msg)) => {
+                Some(Outbound::Msg(mut msg)) => {
+                    if let (ServerMsg::Welcome { ice_servers, .. }, Some(id)) = (&mut *msg, &peer) {
+                        *ice_servers = issuer.for_welcome(id);
+                        refresh_at = next_refresh(issuer);
+                    }
                     let Some(text) = frame::encode(&msg) else {
                         tracing::warn!(conn, "dropping an outgoing message larger than a frame");
                         continue;
@@ -148,6 +175,15 @@ async fn drive(
                 None => return Ended::Closed(CloseReason::SlowReader),
             },
             () = sleep_until(hello_deadline), if !said_hello => return Ended::Closed(CloseReason::HelloTimeout),
+            () = sleep_until(refresh_at.unwrap_or(hello_deadline)), if refresh_at.is_some() => {
+                // Set only after a welcome, which only follows a hello.
+                let Some(id) = &peer else { continue };
+                refresh_at = next_refresh(issuer);
+                let Some(text) = frame::encode(&issuer.refresh(id)) else { continue };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return Ended::Normally;
+                }
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= config.idle_timeout {
                     return Ended::Closed(CloseReason::Idle);
@@ -158,6 +194,11 @@ async fn drive(
             }
         }
     }
+}
+
+/// When to send the next credentials, counted from now (`None`: they never expire).
+fn next_refresh(issuer: &Issuer) -> Option<Instant> {
+    issuer.refresh_after().map(|after| Instant::from_std(deadline(std::time::Instant::now(), after)))
 }
 
 /// Sorts an error of the WebSocket layer: a client that went away ends the
