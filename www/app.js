@@ -252,7 +252,7 @@ async function start() {
   const through = serversText(signalingUrl);
   setStatus("pending", `Joining ring “${ring}” through ${through}…`);
   const how = [options.loopbackOnly ? "loopback only" : "", options.iceTransportPolicy === "relay" ? "every link relayed through TURN" : ""];
-  log("info", `Joining ring “${ring}” through ${through}${how.some(Boolean) ? ` (${how.filter(Boolean).join("; ")})` : ""}`);
+  log("info", `Joining ring “${ring}” through ${through}${how.some(Boolean) ? ` — ${how.filter(Boolean).join(", ")}` : ""}`);
   try {
     const joinStarted = performance.now();
     /** When ChordPeer.join was called (performance.now(); read by the benchmark). */

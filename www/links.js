@@ -132,18 +132,19 @@ export function iceLabel(ice) {
   }
   const urls = iceUrls(ice.servers);
   const relayOnly = ice.policy === "relay";
-  const policy = relayOnly ? "relay only: every link through TURN" : "direct or relayed, whichever works";
+  const policy = relayOnly ? "relay only (every link through TURN)" : "direct or relayed, whichever works";
   const from = ice.source === "options" ? "set by this page" : ice.source === "server" ? "from the signaling server" : "";
-  const refreshed = ice.refreshes > 0 ? `, credentials refreshed ${ice.refreshes} time${ice.refreshes === 1 ? "" : "s"}` : "";
+  const refreshed = ice.refreshes > 0 ? `credentials refreshed ${ice.refreshes} time${ice.refreshes === 1 ? "" : "s"}` : "";
   const title = "STUN finds this tab's public address; TURN relays a link when no direct path works.";
   if (urls.length === 0) {
     return relayOnly
-      ? { text: `none; policy ${policy}, so no link can be made`, title, kind: "warn" }
+      ? { text: "none, but the policy is relay only: no link can be made without a TURN server", title, kind: "warn" }
       : { text: "none (local network only)", title, kind: "ok" };
   }
+  const about = [from, refreshed].filter(Boolean).join(", ");
   const hasTurn = urls.some((u) => /^turns?:/i.test(u));
   return {
-    text: `${urls.join(", ")} (${[from, `policy ${policy}`].filter(Boolean).join("; ")}${refreshed})`,
+    text: `${urls.join(", ")}${about ? ` (${about})` : ""}; policy: ${policy}`,
     title,
     kind: relayOnly && !hasTurn ? "warn" : "ok",
   };
@@ -160,13 +161,15 @@ export function linkProblemsText(st) {
   if (!f && !r) return "";
   const parts = [];
   if (f) {
-    const why = [
-      [f.noCandidates, "no network address gathered"],
-      [f.noPath, "no network path"],
-      [f.timeout, "timed out"],
-      [f.refused, "refused by a full peer"],
-    ].filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`);
-    const total = (f.noCandidates || 0) + (f.noPath || 0) + (f.timeout || 0) + (f.refused || 0);
+    /** @type {[number, string][]} */
+    const counts = [
+      [f.noCandidates || 0, "no network address gathered"],
+      [f.noPath || 0, "no network path"],
+      [f.timeout || 0, "timed out"],
+      [f.refused || 0, "refused by a full peer"],
+    ];
+    const why = counts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`);
+    const total = counts.reduce((sum, [n]) => sum + n, 0);
     if (total > 0) parts.push(`${total} link${total === 1 ? "" : "s"} failed (${why.join(", ")})`);
   }
   if (r && r.started > 0) {

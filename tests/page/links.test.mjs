@@ -89,12 +89,13 @@ test("iceUrls takes only the URLs, never credentials", () => {
 test("ICE line: servers in use, where from, the policy", () => {
   const ice = { servers: [{ urls: ["stun:s:3478"] }, { urls: ["turn:t:3478", "turns:t:5349"] }], policy: "all", source: "server", refreshes: 0 };
   const l = iceLabel(ice);
-  assert.equal(l.text, "stun:s:3478, turn:t:3478, turns:t:5349 (from the signaling server; policy direct or relayed, whichever works)");
+  assert.equal(l.text, "stun:s:3478, turn:t:3478, turns:t:5349 (from the signaling server); policy: direct or relayed, whichever works");
   assert.equal(l.kind, "ok");
   assert.doesNotMatch(JSON.stringify(iceLabel({ ...ice, servers: [{ urls: ["turn:t"], credential: "pw" }] })), /pw/);
   assert.equal(iceLabel({ ...ice, source: "options", policy: "relay", refreshes: 2 }).text,
-    "stun:s:3478, turn:t:3478, turns:t:5349 (set by this page; policy relay only: every link through TURN, credentials refreshed 2 times)");
-  assert.match(iceLabel({ ...ice, refreshes: 1 }).text, /refreshed 1 time\)$/);
+    "stun:s:3478, turn:t:3478, turns:t:5349 (set by this page, credentials refreshed 2 times); policy: relay only (every link through TURN)");
+  assert.match(iceLabel({ ...ice, refreshes: 1 }).text, /refreshed 1 time\);/);
+  assert.equal(iceLabel({ ...ice, source: "none" }).text, "stun:s:3478, turn:t:3478, turns:t:5349; policy: direct or relayed, whichever works");
 });
 
 test("ICE line: none, and the hopeless relay-only cases", () => {
@@ -102,7 +103,7 @@ test("ICE line: none, and the hopeless relay-only cases", () => {
     iceLabel({ servers: [], policy: "all", source: "none", refreshes: 0 }).kind], ["none (local network only)", "ok"]);
   const noTurn = iceLabel({ servers: [], policy: "relay", source: "none", refreshes: 0 });
   assert.equal(noTurn.kind, "warn");
-  assert.match(noTurn.text, /^none; .*no link can be made/);
+  assert.match(noTurn.text, /^none, but .*no link can be made without a TURN server/);
   assert.equal(iceLabel({ servers: [{ urls: ["stun:s"] }], policy: "relay", source: "server", refreshes: 0 }).kind, "warn",
     "relay-only with STUN but no TURN");
   assert.equal(iceLabel(undefined).text, "—", "a peer that does not report it");
