@@ -315,7 +315,7 @@ test('(b) NAT↔NAT cut, STUN+TURN: every cross-host link relayed, ring correct,
 });
 
 /** (c)'s ring, kept open for (d) and (f). */
-const C = { ctx: null, links: null };
+const C = { ctx: null, links: null, tKill: 0 };
 
 test('(c) NAT↔NAT open, STUN+TURN: the symmetric-NAT host\'s cross-host links relayed, cone↔cone direct', async () => {
   const ctx = (C.ctx = makeCase('c-symmetric-f-coturn-killed'));
@@ -393,29 +393,38 @@ test('(f) coturn killed under (c)\'s ring: relayed links reported broken and ret
     const restarts0 = st0.map((s) => s.iceRestarts?.started ?? 0);
     const created0 = st0.map((s) => s.connectionsCreated ?? 0);
 
-    const tKill = Date.now();
+    const tKill = (C.tKill = Date.now());
     await S.turn.kill('SIGKILL');
     ctx.note('(f) coturn SIGKILLed');
 
-    // Relayed links: every end reports the path broken (restarting, gone) or its tab began an ICE restart.
+    // Relayed links: each is reported broken at one end at least (not `open` any more: restarting,
+    // or gone); per link end, the time it left `open` is recorded. A tab's iceRestarts.started is noted.
     const symIdx = peers.map((p, i) => (p.host === lab.SYMMETRIC_HOST ? i : -1)).filter((i) => i >= 0);
-    let seen = [];
-    const brokenMs = await waitFor(
+    const idName = new Map(peers.map((p) => [short(p.id), p.name]));
+    const pairs = new Map();
+    for (const l of relayed) {
+      const k = [l.from, idName.get(l.to)].sort().join('↔');
+      pairs.set(k, { pair: k, ends: [...(pairs.get(k)?.ends ?? []), l], leftOpen: null });
+    }
+    const endLeft = new Map(); // "from→to" → ms after the kill when that end was first seen not open
+    let pending = [];
+    await waitFor(
       async () => {
-        const sts = await states(peers);
-        const ls = linksOf(peers, sts);
-        seen = relayed.map((r) => {
-          const i = peers.findIndex((p) => p.name === r.from);
+        const ls = linksOf(peers, await states(peers));
+        const t = Date.now() - tKill;
+        for (const r of relayed) {
           const now = ls.find((l) => l.from === r.from && l.to === r.to);
-          const restarted = (sts[i].iceRestarts?.started ?? 0) > restarts0[i];
-          return { link: `${r.from}→${r.to}`, now: now ? `${now.state}` : 'gone', restarted, broken: !now || now.state !== 'open' || restarted };
-        });
-        return seen.every((s) => s.broken) && Date.now() - tKill;
+          const key = `${r.from}→${idName.get(r.to)}`;
+          if ((!now || now.state !== 'open') && !endLeft.has(key)) endLeft.set(key, { ms: t, now: now ? now.state : 'gone' });
+        }
+        pending = [...pairs.values()].filter((p) => !p.ends.some((e) => endLeft.has(`${e.from}→${idName.get(e.to)}`))).map((p) => p.pair);
+        return pending.length === 0;
       },
       30_000,
-      { what: 'every relayed link reported broken (restarting / gone / ICE restart begun)', interval: 250, detail: () => JSON.stringify(seen) },
+      { what: 'every relayed link reported broken at one end at least (restarting or gone)', interval: 250, detail: () => `still open at both ends: ${pending.join(', ')}; ends seen broken: ${JSON.stringify(Object.fromEntries(endLeft))}` },
     );
-    ctx.note(`(f) every relayed link reported broken ${brokenMs} ms after the kill: ${JSON.stringify(seen)}`);
+    const brokenTimes = [...pairs.values()].map((p) => Math.min(...p.ends.map((e) => endLeft.get(`${e.from}→${idName.get(e.to)}`)?.ms ?? Infinity)));
+    ctx.note(`(f) all ${pairs.size} relayed links reported broken; first end per link after ${Math.min(...brokenTimes)}–${Math.max(...brokenTimes)} ms; ends: ${JSON.stringify(Object.fromEntries(endLeft))}`);
 
     // Retried: ICE restarts begun or new connections made by the symmetric host's tabs.
     let retried = '';
@@ -474,6 +483,47 @@ test('(f) coturn killed under (c)\'s ring: relayed links reported broken and ret
         assert.ok(r.message && r.message.length > 5 && !/\[object /.test(r.message), `unreadable error: ${JSON.stringify(r)}`);
       }
     }
+  } catch (e) {
+    error = e;
+    await finishCase(ctx, error);
+    throw e;
+  }
+  // The ring stays up for (f2), which logs and closes it.
+});
+
+test('(f2) coturn back: the broken links recover and the whole ring is correct again', async () => {
+  const ctx = C.ctx;
+  assert.ok(ctx && !ctx.finished, '(f) did not pass: its ring is needed here');
+  let error;
+  try {
+    const peers = ctx.peers;
+    // Nothing hangs: with coturn still down, every ICE restart begun ends (succeeded or failed)
+    // within 60 s of the kill.
+    let pendingRestarts = '';
+    await waitFor(
+      async () => {
+        const sts = await states(peers);
+        const open = sts.map((s, i) => ({ tab: peers[i].name, ...s.iceRestarts, restarting: s.links.filter((l) => l.state === 'restarting').length }))
+          .filter((r) => r.started > r.succeeded + r.failed);
+        pendingRestarts = JSON.stringify(open);
+        return open.length === 0;
+      },
+      Math.max(1000, C.tKill + 60_000 - Date.now()),
+      { what: 'every ICE restart begun after the kill to end (succeeded or failed) within 60 s', interval: 500, detail: () => pendingRestarts },
+    );
+    ctx.note(`(f2) every ICE restart ended ${Date.now() - C.tKill} ms after the kill (coturn still down)`);
+    const st0 = await states(peers);
+    ctx.note(`(f2) before coturn returns: ${st0.map((s, i) => `${peers[i].name} ${s.status} restarts ${JSON.stringify(s.iceRestarts)} failures ${JSON.stringify(s.linkFailures)} links ${s.links.map((l) => l.state[0]).join('')}`).join('; ')}`);
+    const t0 = Date.now();
+    await ensureTurn();
+    const ms = await waitRing(peers, ctx.ring, 60_000);
+    ctx.note(`(f2) coturn restarted; the 6-tab ring correct again after ${Date.now() - t0} ms`);
+    const links = await waitLinksOpen(peers, 30_000);
+    const sym = links.filter((l) => l.toHost !== l.fromHost && (l.fromHost === lab.SYMMETRIC_HOST || l.toHost === lab.SYMMETRIC_HOST));
+    for (const l of sym) assert.ok(isRelay(l), `symmetric-NAT host's link not relayed after recovery: ${fmtLink(l)}`);
+    const st1 = await states(peers);
+    ctx.note(`(f2) after ${Date.now() - t0} ms: ${st1.map((s, i) => `${peers[i].name} restarts ${JSON.stringify(s.iceRestarts)} failures ${JSON.stringify(s.linkFailures)}`).join('; ')}; links: ${links.map(fmtLink).join('; ')}`);
+    void ms;
   } catch (e) {
     error = e;
     throw e;
