@@ -32,7 +32,7 @@ test-browser: setup web server ## Browser tests in headless Chromium, inside a l
 	$(CARGO) test --release --target wasm32-unknown-unknown --test web_ring --no-run
 	./scripts/loopback-only ./scripts/test-browser.sh
 
-web: setup-wasm ## Build the browser bundle into www/pkg (fails if gzipped wasm + js > 250 KiB)
+web: setup-wasm ## Build the browser bundle into www/pkg (fails if gzipped wasm + js > 256 KiB)
 	@./scripts/build-web.sh
 
 server: ## Build the signaling server (target/release/chord-signaling)

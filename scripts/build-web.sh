@@ -2,7 +2,8 @@
 # Builds the browser bundle into www/pkg: the wasm peer (`chord` crate, cdylib, wasm32) and its
 # JavaScript glue (`wasm-bindgen --target web`), shrunk with `wasm-opt -Oz` when a recent enough
 # binaryen is installed (SKIP_WASM_OPT=1 skips it). Prints the gzipped size of chord_bg.wasm + chord.js and fails above the budget
-# (WEB_GZIP_BUDGET bytes, default 250 KiB).
+# (WEB_GZIP_BUDGET bytes, default 256 KiB: 250 KiB until 2026-12-02, raised with NAT traversal — trickle ICE,
+# ICE restarts, STUN/TURN configuration and path statistics took the bundle from 229.4 to 252.1 KiB).
 #
 # Needs the wasm32-unknown-unknown target and wasm-bindgen-cli at Cargo.lock's version
 # (scripts/setup.sh installs both; `make web` runs it first).
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 CARGO=${CARGO:-cargo}
 OUT=www/pkg
-BUDGET=${WEB_GZIP_BUDGET:-$((250 * 1024))}
+BUDGET=${WEB_GZIP_BUDGET:-$((256 * 1024))}
 WASM=target/wasm32-unknown-unknown/web/chord.wasm
 
 command -v wasm-bindgen >/dev/null || { echo "build-web: wasm-bindgen not found; run scripts/install-wasm-bindgen.sh" >&2; exit 1; }

@@ -17,7 +17,7 @@ mod files;
 mod snapshot;
 
 pub use files::{BlobCommand, Phase};
-pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceView, LinkView, PeerState, VersionView};
+pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView};
 
 use crate::config::Config;
 use crate::ice::{Candidate, IceConfig, IcePolicy, IceServer, PathInfo};

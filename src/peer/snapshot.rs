@@ -133,10 +133,35 @@ pub struct PeerState {
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// The ICE servers and policy in use.
     pub ice: IceView,
-    /// Link attempts that failed, by reason: `noCandidates`, `noPath`, `timeout`, `refused`.
-    pub link_failures: std::collections::BTreeMap<&'static str, u64>,
-    /// ICE restarts of links whose path failed: `started`, `succeeded`, `failed`.
-    pub ice_restarts: std::collections::BTreeMap<&'static str, u64>,
+    /// Link attempts that failed, by reason.
+    pub link_failures: LinkFailuresView,
+    /// ICE restarts of links whose path failed.
+    pub ice_restarts: IceRestartsView,
+}
+
+/// Link attempts that failed, by [`LinkFailure`](crate::link::LinkFailure).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkFailuresView {
+    /// This side gathered no ICE candidate.
+    pub no_candidates: u64,
+    /// ICE found no working path.
+    pub no_path: u64,
+    /// The other side never answered in time.
+    pub timeout: u64,
+    /// The other side refused.
+    pub refused: u64,
+}
+
+/// ICE restarts of links whose path failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IceRestartsView {
+    /// Begun.
+    pub started: u64,
+    /// Connected again.
+    pub succeeded: u64,
+    /// Given up (the link was closed).
+    pub failed: u64,
 }
 
 impl PeerState {
@@ -183,15 +208,11 @@ impl PeerState {
             },
             link_failures: {
                 let s = peer.links().stats();
-                [("noCandidates", s.no_candidates), ("noPath", s.no_path), ("timeout", s.timeouts), ("refused", s.refused_by_peer)]
-                    .into_iter()
-                    .collect()
+                LinkFailuresView { no_candidates: s.no_candidates, no_path: s.no_path, timeout: s.timeouts, refused: s.refused_by_peer }
             },
             ice_restarts: {
                 let s = peer.links().stats();
-                [("started", s.restarts_started), ("succeeded", s.restarts_succeeded), ("failed", s.restarts_failed)]
-                    .into_iter()
-                    .collect()
+                IceRestartsView { started: s.restarts_started, succeeded: s.restarts_succeeded, failed: s.restarts_failed }
             },
         }
     }

@@ -136,11 +136,18 @@ impl Links {
             Some(id) => self.remote_candidate(id, c),
             None if from_offerer => {
                 // Its offer may still be on the way; keep a few, briefly.
-                if !self.early.contains_key(&(from, session)) && self.early.len() >= MAX_EARLY_SESSIONS {
-                    self.stats.candidates_dropped += 1;
-                    return;
-                }
-                let (_, cs) = self.early.entry((from, session)).or_insert_with(|| (now, Vec::new()));
+                let i = match self.early.iter().position(|(p, s, _, _)| *p == from && *s == session) {
+                    Some(i) => i,
+                    None if self.early.len() >= MAX_EARLY_SESSIONS => {
+                        self.stats.candidates_dropped += 1;
+                        return;
+                    }
+                    None => {
+                        self.early.push((from, session, now, Vec::new()));
+                        self.early.len() - 1
+                    }
+                };
+                let cs = &mut self.early[i].3;
                 if cs.len() < MAX_CANDIDATES_PER_SESSION {
                     cs.push(c);
                 } else {

@@ -343,9 +343,10 @@ pub struct Links {
     out: VecDeque<LinkOutput>,
     stats: LinkStats,
     ice: IceConfig,
-    /// Candidates that arrived through the ring before their offer, by
-    /// (offerer, session), with their arrival time (bounded; see `ice`).
-    early: BTreeMap<(Id, u64), (Millis, Vec<Candidate>)>,
+    /// Candidates that arrived through the ring before their offer: offerer,
+    /// session, arrival time, candidates (bounded; see `ice`). A short list,
+    /// searched in order.
+    early: Vec<(Id, u64, Millis, Vec<Candidate>)>,
 }
 
 impl Links {
@@ -365,7 +366,7 @@ impl Links {
             out: VecDeque::new(),
             stats: LinkStats::default(),
             ice: IceConfig::default(),
-            early: BTreeMap::new(),
+            early: Vec::new(),
         }
     }
 
@@ -644,7 +645,7 @@ impl Links {
         }
         self.retry_at.retain(|_, t| *t > now);
         let stale = self.cfg.connect_timeout_ms;
-        self.early.retain(|_, (at, _)| now.since(*at) < stale);
+        self.early.retain(|(_, _, at, _)| now.since(*at) < stale);
         // Messages that waited for a free negotiation slot.
         let waiting: Vec<Id> = self.queues.keys().filter(|p| !self.by_peer.contains_key(p)).copied().collect();
         for p in waiting {
@@ -747,8 +748,10 @@ impl Links {
         self.out.push_back(LinkOutput::Rtc(RtcCommand::Create { link, peer, remote_offer, ice: self.ice.clone() }));
         if role == Role::Answerer {
             // Candidates that overtook their offer.
-            for c in self.early.remove(&(peer, session)).map(|(_, cs)| cs).unwrap_or_default() {
-                self.remote_candidate(link, c);
+            if let Some(i) = self.early.iter().position(|(p, s, _, _)| *p == peer && *s == session) {
+                for c in self.early.swap_remove(i).3 {
+                    self.remote_candidate(link, c);
+                }
             }
         }
     }
