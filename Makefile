@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm test test-native test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean fuzz
+.PHONY: help setup setup-wasm test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -18,12 +18,15 @@ setup: ## Install everything: wasm target, wasm-bindgen-cli, Chromium + driver, 
 setup-wasm: ## Install only what the web build needs (wasm target, wasm-bindgen-cli)
 	@./scripts/setup.sh wasm
 
-test: setup test-native test-wasm test-browser test-netlab ## All tests: unit, property, simulator, CLI, wasm build, browser (wasm-bindgen + end-to-end), NAT lab
+test: setup test-native test-page test-wasm test-browser test-netlab ## All tests: unit, property, simulator, CLI, page modules, wasm build, browser (wasm-bindgen + end-to-end), NAT lab
 	@echo "make test: all green"
 
 test-native: ## Native tests, release-optimised (the simulator tests need it)
 	$(CARGO) test --release --workspace --all-targets
 	$(CARGO) test --release --workspace --doc
+
+test-page: ## Unit tests of the page's pure modules (www/*.js), node --test
+	node --test tests/page/
 
 test-wasm: ## The core must build for wasm32-unknown-unknown
 	$(CARGO) build --release --lib --target wasm32-unknown-unknown
