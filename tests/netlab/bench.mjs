@@ -13,10 +13,12 @@
 // Then, between two tabs on different hosts that share a link (H holds, G gets; replicas=1):
 //   get             a random MIB MiB file put in H under a name H alone holds, got in G, timed in G's
 //                   page from get() to the Blob, SHA-256 compared; TRANSFERS times, median MB/s
-//   raw             a plain RTCPeerConnection pair between H's and G's browsers, iceTransportPolicy
-//                   'relay', the same TURN server: MIB MiB in 128 KiB messages with bufferedAmount
-//                   flow control (tests/e2e/lib/rtc.mjs rawTransfer), H -> G; TRANSFERS times
-//                   (raw and get alternate, so load hits both alike)
+//   raw             a plain RTCPeerConnection pair between H's and G's browsers through the same
+//                   TURN server, H's pc with iceTransportPolicy 'relay' (one TURN hop, like a relayed
+//                   Chord link): MIB MiB in 128 KiB messages with bufferedAmount flow control
+//                   (tests/e2e/lib/rtc.mjs rawTransfer), H -> G; TRANSFERS times (raw and get
+//                   alternate, so load hits both alike); also, for information, a pair with both
+//                   pcs relay-only (relay↔relay, two TURN allocations)
 // Targets (exit 1 when one is missed): converge ≤ 5 s after the last join, median join_linked ≤ 1 s,
 // get ≥ 60 % of raw (median MB/s). Prints a table; writes every sample as JSON.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -144,16 +146,22 @@ async function transfers(peers, browsers, result) {
   log(`transfers: holder ${h.name} (${short(h.id)}) -> getter ${g.name} (${short(g.id)}), ${opt.mib} MiB`);
   const rawSender = await lab.blankPage(browsers[h.host], 'raw-sender');
   const rawReceiver = await lab.blankPage(browsers[g.host], 'raw-receiver');
-  const out = { holder: h.name, getter: g.name, mib: Number(opt.mib), raw: [], get: [] };
+  const rawSender2 = await lab.blankPage(browsers[h.host], 'raw-sender-2');
+  const rawReceiver2 = await lab.blankPage(browsers[g.host], 'raw-receiver-2');
+  const out = { holder: h.name, getter: g.name, mib: Number(opt.mib), raw: [], raw_both_relay: [], get: [] };
   result.transfer = out;
   try {
-    const conn = await lab.connectRaw(rawSender.page, rawReceiver.page, { iceServers: lab.iceServers({ stun: false, name: 'bench' }), policy: 'relay' });
-    out.raw_path = { sender: conn.a, receiver: conn.b };
+    // raw: the sender's pc relay-only (one TURN hop, the shape of a relayed Chord link);
+    // raw_both_relay: both pcs relay-only (two allocations, relay↔relay), for information.
+    const conn = await lab.connectRaw(rawSender.page, rawReceiver.page, { iceServers: lab.iceServers({ stun: true, name: 'bench' }), policyA: 'relay', policyB: 'all' });
+    out.raw_path = conn.a;
     if (conn.a.local !== 'relay') throw new Error(`raw channel not relayed: ${JSON.stringify(conn.a)}`);
+    const conn2 = await lab.connectRaw(rawSender2.page, rawReceiver2.page, { iceServers: lab.iceServers({ stun: false, name: 'bench2' }), policy: 'relay' });
+    out.raw_both_relay_path = conn2.a;
     for (let k = 0; k < TRANSFERS; k++) {
       const raw = await rawTransfer(rawSender.page, rawReceiver.page, { bytes: SIZE, message: 128 * 1024, timeoutMs: 180_000 });
       out.raw.push({ ms: round(raw.ms), mbps: round(mbps(SIZE, raw.ms), 2) });
-      log(`raw ${k}: ${round(raw.ms)} ms, ${round(mbps(SIZE, raw.ms), 2)} MB/s`);
+      log(`raw ${k} (${conn.a.local}/${conn.a.remote}): ${round(raw.ms)} ms, ${round(mbps(SIZE, raw.ms), 2)} MB/s`);
 
       const name = nameHeldBy(`netlab bench ${k} ${Date.now()}`, h.id, ids);
       const made = await makeRandomBlob(h, `b${k}`, SIZE);
@@ -166,13 +174,16 @@ async function transfers(peers, browsers, result) {
       if (got.sha256 !== made.sha256 || got.size !== SIZE) throw new Error(`${g.name}: got ${got.size} bytes, SHA-256 ${got.sha256}, want ${made.sha256}`);
       out.get.push({ ms: round(got.ms), mbps: round(mbps(SIZE, got.ms), 2) });
       log(`get ${k}: ${round(got.ms)} ms, ${round(mbps(SIZE, got.ms), 2)} MB/s (SHA-256 identical)`);
+
+      const raw2 = await rawTransfer(rawSender2.page, rawReceiver2.page, { bytes: SIZE, message: 128 * 1024, timeoutMs: 180_000 });
+      out.raw_both_relay.push({ ms: round(raw2.ms), mbps: round(mbps(SIZE, raw2.ms), 2) });
+      log(`raw ${k} (relay/relay): ${round(raw2.ms)} ms, ${round(mbps(SIZE, raw2.ms), 2)} MB/s`);
     }
     const gs = await g.state();
     const lg = gs.links.find((l) => String(l.peer).toLowerCase() === h.id);
     out.chord_path = lg?.candidates ?? null;
   } finally {
-    await rawSender.context.close().catch(() => {});
-    await rawReceiver.context.close().catch(() => {});
+    for (const p of [rawSender, rawReceiver, rawSender2, rawReceiver2]) await p.context.close().catch(() => {});
   }
 }
 
@@ -210,6 +221,7 @@ async function main() {
     raw_mbps_median: round(rawMbps, 2),
     get_mbps_median: round(getMbps, 2),
     get_vs_raw: round(getMbps / rawMbps, 3),
+    raw_both_relay_mbps_median: t ? round(median(t.raw_both_relay.map((x) => x.mbps)), 2) : NaN,
   };
   const s = result.summary;
   const checks = [
@@ -224,7 +236,10 @@ async function main() {
   console.log('| measure | value | target met |');
   console.log('|---|---|---|');
   for (const [what, ok, value] of checks) console.log(`| ${what} | ${value} | ${ok ? 'yes' : 'NO'} |`);
-  if (t) console.log(`| paths | chord ${JSON.stringify(t.chord_path)}, raw ${JSON.stringify(t.raw_path?.sender)} | |`);
+  if (t) {
+    console.log(`| raw, both pcs relay-only (relay↔relay), for information | ${s.raw_both_relay_mbps_median} MB/s | |`);
+    console.log(`| paths (local/remote at the getter / raw sender) | chord ${t.chord_path?.local}/${t.chord_path?.remote}, raw ${t.raw_path?.local}/${t.raw_path?.remote} | |`);
+  }
   mkdirSync(path.dirname(opt.out), { recursive: true });
   writeFileSync(opt.out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nwrote ${opt.out}`);

@@ -230,9 +230,14 @@ export async function startSignaling({ stun = false, turn = false, ttl, extra = 
   return server;
 }
 
-/** Chromium flags in the lab: mDNS hiding stays ON (no loopback flags); no DNS except pub's IP. */
+/**
+ * Chromium flags in the lab: mDNS hiding stays ON (no loopback flags); no DNS except pub's IP.
+ * The page's origin http://PUB:8080 counts as secure (as an https deployment would be; else
+ * `crypto.subtle` is missing there).
+ */
 export const LAB_CHROMIUM_ARGS = Object.freeze([
   `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${PUB}`,
+  `--unsafely-treat-insecure-origin-as-secure=${HTTP}`,
   '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',
@@ -321,11 +326,11 @@ export async function openPeer(browser, { ring, name = 'peer', params = {}, time
 
 /**
  * Connects two pages with a raw RTCPeerConnection pair (complete SDP through node, no trickle)
- * with `iceServers` and `policy`, one ordered data channel, and returns the selected candidate
+ * with `iceServers` and `policy` (or `policyA` / `policyB` per side), one ordered data channel, and returns the selected candidate
  * pair's types as each side sees it: `{ a: { local, remote }, b: { local, remote }, ms }`.
  * Rejects (bounded) if ICE fails. Both pages keep `window.__raw` (rtc.mjs's rawTransfer works on it).
  */
-export async function connectRaw(a, b, { iceServers = [], policy = 'all', timeoutMs = 15_000 } = {}) {
+export async function connectRaw(a, b, { iceServers = [], policy = 'all', policyA = policy, policyB = policy, timeoutMs = 15_000 } = {}) {
   const t0 = Date.now();
   const gather = `async (pc, ms) => {
     if (pc.iceGatheringState !== 'complete') {
@@ -362,7 +367,7 @@ export async function connectRaw(a, b, { iceServers = [], policy = 'all', timeou
         await pc.setLocalDescription(await pc.createOffer());
         return (0, eval)(`(${gather})`)(pc, ms);
       },
-      [{ iceServers, iceTransportPolicy: policy }, gather, gatherMs],
+      [{ iceServers, iceTransportPolicy: policyA }, gather, gatherMs],
     ),
     gatherMs + 5000,
     'raw: offer',
@@ -395,7 +400,7 @@ export async function connectRaw(a, b, { iceServers = [], policy = 'all', timeou
         await pc.setLocalDescription(await pc.createAnswer());
         return (0, eval)(`(${gather})`)(pc, ms);
       },
-      [{ iceServers, iceTransportPolicy: policy }, offer, gather, gatherMs],
+      [{ iceServers, iceTransportPolicy: policyB }, offer, gather, gatherMs],
     ),
     gatherMs + 5000,
     'raw: answer',
