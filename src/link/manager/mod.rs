@@ -921,3 +921,6 @@ impl Links {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
