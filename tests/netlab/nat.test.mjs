@@ -323,12 +323,12 @@ test('(c) NAT↔NAT open, STUN+TURN: the symmetric-NAT host\'s cross-host links 
     await ensureTurn();
     await useServer({ stun: true, turn: true });
     await lab.natnat('open');
-    for (const h of ['h1', 'h2', 'h3']) {
-      await ctx.join(h);
-      await ctx.join(h);
-    }
+    // One tab on each cone host (their links to each other are all direct, so (f) can tell direct
+    // from relayed cleanly: two tabs of one host link only through TURN here, see README) and two
+    // on the symmetric-NAT host.
+    for (const h of ['h1', 'h2', 'h4', 'h3', 'h3']) await ctx.join(h);
     const ms = await waitRing(ctx.peers, ctx.ring);
-    ctx.note(`(c) ring of ${ctx.peers.length} (2 tabs on each of h1, h2, h3) correct ${ms} ms after the last join`);
+    ctx.note(`(c) ring of ${ctx.peers.length} (h1, h2, h4, h3 ×2) correct ${ms} ms after the last join`);
     const links = await waitLinksOpen(ctx.peers);
     ctx.note(`(c) links: ${links.map(fmtLink).join('; ')}`);
     const symCross = links.filter((l) => l.toHost !== l.fromHost && (l.fromHost === lab.SYMMETRIC_HOST || l.toHost === lab.SYMMETRIC_HOST));
@@ -381,7 +381,7 @@ test('(f) coturn killed under (c)\'s ring: relayed links reported broken and ret
   try {
     const peers = ctx.peers;
     const files = [];
-    for (const [i, p] of [peers[0], peers[2]].entries()) {
+    for (const [i, p] of [peers[0], peers[3]].entries()) {
       files.push(await checkFile({ ...ctx, name: `${ctx.name}-f${i}` }, p, peers, 50 * 1024));
     }
     const st0 = await states(peers);
@@ -454,18 +454,19 @@ test('(f) coturn killed under (c)\'s ring: relayed links reported broken and ret
         let attempts = 0;
         let lastErr;
         // The ring repairs around the unreachable tabs (failure detection, ~5 s): retries bounded.
-        while (Date.now() - t0 < 30_000) {
+        // One attempt may take the peer's fetch timeout (20 s) when it asks an unreachable holder.
+        while (Date.now() - t0 < 45_000) {
           attempts++;
           try {
-            got = await withTimeout(getBytes(p, name), 20_000, `${p.name}: get`);
+            got = await withTimeout(getBytes(p, name), 30_000, `${p.name}: get`);
             if (got) break;
           } catch (e) {
             lastErr = e;
           }
           await sleep(1000);
         }
-        assert.ok(got, `${p.name}: get(${JSON.stringify(name)}) after coturn died failed for 30 s: ${lastErr?.message ?? 'not found'}`);
-        if (attempts > 1) ctx.note(`(f) ${p.name}: get needed ${attempts} attempts (${Date.now() - t0} ms)`);
+        assert.ok(got, `${p.name}: get(${JSON.stringify(name)}) after coturn died failed for 45 s (${attempts} attempts): ${lastErr?.message ?? 'not found'}`);
+        ctx.note(`(f) ${p.name}: got ${JSON.stringify(name.slice(-18))} in ${Date.now() - t0} ms (${attempts} attempt${attempts > 1 ? 's' : ''}${lastErr ? `; an earlier one: ${lastErr.message.split('\n')[0]}` : ''})`);
       }
     }
     ctx.note(`(f) every cone-host tab got every file after the kill`);
@@ -517,7 +518,7 @@ test('(f2) coturn back: the broken links recover and the whole ring is correct a
     const t0 = Date.now();
     await ensureTurn();
     const ms = await waitRing(peers, ctx.ring, 60_000);
-    ctx.note(`(f2) coturn restarted; the 6-tab ring correct again after ${Date.now() - t0} ms`);
+    ctx.note(`(f2) coturn restarted; the ${peers.length}-tab ring correct again after ${Date.now() - t0} ms`);
     const links = await waitLinksOpen(peers, 30_000);
     const sym = links.filter((l) => l.toHost !== l.fromHost && (l.fromHost === lab.SYMMETRIC_HOST || l.toHost === lab.SYMMETRIC_HOST));
     for (const l of sym) assert.ok(isRelay(l), `symmetric-NAT host's link not relayed after recovery: ${fmtLink(l)}`);
