@@ -224,7 +224,9 @@ impl IceServers {
         }
         match (&auth, turn.first()) {
             (None, Some(url)) => return Err(IceConfigError::TurnWithoutCredentials(url.clone())),
-            (Some(TurnAuth::Rest { .. }), None) => return Err(IceConfigError::CredentialsWithoutTurn("turn-secret-file")),
+            (Some(TurnAuth::Rest { .. }), None) => {
+                return Err(IceConfigError::CredentialsWithoutTurn("turn-secret-file"))
+            }
             (Some(TurnAuth::Static { .. }), None) => return Err(IceConfigError::CredentialsWithoutTurn("turn-username")),
             (Some(TurnAuth::Rest { ttl, .. }), _) if *ttl < MIN_TURN_TTL => return Err(IceConfigError::TtlTooShort),
             (Some(TurnAuth::Static { username, .. }), _) if username.is_empty() => {
@@ -316,7 +318,8 @@ impl Issuer {
     /// Checks the ICE settings of `config`.
     pub fn new(config: &Config) -> Result<Issuer, IceConfigError> {
         let servers = IceServers::new(&config.ice_servers, config.turn_auth.clone())?;
-        Ok(Issuer { servers, clock: config.unix_clock.clone(), issued: AtomicU64::new(0), refreshes: AtomicU64::new(0) })
+        let clock = config.unix_clock.clone();
+        Ok(Issuer { servers, clock, issued: AtomicU64::new(0), refreshes: AtomicU64::new(0) })
     }
 
     /// The servers to put in a welcome to peer `id`, with fresh credentials.
@@ -386,6 +389,27 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_what_the_server_sends() {
+        let urls = urls(&[
+            "stun:turn.example.org:3478",
+            "turn:turn.example.org:3478?transport=udp",
+            "turns:turn.example.org:5349?transport=tcp",
+        ]);
+        let ice = IceServers::new(&urls, rest("example-secret", 86_400)).unwrap();
+        let newcomer = Id::from_hex("7fcb3a51b0848303ccd4112d90e32cd806ae4497").unwrap();
+        let introducer = Id::from_hex("4891b74befc8326c269e21c636b6c61c99013873").unwrap();
+        let welcome = ServerMsg::Welcome {
+            first: false,
+            intro: Some(7),
+            introducer: Some(introducer),
+            ice_servers: ice.for_peer(&newcomer, 1_796_273_163 - 86_400),
+        };
+        let readme = include_str!("../README.md");
+        let json = serde_json::to_string(&welcome).unwrap();
+        assert!(readme.contains(&json), "README.md should show {json}");
+    }
+
+    #[test]
     fn static_credentials_are_passed_through_and_never_refreshed() {
         let auth = Some(TurnAuth::Static { username: "u".into(), password: Secret::new("p") });
         let ice = IceServers::new(&urls(&["turns:t.example.org:5349"]), auth).unwrap();
@@ -419,7 +443,8 @@ mod tests {
     #[test]
     fn debug_and_errors_never_show_a_secret() {
         let auth = rest("hunter2-shared", 60);
-        let text = format!("{auth:?} {} {:?}", auth.as_ref().unwrap(), IceServers::new(&urls(&["turn:t"]), auth.clone()));
+        let servers = IceServers::new(&urls(&["turn:t"]), auth.clone());
+        let text = format!("{auth:?} {} {servers:?}", auth.as_ref().unwrap());
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("REST, ttl 60 s"), "{text}");
     }

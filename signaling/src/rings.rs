@@ -294,8 +294,9 @@ impl Rings {
             if let Some(r) = self.rings.get_mut(&ring_name) {
                 r.founder = Some(newcomer);
             }
-            self.out
-                .push_back(Output::Send(newcomer, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }));
+            // The connection task fills in the ICE servers, minted for its peer (ws.rs).
+            let welcome = ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] };
+            self.out.push_back(Output::Send(newcomer, welcome));
             Role::Founder
         } else {
             Role::Failed
@@ -326,7 +327,9 @@ impl Rings {
         }
         self.counters.introductions += 1;
         self.out.push_back(Output::Send(introducer, ServerMsg::Introduce { intro: intro_id, newcomer: newcomer_id }));
-        let welcome = ServerMsg::Welcome { first: false, intro: Some(intro_id), introducer: Some(introducer_id), ice_servers: vec![] };
+        let (intro, introducer) = (Some(intro_id), Some(introducer_id));
+        // The connection task fills in the ICE servers, minted for its peer (ws.rs).
+        let welcome = ServerMsg::Welcome { first: false, intro, introducer, ice_servers: vec![] };
         self.out.push_back(Output::Send(newcomer, welcome));
     }
 

@@ -82,7 +82,7 @@ async fn every_welcome_carries_the_servers_with_credentials_minted_for_its_peer(
     assert!(matches!(welcome, ServerMsg::Welcome { first: true, .. }), "{welcome:?}");
     let expiry = check_rest(&welcome, 1);
     let after = unix_now() as u64;
-    assert!((before + ttl..=after + ttl).contains(&expiry), "expiry {expiry} not in now+ttl ({before}..{after} + {ttl})");
+    assert!((before + ttl..=after + ttl).contains(&expiry), "expiry {expiry} not now+ttl ({before}..{after} + {ttl})");
     founder.send(&ClientMsg::Member).await;
     stats_until(addr, |s| s.members == 1).await;
 
@@ -98,7 +98,8 @@ async fn every_welcome_carries_the_servers_with_credentials_minted_for_its_peer(
 async fn the_expiry_is_the_injected_clock_plus_the_ttl_and_a_new_introduction_gets_fresh_credentials() {
     let clock = Arc::new(AtomicU64::new(1_700_000_000));
     let read = clock.clone();
-    let addr = start(Config { unix_clock: UnixClock::new(move || read.load(Ordering::SeqCst)), ..rest_config(3600) }).await;
+    let unix_clock = UnixClock::new(move || read.load(Ordering::SeqCst));
+    let addr = start(Config { unix_clock, ..rest_config(3600) }).await;
     let (mut founder, welcome) = Client::join(addr, "clock", 1).await;
     assert_eq!(check_rest(&welcome, 1), 1_700_003_600);
     founder.send(&ClientMsg::Member).await;
@@ -160,7 +161,8 @@ async fn static_credentials_are_passed_through_unchanged_and_not_refreshed() {
         credential: Some("static-pass-9".into()),
     };
     let stun = IceServer { urls: vec![STUN.into()], username: None, credential: None };
-    assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![stun, turn] });
+    let ice_servers = vec![stun, turn];
+    assert_eq!(welcome, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers });
     c.expect_silence(Duration::from_millis(1500)).await;
     assert_eq!(stats(addr).await.ice_refreshes_sent, 0);
 }
@@ -238,7 +240,7 @@ fn assert_refused(args: &[&str], expected: &[&str]) -> String {
 #[test]
 fn the_binary_refuses_to_start_with_bad_ice_settings() {
     assert_refused(&["--ice-server", "http://turn.example.org"], &["--ice-server", "is not an ICE server URL"]);
-    assert_refused(&["--ice-server", "stun:host?transport=udp"], &["--ice-server", "only turn: and turns: URLs take a query"]);
+    assert_refused(&["--ice-server", "stun:host?transport=udp"], &["--ice-server", "only turn: and turns: URLs take"]);
     assert_refused(&["--ice-server", TURN_UDP], &["--ice-server", TURN_UDP, "needs credentials", "--turn-secret-file"]);
 
     let missing = std::env::temp_dir().join("chord-signaling-ice-no-such-secret");
@@ -334,7 +336,8 @@ async fn the_secret_never_leaves_the_server() {
 
     // A founder that stays for two refreshes, and a newcomer it introduces.
     let is_refresh = |f: &String| f.contains(r#""type":"ice_servers""#);
-    let founder = tokio::spawn(raw_frames(addr, hello("secret", 1), move |f| f.iter().filter(|f| is_refresh(f)).count() >= 2));
+    let two_refreshes = move |f: &[String]| f.iter().filter(|f| is_refresh(f)).count() >= 2;
+    let founder = tokio::spawn(raw_frames(addr, hello("secret", 1), two_refreshes));
     stats_until(addr, |s| s.rings == 1).await;
     let mut frames = raw_frames(addr, hello("secret", 2), |f| !f.is_empty()).await;
     frames.extend(founder.await.expect("the founder's task"));
