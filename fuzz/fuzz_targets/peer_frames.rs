@@ -7,7 +7,9 @@
 //! replay of a frame it sent.
 //!
 //! Asserts, after every input: no panic; the node's invariants
-//! (`check_node`); at most `max_links` links. Then two simulated minutes in
+//! (`check_node`); at most `max_links` links. ICE reports (trickled
+//! candidates, connectivity changes, selected paths) and ICE servers from the
+//! server arrive in any order, for any link. Then two simulated minutes in
 //! which nothing answers: no panic, the node's invariants still hold.
 #![no_main]
 
@@ -31,15 +33,44 @@ enum Frame {
 
 #[derive(Debug, Arbitrary)]
 enum Server {
-    Welcome { first: bool, intro: Option<u8>, introducer: Option<FId> },
+    Welcome { first: bool, intro: Option<u8>, introducer: Option<FId>, ice: Vec<FIce> },
+    /// Fresh ICE servers (TURN credentials).
+    IceServers(Vec<FIce>),
     Introduce { intro: u8, newcomer: FId },
     Signal { intro: u8, from: FId, kind: u8, text: String },
     IntroFailed { intro: u8, reason: String },
     Error(String),
 }
 
+/// An ICE server as the signaling server may send it.
+#[derive(Debug, Arbitrary)]
+struct FIce {
+    urls: Vec<String>,
+    username: Option<String>,
+    credential: Option<String>,
+}
+
+impl FIce {
+    fn get(&self) -> chord::ice::IceServer {
+        chord::ice::IceServer { urls: self.urls.clone(), username: self.username.clone(), credential: self.credential.clone() }
+    }
+}
+
+/// What ICE reports for a link.
+#[derive(Debug, Arbitrary)]
+enum FRtc {
+    /// A local candidate was gathered (`None`: gathering is complete).
+    Candidate(Option<String>),
+    /// Connected, disconnected or failed.
+    Connectivity(u8),
+    /// The selected pair.
+    Path { local: u8, remote: u8, rtt: Option<u32> },
+}
+
 #[derive(Debug, Arbitrary)]
 enum Action {
+    /// ICE reports something for a link.
+    Ice { link: u8, what: FRtc },
     /// The server relays an offer from `from` (a newcomer this peer introduces).
     OfferFrom(FId),
     /// The local description of a link is complete.
@@ -152,6 +183,27 @@ impl Harness {
                 let msg = ServerMsg::Signal { intro: self.intro, from, payload: SignalPayload::Offer { sdp: "v=0".into() } };
                 self.peer.server_message(now, msg);
             }
+            Action::Ice { link: i, what } => {
+                use chord::ice::{Candidate, CandidateKind, PathInfo};
+                use chord::link::Connectivity;
+                use chord::peer::RtcInput;
+                let Some((l, _)) = link(self, *i) else { return };
+                let kinds = [CandidateKind::Host, CandidateKind::Srflx, CandidateKind::Prflx, CandidateKind::Relay];
+                let input = match what {
+                    FRtc::Candidate(c) => RtcInput::Candidate(c.as_ref().map(|c| Candidate { candidate: c.clone(), sdp_mid: None, sdp_m_line_index: None })),
+                    FRtc::Connectivity(k) => RtcInput::Connectivity(match k % 3 {
+                        0 => Connectivity::Connected,
+                        1 => Connectivity::Disconnected,
+                        _ => Connectivity::Failed,
+                    }),
+                    FRtc::Path { local, remote, rtt } => RtcInput::Path(PathInfo {
+                        local: kinds[usize::from(*local) % 4],
+                        remote: kinds[usize::from(*remote) % 4],
+                        rtt_ms: *rtt,
+                    }),
+                };
+                self.peer.rtc_input(now, l, input);
+            }
             Action::Describe(i) => {
                 if let Some((l, _)) = link(self, *i) {
                     self.peer.rtc_described(now, l, "v=0".into());
@@ -210,12 +262,13 @@ impl Harness {
             }
             Action::Server(s) => {
                 let msg = match s {
-                    Server::Welcome { first, intro, introducer } => ServerMsg::Welcome {
+                    Server::Welcome { first, intro, introducer, ice } => ServerMsg::Welcome {
                         first: *first,
                         intro: intro.map(u64::from),
                         introducer: introducer.as_ref().map(|f| self.ctx.id(f, me)),
-                        ice_servers: Vec::new(),
+                        ice_servers: ice.iter().map(FIce::get).collect(),
                     },
+                    Server::IceServers(ice) => ServerMsg::IceServers { ice_servers: ice.iter().map(FIce::get).collect() },
                     Server::Introduce { intro, newcomer } => {
                         ServerMsg::Introduce { intro: u64::from(*intro), newcomer: self.ctx.id(newcomer, me) }
                     }

@@ -548,7 +548,7 @@ pub struct FEnvelope {
     pub session: u8,
     /// Relays.
     pub path: Vec<FId>,
-    /// Body: 0 offer, 1 answer, else refusal.
+    /// Body: 0 offer, 1 answer, 2 ICE restart, 3 offerer's candidate, 4 answerer's candidate, else refusal.
     pub kind: u8,
     /// SDP text.
     pub sdp: String,
@@ -563,9 +563,12 @@ impl FEnvelope {
             from: ctx.id(&self.from, me),
             session: u64::from(self.session),
             path: ctx.ids(&self.path, me),
-            body: match self.kind % 3 {
+            body: match self.kind % 6 {
                 0 => EnvelopeBody::Offer(self.sdp.clone()),
                 1 => EnvelopeBody::Answer(self.sdp.clone()),
+                2 => EnvelopeBody::Restart(self.sdp.clone()),
+                3 => EnvelopeBody::OfferCandidate(chord::ice::Candidate { candidate: self.sdp.clone(), sdp_mid: None, sdp_m_line_index: None }),
+                4 => EnvelopeBody::AnswerCandidate(chord::ice::Candidate { candidate: self.sdp.clone(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) }),
                 _ => EnvelopeBody::Refuse,
             },
         }
