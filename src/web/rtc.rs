@@ -232,7 +232,14 @@ async fn run_ops(pc: RtcPeerConnection, mut rx: UnboundedReceiver<Op>, send: imp
         let result: Result<(), JsValue> = async {
             match op {
                 Op::Negotiate(remote) => send(RtcEvent::Described(describe(&pc, remote, false).await?)),
-                Op::Restart(remote) => send(RtcEvent::Described(describe(&pc, remote, true).await?)),
+                Op::Restart(remote) => {
+                    send(RtcEvent::Described(describe(&pc, remote, true).await?));
+                    // The side answering a restart may never have lost its
+                    // path: its state stays `connected` and fires no change.
+                    if pc.connection_state() == RtcPeerConnectionState::Connected {
+                        send(RtcEvent::Connectivity(Connectivity::Connected));
+                    }
+                }
                 Op::SetAnswer(sdp) => {
                     let d = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
                     d.set_sdp(&sdp);

@@ -847,11 +847,10 @@ impl Links {
                 self.start(now, env.from, Via::Ring, None, Role::Answerer, env.session, env.path, Some(sdp));
             }
             EnvelopeBody::Answer(sdp) => match existing {
-                Some(id)
-                    if self.links.get(&id).is_some_and(|l| {
-                        l.session == env.session && (l.via == Via::Ring || l.state == LinkState::Restarting)
-                    }) =>
-                {
+                // A ring answer, or the answer to a restart of a link first
+                // negotiated through the server (`apply_answer` takes only
+                // an answer the link waits for).
+                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && (l.via == Via::Ring || l.role == (Role::Offerer { answered: false }) && l.state != LinkState::Connecting)) => {
                     self.apply_answer(id, sdp)
                 }
                 _ => self.stats.signals_dropped += 1,
