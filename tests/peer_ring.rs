@@ -23,7 +23,12 @@ use chord::peer::ServerState;
 
 /// Twelve joins, a few hundred ms apart: the ring becomes correct and stays so.
 fn twelve_join(seed: u64, latency: Option<(u64, u64)>) {
+    twelve_join_in(seed, latency, false);
+}
+
+fn twelve_join_in(seed: u64, latency: Option<(u64, u64)>, trickle: bool) {
     let mut w = World::new(seed, peer_config());
+    w.trickle = trickle;
     w.latency = latency.unwrap_or(w.latency);
     w.join(12, JOIN_GAP_MS);
     let took = w.converge(CONVERGE_MS, "after 12 joins");
@@ -45,6 +50,32 @@ fn twelve_peers_join_and_the_ring_becomes_correct() {
     for seed in seeds(&[1, 2, 3]) {
         twelve_join(seed, None);
     }
+}
+
+/// Trickle ICE, as browsers do it: every link's candidates travel on their
+/// own after its description, over the server for introductions and through
+/// the ring otherwise; the ring forms all the same, and no candidate but a
+/// loopback one crosses the network.
+#[test]
+fn twelve_peers_join_with_trickled_candidates() {
+    for seed in seeds(&[1, 2, 3, 4, 5]) {
+        twelve_join_in(seed, None, true);
+    }
+    let latency = std::env::var("PEER_RING_LATENCY").is_err().then_some((50, 300));
+    for seed in seeds(&[3037, 3133]) {
+        twelve_join_in(seed, latency, true);
+    }
+    let mut w = World::new(31, peer_config());
+    w.trickle = true;
+    w.join(12, JOIN_GAP_MS);
+    w.converge(CONVERGE_MS, "after 12 trickled joins");
+    w.put(0, "k", b"v");
+    w.run_for(10_000);
+    let opened: u64 = w.tabs.iter().map(|t| t.peer.links().stats().opened).sum();
+    // Every opened end trickled its loopback candidate.
+    assert!(w.candidates_seen >= opened, "{} candidates for {opened} link ends", w.candidates_seen);
+    assert!(w.leaked.is_empty(), "leaked {:?}", w.leaked);
+    w.assert_clean();
 }
 
 /// 50–300 ms per hop. Seed 3133 once trapped every offer in newcomers that

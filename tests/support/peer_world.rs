@@ -24,6 +24,8 @@ enum Ev {
     FromServer(usize, ServerMsg),
     ToServer(usize, ClientMsg),
     Described(usize, LinkId, String),
+    /// A trickled local candidate (`None`: gathering is complete).
+    LocalCandidate(usize, LinkId, Option<chord::ice::Candidate>),
     Opened(usize, LinkId),
     Received(usize, LinkId, Vec<u8>),
     Closed(usize, LinkId),
@@ -74,6 +76,10 @@ struct End {
     /// The other end, once paired.
     remote: Option<(usize, LinkId)>,
     open: bool,
+    /// Trickle: a usable (loopback) candidate of the other side was added.
+    got_remote: bool,
+    /// Trickle: the opening is scheduled.
+    opening: bool,
 }
 
 /// The fake signaling server (see `signaling/README.md`).
@@ -141,6 +147,9 @@ struct World {
     latency: (u64, u64),
     /// How long ICE gathering takes before `rtc_described`, ms.
     describe: (u64, u64),
+    /// Trickle ICE: descriptions carry no candidate; each follows on its own,
+    /// and a link opens once both sides added one of the other's.
+    trickle: bool,
     /// Candidate lines inspected on their way to another party.
     candidates_seen: u64,
     /// Non-loopback candidates that crossed the network.
@@ -181,6 +190,7 @@ impl World {
             server: Server::default(),
             latency: env_range("PEER_RING_LATENCY").map_or((5, 30), |r| (r.start, r.end)),
             describe: (5, 30),
+            trickle: false,
             candidates_seen: 0,
             leaked: Vec::new(),
             glares: 0,
@@ -424,6 +434,11 @@ impl World {
                     self.input(p, |peer, now| peer.rtc_described(now, link, sdp));
                 }
             }
+            Ev::LocalCandidate(p, link, c) => {
+                if self.rtc.contains_key(&(p, link)) {
+                    self.input(p, |peer, now| peer.rtc_input(now, link, chord::peer::RtcInput::Candidate(c)));
+                }
+            }
             Ev::Opened(p, link) => {
                 if let Some(end) = self.rtc.get_mut(&(p, link)) {
                     end.open = true;
@@ -483,11 +498,20 @@ impl World {
                         self.glares += q_offers_too as u64;
                     }
                 }
-                self.rtc.insert((p, link), End { for_peer: peer, offer_of, remote: None, open: false });
+                self.rtc.insert((p, link), End { for_peer: peer, offer_of, remote: None, open: false, got_remote: false, opening: false });
                 let sdp = fake_sdp(p, link, offer_of.map(|(o, _)| o));
                 let (lo, hi) = self.describe;
                 let d = lo + self.rng.below(hi - lo + 1);
-                self.schedule(Chan::Link(p, link), d, Ev::Described(p, link, sdp));
+                if self.trickle {
+                    // The description first, at once; candidates as they are "gathered".
+                    let (head, cands) = split_candidates(&sdp);
+                    self.schedule(Chan::Link(p, link), 1, Ev::Described(p, link, head));
+                    for c in cands.into_iter().map(Some).chain([None]) {
+                        self.schedule(Chan::Link(p, link), d, Ev::LocalCandidate(p, link, c));
+                    }
+                } else {
+                    self.schedule(Chan::Link(p, link), d, Ev::Described(p, link, sdp));
+                }
             }
             RtcCommand::SetAnswer { link, sdp } => {
                 let Some(offerer) = self.rtc.get(&(p, link)) else {
@@ -502,6 +526,14 @@ impl World {
                 if answers != (p, link) || self.id(a.0) != for_peer {
                     // A real connection would fail its DTLS handshake.
                     self.anomalies.push(format!("peer {p} link {link} (for {}) got the answer {a:?} to {answers:?}", for_peer.short()));
+                    return;
+                }
+                if self.trickle {
+                    if self.rtc.get(&a).is_some_and(|e| e.offer_of.is_some_and(|(o, _)| o == (p, link))) {
+                        self.rtc.get_mut(&(p, link)).expect("checked").remote = Some(a);
+                        self.rtc.get_mut(&a).expect("checked").remote = Some((p, link));
+                        self.try_open(p, link);
+                    }
                     return;
                 }
                 let connectable = has_candidate(&sdp)
@@ -525,6 +557,9 @@ impl World {
                             }
                         }
                         Ok(Envelope { body: EnvelopeBody::Answer(sdp), .. }) => self.inspect(&sdp),
+                        Ok(Envelope { body: EnvelopeBody::OfferCandidate(c) | EnvelopeBody::AnswerCandidate(c), .. }) => {
+                            self.inspect(&format!("a={}", c.candidate))
+                        }
                         Ok(_) => {}
                         Err(e) => self.anomalies.push(format!("peer {p} sent an undecodable link frame: {e}")),
                     }
@@ -540,9 +575,22 @@ impl World {
                     Some(_) => self.anomalies.push(format!("peer {p} sent on link {link}, which is not open")),
                 }
             }
-            // This world describes every candidate in the SDP and never loses a path.
-            RtcCommand::AddCandidate { .. } | RtcCommand::Restart { .. } | RtcCommand::UpdateIce { .. } => {
-                self.anomalies.push(format!("peer {p}: unexpected ICE command in a world without trickle or path failures"))
+            RtcCommand::AddCandidate { link, candidate } => {
+                if !self.trickle {
+                    self.anomalies.push(format!("peer {p}: a trickled candidate in a world without trickle"));
+                    return;
+                }
+                if let Some(e) = self.rtc.get_mut(&(p, link)) {
+                    // Only the loopback candidate "works" here.
+                    if candidate.is_loopback() {
+                        e.got_remote = true;
+                        self.try_open(p, link);
+                    }
+                }
+            }
+            // This world never loses a path, nor changes its ICE servers.
+            RtcCommand::Restart { .. } | RtcCommand::UpdateIce { .. } => {
+                self.anomalies.push(format!("peer {p}: unexpected ICE command in a world without path failures"))
             }
             RtcCommand::Close { link } => {
                 if let Some(End { remote: Some(r), .. }) = self.rtc.remove(&(p, link)) {
@@ -552,6 +600,20 @@ impl World {
                     }
                 }
             }
+        }
+    }
+
+    /// Trickle: opens both ends once they are paired and each added a usable candidate of the other.
+    fn try_open(&mut self, p: usize, link: LinkId) {
+        let Some(e) = self.rtc.get(&(p, link)) else { return };
+        let Some(r) = e.remote else { return };
+        let ready = e.got_remote && !e.opening && self.rtc.get(&r).is_some_and(|o| o.got_remote && o.remote == Some((p, link)));
+        if ready {
+            self.rtc.get_mut(&(p, link)).expect("checked").opening = true;
+            self.rtc.get_mut(&r).expect("checked").opening = true;
+            let (d1, d2) = (self.lat(), self.lat());
+            self.schedule(Chan::Link(p, link), d1, Ev::Opened(p, link));
+            self.schedule(Chan::Link(r.0, r.1), d2, Ev::Opened(r.0, r.1));
         }
     }
 
@@ -845,6 +907,22 @@ fn endpoint(sdp: &str, tag: &str) -> Option<(usize, LinkId)> {
     let line = sdp.lines().find_map(|l| l.strip_prefix(tag))?;
     let (p, l) = line.trim_end().split_once(':')?;
     Some((p.parse().ok()?, l.parse().ok()?))
+}
+
+/// A description without its candidate lines, and those candidates.
+fn split_candidates(sdp: &str) -> (String, Vec<chord::ice::Candidate>) {
+    let mut head = String::new();
+    let mut cands = Vec::new();
+    for line in sdp.split_inclusive('\n') {
+        match line.trim_end().strip_prefix("a=") {
+            Some(c) if c.starts_with("candidate:") => {
+                cands.push(chord::ice::Candidate { candidate: c.to_string(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) })
+            }
+            Some("end-of-candidates") => {}
+            _ => head.push_str(line),
+        }
+    }
+    (head, cands)
 }
 
 fn has_candidate(sdp: &str) -> bool {
