@@ -410,7 +410,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_urls_with_the_part_that_is_wrong() {
-        let cases: [(&str, fn(String) -> IceUrlError); 12] = [
+        type Expect = fn(String) -> IceUrlError;
+        let cases: [(&str, Expect); 12] = [
             ("http://example.org", IceUrlError::Scheme),
             ("example.org", IceUrlError::Scheme),
             ("stun:", IceUrlError::Host),
