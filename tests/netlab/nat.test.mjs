@@ -12,6 +12,7 @@
 //   (c) NAT↔NAT open, STUN+TURN: the symmetric-NAT host's cross-host links relayed, cone↔cone direct
 //   (d) relay=1: every link relayed
 //   (f) coturn killed under (c)'s ring: relayed links broken and retried, direct ones keep working
+//   (f2) coturn back: restarts ended within 60 s of the kill, the whole ring correct again
 //   (e) --turn-ttl 4: credentials refreshed; tabs joining after the first TTL still link
 // Logs (states, page logs, server and coturn logs) go to out/netlab/<case>.log.
 
