@@ -115,7 +115,15 @@ pub(super) struct Files {
     refetch: BTreeMap<Id, (Blob, Millis, u32)>,
     /// Records kept across a reload, taken back once joined.
     restored: Vec<Record>,
+    /// Peers a link attempt recently failed to reach, and when: asked last
+    /// for a get's bytes until [`UNREACHABLE_MS`] has passed or a link opens.
+    unreachable: BTreeMap<Id, Millis>,
 }
+
+/// How long a peer no link could be opened to is asked last for bytes.
+const UNREACHABLE_MS: u64 = 60_000;
+/// Most peers remembered as unreachable.
+const MAX_UNREACHABLE: usize = 256;
 
 impl Peer {
     /// Blob digests complete in this peer's store.
@@ -349,6 +357,13 @@ impl Peer {
                 }
                 sources.push(node);
                 sources.extend(replicas.iter().copied());
+                // Holders no link could be opened to just now, or whose path
+                // is being restarted, go last (each group keeps its order).
+                let (unreachable, links) = (&self.files.unreachable, &self.links);
+                let (last, mut sources): (Vec<Id>, Vec<Id>) = sources
+                    .into_iter()
+                    .partition(|p| links.is_restarting(p) || unreachable.get(p).is_some_and(|t| now.since(*t) < UNREACHABLE_MS));
+                sources.extend(last);
                 self.pulls.start(now, blob, Sink::Caller(req), sources);
                 self.files.gets.insert(req, ev);
                 None
@@ -370,6 +385,20 @@ impl Peer {
             }
             other => Some(other),
         }
+    }
+
+    /// A link attempt to `peer` failed: ask it last for bytes for a while.
+    pub(super) fn files_unreachable(&mut self, now: Millis, peer: Id) {
+        let u = &mut self.files.unreachable;
+        u.retain(|_, t| now.since(*t) < UNREACHABLE_MS);
+        if u.len() < MAX_UNREACHABLE || u.contains_key(&peer) {
+            u.insert(peer, now);
+        }
+    }
+
+    /// A link to `peer` opened: it is reachable again.
+    pub(super) fn files_reachable(&mut self, peer: &Id) {
+        self.files.unreachable.remove(peer);
     }
 
     /// Where the bytes of a manifest this peer holds may be: its writer and neighbours.

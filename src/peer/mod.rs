@@ -568,15 +568,26 @@ impl Peer {
                 return;
             }
             LinkOutput::Opened { peer, via } => {
+                self.files_reachable(&peer);
                 if self.introducer == Some(peer) && self.node.status() == Status::Idle {
                     let _ = self.node.join(now, peer);
                 }
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
             }
             LinkOutput::Closed { peer } => PeerOutput::Event(PeerEvent::LinkClosed { peer }),
-            LinkOutput::Restarting { peer } => PeerOutput::Event(PeerEvent::LinkRestarting { peer }),
+            LinkOutput::Restarting { peer } => {
+                // Another holder serves a get's bytes sooner than a restart that may fail.
+                self.pulls.unreachable(now, peer);
+                PeerOutput::Event(PeerEvent::LinkRestarting { peer })
+            }
             LinkOutput::Failed { peer, via, reason } => {
                 self.out.push_back(PeerOutput::Event(PeerEvent::LinkFailed { peer, reason }));
+                // Bytes are pulled over a direct link: a holder that cannot
+                // be linked now is left for the next one, and put last in
+                // later gets for a while (Chord messages still reach it
+                // through other peers).
+                self.pulls.unreachable(now, peer);
+                self.files_unreachable(now, peer);
                 // The bootstrap link failed on the network, not on the member:
                 // every member is as far away, so say so now rather than wait.
                 let bootstrap = via == Via::Server && self.introducer == Some(peer) && self.node.status() == Status::Idle;

@@ -211,8 +211,9 @@ impl Links {
             if state == LinkState::Open {
                 self.begin_restart(now, id);
             } else {
+                // No path came back: reported as a failed link (then closed).
                 self.stats.restarts_failed += 1;
-                self.end(now, id, true);
+                self.fail(now, id, LinkFailure::NoPath);
             }
         }
     }

@@ -400,6 +400,11 @@ impl Links {
         self.link_of(peer).is_some_and(|l| l.state == LinkState::Open)
     }
 
+    /// Whether the link to `peer` is restarting ICE after its path failed.
+    pub fn is_restarting(&self, peer: &Id) -> bool {
+        self.link_of(peer).is_some_and(|l| l.state == LinkState::Restarting)
+    }
+
     /// Peers with an open link.
     pub fn open_peers(&self) -> impl Iterator<Item = Id> + '_ {
         self.by_peer.iter().filter(|(_, id)| self.links.get(id).is_some_and(|l| l.state == LinkState::Open)).map(|(p, _)| *p)

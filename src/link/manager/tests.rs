@@ -350,8 +350,11 @@ fn a_restart_that_never_connects_closes_the_link() {
     w.now = w.now + 1;
     w.l[A].handle_timeout(w.now);
     w.pump();
-    assert_eq!(w.take_out(A), vec![LinkOutput::Closed { peer: c }]);
-    assert_eq!(w.l[A].stats().restarts_failed, 1);
+    assert_eq!(
+        w.take_out(A),
+        vec![LinkOutput::Failed { peer: c, via: Via::Ring, reason: LinkFailure::NoPath }, LinkOutput::Closed { peer: c }]
+    );
+    assert_eq!((w.l[A].stats().restarts_failed, w.l[A].stats().no_path), (1, 1));
 }
 
 #[test]

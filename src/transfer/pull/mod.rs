@@ -290,6 +290,23 @@ impl Pulls {
         }
     }
 
+    /// No link to `peer` can be had now (an attempt found no network path,
+    /// or its path failed and is being restarted): every pull asking it
+    /// that has another holder left moves on to it at once instead of
+    /// waiting out its stall periods. A pull with no other holder keeps
+    /// waiting: the link may come back.
+    pub fn unreachable(&mut self, now: Millis, peer: Id) {
+        let asking: Vec<PullId> = self
+            .pulls
+            .iter()
+            .filter(|(_, p)| p.sources.get(p.at) == Some(&peer) && p.at + 1 < p.sources.len())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in asking {
+            self.reject_source(now, id, false);
+        }
+    }
+
     /// The driver stored chunk `index` of `pull` (or could not).
     pub fn written(&mut self, pull: PullId, index: u32, result: Result<(), String>) {
         let Some(p) = self.pulls.get_mut(&pull) else { return };

@@ -136,6 +136,32 @@ fn silent_and_empty_holders_are_skipped_then_reported() {
 }
 
 #[test]
+fn a_holder_found_unreachable_is_left_at_once_for_the_next() {
+    let data = content(100_000, 5);
+    let (far, near) = (Id::from_u64(1), Id::from_u64(2));
+    let mut w = World::new(vec![(far, None), (near, Some(data.clone()))]);
+    let now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Caller(3), vec![far, near]);
+    // Another holder being unreachable changes nothing.
+    w.pulls.unreachable(now, Id::from_u64(9));
+    assert!(w.pulls.poll_output().is_some_and(|o| matches!(o, PullOutput::Send { to, .. } if to == far)));
+    while w.pulls.poll_output().is_some() {}
+    w.pulls.unreachable(now, far);
+    let mut at = now;
+    // The last holder is kept: its link may come back.
+    let mut alone = World::new(vec![(far, Some(data.clone()))]);
+    alone.pulls.start(now, blob_of(&data), Sink::Caller(4), vec![far]);
+    alone.pulls.unreachable(now, far);
+    let mut t = now;
+    alone.run(&mut t);
+    assert_eq!(alone.done(), vec![&Ok(far)]);
+    w.run(&mut at);
+    assert_eq!(at, now, "no stall period was waited");
+    assert_eq!(w.done(), vec![&Ok(near)]);
+    assert_eq!(w.assembled(), data);
+}
+
+#[test]
 fn wrong_length_chunks_and_strangers_are_not_taken() {
     let data = content(CHUNK_BYTES as usize + 5_000, 4);
     let (h, stranger) = (Id::from_u64(1), Id::from_u64(9));
