@@ -191,9 +191,73 @@ async fn an_unreachable_server_is_reported_in_words() {
     assert!(err.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"), "{err}");
 }
 
+/// A list of signaling servers is tried in order: a dead first one costs
+/// only its refusal; every one dead is reported with all their URLs.
+#[wasm_bindgen_test]
+async fn signaling_servers_are_tried_in_order() {
+    let dead = "ws://127.0.0.1:9/ws";
+    let urls = js_sys::Array::of2(&dead.into(), &SIGNAL_URL.into());
+    let peer = join(options(&fresh_ring("wbt-list"), &[("signalingUrl", urls.into())])).await;
+    let st = peer.state().unwrap();
+    assert_eq!(get(&st, "signalingUrl").as_string().as_deref(), Some(SIGNAL_URL));
+    assert_eq!(get(&get(&st, "ice"), "source").as_string().as_deref(), Some("none"), "this test server sends no ICE servers");
+    JsFuture::from(peer.leave()).await.map_err(message).unwrap();
+    let both_dead = js_sys::Array::of2(&dead.into(), &"ws://127.0.0.1:10/ws".into());
+    let err = ChordPeer::join(options(&fresh_ring("wbt-list"), &[("signalingUrl", both_dead.into())]))
+        .await
+        .err()
+        .map(|e| message(e.into()))
+        .expect("join must fail");
+    assert!(err.contains("cannot reach any of the signaling servers ws://127.0.0.1:9/ws, ws://127.0.0.1:10/ws"), "{err}");
+}
+
+/// The application's own ICE servers are taken as given (and shown without
+/// credentials); the join still works on loopback with a STUN server that
+/// does not exist, because candidates trickle and no link waits for it.
+#[wasm_bindgen_test]
+async fn own_ice_servers_are_used_and_shown_without_credentials() {
+    let servers = js_sys::JSON::parse(
+        r#"[{"urls":"stun:127.0.0.1:3478"},{"urls":["turn:127.0.0.1:3478?transport=udp"],"username":"u","credential":"s3cret"}]"#,
+    )
+    .unwrap();
+    let ring = fresh_ring("wbt-ice");
+    let a = join(options(&ring, &[("iceServers", servers.clone())])).await;
+    let b = join(options(&ring, &[("iceServers", servers)])).await;
+    let st = b.state().unwrap();
+    let ice = get(&st, "ice");
+    assert_eq!(get(&ice, "source").as_string().as_deref(), Some("options"));
+    assert_eq!(get(&ice, "policy").as_string().as_deref(), Some("all"));
+    let shown = js_sys::JSON::stringify(&get(&ice, "servers")).unwrap().as_string().unwrap();
+    assert_eq!(shown, r#"[{"urls":["stun:127.0.0.1:3478"]},{"urls":["turn:127.0.0.1:3478?transport=udp"]}]"#);
+    // The link between the two is direct (host candidates on loopback) once measured.
+    let mut waited = 0;
+    loop {
+        let links = js_sys::Array::from(&get(&b.state().unwrap(), "links"));
+        let pair = links.iter().find(|l| get(l, "peer").as_string() == Some(a.id())).map(|l| get(&l, "candidates"));
+        if let Some(p) = pair.filter(|p| p.is_object()) {
+            assert_eq!(get(&p, "local").as_string().as_deref(), Some("host"));
+            assert_eq!(get(&p, "remote").as_string().as_deref(), Some("host"));
+            break;
+        }
+        assert!(waited < 10_000, "no measured path after 10 s");
+        sleep(100).await;
+        waited += 100;
+    }
+    for p in [a, b] {
+        JsFuture::from(p.leave()).await.map_err(message).unwrap();
+    }
+}
+
 #[wasm_bindgen_test]
 async fn bad_options_are_rejected_in_words() {
-    let cases: [(JsValue, &str); 5] = [
+    let bad_ice = js_sys::JSON::parse(r#"[{"urls":"http://example.org"}]"#).unwrap();
+    let no_cred = js_sys::JSON::parse(r#"[{"urls":"turn:127.0.0.1"}]"#).unwrap();
+    let cases: [(JsValue, &str); 10] = [
+        (options("ok", &[("iceTransportPolicy", "none".into())]), "options.iceTransportPolicy must be \"all\" or \"relay\""),
+        (options("ok", &[("iceServers", bad_ice)]), "is not an ICE server URL"),
+        (options("ok", &[("iceServers", no_cred)]), "needs a username and a credential"),
+        (options("ok", &[("iceServers", 5.into())]), "options.iceServers must be a list"),
+        (options("ok", &[("signalingUrl", js_sys::Array::new().into())]), "signalingUrl is missing"),
         (options("ok", &[("id", "xyz".into())]), "options.id must be 40 hex digits"),
         (JsValue::from(3), "options object"),
         (Object::new().into(), "signalingUrl is missing"),
