@@ -255,7 +255,13 @@ async fn run_ops(pc: RtcPeerConnection, mut rx: UnboundedReceiver<Op>, send: imp
                         web_sys::console::debug_1(&format!("chord: remote candidate not added: {}", js_message(&e)).into());
                     }
                 }
-                Op::Configure(ice) => pc.set_configuration_with_configuration(&configuration(&ice)?)?,
+                Op::Configure(ice) => {
+                    // Only later restarts use it: a browser that refuses the
+                    // change keeps the link on its first configuration.
+                    if let Err(e) = configuration(&ice).and_then(|c| pc.set_configuration_with_configuration(&c)) {
+                        web_sys::console::warn_1(&format!("chord: new ICE servers not applied to a link: {}", js_message(&e)).into());
+                    }
+                }
             }
             Ok(())
         }
