@@ -21,6 +21,9 @@ export const HTTP = `http://${PUB}:8080`;
 export const WS = `ws://${PUB}:8080/ws`;
 export const STUN_URL = `stun:${PUB}:3478`;
 export const TURN_URL = `turn:${PUB}:3478?transport=udp`;
+/** A lab address nothing answers: inet silently drops every packet to it (`blackhole()`). */
+export const DEAD_IP = process.env.NETLAB_DEAD_IP ?? '203.0.113.99';
+export const DEAD_TURN_URL = `turn:${DEAD_IP}:3478?transport=udp`;
 /** The NATed hosts: h1, h2 and h4 behind port-restricted cone NATs, h3 behind a symmetric NAT. */
 export const HOSTS = (process.env.NETLAB_HOSTS ?? 'h1 h2 h3 h4').split(' ');
 export const CONE_HOSTS = ['h1', 'h2', 'h4'];
@@ -51,6 +54,24 @@ const inetIptables = (...args) => run('ip', ['netns', 'exec', 'inet', 'iptables'
 export async function natnat(mode) {
   await inetIptables('-F', 'NATNAT');
   if (mode === 'drop') await inetIptables('-A', 'NATNAT', '-i', 'i-nat+', '-o', 'i-nat+', '-j', 'DROP');
+}
+
+/**
+ * Makes inet drop, silently (no ICMP), every packet to `addr` (raw PREROUTING, before routing):
+ * a server there "never answers". Idempotent. Returns the packets dropped so far.
+ */
+export async function blackhole(addr = DEAD_IP) {
+  const rule = ['PREROUTING', '-d', `${addr}/32`, '-j', 'DROP'];
+  const present = await inetIptables('-t', 'raw', '-C', ...rule).then(() => true, () => false);
+  if (!present) await inetIptables('-t', 'raw', '-A', ...rule);
+  return blackholeDropped(addr);
+}
+
+/** Packets to `addr` dropped by `blackhole(addr)` so far. */
+export async function blackholeDropped(addr = DEAD_IP) {
+  const { stdout } = await inetIptables('-t', 'raw', '-L', 'PREROUTING', '-v', '-n', '-x');
+  const line = stdout.split('\n').find((l) => /DROP/.test(l) && l.includes(addr));
+  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
 }
 
 /** Packets dropped by the NAT↔NAT cut so far. */
@@ -192,16 +213,18 @@ export async function signalingHelp() {
  * Starts `chord-signaling --addr PUB:8080 --www www` on pub with the given ICE flags and waits
  * until `/stats` answers from here.
  * @param {{ stun?: boolean, turn?: boolean, ttl?: number, extra?: string[], name?: string }} [opts]
- *   stun: `--ice-server stun:…`; turn: `--ice-server turn:…` + `--turn-secret-file`; ttl: `--turn-ttl`.
+ *   stun: `--ice-server stun:…`; turn: `--ice-server turn:…` + `--turn-secret-file`; ttl: `--turn-ttl`;
+ *   turnUrls: the `turn:` URLs given with `turn` (default: coturn on pub).
  */
-export async function startSignaling({ stun = false, turn = false, ttl, extra = [], name = 'signaling' } = {}) {
+export async function startSignaling({ stun = false, turn = false, turnUrls = [TURN_URL], ttl, extra = [], name = 'signaling' } = {}) {
   if (!existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} not found: run \`make web server\``);
   const args = ['--addr', `${PUB}:8080`, '--www', WWW];
   if (stun) args.push('--ice-server', STUN_URL);
   if (turn) {
     const file = `${RUN_DIR}/turn-secret`;
     writeFileSync(file, `${TURN_SECRET}\n`, { mode: 0o600 });
-    args.push('--ice-server', TURN_URL, '--turn-secret-file', file);
+    for (const url of turnUrls) args.push('--ice-server', url);
+    args.push('--turn-secret-file', file);
   }
   if (ttl !== undefined) args.push('--turn-ttl', String(ttl));
   args.push(...extra);
