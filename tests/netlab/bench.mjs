@@ -10,9 +10,12 @@
 //                   (the page's marks, as tests/e2e/bench/ring-bench.mjs), per joining tab
 //   converge_ms     last join -> every predecessor, successor list and finger correct (polled every 100 ms)
 //   links           every cross-host link's selected candidate pair (must be relayed)
-// Then, between two tabs on different hosts that share a link (H holds, G gets; replicas=1):
-//   get             a random MIB MiB file put in H under a name H alone holds, got in G, timed in G's
-//                   page from get() to the Blob, SHA-256 compared; TRANSFERS times, median MB/s
+// Every tab runs with the default settings (replication 3: no `replicas` parameter), two tabs per
+// browser process. Then, between two tabs on different hosts that share a link (H is the primary, G
+// holds no copy: G is neither H nor one of H's two successors that keep the replicas):
+//   get             a random MIB MiB file put in H under a name whose primary is H (the put stores
+//                   it in H and its 2 replicas), then got in G, timed in G's page from get() to the
+//                   Blob, SHA-256 compared; TRANSFERS times, median MB/s
 //   raw             a plain RTCPeerConnection pair between H's and G's browsers through the same
 //                   TURN server, H's pc with iceTransportPolicy 'relay' (one TURN hop, like a relayed
 //                   Chord link): MIB MiB in 128 KiB messages with bufferedAmount flow control
@@ -46,6 +49,7 @@ const RUNS = Number(opt.runs);
 const SIZE = Number(opt.mib) * 1024 * 1024;
 const TRANSFERS = Number(opt.transfers);
 const HOSTS = ['h1', 'h1', 'h2', 'h2', 'h3', 'h3'];
+const REPLICAS = 3; // the peer's default (JoinOptions.replicas); the tabs pass no `replicas`
 const TARGET = { converge_ms: 5000, join_linked_ms_median: 1000, get_vs_raw: 0.6 };
 const CONVERGE_LIMIT_MS = 60_000;
 const round = (x, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
@@ -67,7 +71,7 @@ async function oneRun(run, browsers, server, result) {
   try {
     for (const h of HOSTS) {
       counts[h] = (counts[h] ?? 0) + 1;
-      peers.push(await lab.openPeer(browsers[h], { ring, name: `${h}${'ab'[counts[h] - 1]}`, params: { replicas: '1' } }));
+      peers.push(await lab.openPeer(browsers[h], { ring, name: `${h}${'ab'[counts[h] - 1]}` }));
     }
     const lastJoin = performance.now();
     let problems = ['not polled yet'];
@@ -131,17 +135,19 @@ async function oneRun(run, browsers, server, result) {
 async function transfers(peers, browsers, result) {
   const sts = await Promise.all(peers.map((p) => p.state()));
   const ids = peers.map((p) => p.id);
-  // H and G: different hosts, an open relayed link between them (G is H's ring neighbour if possible).
+  // H and G: different hosts, an open relayed link between them, G not among the holders of H's
+  // keys (H and its first REPLICAS-1 successors); G is H's predecessor if possible.
   let pair;
   for (const [i, st] of sts.entries()) {
+    const holders = (st.successors ?? []).slice(0, REPLICAS - 1).map((x) => String(x).toLowerCase());
     for (const l of st.links) {
       const j = ids.indexOf(String(l.peer).toLowerCase());
-      if (j < 0 || peers[j].host === peers[i].host || l.state !== 'open' || !isRelay(l.candidates)) continue;
+      if (j < 0 || peers[j].host === peers[i].host || l.state !== 'open' || !isRelay(l.candidates) || holders.includes(ids[j])) continue;
       const neighbour = String(st.predecessor ?? '').toLowerCase() === ids[j] || String(st.successors?.[0] ?? '').toLowerCase() === ids[j];
       if (!pair || (neighbour && !pair.neighbour)) pair = { h: peers[i], g: peers[j], neighbour };
     }
   }
-  if (!pair) throw new Error('no relayed link between tabs on different hosts');
+  if (!pair) throw new Error('no relayed link between tabs on different hosts, the getter holding no copy');
   const { h, g } = pair;
   log(`transfers: holder ${h.name} (${short(h.id)}) -> getter ${g.name} (${short(g.id)}), ${opt.mib} MiB`);
   const rawSender = await lab.blankPage(browsers[h.host], 'raw-sender');
@@ -169,6 +175,7 @@ async function transfers(peers, browsers, result) {
       if (!put.ok) throw new Error(`${h.name}: put failed: ${put.error.message}`);
       if (put.result.node !== h.id) throw new Error(`put held by ${short(put.result.node)}, want ${h.name}`);
       await dropBlob(h, `b${k}`);
+      if ((await g.state()).records.some((rec) => rec.name === name)) throw new Error(`${g.name} holds a copy of ${JSON.stringify(name)}: the get would be local`);
       const got = await lab.withTimeout(getBlob(g, name), 180_000, `${g.name}: get`);
       if (!got.ok || !got.found) throw new Error(`${g.name}: get failed: ${JSON.stringify(got.error ?? got.kind)}`);
       if (got.sha256 !== made.sha256 || got.size !== SIZE) throw new Error(`${g.name}: got ${got.size} bytes, SHA-256 ${got.sha256}, want ${made.sha256}`);
@@ -194,7 +201,7 @@ async function main() {
   const server = await lab.startSignaling({ stun: true, turn: true, name: 'bench-signaling' });
   const browsers = {};
   for (const h of new Set(HOSTS)) browsers[h] = await lab.launchOn(h);
-  const result = { date: new Date().toISOString(), tabs: HOSTS, nat_to_nat: 'dropped', targets: TARGET, runs: [] };
+  const result = { date: new Date().toISOString(), tabs: HOSTS, replicas: `default (${REPLICAS})`, nat_to_nat: 'dropped', targets: TARGET, runs: [] };
   let error;
   try {
     for (let run = 0; run < RUNS; run++) await oneRun(run, browsers, server, result);

@@ -788,28 +788,35 @@ test('(j) NAT↔NAT cut under a direct ring: the links restart ICE and the same 
         const s = ends.map((l) => `${l.from}:${l.state}${l.candidates ? `(${l.candidates.local}/${l.candidates.remote})` : ''}`).join(' ') || 'gone';
         if (p.states.at(-1)?.s !== s) p.states.push({ t, s });
         if (p.restarting == null && ends.some((l) => l.state === 'restarting')) p.restarting = t;
+        // A restart can last less than one poll: a pair also counts as restarted when it went from
+        // direct to relayed (or through a not-yet-measured "open" of a new ICE session); the
+        // iceRestarts and connectionsCreated checks below tell a restart from a new connection.
+        if (p.restarting == null && ends.length === 2 && ends.some((l) => l.state !== 'open' || !l.candidates || isRelay(l))) p.restarting = t;
+        if (ends.some((l) => l.state === 'restarting')) p.sawRestarting = true;
         if (p.restarting != null && p.back == null && ends.length === 2 && ends.every((l) => l.state === 'open' && isRelay(l))) p.back = t;
       }
       return [...pairs.values()].every((p) => p.back != null);
     };
     const timeline = () => [...pairs].map(([k, p]) => `${k}: ${p.states.map((x) => `+${x.t}ms ${x.s}`).join(' → ')}`).join('\n  ');
     try {
-      await waitFor(track, 45_000, { what: 'every cone↔cone link to go "restarting" and come back "open" relayed', interval: 200, detail: timeline });
+      await waitFor(track, 45_000, { what: 'every cone↔cone link to go "restarting" and come back "open" relayed', interval: 100, detail: timeline });
     } catch (e) {
       const sts = await states(ctx.peers).catch(() => []);
       e.message += `\n  iceRestarts ${sts.map((s, i) => `${ctx.peers[i].name} ${JSON.stringify(s.iceRestarts)}`).join('; ')}; connectionsCreated ${sts.map((s, i) => `${ctx.peers[i].name} ${created0[i]}→${s.connectionsCreated}`).join(', ')}; linkFailures ${sts.map((s) => JSON.stringify(s.linkFailures)).join(', ')}; peersDeclaredDead ${sts.map((s) => s.peersDeclaredDead).join(', ')}; signalsDropped ${sts.map((s) => s.rejected?.signalsDropped).join(', ')}`;
       throw e;
     }
     const sts1 = await states(ctx.peers);
-    for (const [k, p] of pairs) ctx.note(`${k}: restarting after ${p.restarting} ms, open relayed after ${p.back} ms; ${p.states.map((x) => `+${x.t}ms ${x.s}`).join(' → ')}`);
+    for (const [k, p] of pairs) ctx.note(`${k}: left its direct path after ${p.restarting} ms (${p.sawRestarting ? '"restarting" seen' : '"restarting" shorter than a poll'}), open relayed after ${p.back} ms; ${p.states.map((x) => `+${x.t}ms ${x.s}`).join(' → ')}`);
     ctx.note(`iceRestarts: ${sts1.map((s, i) => `${ctx.peers[i].name} ${JSON.stringify(restarts0[i])}→${JSON.stringify(s.iceRestarts)}`).join('; ')}`);
     ctx.note(`connectionsCreated: ${sts1.map((s, i) => `${ctx.peers[i].name} ${created0[i]}→${s.connectionsCreated}`).join(', ')}; peersDeclaredDead ${sts1.map((s) => s.peersDeclaredDead).join(', ')}; linkFailures ${sts1.map((s) => JSON.stringify(s.linkFailures)).join(', ')}`);
-    for (const [k] of pairs) {
-      const [a, b] = k.split('↔').map((n) => ctx.peers.findIndex((p) => p.name === n));
-      assert.ok(
-        sts1[a].iceRestarts.succeeded > restarts0[a].succeeded || sts1[b].iceRestarts.succeeded > restarts0[b].succeeded,
-        `${k}: came back without an ICE restart succeeding at either end (iceRestarts ${JSON.stringify(sts1[a].iceRestarts)} / ${JSON.stringify(sts1[b].iceRestarts)})`,
-      );
+    assert.ok([...pairs.values()].some((p) => p.sawRestarting), 'no link was ever seen in state "restarting"');
+    // Every end of every restarted link counts one restart begun and one succeeded: a cone tab's
+    // iceRestarts.succeeded grows by (at least) its number of cone↔cone links.
+    for (const p of cone) {
+      const i = ctx.peers.indexOf(p);
+      const mine = [...pairs.keys()].filter((k) => k.split('↔').includes(p.name)).length;
+      const ok = sts1[i].iceRestarts.succeeded - restarts0[i].succeeded;
+      assert.ok(ok >= mine, `${p.name}: ${ok} ICE restarts succeeded for its ${mine} cone↔cone links (iceRestarts ${JSON.stringify(restarts0[i])}→${JSON.stringify(sts1[i].iceRestarts)})`);
     }
     for (const p of cone) {
       const i = ctx.peers.indexOf(p);
