@@ -255,6 +255,7 @@ async fn run_ops(pc: RtcPeerConnection, mut rx: UnboundedReceiver<Op>, send: imp
                         web_sys::console::debug_1(&format!("chord: remote candidate not added: {}", js_message(&e)).into());
                     }
                 }
+                Op::Configure(_) if pc.connection_state() == RtcPeerConnectionState::Closed => {}
                 Op::Configure(ice) => {
                     // Only later restarts use it: a browser that refuses the
                     // change keeps the link on its first configuration.

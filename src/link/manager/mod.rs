@@ -400,6 +400,14 @@ impl Links {
         self.link_of(peer).is_some_and(|l| l.state == LinkState::Open)
     }
 
+    /// Whether ring signaling may go over the link to `peer`: open, and its
+    /// path not reported `disconnected` (when every link of a tab fails at
+    /// once, ICE says so on each within seconds; a restart offer sent into
+    /// one of them would be lost with it).
+    fn carries(&self, peer: &Id) -> bool {
+        self.link_of(peer).is_some_and(|l| l.state == LinkState::Open && l.disconnected_at.is_none())
+    }
+
     /// Whether the link to `peer` is restarting ICE after its path failed.
     pub fn is_restarting(&self, peer: &Id) -> bool {
         self.link_of(peer).is_some_and(|l| l.state == LinkState::Restarting)
@@ -885,11 +893,11 @@ impl Links {
     /// that would swallow every retry. Every relay appends itself, so the
     /// answer can walk the path back.
     fn route_offer(&mut self, _now: Millis, mut env: Envelope, came_from: Option<Id>) {
-        let next = if self.is_open(&env.to) {
+        let next = if self.carries(&env.to) {
             Some(env.to)
         } else {
             self.open_peers()
-                .filter(|p| Some(*p) != came_from && *p != env.from && !env.path.contains(p))
+                .filter(|p| self.carries(p) && Some(*p) != came_from && *p != env.from && !env.path.contains(p))
                 .map(|p| (!self.wanted.contains(&p), p.distance(&env.to), p))
                 .min()
                 .map(|(_, _, p)| p)
@@ -907,7 +915,7 @@ impl Links {
     /// Answers and refusals walk the offer's path back (or jump straight to
     /// the target when linked to it).
     fn route_reply(&mut self, mut env: Envelope, relayed: bool) {
-        let next = if self.is_open(&env.to) { Some(env.to) } else { env.path.pop().filter(|p| self.is_open(p)) };
+        let next = if self.carries(&env.to) { Some(env.to) } else { env.path.pop().filter(|p| self.carries(p)) };
         match next {
             Some(p) => {
                 if relayed {

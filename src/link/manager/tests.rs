@@ -396,3 +396,26 @@ fn new_ice_servers_reach_new_and_open_connections() {
     w.pump();
     assert!(w.take_cmds(A).iter().any(|cmd| matches!(cmd, RtcCommand::Create { ice: i, .. } if *i == ice)));
 }
+
+#[test]
+fn a_restart_offer_avoids_links_whose_path_is_disconnected() {
+    let mut w = World::line(LinkConfig::default());
+    let (a, c) = (w.id(A), w.id(C));
+    let (la, lc) = w.ring_link();
+    w.open(A, la, C, lc);
+    // A's link to B reports `disconnected` too: the restart offer has no way to C.
+    let lab = *w.wire.iter().find(|((k, _), (j, _))| *k == A && *j == B).map(|((_, l), _)| l).expect("A–B link");
+    w.l[A].connectivity(w.now, lab, Connectivity::Disconnected);
+    w.l[A].connectivity(w.now, la, Connectivity::Failed);
+    w.l[A].described(w.now, la, "restart offer".into());
+    w.pump();
+    assert!(w.take_cmds(C).is_empty(), "nothing reached C through the disconnected link");
+    assert_eq!(w.l[A].stats().signals_dropped, 1);
+    // Once A–B is connected again, the next restart gets through.
+    w.l[A].connectivity(w.now, lab, Connectivity::Connected);
+    w.now = w.now + LinkConfig::default().restart_timeout_ms;
+    w.l[A].handle_timeout(w.now);
+    w.pump();
+    assert!(!w.l[A].is_open(&c), "the failed restart closed the link");
+    let _ = a;
+}
