@@ -9,6 +9,18 @@ import { GiveUp, waitFor, withTimeout } from './wait.mjs';
 /** The browser binary (Debian's `chromium` package); `CHROMIUM_BIN` overrides. */
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
+/** Automation hygiene: no sandbox (root), no GPU, no background traffic (also the NAT lab's). */
+export const AUTOMATION_ARGS = Object.freeze([
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+]);
+
 /** Flags for every Chromium the tests start. */
 export const CHROMIUM_ARGS = Object.freeze([
   // No DNS look-ups except of the loopback names (the page must still load from 127.0.0.1).
@@ -18,15 +30,7 @@ export const CHROMIUM_ARGS = Object.freeze([
   // These two together make Chromium offer 127.0.0.1 / ::1 candidates.
   '--allow-loopback-in-peer-connection',
   '--use-fake-ui-for-media-stream',
-  // Automation hygiene: no sandbox (root), no GPU, no background traffic.
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
+  ...AUTOMATION_ARGS,
 ]);
 
 /**
@@ -65,13 +69,20 @@ export async function closeBrowser(browser, ms = 10_000) {
  * join fails, or after `timeoutMs`.
  *
  * `setup(page)`, if given, runs before the page is loaded (e.g. `recordChordEvents` of lib/files.mjs).
+ * `baseUrl` replaces `server.url`; `loopback: false` leaves out `loopback=1` (the NAT lab).
+ * With `expectFailure`, a failed join resolves too: the peer then has
+ * `result: { ok, reason, stack, ms }` (`id` too when it joined).
  *
  * @param {import('playwright-core').Browser} browser
- * @param {{ server: { url: string }, ring: string, name?: string, params?: Record<string, string>, timeoutMs?: number,
- *   setup?: (page: import('playwright-core').Page) => Promise<void> }} opts
+ * @param {{ server?: { url: string }, baseUrl?: string, loopback?: boolean, ring: string, name?: string,
+ *   params?: Record<string, string>, timeoutMs?: number, setup?: (page: import('playwright-core').Page) => Promise<void>,
+ *   expectFailure?: boolean }} opts
  * @returns {Promise<Peer>}
  */
-export async function openPeer(browser, { server, ring, name = 'peer', params = {}, timeoutMs = 30_000, setup }) {
+export async function openPeer(
+  browser,
+  { server, baseUrl = server?.url, loopback = true, ring, name = 'peer', params = {}, timeoutMs = 30_000, setup, expectFailure = false },
+) {
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   const context = await browser.newContext();
@@ -81,9 +92,10 @@ export async function openPeer(browser, { server, ring, name = 'peer', params = 
   page.on('console', (m) => logs.push(`${stamp()} [${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`${stamp()} [pageerror] ${e.stack ?? e.message}`));
   page.on('crash', () => logs.push(`${stamp()} [crash] the page crashed`));
-  const query = new URLSearchParams({ loopback: '1', ring, ...params });
-  const url = `${server.url}/?${query}`;
-  const peer = { name, id: '', page, context, logs, state: () => page.evaluate(() => window.chord.state()) };
+  const query = new URLSearchParams({ ...(loopback ? { loopback: '1' } : {}), ring, ...params });
+  const url = `${baseUrl}/?${query}`;
+  const peer = { name, id: '', page, context, logs, url, state: () => page.evaluate(() => window.chord.state()) };
+  const t0 = Date.now();
   try {
     if (setup) await setup(page);
     await page.goto(url, { timeout: left(), waitUntil: 'load' });
@@ -94,13 +106,19 @@ export async function openPeer(browser, { server, ring, name = 'peer', params = 
           await window.chordReady;
           return { ok: true, id: window.chord.id };
         } catch (e) {
-          return { ok: false, reason: String(e?.stack ?? e?.message ?? e) };
+          return { ok: false, reason: String(e?.message ?? e), stack: String(e?.stack ?? ''), full: String(e?.stack ?? e?.message ?? e) };
         }
       }),
       left(),
       `${name}: window.chordReady`,
     );
-    if (!joined.ok) throw new Error(`${name}: joining failed: ${joined.reason}`);
+    joined.ms = Date.now() - t0;
+    const { full, ...result } = joined;
+    if (expectFailure) {
+      peer.result = result;
+      return peer;
+    }
+    if (!joined.ok) throw new Error(`${name}: joining failed after ${joined.ms} ms: ${full}`);
     peer.id = String(joined.id).toLowerCase();
   } catch (e) {
     e.message += `\n--- ${name} page log (${url}) ---\n${logs.join('\n')}`;

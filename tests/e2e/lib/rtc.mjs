@@ -1,26 +1,40 @@
 // A plain RTCDataChannel between two pages (no Chord, no wasm): the yardstick for the file
-// benchmark. The complete (non-trickle) SDP crosses through node with page.evaluate; no ICE
-// servers; only loopback candidates are kept.
+// benchmark, and the NAT lab's raw connections (tests/netlab/lib/lab.mjs). The complete
+// (non-trickle) SDP crosses through node with page.evaluate. By default: no ICE servers, and only
+// loopback candidates are kept.
 
 import { withTimeout } from './wait.mjs';
 
 /**
  * Connects `sender` and `receiver` (playwright Pages, e.g. about:blank in two Chromium processes)
- * with one ordered, reliable data channel. Both pages get `window.__raw`.
+ * with one ordered, reliable data channel. Both pages get `window.__raw` (an earlier one's
+ * connection is closed). Resolves with the candidates each side offered (`address port typ type`).
  * @param {import('playwright-core').Page} sender
  * @param {import('playwright-core').Page} receiver
- * @param {{ timeoutMs?: number }} [opts]
+ * @param {{ iceServers?: RTCIceServer[], policySender?: RTCIceTransportPolicy, policyReceiver?: RTCIceTransportPolicy,
+ *   loopbackOnly?: boolean, timeoutMs?: number, gatherMs?: number, partialGather?: boolean }} [opts]
+ *   iceServers / policySender / policyReceiver: each side's RTCConfiguration (no policy: the default);
+ *   loopbackOnly: drop non-loopback candidates from both descriptions (and fail if none is left);
+ *   timeoutMs: for the channel to open; gatherMs: for ICE gathering (default timeoutMs), after
+ *   which gathering fails, or with `partialGather` the candidates gathered so far are sent.
+ * @returns {Promise<{ offerCandidates: string[], answerCandidates: string[] }>}
  */
-export async function connectRawChannel(sender, receiver, { timeoutMs = 20_000 } = {}) {
+export async function connectRawChannel(
+  sender,
+  receiver,
+  { iceServers = [], policySender, policyReceiver, loopbackOnly = true, timeoutMs = 20_000, gatherMs = timeoutMs, partialGather = false } = {},
+) {
+  const config = (policy) => (policy === undefined ? { iceServers } : { iceServers, iceTransportPolicy: policy });
   const gatherAndFilter = `async (pc, ms) => {
     if (pc.iceGatheringState !== 'complete') {
       await new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('ICE gathering did not complete in ' + ms + ' ms')), ms);
+        const t = setTimeout(() => ${partialGather} ? resolve() : reject(new Error('ICE gathering did not complete in ' + ms + ' ms')), ms);
         pc.addEventListener('icegatheringstatechange', () => {
           if (pc.iceGatheringState === 'complete') { clearTimeout(t); resolve(); }
         });
       });
     }
+    if (!${loopbackOnly}) return { type: pc.localDescription.type, sdp: pc.localDescription.sdp };
     const lines = pc.localDescription.sdp.split('\\r\\n');
     const kept = lines.filter((l) => !l.startsWith('a=candidate:') || / (127\\.0\\.0\\.1|::1) /.test(l));
     const candidates = kept.filter((l) => l.startsWith('a=candidate:')).length;
@@ -29,8 +43,9 @@ export async function connectRawChannel(sender, receiver, { timeoutMs = 20_000 }
   }`;
   const offer = await withTimeout(
     sender.evaluate(
-      async ([gather, ms]) => {
-        const pc = new RTCPeerConnection({ iceServers: [] });
+      async ([cfg, gather, ms]) => {
+        window.__raw?.pc?.close();
+        const pc = new RTCPeerConnection(cfg);
         const dc = pc.createDataChannel('raw-bench', { ordered: true });
         dc.binaryType = 'arraybuffer';
         const raw = (window.__raw = { pc, dc, inbox: [], waiters: [] });
@@ -42,20 +57,24 @@ export async function connectRawChannel(sender, receiver, { timeoutMs = 20_000 }
         raw.opened = new Promise((resolve, reject) => {
           dc.onopen = () => resolve();
           dc.onerror = (e) => reject(new Error(`data channel error: ${e?.error?.message ?? e}`));
+          pc.oniceconnectionstatechange = () => {
+            if (pc.iceConnectionState === 'failed') reject(new Error('ICE failed'));
+          };
         });
         raw.opened.catch(() => {});
         await pc.setLocalDescription(await pc.createOffer());
         return (0, eval)(`(${gather})`)(pc, ms);
       },
-      [gatherAndFilter, timeoutMs],
+      [config(policySender), gatherAndFilter, gatherMs],
     ),
-    timeoutMs + 2000,
+    gatherMs + 2000,
     'raw channel: offer',
   );
   const answer = await withTimeout(
     receiver.evaluate(
-      async ([offer, gather, ms]) => {
-        const pc = new RTCPeerConnection({ iceServers: [] });
+      async ([cfg, offer, gather, ms]) => {
+        window.__raw?.pc?.close();
+        const pc = new RTCPeerConnection(cfg);
         const raw = (window.__raw = { pc, dc: null, received: 0, total: 0, first: 0 });
         raw.channel = new Promise((resolve) => {
           pc.ondatachannel = (ev) => {
@@ -81,20 +100,48 @@ export async function connectRawChannel(sender, receiver, { timeoutMs = 20_000 }
         await pc.setLocalDescription(await pc.createAnswer());
         return (0, eval)(`(${gather})`)(pc, ms);
       },
-      [offer, gatherAndFilter, timeoutMs],
+      [config(policyReceiver), offer, gatherAndFilter, gatherMs],
     ),
-    timeoutMs + 2000,
+    gatherMs + 2000,
     'raw channel: answer',
   );
-  await withTimeout(
-    sender.evaluate(async (answer) => {
-      await window.__raw.pc.setRemoteDescription(answer);
-      await window.__raw.opened;
-    }, answer),
-    timeoutMs,
-    'raw channel: open',
-  );
-  await withTimeout(receiver.evaluate(() => window.__raw.channel.then(() => true)), timeoutMs, 'raw channel: receiver side');
+  const cands = (sdp) => sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ').slice(4, 8).join(' '));
+  const info = { offerCandidates: cands(offer.sdp), answerCandidates: cands(answer.sdp) };
+  try {
+    await withTimeout(
+      sender.evaluate(async (answer) => {
+        await window.__raw.pc.setRemoteDescription(answer);
+        await window.__raw.opened;
+      }, answer),
+      timeoutMs,
+      'raw channel: open',
+    );
+    await withTimeout(receiver.evaluate(() => window.__raw.channel.then(() => true)), timeoutMs, 'raw channel: receiver side');
+  } catch (e) {
+    e.message += `\n  candidates: ${JSON.stringify(info)}`;
+    throw e;
+  }
+  return info;
+}
+
+/**
+ * The candidate pair `page`'s raw connection (`window.__raw`) selected, or null if none:
+ * `{ local, remote }` candidate types (host, srflx, prflx, relay) and `localAddr` / `remoteAddr`.
+ * @param {import('playwright-core').Page} page
+ */
+export function selectedPair(page) {
+  return page.evaluate(async () => {
+    const stats = await window.__raw.pc.getStats();
+    let pairId;
+    stats.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    const pair = pairId && stats.get(pairId);
+    if (!pair) return null;
+    const l = stats.get(pair.localCandidateId);
+    const r = stats.get(pair.remoteCandidateId);
+    return { local: l?.candidateType, remote: r?.candidateType, localAddr: `${l?.address}:${l?.port}`, remoteAddr: `${r?.address}:${r?.port}` };
+  });
 }
 
 /**

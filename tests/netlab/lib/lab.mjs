@@ -11,10 +11,12 @@ import { promisify } from 'node:util';
 import { chromium } from '../../e2e/node_modules/playwright-core/index.mjs';
 import { GiveUp, sleep, waitFor, withTimeout } from '../../e2e/lib/wait.mjs';
 import { ROOT, SERVER_BIN, WWW } from '../../e2e/lib/server.mjs';
+import { AUTOMATION_ARGS, closeBrowser, openPeer as openE2ePeer } from '../../e2e/lib/browser.mjs';
+import { connectRawChannel, selectedPair } from '../../e2e/lib/rtc.mjs';
 
 const run = promisify(execFile);
 
-export { ROOT };
+export { ROOT, closeBrowser };
 /** The public host's address (pub): signaling + coturn. */
 export const PUB = process.env.NETLAB_PUB ?? '203.0.113.10';
 export const HTTP = `http://${PUB}:8080`;
@@ -261,14 +263,7 @@ export async function startSignaling({ stun = false, turn = false, turnUrls = [T
 export const LAB_CHROMIUM_ARGS = Object.freeze([
   `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${PUB}`,
   `--unsafely-treat-insecure-origin-as-secure=${HTTP}`,
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
+  ...AUTOMATION_ARGS,
 ]);
 
 /** A headless Chromium process in host namespace `host` (h1, h2, h3). */
@@ -281,10 +276,6 @@ export async function launchOn(host) {
   });
   browser.host = host;
   return browser;
-}
-
-export async function closeBrowser(browser, ms = 10_000) {
-  await withTimeout(browser.close(), ms, 'browser.close').catch(() => {});
 }
 
 /** A blank page (about:blank) in `browser` for raw RTCPeerConnections. */
@@ -300,164 +291,35 @@ export async function blankPage(browser, name = 'raw') {
 
 /**
  * Opens the peer page on pub (`/?ring=R&signal=WS&…`, never loopback=1) in a fresh context and
- * waits for `window.chordReady`. Resolves with the peer, or rejects with the page's reason.
- * With `expectFailure`, resolves `{ ok: false, reason, ms }` / `{ ok: true, ms }` instead.
+ * waits for `window.chordReady`: e2e/lib/browser.mjs's openPeer with the lab's origin, and the
+ * peer's `host`. Resolves with the peer, or rejects with the page's reason.
+ * With `expectFailure`, resolves the peer with `result: { ok: false, reason, ms }` / `{ ok: true, ms }` instead.
  */
-export async function openPeer(browser, { ring, name = 'peer', params = {}, timeoutMs = 30_000, setup, expectFailure = false }) {
-  const deadline = Date.now() + timeoutMs;
-  const left = () => Math.max(1, deadline - Date.now());
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`${stamp()} [${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`${stamp()} [pageerror] ${e.stack ?? e.message}`));
-  page.on('crash', () => logs.push(`${stamp()} [crash] the page crashed`));
-  const query = new URLSearchParams({ ring, signal: WS, ...params });
-  const url = `${HTTP}/?${query}`;
-  const peer = { name, host: browser.host, id: '', page, context, logs, url, state: () => page.evaluate(() => window.chord.state()) };
-  const t0 = Date.now();
-  try {
-    if (setup) await setup(page);
-    await page.goto(url, { timeout: left(), waitUntil: 'load' });
-    await page.waitForFunction(() => window.chordReady !== undefined, null, { timeout: left(), polling: 50 });
-    const joined = await withTimeout(
-      page.evaluate(async () => {
-        try {
-          await window.chordReady;
-          return { ok: true, id: window.chord.id };
-        } catch (e) {
-          return { ok: false, reason: String(e?.message ?? e), stack: String(e?.stack ?? '') };
-        }
-      }),
-      left(),
-      `${name}: window.chordReady`,
-    );
-    joined.ms = Date.now() - t0;
-    if (expectFailure) {
-      peer.result = joined;
-      return peer;
-    }
-    if (!joined.ok) throw new Error(`${name}: joining failed after ${joined.ms} ms: ${joined.reason}\n${joined.stack}`);
-    peer.id = String(joined.id).toLowerCase();
-  } catch (e) {
-    e.message += `\n--- ${name} page log (${url}) ---\n${logs.join('\n')}`;
-    await context.close().catch(() => {});
-    throw e;
-  }
+export async function openPeer(browser, { params = {}, ...opts }) {
+  const peer = await openE2ePeer(browser, { ...opts, baseUrl: HTTP, loopback: false, params: { signal: WS, ...params } });
+  peer.host = browser.host;
   return peer;
 }
 
 /**
- * Connects two pages with a raw RTCPeerConnection pair (complete SDP through node, no trickle)
- * with `iceServers` and `policy` (or `policyA` / `policyB` per side), one ordered data channel, and returns the selected candidate
- * pair's types as each side sees it: `{ a: { local, remote }, b: { local, remote }, ms }`.
+ * Connects two pages with a raw RTCPeerConnection pair (e2e/lib/rtc.mjs's connectRawChannel: complete
+ * SDP through node, one ordered data channel) with `iceServers` and `policy` (or `policyA` /
+ * `policyB` per side), every candidate kept, and returns the selected candidate pair's types as
+ * each side sees it: `{ a: { local, remote }, b: { local, remote }, ms, offerCandidates, answerCandidates }`.
  * Rejects (bounded) if ICE fails. Both pages keep `window.__raw` (rtc.mjs's rawTransfer works on it).
  */
 export async function connectRaw(a, b, { iceServers = [], policy = 'all', policyA = policy, policyB = policy, timeoutMs = 15_000 } = {}) {
   const t0 = Date.now();
-  const gather = `async (pc, ms) => {
-    if (pc.iceGatheringState !== 'complete') {
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, ms);
-        pc.addEventListener('icegatheringstatechange', () => {
-          if (pc.iceGatheringState === 'complete') { clearTimeout(t); resolve(); }
-        });
-      });
-    }
-    return { type: pc.localDescription.type, sdp: pc.localDescription.sdp };
-  }`;
-  const gatherMs = 5000;
-  const offer = await withTimeout(
-    a.evaluate(
-      async ([cfg, gather, ms]) => {
-        window.__raw?.pc?.close();
-        const pc = new RTCPeerConnection(cfg);
-        const dc = pc.createDataChannel('raw', { ordered: true });
-        dc.binaryType = 'arraybuffer';
-        const raw = (window.__raw = { pc, dc, inbox: [], waiters: [] });
-        dc.onmessage = (ev) => {
-          const w = raw.waiters.shift();
-          if (w) w(ev.data);
-          else raw.inbox.push(ev.data);
-        };
-        raw.opened = new Promise((resolve, reject) => {
-          dc.onopen = () => resolve();
-          pc.oniceconnectionstatechange = () => {
-            if (pc.iceConnectionState === 'failed') reject(new Error('ICE failed'));
-          };
-        });
-        raw.opened.catch(() => {});
-        await pc.setLocalDescription(await pc.createOffer());
-        return (0, eval)(`(${gather})`)(pc, ms);
-      },
-      [{ iceServers, iceTransportPolicy: policyA }, gather, gatherMs],
-    ),
-    gatherMs + 5000,
-    'raw: offer',
-  );
-  const answer = await withTimeout(
-    b.evaluate(
-      async ([cfg, offer, gather, ms]) => {
-        window.__raw?.pc?.close();
-        const pc = new RTCPeerConnection(cfg);
-        const raw = (window.__raw = { pc, dc: null, received: 0, total: 0, first: 0 });
-        raw.channel = new Promise((resolve) => {
-          pc.ondatachannel = (ev) => {
-            const dc = ev.channel;
-            dc.binaryType = 'arraybuffer';
-            dc.onmessage = (m) => {
-              const n = typeof m.data === 'string' ? 0 : m.data.byteLength;
-              if (raw.received === 0) raw.first = performance.now();
-              raw.received += n;
-              if (raw.total > 0 && raw.received >= raw.total) {
-                dc.send(JSON.stringify({ received: raw.received, ms: performance.now() - raw.first }));
-                raw.received = 0;
-                raw.total = 0;
-              }
-            };
-            raw.dc = dc;
-            resolve(dc);
-          };
-        });
-        await pc.setRemoteDescription(offer);
-        await pc.setLocalDescription(await pc.createAnswer());
-        return (0, eval)(`(${gather})`)(pc, ms);
-      },
-      [{ iceServers, iceTransportPolicy: policyB }, offer, gather, gatherMs],
-    ),
-    gatherMs + 5000,
-    'raw: answer',
-  );
-  const cands = (sdp) => sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ').slice(4, 8).join(' '));
-  const info = { offerCandidates: cands(offer.sdp), answerCandidates: cands(answer.sdp) };
-  try {
-    await withTimeout(
-      a.evaluate(async (answer) => {
-        await window.__raw.pc.setRemoteDescription(answer);
-        await window.__raw.opened;
-      }, answer),
-      timeoutMs,
-      'raw: data channel open',
-    );
-    await withTimeout(b.evaluate(() => window.__raw.channel.then(() => true)), timeoutMs, 'raw: receiver side');
-  } catch (e) {
-    e.message += `\n  candidates: ${JSON.stringify(info)}`;
-    throw e;
-  }
-  const pairOf = (page) =>
-    page.evaluate(async () => {
-      const stats = await window.__raw.pc.getStats();
-      let pairId;
-      stats.forEach((s) => {
-        if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
-      });
-      const pair = pairId && stats.get(pairId);
-      if (!pair) return null;
-      const l = stats.get(pair.localCandidateId);
-      const r = stats.get(pair.remoteCandidateId);
-      return { local: l?.candidateType, remote: r?.candidateType, localAddr: `${l?.address}:${l?.port}`, remoteAddr: `${r?.address}:${r?.port}` };
-    });
-  return { a: await pairOf(a), b: await pairOf(b), ms: Date.now() - t0, ...info };
+  const info = await connectRawChannel(a, b, {
+    iceServers,
+    policySender: policyA,
+    policyReceiver: policyB,
+    loopbackOnly: false,
+    timeoutMs,
+    gatherMs: 5000,
+    partialGather: true,
+  });
+  return { a: await selectedPair(a), b: await selectedPair(b), ms: Date.now() - t0, ...info };
 }
 
 export { GiveUp, sleep, waitFor, withTimeout };
