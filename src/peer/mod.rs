@@ -205,6 +205,8 @@ pub struct Peer {
     server: ServerState,
     /// The member the server introduced us to, while joining through it.
     introducer: Option<Id>,
+    /// Join attempts that failed in a row since the last join or introduction.
+    join_failures: u32,
     pulls: Pulls,
     files: files::Files,
     out: VecDeque<PeerOutput>,
@@ -230,6 +232,7 @@ impl Peer {
             files: files::Files::default(),
             out: VecDeque::new(),
             bad_transfer_frames: 0,
+            join_failures: 0,
             ice_override: cfg.ice_servers.clone(),
             ice_refreshes: 0,
         }
@@ -507,6 +510,7 @@ impl Peer {
         match &ev {
             Event::Joined { .. } => {
                 self.introducer = None;
+                self.join_failures = 0;
                 self.take_back_restored(now);
                 if self.server == ServerState::Connected {
                     self.out.push_back(PeerOutput::Server(ClientMsg::Member));
@@ -533,10 +537,16 @@ impl Peer {
                 // could not be opened yet): the node is idle again and nothing
                 // else would ever retry. Join again through the introducer or
                 // any other linked peer; else be introduced again.
+                // After two failures in a row the linked peers are not a way in
+                // (say two tabs cut off together, each joining through the
+                // other): be introduced again by the server.
+                self.join_failures += 1;
+                let stuck = self.join_failures >= 2 && self.server == ServerState::Connected;
                 let via = self.introducer.filter(|p| self.links.is_open(p)).or_else(|| self.links.open_peers().next());
-                if let Some(via) = via {
+                if let Some(via) = via.filter(|_| !stuck) {
                     let _ = self.node.join(now, via);
                 } else if self.server == ServerState::Connected {
+                    self.join_failures = 0;
                     self.server = ServerState::Connecting;
                     self.out.push_back(PeerOutput::ReconnectServer);
                 } else {
