@@ -70,4 +70,9 @@ pub enum RequestError {
     /// The ring already has a node with this id.
     #[error("another node already uses this id")]
     IdTaken,
+    /// The key's primary found no record but could not confirm the absence
+    /// with the replicas it knows (the ring is still settling). Retry later:
+    /// this is not "not found".
+    #[error("the ring is still settling and could not confirm whether it holds this key; try again")]
+    NotSure,
 }

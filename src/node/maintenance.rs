@@ -25,6 +25,15 @@ impl Node {
         Ok(())
     }
 
+    /// Ring unification: `peer` is alive and reachable (say a signaling
+    /// server introduced it, or it answered again after it was declared
+    /// dead), and may belong to another ring of the same name. If it does,
+    /// the two rings are merged; if it is in this ring, this costs a lookup.
+    pub fn unify_with(&mut self, now: Millis, peer: Id) {
+        // Placeholder until ring unification lands (issue 13).
+        let _ = (now, peer);
+    }
+
     /// The joiner's successor-to-be answered the join lookup itself.
     pub(super) fn on_join_point(&mut self, now: Millis, node: Id, pred: Option<Id>, succs: Vec<Id>) {
         if self.status != Status::Joining {
