@@ -52,6 +52,15 @@ pub struct Config {
     /// ([`Event::Stored`](crate::Event::Stored), [`Event::Dropped`](crate::Event::Dropped)):
     /// a browser peer persists them and fetches blob bytes; the simulator does not need them.
     pub store_events: bool,
+    /// How long a peer this node declared dead or lost (see ring unification
+    /// in `node/unify.rs`) is remembered and probed now and then. Long enough
+    /// for a network split of ten minutes to heal: if the peer answers again
+    /// the two rings are merged.
+    pub lost_keep_ms: u64,
+    /// Mean period of the lost-peer probe: one remembered peer is pinged per
+    /// period (never two at once). 0 turns ring unification's probing off
+    /// (`Node::unify_with` still works).
+    pub lost_probe_ms: u64,
 }
 
 impl Default for Config {
@@ -74,6 +83,8 @@ impl Default for Config {
             max_forwarding_per_peer: 1024,
             max_forwarding_bytes_per_peer: 8 << 20,
             store_events: false,
+            lost_keep_ms: 30 * 60_000,
+            lost_probe_ms: 3_000,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::store::{Record, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame. Bump on any incompatible change.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 /// Largest frame accepted or sent: Chromium's data-channel `maxMessageSize` (262144).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Largest value stored under one key by the core (bigger files are chunked above it).
@@ -122,6 +122,18 @@ pub enum Message {
         req: ReqId,
         /// The record held under the key.
         record: Option<Record>,
+    },
+    /// Ring unification: "place `node` in your ring". Routed towards `node`
+    /// like a lookup; the node `a` with `node` in `(a, successor(a))` asks
+    /// `node` itself for its neighbours and only then adopts it as successor
+    /// (so a forged `Merge` can make a node check a candidate, never adopt
+    /// one), then sends its displaced successor on to `node` the same way.
+    /// It stops where `node` already is the successor (same ring).
+    Merge {
+        /// The node to place.
+        node: Id,
+        /// Forwarding steps taken so far (bounded by [`MAX_HOPS`]).
+        hops: u16,
     },
 }
 
@@ -265,6 +277,10 @@ pub enum RouteFailure {
     /// as it allows (`Config::max_forwarding_per_peer`).
     #[error("a node on the path is busy with too many requests from its neighbour")]
     Busy,
+    /// The key's primary holds no record and could not confirm the absence
+    /// with its replicas (some did not answer): retry, it is not "not found".
+    #[error("the key's primary could not confirm the absence with its replicas")]
+    NotSure,
 }
 
 /// Why bytes received from the network were not accepted as a message.
@@ -371,6 +387,9 @@ impl Message {
                     }
                 }
             }
+            Message::Merge { hops, .. } if usize::from(*hops) > MAX_HOPS => {
+                return Err(DecodeError::Limit("merge exceeded the hop limit"));
+            }
             Message::Fetched { record: Some(r), .. } if !record_within_limits(r) => {
                 return Err(DecodeError::Limit("value too large"));
             }
@@ -405,6 +424,7 @@ impl Message {
             Message::SyncRange { .. } => "sync_range",
             Message::Fetch { .. } => "fetch",
             Message::Fetched { .. } => "fetched",
+            Message::Merge { .. } => "merge",
         }
     }
 }
@@ -453,6 +473,7 @@ mod tests {
             Message::Fetch { req: 5, key: b },
             Message::Fetched { req: 5, record: Some(Record::new(b, b"w".to_vec(), Version { seq: 2, writer: b })) },
             Message::Fetched { req: 6, record: None },
+            Message::Merge { node: a, hops: 3 },
             Message::Route(Route { origin: a, req: 4, target: a, hops: 0, path: vec![], last_hop: false, op: Op::Join }),
             Message::RouteReply(RouteReply {
                 origin: a,
@@ -460,6 +481,13 @@ mod tests {
                 path: vec![b],
                 hops: 3,
                 result: RouteResult::JoinPoint { node: b, predecessor: Some(a), successors: vec![a, b] },
+            }),
+            Message::RouteReply(RouteReply {
+                origin: a,
+                req: 5,
+                path: vec![],
+                hops: 1,
+                result: RouteResult::Failed { node: b, reason: RouteFailure::NotSure },
             }),
         ]
     }

@@ -18,11 +18,7 @@ impl Node {
                 predecessor: self.predecessor,
                 successors: self.successors.as_slice().to_vec(),
             },
-            Op::Get => RouteResult::Value {
-                node: self.id,
-                record: self.store.get(&key).cloned(),
-                replicas: self.replica_targets(),
-            },
+            Op::Get => return self.execute_get(now, route),
             Op::Put { name, value } => {
                 let value = value.clone();
                 let name = name.clone();

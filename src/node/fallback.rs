@@ -68,8 +68,10 @@ impl Node {
     }
 
     pub(super) fn on_fetched(&mut self, now: Millis, from: Id, req: ReqId, record: Option<Record>) {
-        if self.take_query(from, req, Answer::Fetched).is_none() {
-            return;
+        match self.take_query(from, req, Answer::Fetched) {
+            None => return,
+            Some(QueryPurpose::Confirm) => return self.on_confirm_answer(now, req, record, true),
+            Some(_) => {}
         }
         let Some(mut fb) = self.fallbacks.remove(&req) else { return };
         match record {

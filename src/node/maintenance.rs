@@ -25,14 +25,6 @@ impl Node {
         Ok(())
     }
 
-    /// Ring unification: `peer` is alive and reachable (say a signaling
-    /// server introduced it, or it answered again after it was declared
-    /// dead), and may belong to another ring of the same name. If it does,
-    /// the two rings are merged; if it is in this ring, this costs a lookup.
-    pub fn unify_with(&mut self, now: Millis, peer: Id) {
-        // Placeholder until ring unification lands (issue 13).
-        let _ = (now, peer);
-    }
 
     /// The joiner's successor-to-be answered the join lookup itself.
     pub(super) fn on_join_point(&mut self, now: Millis, node: Id, pred: Option<Id>, succs: Vec<Id>) {
@@ -68,8 +60,12 @@ impl Node {
 
     pub(super) fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
         let msg = match q.purpose {
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => Message::Ping { req },
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Unify => Message::Ping { req },
             QueryPurpose::Fetch => match self.fetch_key(req) {
+                Some(key) => Message::Fetch { req, key },
+                None => return,
+            },
+            QueryPurpose::Confirm => match self.confirm_key(req) {
                 Some(key) => Message::Fetch { req, key },
                 None => return,
             },
@@ -156,8 +152,13 @@ impl Node {
                 self.restabilize |= closer;
                 self.finish_stabilize(now);
             }
+            QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
             // take_query only returns the purposes a `Neighbors` answers.
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Fetch => {}
+            QueryPurpose::CheckPredecessor
+            | QueryPurpose::Probe
+            | QueryPurpose::Fetch
+            | QueryPurpose::Confirm
+            | QueryPurpose::Unify => {}
         }
     }
 
@@ -207,8 +208,12 @@ impl Node {
         }
     }
 
-    pub(super) fn on_pong(&mut self, from: Id, req: ReqId, predecessors: Vec<Id>) {
-        if self.take_query(from, req, Answer::Pong).is_some() && self.predecessor == Some(from) {
+    pub(super) fn on_pong(&mut self, now: Millis, from: Id, req: ReqId, predecessors: Vec<Id>) {
+        let purpose = self.take_query(from, req, Answer::Pong);
+        if purpose == Some(QueryPurpose::Unify) {
+            return self.on_unify_pong(now, from);
+        }
+        if purpose.is_some() && self.predecessor == Some(from) {
             // The predecessor is alive: whoever else asked to replace it was wrong.
             self.rectify_candidate = None;
             // Keep only the prefix that runs counter-clockwise from it without
@@ -234,6 +239,11 @@ impl Node {
 
     pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId, late: bool) {
         let Some(mut q) = self.queries.remove(&req) else { return };
+        if q.purpose == QueryPurpose::Unify && !late {
+            // A lost peer still silent: one attempt per probe keeps probing the
+            // dead cheap; it stays remembered until it expires.
+            return;
+        }
         if late {
             // We were stalled, not (necessarily) the peer: wait once more from now.
             self.stats.late_timeouts += 1;
@@ -268,8 +278,12 @@ impl Node {
             // A replica that does not answer is skipped, not declared dead:
             // the get is not the place to decide about ring membership.
             QueryPurpose::Fetch => self.on_fetch_timeout(now, req),
+            QueryPurpose::Confirm => self.on_confirm_answer(now, req, None, false),
+            QueryPurpose::MergeCandidate => self.on_merge_candidate_timeout(now, q.to),
+            QueryPurpose::Unify => {}
             QueryPurpose::CheckPredecessor => {
                 if self.predecessor == Some(q.to) {
+                    self.remember_lost(now, q.to);
                     self.watch_neighbours(now, |n| n.predecessor = None);
                     // A live node asked to be our predecessor meanwhile: it is the one.
                     if let Some(c) = self.rectify_candidate.take() {
@@ -349,6 +363,8 @@ impl Node {
                 n.last_predecessor = pred;
             }
         });
+        // It left for good: nothing to unify with.
+        self.lost.forget(&from);
         if lost {
             self.lose_ring(now);
         } else if let Some(s) = self.successors.first() {
@@ -371,6 +387,10 @@ impl Node {
         if self.cfg.probe_ms > 0 {
             let t = self.period(self.cfg.probe_ms);
             self.timers.schedule(now + t, Timer::Probe);
+        }
+        if self.cfg.lost_probe_ms > 0 {
+            let t = self.period(self.cfg.lost_probe_ms);
+            self.timers.schedule(now + t, Timer::Unify);
         }
     }
 
@@ -418,6 +438,9 @@ impl Node {
         self.timers.clear();
         self.queries.clear();
         self.fallbacks.clear();
+        self.confirms.clear();
+        self.confirm_of.clear();
+        self.merging = Default::default();
         self.hops.clear();
         self.stores.clear();
         let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();

@@ -74,14 +74,18 @@
 //!
 //! [`SuccessorList::adopt`]: crate::successors::SuccessorList::adopt
 
+mod confirm;
 mod data;
 mod fallback;
 mod maintenance;
 mod routing;
 mod stats;
 mod timers;
+mod unify;
 
+pub use confirm::MAX_CONFIRMS;
 pub use stats::{DropReason, Stats};
+pub use unify::{MAX_LOST, MAX_MERGE_QUEUE};
 
 use crate::config::Config;
 use crate::error::{CommandError, RequestError};
@@ -280,6 +284,12 @@ pub(crate) enum QueryPurpose {
     Probe,
     /// A get asking a replica for its copy (see `fallback.rs`).
     Fetch,
+    /// A primary asking a replica before it answers a get (see `confirm.rs`).
+    Confirm,
+    /// Ring unification: pinging a peer remembered as lost (see `unify.rs`).
+    Unify,
+    /// Ring unification: checking a merge candidate before adopting it.
+    MergeCandidate,
 }
 
 /// The message kinds that answer a query.
@@ -294,9 +304,11 @@ impl QueryPurpose {
     /// Which message answers a query sent for this purpose.
     fn answered_by(self) -> Answer {
         match self {
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe => Answer::Pong,
-            QueryPurpose::Fetch => Answer::Fetched,
-            QueryPurpose::Stabilize | QueryPurpose::Candidate | QueryPurpose::Join { .. } => Answer::Neighbors,
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Unify => Answer::Pong,
+            QueryPurpose::Fetch | QueryPurpose::Confirm => Answer::Fetched,
+            QueryPurpose::Stabilize | QueryPurpose::Candidate | QueryPurpose::Join { .. } | QueryPurpose::MergeCandidate => {
+                Answer::Neighbors
+            }
         }
     }
 }
@@ -368,6 +380,16 @@ pub struct Node {
     queries: HashMap<ReqId, Query>,
     /// Gets waiting for an intact copy from a replica, by fetch query number.
     fallbacks: HashMap<ReqId, fallback::Fallback>,
+    /// Gets held at their primary while its replicas confirm, by confirm number.
+    confirms: HashMap<ReqId, confirm::Confirm>,
+    /// Which confirm each confirm query belongs to.
+    confirm_of: HashMap<ReqId, ReqId>,
+    /// When the predecessor last changed (`None`: not since the node was built).
+    pred_changed_at: Option<Millis>,
+    /// Peers declared dead or lost, probed for ring unification.
+    lost: unify::LostList,
+    /// Merge candidates being checked or waiting.
+    merging: unify::Merging,
     /// When each peer was last heard from (any frame).
     heard: HashMap<Id, Millis>,
     stores: HashMap<ReqId, StoreWait>,
@@ -417,6 +439,11 @@ impl Node {
             hops: HashMap::default(),
             queries: HashMap::default(),
             fallbacks: HashMap::default(),
+            confirms: HashMap::default(),
+            confirm_of: HashMap::default(),
+            pred_changed_at: None,
+            lost: unify::LostList::default(),
+            merging: unify::Merging::default(),
             heard: HashMap::default(),
             stores: HashMap::default(),
             out: VecDeque::new(),
@@ -489,7 +516,14 @@ impl Node {
 
     /// Timers, routed requests and queries outstanding (for leak checks).
     pub fn pending(&self) -> usize {
-        self.requests.len() + self.hops.len() + self.queries.len() + self.fallbacks.len() + self.stores.len() + self.timers.len()
+        self.requests.len()
+            + self.hops.len()
+            + self.queries.len()
+            + self.fallbacks.len()
+            + self.confirms.len()
+            + self.merging.len()
+            + self.stores.len()
+            + self.timers.len()
     }
 
     /// Our predecessor followed by the predecessors it told us of, at most R.
@@ -599,7 +633,7 @@ impl Node {
                 let predecessors = self.predecessor_list();
                 self.send(from, Message::Pong { req, predecessors })
             }
-            Message::Pong { req, predecessors } => self.on_pong(from, req, predecessors),
+            Message::Pong { req, predecessors } => self.on_pong(now, from, req, predecessors),
             Message::Leaving { predecessor, successors } => self.on_leaving(now, from, predecessor, successors),
             Message::Route(r) => self.on_route(now, from, r),
             Message::RouteAck { origin, req } => self.on_route_ack(from, origin, req),
@@ -609,6 +643,7 @@ impl Node {
             Message::SyncRange { lo, hi, summary } => self.on_sync_range(now, from, lo, hi, summary),
             Message::Fetch { req, key } => self.on_fetch(from, req, key),
             Message::Fetched { req, record } => self.on_fetched(now, from, req, record),
+            Message::Merge { node, hops } => self.on_merge(now, from, node, hops),
         }
     }
 
@@ -628,6 +663,7 @@ impl Node {
                 Timer::CheckPredecessor => self.on_check_predecessor_timer(now),
                 Timer::Replicate => self.on_replicate_timer(now),
                 Timer::Probe => self.on_probe_timer(now),
+                Timer::Unify => self.on_unify_timer(now),
                 Timer::Request(req) => self.on_request_timeout(now, req),
                 Timer::Hop(origin, req) => self.on_hop_timeout(now, origin, req, late),
                 Timer::Query(req) => self.on_query_timeout(now, req, late),
@@ -762,11 +798,18 @@ impl Node {
                 self.send(p, Message::SuccessorsChanged);
             }
         }
+        if let Some(s) = succ.filter(|s| !self.successors.contains(s)) {
+            // Our first successor left our list without being declared dead
+            // (a node that answered for itself did not list it): it may be
+            // alive in another ring. Remember it for ring unification.
+            self.remember_lost(now, s);
+        }
         if self.successors.first() != succ {
             let successor = self.successors.first();
             self.emit(Event::SuccessorChanged { successor });
         }
         if self.predecessor != pred {
+            self.pred_changed_at = Some(now);
             self.earlier.clear();
             let predecessor = self.predecessor;
             self.emit(Event::PredecessorChanged { predecessor });

@@ -257,7 +257,11 @@ impl Node {
         let user_req = request.user_req;
         let target = request.target;
         if let RouteResult::Failed { reason, .. } = result {
-            return self.fail_request(now, req, request, RequestError::Route(reason));
+            let error = match reason {
+                RouteFailure::NotSure => RequestError::NotSure,
+                reason => RequestError::Route(reason),
+            };
+            return self.fail_request(now, req, request, error);
         }
         let fits = matches!(
             (&request.kind, &result),
@@ -322,6 +326,8 @@ impl Node {
     /// Forgets a peer that stopped answering.
     pub(super) fn mark_dead(&mut self, now: Millis, peer: &Id) {
         self.stats.declared_dead += 1;
+        // Dead, or cut off by a network split: remembered for ring unification.
+        self.remember_lost(now, *peer);
         // Its fingers become unknown: fix them next rather than a cycle later.
         if let Some(first) = self.fingers.runs().iter().find(|r| r.node == *peer).map(|r| r.start as usize) {
             self.next_finger = self.next_finger.min(first);

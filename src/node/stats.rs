@@ -51,6 +51,16 @@ pub struct Stats {
     pub declared_dead: u64,
     /// Reply deadlines that fired late (this node was stalled) and were set again.
     pub late_timeouts: u64,
+    /// Ring unification: merges this node started (`unify_with`, or a lost peer that answered).
+    pub merges_started: u64,
+    /// Ring unification: lost peers that answered a probe.
+    pub lost_found: u64,
+    /// Ring unification: merge candidates checked and adopted as successor.
+    pub merges_adopted: u64,
+    /// Ring unification: merge steps that found the node already in place (same ring).
+    pub merges_same_ring: u64,
+    /// Ring unification: merge steps dropped (hop limit, full queue, silent candidate).
+    pub merge_dropped: u64,
     dropped: [u64; DropReason::ALL.len()],
 }
 

@@ -20,6 +20,8 @@ pub(crate) enum Timer {
     CheckPredecessor,
     Replicate,
     Probe,
+    /// Ring unification: probe one lost peer.
+    Unify,
     /// The origin's deadline for a routed request.
     Request(ReqId),
     /// Deadline for the receipt of a forwarded request `(origin, req)`.

@@ -1,0 +1,128 @@
+//! No false "not found": a primary confirms an absence with its replicas.
+//!
+//! A ring that has not converged (a node just took over a range, a merge is
+//! under way, records are still being handed over) can route a get to a
+//! primary that does not hold the key although its replicas do. So a primary
+//! that holds no record for a get — or that is not sure of its range because
+//! its predecessor changed within the last two stabilize periods, or it has
+//! none — asks the replicas it knows (its R−1 first successors; its first
+//! successor when R = 1) with [`Message::Fetch`], all at once, before it
+//! answers:
+//!
+//! * some copy exists: it answers the newest (and keeps it, as the primary);
+//! * every replica answered that it holds nothing: "absent";
+//! * else (one did not answer, or answered garbage):
+//!   [`RouteFailure::NotSure`], which the origin reports as
+//!   [`RequestError::NotSure`] — never a false "absent".
+//!
+//! At most [`MAX_CONFIRMS`] gets are confirmed at once; beyond that a get
+//! without a record is answered `NotSure` at once.
+
+use super::*;
+use crate::message::{Route, RouteFailure, RouteResult};
+
+/// Most gets a node confirms with its replicas at once.
+pub const MAX_CONFIRMS: usize = 256;
+
+/// A get held at its primary while the replicas are asked.
+#[derive(Clone, Debug)]
+pub(crate) struct Confirm {
+    route: Route,
+    /// The newest copy found so far (ours first).
+    best: Option<Record>,
+    /// Replicas not answered yet.
+    waiting: usize,
+    /// Replicas that did not answer or answered something unusable.
+    silent: usize,
+}
+
+impl Node {
+    /// Whether this node may not know its whole range yet.
+    fn range_unsure(&self, now: Millis) -> bool {
+        self.predecessor.is_none()
+            || self.pred_changed_at.is_some_and(|t| now.0.saturating_sub(t.0) < 2 * self.cfg.stabilize_ms)
+    }
+
+    /// The replicas a primary asks before answering a get.
+    fn confirm_targets(&self) -> Vec<Id> {
+        let n = self.cfg.replicas.saturating_sub(1).max(1);
+        self.successors.as_slice().iter().take(n).copied().filter(|s| *s != self.id).collect()
+    }
+
+    /// Answers a get at its primary, or first asks the replicas (see the module docs).
+    pub(super) fn execute_get(&mut self, now: Millis, route: Route) {
+        let key = route.target;
+        let record = self.store.get(&key).cloned();
+        let targets = if record.is_none() || self.range_unsure(now) { self.confirm_targets() } else { Vec::new() };
+        if targets.is_empty() {
+            let hops = route.hops;
+            let result = RouteResult::Value { node: self.id, record, replicas: self.replica_targets() };
+            return self.reply(now, route, result, hops);
+        }
+        if self.confirms.len() >= MAX_CONFIRMS {
+            self.stats.count_drop(DropReason::Limit);
+            let hops = route.hops;
+            let result = match record {
+                Some(record) => RouteResult::Value { node: self.id, record: Some(record), replicas: self.replica_targets() },
+                None => RouteResult::Failed { node: self.id, reason: RouteFailure::NotSure },
+            };
+            return self.reply(now, route, result, hops);
+        }
+        let id = self.fresh_req();
+        self.confirms.insert(id, Confirm { route, best: record, waiting: targets.len(), silent: 0 });
+        for to in targets {
+            let req = self.fresh_req();
+            self.confirm_of.insert(req, id);
+            let q = Query { to, purpose: QueryPurpose::Confirm, token: Token::default(), attempts: 0, sent_at: now, extensions: 0 };
+            self.send_query(now, req, q);
+        }
+    }
+
+    /// The key a confirm query `req` asks for.
+    pub(super) fn confirm_key(&self, req: ReqId) -> Option<Id> {
+        let id = self.confirm_of.get(&req)?;
+        self.confirms.get(id).map(|c| c.route.target)
+    }
+
+    /// A replica answered a confirm query (`None` record: it holds nothing;
+    /// `answered` false: it did not answer).
+    pub(super) fn on_confirm_answer(&mut self, now: Millis, req: ReqId, record: Option<Record>, answered: bool) {
+        let Some(id) = self.confirm_of.remove(&req) else { return };
+        let Some(c) = self.confirms.get_mut(&id) else { return };
+        c.waiting = c.waiting.saturating_sub(1);
+        let key = c.route.target;
+        match record {
+            _ if !answered => c.silent += 1,
+            Some(r) if r.key != key || !r.is_intact() => {
+                self.stats.count_drop(DropReason::Corrupt);
+                c.silent += 1;
+            }
+            Some(r) => {
+                if c.best.as_ref().is_none_or(|b| r.precedence(b) == std::cmp::Ordering::Greater) {
+                    c.best = Some(r);
+                }
+            }
+            None => {}
+        }
+        if c.waiting > 0 {
+            return;
+        }
+        let Some(c) = self.confirms.remove(&id) else { return };
+        let hops = c.route.hops;
+        let result = match c.best {
+            Some(best) => {
+                // We are the primary: keep the newest copy and pass it on.
+                if self.store.get(&key) != Some(&best) && self.status == Status::Joined {
+                    let fits = self.store.get(&key).is_some() || self.store.len() < self.cfg.max_records;
+                    if fits && self.merge_record(best.clone(), None) != crate::store::Merge::Kept {
+                        self.replicate(now, Some(key));
+                    }
+                }
+                RouteResult::Value { node: self.id, record: Some(best), replicas: self.replica_targets() }
+            }
+            None if c.silent > 0 => RouteResult::Failed { node: self.id, reason: RouteFailure::NotSure },
+            None => RouteResult::Value { node: self.id, record: None, replicas: self.replica_targets() },
+        };
+        self.reply(now, c.route, result, hops);
+    }
+}

@@ -1,0 +1,273 @@
+//! Ring unification: two rings of the same name become one again.
+//!
+//! Chord's stabilization keeps one ring one, but never merges two: after a
+//! network split each side repairs into a ring of its own, and Zave's proof
+//! starts from a single ring. The repair follows Shafaat, Ghodsi and Haridi,
+//! "Dealing with network partitions in structured overlay networks" (2009),
+//! adapted to Zave's rule that a node is adopted only after it answered
+//! itself:
+//!
+//! * **Lost peers.** A node remembers, for [`Config::lost_keep_ms`], up to
+//!   [`MAX_LOST`] peers it declared dead or lost (dead successors, fingers
+//!   and hops, a silent predecessor, a first successor displaced by a node
+//!   that did not list it), oldest out. Every [`Config::lost_probe_ms`] it
+//!   pings one of them (the one probed longest ago; never two at once, one
+//!   attempt each). One that answers leaves the list and the node runs the
+//!   merge with it ([`Node::unify_with`]).
+//! * **The merge** (their `mlookup` / `trysucc` zipper). `Merge { node }` is
+//!   routed towards `node` in the receiver's ring. The node `a` with `node` in
+//!   `(a, successor(a))` asks `node` for its neighbours; once `node` answered
+//!   itself, `a` adopts it as first successor (its list merged in order with
+//!   `a`'s own), rectifies it, and sends its displaced successor `s` to
+//!   `node` as `Merge { node: s }`, to be placed the same way in `node`'s
+//!   ring. Each step inserts one node; a step whose node already is the
+//!   successor stops (the rings are one there). Many nodes probe at once
+//!   after a split heals, so the zipper runs from many points in parallel,
+//!   and stabilization closes what remains.
+//! * **Bounds.** A `Merge` travels at most [`MAX_HOPS`] steps; a node checks one
+//!   merge candidate at a time and queues at most [`MAX_MERGE_QUEUE`] more
+//!   (further ones are counted in [`Stats::merge_dropped`] and dropped). A
+//!   forged `Merge` can only make a node check a candidate that must answer
+//!   for itself: it cannot plant an unchecked pointer.
+//!
+//! [`Config::lost_keep_ms`]: crate::config::Config::lost_keep_ms
+//! [`Config::lost_probe_ms`]: crate::config::Config::lost_probe_ms
+//! [`MAX_HOPS`]: crate::message::MAX_HOPS
+
+use super::*;
+use crate::message::MAX_HOPS;
+
+/// Most lost peers a node remembers.
+pub const MAX_LOST: usize = 32;
+/// Most merge candidates a node queues while it checks another.
+pub const MAX_MERGE_QUEUE: usize = 8;
+
+/// One remembered peer.
+#[derive(Clone, Copy, Debug)]
+struct Lost {
+    peer: Id,
+    /// When it was (last) lost.
+    since: Millis,
+    /// When it was last probed.
+    probed: Option<Millis>,
+}
+
+/// Peers this node declared dead or lost, oldest first, at most [`MAX_LOST`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LostList {
+    entries: VecDeque<Lost>,
+}
+
+impl LostList {
+    /// Remembers `peer` as lost at `now` (again, if it already was).
+    pub(crate) fn remember(&mut self, peer: Id, now: Millis) {
+        self.forget(&peer);
+        if self.entries.len() >= MAX_LOST {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(Lost { peer, since: now, probed: None });
+    }
+
+    /// Forgets `peer`.
+    pub(crate) fn forget(&mut self, peer: &Id) {
+        self.entries.retain(|e| e.peer != *peer);
+    }
+
+    /// Drops entries older than `keep_ms`, then picks the one probed longest
+    /// ago (never probed first) that `skip` does not exclude, and marks it probed.
+    fn next_probe(&mut self, now: Millis, keep_ms: u64, skip: impl Fn(&Id) -> bool) -> Option<Id> {
+        self.entries.retain(|e| now.0.saturating_sub(e.since.0) <= keep_ms);
+        self.entries.retain(|e| !skip(&e.peer));
+        let e = self.entries.iter_mut().min_by_key(|e| e.probed.map_or(0, |t| t.0 + 1))?;
+        e.probed = Some(now);
+        Some(e.peer)
+    }
+
+    /// The peers remembered, oldest first.
+    pub(crate) fn peers(&self) -> impl Iterator<Item = Id> + '_ {
+        self.entries.iter().map(|e| e.peer)
+    }
+}
+
+/// The merge candidate being checked and the ones waiting.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Merging {
+    /// Candidate asked for its neighbours (with the merge's hop count).
+    checking: Option<(Id, u16)>,
+    queue: VecDeque<(Id, u16)>,
+}
+
+impl Merging {
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.checking.is_some()) + self.queue.len()
+    }
+}
+
+impl Node {
+    /// Ring unification: `peer` is alive and reachable (say a signaling
+    /// server introduced it, or it answered again after it was declared
+    /// dead), and may belong to another ring of the same name. If it does,
+    /// the two rings are merged; if it is in this ring, this costs a lookup.
+    ///
+    /// Nothing happens unless this node is joined. `peer` is never adopted
+    /// on this call's word: the node that would take it as successor asks it
+    /// first (see the [module docs](self)).
+    pub fn unify_with(&mut self, now: Millis, peer: Id) {
+        if self.status != Status::Joined || peer == self.id {
+            return;
+        }
+        self.stats.merges_started += 1;
+        self.lost.forget(&peer);
+        self.route_merge(now, peer, 0);
+    }
+
+    /// Peers remembered as dead or lost, oldest first (probed for ring unification).
+    pub fn lost_peers(&self) -> Vec<Id> {
+        self.lost.peers().collect()
+    }
+
+    /// Remembers `peer` as lost (see the module docs).
+    pub(super) fn remember_lost(&mut self, now: Millis, peer: Id) {
+        if peer != self.id {
+            self.lost.remember(peer, now);
+        }
+    }
+
+    /// `Merge { node }` from `from`: place `node` in this ring.
+    pub(super) fn on_merge(&mut self, now: Millis, _from: Id, node: Id, hops: u16) {
+        if self.status != Status::Joined {
+            self.stats.count_drop(DropReason::NotJoined);
+            return;
+        }
+        self.route_merge(now, node, hops);
+    }
+
+    /// One routing step of a merge: pass it on, check `node` as our
+    /// successor, or stop because it already is.
+    fn route_merge(&mut self, now: Millis, node: Id, hops: u16) {
+        if node == self.id {
+            return;
+        }
+        match self.successors.first() {
+            Some(s) if s == node => {
+                // Already our successor: the rings are one here.
+                self.stats.merges_same_ring += 1;
+            }
+            Some(s) if !node.in_open(&self.id, &s) => {
+                if usize::from(hops) >= MAX_HOPS {
+                    self.stats.merge_dropped += 1;
+                    return;
+                }
+                // `node` lies beyond s, so s precedes it: there is always a next hop.
+                let next = self.closest_preceding(&node).unwrap_or(s);
+                self.send(next, Message::Merge { node, hops: hops + 1 });
+            }
+            // `node` lies between us and our successor (or we are alone).
+            _ => self.check_merge_candidate(now, node, hops),
+        }
+    }
+
+    /// Asks `node` for its neighbours before adopting it (one at a time).
+    fn check_merge_candidate(&mut self, now: Millis, node: Id, hops: u16) {
+        let m = &mut self.merging;
+        if m.checking.is_some_and(|(c, _)| c == node) || m.queue.iter().any(|(c, _)| *c == node) {
+            return;
+        }
+        if m.checking.is_some() {
+            if m.queue.len() < MAX_MERGE_QUEUE {
+                m.queue.push_back((node, hops));
+            } else {
+                self.stats.merge_dropped += 1;
+            }
+            return;
+        }
+        m.checking = Some((node, hops));
+        self.query(now, node, QueryPurpose::MergeCandidate);
+    }
+
+    /// The merge candidate `from` answered with its neighbours.
+    pub(super) fn on_merge_candidate(&mut self, now: Millis, from: Id, succs: Vec<Id>) {
+        let hops = match self.merging.checking.take() {
+            Some((c, h)) if c == from => h,
+            other => {
+                self.merging.checking = other;
+                return;
+            }
+        };
+        if self.status == Status::Joined {
+            let old = self.successors.first();
+            if old.is_none_or(|s| from.in_open(&self.id, &s)) {
+                // It answered itself: adopt it, keeping what we knew beyond it
+                // in clockwise order (its ring's nodes and ours interleave).
+                let mut tail: Vec<Id> = succs.into_iter().chain(self.successors.as_slice().iter().copied()).collect();
+                let own = self.id;
+                tail.retain(|t| *t != from && *t != own);
+                tail.sort_unstable_by_key(|t| own.distance(t));
+                tail.dedup();
+                self.watch_neighbours(now, |n| {
+                    n.successors.adopt(from, &tail);
+                });
+                self.stats.merges_adopted += 1;
+                self.send(from, Message::Rectify);
+                // The zipper's next step: our old successor goes into its ring.
+                if let Some(s) = old.filter(|s| *s != from) {
+                    self.send(from, Message::Merge { node: s, hops: 0 });
+                }
+            } else {
+                // Our successor changed meanwhile: place it from here again.
+                self.route_merge(now, from, hops.saturating_add(1));
+            }
+        }
+        self.next_merge_candidate(now);
+    }
+
+    /// The merge candidate did not answer: forget it (it may be forged).
+    pub(super) fn on_merge_candidate_timeout(&mut self, now: Millis, to: Id) {
+        if self.merging.checking.is_some_and(|(c, _)| c == to) {
+            self.merging.checking = None;
+            self.stats.merge_dropped += 1;
+        }
+        self.next_merge_candidate(now);
+    }
+
+    fn next_merge_candidate(&mut self, now: Millis) {
+        if self.merging.checking.is_some() {
+            return;
+        }
+        while let Some((node, hops)) = self.merging.queue.pop_front() {
+            if self.status != Status::Joined {
+                continue;
+            }
+            // Re-decide: our successor may have changed while it waited.
+            self.route_merge(now, node, hops);
+            if self.merging.checking.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Pings one remembered lost peer; one that answers is merged with.
+    pub(super) fn on_unify_timer(&mut self, now: Millis) {
+        if self.status != Status::Joined || self.cfg.lost_probe_ms == 0 {
+            return;
+        }
+        let t = self.period(self.cfg.lost_probe_ms);
+        self.timers.schedule(now + t, Timer::Unify);
+        if self.queries.values().any(|q| q.purpose == QueryPurpose::Unify) {
+            return;
+        }
+        let succs = self.successors.as_slice();
+        let pred = self.predecessor;
+        // A peer back in our successor list or our predecessor is in our ring already.
+        let Some(peer) = self.lost.next_probe(now, self.cfg.lost_keep_ms, |p| succs.contains(p) || pred == Some(*p)) else {
+            return;
+        };
+        self.query(now, peer, QueryPurpose::Unify);
+    }
+
+    /// A lost peer answered our probe: merge with it.
+    pub(super) fn on_unify_pong(&mut self, now: Millis, from: Id) {
+        self.stats.lost_found += 1;
+        self.unify_with(now, from);
+    }
+}
