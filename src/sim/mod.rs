@@ -10,6 +10,14 @@
 //! successor (or whose join failed) is sent back through a random member, as
 //! the signaling server would introduce it.
 //!
+//! Network partitions: [`Simulator::partition`] puts every node in a group;
+//! while split, messages between groups are dropped (counted in
+//! [`SimCounters::partitioned`], also those already in flight) and the
+//! bootstrap stand-in introduces a node only to members of its own group
+//! (each group has a server of its own). [`Simulator::heal`] ends the split.
+//! While split, and after it until the members form one ring again, several
+//! rings are expected and not counted as violations.
+//!
 //! [`invariants`] checks Zave's ring invariants and key safety; the
 //! [`scenario`] module runs the experiments of the Chord paper.
 
@@ -84,6 +92,8 @@ pub struct SimCounters {
     pub rejoins: u64,
     /// Messages nodes dropped as malformed, unsolicited, …
     pub dropped: u64,
+    /// Messages dropped because sender and receiver were in different groups of a split.
+    pub partitioned: u64,
 }
 
 // Deliveries are nearly every event: boxing the message would add an allocation to each.
@@ -155,6 +165,13 @@ pub struct Simulator {
     pub violation_log: Vec<String>,
     /// Print every message to or from these nodes on stderr (debugging aid).
     pub trace: Vec<Id>,
+    /// Each node's group (by handle) during a split.
+    group: Vec<u32>,
+    /// Whether the network is split into groups.
+    split: bool,
+    /// Several rings are expected: a split is on, or it healed and the rings
+    /// have not become one yet.
+    many_rings_expected: bool,
     /// When `Some`, messages to ids no simulated node has are kept here as
     /// `(from, to, message)` instead of vanishing: a test's outside peer
     /// (say, a hostile one) reads what the ring sends it.
@@ -183,6 +200,9 @@ impl Simulator {
             checker: Checker::default(),
             violation_log: Vec::new(),
             trace: Vec::new(),
+            group: Vec::new(),
+            split: false,
+            many_rings_expected: false,
             outside: None,
         }
     }
@@ -252,8 +272,52 @@ impl Simulator {
         self.index.insert(node.id(), h);
         self.nodes.push(SimNode { node, alive: true, wake: None });
         self.member_pos.push(NOT_MEMBER);
+        self.group.push(0);
         self.after_io(h);
         h
+    }
+
+    /// Splits the network: node `h` goes to group `groups[h]` (nodes beyond
+    /// the slice, and nodes added later, to group 0 unless [`Simulator::set_group`]
+    /// says otherwise). Messages between groups are dropped until [`Simulator::heal`].
+    pub fn partition(&mut self, groups: &[u32]) {
+        for (h, g) in self.group.iter_mut().enumerate() {
+            *g = groups.get(h).copied().unwrap_or(0);
+        }
+        self.split = true;
+        self.many_rings_expected = true;
+    }
+
+    /// Puts node `h` in group `g` (a node added during a split).
+    pub fn set_group(&mut self, h: usize, g: u32) {
+        if let Some(x) = self.group.get_mut(h) {
+            *x = g;
+        }
+    }
+
+    /// Node `h`'s group.
+    pub fn group_of(&self, h: usize) -> u32 {
+        self.group.get(h).copied().unwrap_or(0)
+    }
+
+    /// Ends the split: every message is delivered again.
+    pub fn heal(&mut self) {
+        self.split = false;
+    }
+
+    /// Whether the network is split.
+    pub fn is_split(&self) -> bool {
+        self.split
+    }
+
+    /// Whether several rings are expected now (see the module docs).
+    pub fn many_rings_expected(&self) -> bool {
+        self.many_rings_expected
+    }
+
+    /// Whether a message from `from` may reach node `to` across the split.
+    fn crosses_split(&self, from: &Id, to: usize) -> bool {
+        self.split && self.index.get(from).is_some_and(|&f| self.group[f] != self.group[to])
     }
 
     /// Creates a ring at node `h`.
@@ -331,6 +395,8 @@ impl Simulator {
                 }
                 if !self.nodes[to].alive {
                     self.counters.to_dead += 1;
+                } else if self.crosses_split(&from, to) {
+                    self.counters.partitioned += 1;
                 } else {
                     let now = self.now;
                     let node = &mut self.nodes[to].node;
@@ -384,6 +450,9 @@ impl Simulator {
         let outcome = checker.check(self);
         self.checker = checker;
         self.counters.breaches += outcome.new_breaches as u64;
+        if !self.split && outcome.rings == 1 {
+            self.many_rings_expected = false;
+        }
         let n = outcome.violations.len();
         for v in outcome.violations {
             self.violation(v);
@@ -495,7 +564,10 @@ impl Simulator {
             return;
         }
         self.counters.rejoins += 1;
-        let others: Vec<usize> = self.members.iter().copied().filter(|m| *m != h).collect();
+        // While split, each group has a server of its own that knows only its members.
+        let g = self.group[h];
+        let split = self.split;
+        let others: Vec<usize> = self.members.iter().copied().filter(|m| *m != h && (!split || self.group[*m] == g)).collect();
         if others.is_empty() {
             self.create(h);
         } else {

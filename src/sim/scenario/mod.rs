@@ -7,11 +7,13 @@
 mod churn;
 mod fail;
 mod lookup;
+mod partition;
 mod workload;
 
 pub use churn::{run_churn, ChurnParams};
 pub use fail::{run_fail, FailParams};
 pub use lookup::{run_lookup, Init, LookupParams};
+pub use partition::{run_partition, PartitionParams, PartitionReport};
 
 use super::ideal::IdealRing;
 use super::invariants::convergence;
