@@ -153,6 +153,15 @@ impl Node {
                 self.finish_stabilize(now);
             }
             QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
+            QueryPurpose::Rescue => {
+                if self.status == Status::Joined && self.successors.is_empty() {
+                    self.watch_neighbours(now, |n| {
+                        n.successors.adopt(from, &succs);
+                    });
+                    self.send(from, Message::Rectify);
+                    self.stabilize_now(now);
+                }
+            }
             // take_query only returns the purposes a `Neighbors` answers.
             QueryPurpose::CheckPredecessor
             | QueryPurpose::Probe
@@ -281,6 +290,12 @@ impl Node {
             QueryPurpose::Confirm => self.on_confirm_answer(now, req, None, false),
             QueryPurpose::MergeCandidate => self.on_merge_candidate_timeout(now, q.to),
             QueryPurpose::Unify => {}
+            QueryPurpose::Rescue => {
+                self.mark_dead(now, &q.to);
+                if self.status == Status::Joined && self.successors.is_empty() {
+                    self.rescue(now);
+                }
+            }
             QueryPurpose::CheckPredecessor => {
                 if self.predecessor == Some(q.to) {
                     self.remember_lost(now, q.to);
@@ -418,6 +433,26 @@ impl Node {
                 self.query(now, p, QueryPurpose::Candidate);
             }
             (None, None) => {}
+        }
+    }
+
+    /// Every successor died. Before giving the ring up, ask the nearest
+    /// live-looking finger (or the predecessor) for its neighbours: one that
+    /// answers becomes the successor (checked, as Zave requires; stabilize
+    /// then walks back to any closer node). Each silent one is declared dead
+    /// and the next asked, so this ends; with none left the ring is lost.
+    /// Without it a network split (many successors unreachable at once)
+    /// cascades: the predecessor of a node that lost its ring often lists
+    /// only that node, and loses its ring in turn.
+    pub(super) fn rescue(&mut self, now: Millis) {
+        if self.queries.values().any(|q| q.purpose == QueryPurpose::Rescue) {
+            return;
+        }
+        let own = self.id;
+        let nearest = self.fingers.nodes().copied().chain(self.predecessor).filter(|n| *n != own).min_by_key(|n| own.distance(n));
+        match nearest {
+            Some(n) => self.query(now, n, QueryPurpose::Rescue),
+            None => self.lose_ring(now),
         }
     }
 

@@ -290,6 +290,9 @@ pub(crate) enum QueryPurpose {
     Unify,
     /// Ring unification: checking a merge candidate before adopting it.
     MergeCandidate,
+    /// Every successor died: asking the nearest finger (or the predecessor)
+    /// to be the successor before giving the ring up.
+    Rescue,
 }
 
 /// The message kinds that answer a query.
@@ -306,7 +309,11 @@ impl QueryPurpose {
         match self {
             QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Unify => Answer::Pong,
             QueryPurpose::Fetch | QueryPurpose::Confirm => Answer::Fetched,
-            QueryPurpose::Stabilize | QueryPurpose::Candidate | QueryPurpose::Join { .. } | QueryPurpose::MergeCandidate => {
+            QueryPurpose::Stabilize
+            | QueryPurpose::Candidate
+            | QueryPurpose::Join { .. }
+            | QueryPurpose::MergeCandidate
+            | QueryPurpose::Rescue => {
                 Answer::Neighbors
             }
         }
@@ -629,6 +636,11 @@ impl Node {
             }
             Message::Rectify => self.on_rectify(now, from),
             Message::SuccessorsChanged => self.on_successors_changed(now, from),
+            // Only a member answers: a node that lost its ring and is joining
+            // again must look dead to the neighbours that still list it (as it
+            // does to their stabilize), or their probes and check-predecessor
+            // keep it, routes wait on it, and a split spreads into a collapse.
+            Message::Ping { .. } if self.status != Status::Joined => self.stats.count_drop(DropReason::NotJoined),
             Message::Ping { req } => {
                 let predecessors = self.predecessor_list();
                 self.send(from, Message::Pong { req, predecessors })

@@ -353,7 +353,7 @@ impl Node {
             }
         }
         if removed && self.successors.is_empty() && self.status == Status::Joined {
-            self.lose_ring(now);
+            self.rescue(now);
         } else if was_first && self.status == Status::Joined {
             // Check the new first successor at once rather than at the next period.
             self.stabilize_now(now);

@@ -450,7 +450,7 @@ impl Simulator {
         let outcome = checker.check(self);
         self.checker = checker;
         self.counters.breaches += outcome.new_breaches as u64;
-        if !self.split && outcome.rings == 1 {
+        if !self.split && outcome.rings == 1 && outcome.violations.is_empty() && outcome.appendages_ordered {
             self.many_rings_expected = false;
         }
         let n = outcome.violations.len();
