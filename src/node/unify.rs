@@ -12,8 +12,14 @@
 //!   and hops, a silent predecessor, a first successor displaced by a node
 //!   that did not list it), oldest out. Every [`Config::lost_probe_ms`] it
 //!   pings one of them (the one probed longest ago; never two at once, one
-//!   attempt each). One that answers leaves the list and the node runs the
-//!   merge with it ([`Node::unify_with`]).
+//!   attempt each). When one answers, the node runs the merge with it
+//!   ([`Node::unify_with`]); the peer stays remembered but is probed again
+//!   only after a back-off that doubles each time it answers (a merge run
+//!   while the cause of a split is still there — a Sybil still lying, a
+//!   flapping link — can be undone, and the peer is needed again once the
+//!   cause is gone). It leaves the list when it expires (or is pushed out
+//!   by newer entries); while it is in the node's successor list or its
+//!   predecessor it is not probed.
 //! * **The merge** (their `mlookup` / `trysucc` zipper). `Merge { node }` is
 //!   routed towards `node` in the receiver's ring. The node `a` with `node` in
 //!   `(a, successor(a))` asks `node` for its neighbours; once `node` answered
@@ -50,6 +56,10 @@ struct Lost {
     since: Millis,
     /// When it was last probed.
     probed: Option<Millis>,
+    /// Not probed again before this (set when it answered).
+    due: Millis,
+    /// How often it answered (the back-off doubles each time).
+    found: u32,
 }
 
 /// Peers this node declared dead or lost, oldest first, at most [`MAX_LOST`].
@@ -65,7 +75,7 @@ impl LostList {
         if self.entries.len() >= MAX_LOST {
             self.entries.pop_front();
         }
-        self.entries.push_back(Lost { peer, since: now, probed: None });
+        self.entries.push_back(Lost { peer, since: now, probed: None, due: now, found: 0 });
     }
 
     /// Forgets `peer`.
@@ -73,14 +83,26 @@ impl LostList {
         self.entries.retain(|e| e.peer != *peer);
     }
 
-    /// Drops entries older than `keep_ms`, then picks the one probed longest
-    /// ago (never probed first) that `skip` does not exclude, and marks it probed.
+    /// Drops entries older than `keep_ms`, then picks the due entry probed
+    /// longest ago (never probed first) that `skip` does not exclude (it is
+    /// kept: a peer back in our lists may be lost again), and marks it probed.
     fn next_probe(&mut self, now: Millis, keep_ms: u64, skip: impl Fn(&Id) -> bool) -> Option<Id> {
         self.entries.retain(|e| now.0.saturating_sub(e.since.0) <= keep_ms);
-        self.entries.retain(|e| !skip(&e.peer));
-        let e = self.entries.iter_mut().min_by_key(|e| e.probed.map_or(0, |t| t.0 + 1))?;
+        let e = self.entries.iter_mut().filter(|e| e.due <= now && !skip(&e.peer)).min_by_key(|e| e.probed.map_or(0, |t| t.0 + 1))?;
         e.probed = Some(now);
         Some(e.peer)
+    }
+
+    /// `peer` answered a probe: probe it again only after a back-off that
+    /// doubles each time (`base_ms`, 2·`base_ms`, …). It stays remembered:
+    /// a merge run while the cause of the split is still there (a Sybil that
+    /// still lies, a link that flaps) may be undone, and the peer is then
+    /// needed again once the cause is gone.
+    fn answered(&mut self, peer: &Id, now: Millis, base_ms: u64) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
+            e.found = e.found.saturating_add(1);
+            e.due = now + base_ms.saturating_mul(1 << e.found.min(16));
+        }
     }
 
     /// The peers remembered, oldest first.
@@ -117,7 +139,6 @@ impl Node {
             return;
         }
         self.stats.merges_started += 1;
-        self.lost.forget(&peer);
         self.route_merge(now, peer, 0);
     }
 
@@ -268,6 +289,7 @@ impl Node {
     /// A lost peer answered our probe: merge with it.
     pub(super) fn on_unify_pong(&mut self, now: Millis, from: Id) {
         self.stats.lost_found += 1;
+        self.lost.answered(&from, now, self.cfg.lost_probe_ms);
         self.unify_with(now, from);
     }
 }

@@ -19,7 +19,12 @@
 //! During a network split (and after it heals, until the rings are one
 //! again: [`Simulator::many_rings_expected`]) several cycles are expected,
 //! one or more per group: they are counted ([`Outcome::rings`], [`count_rings`])
-//! instead of reported. Each cycle must still wrap around once.
+//! instead of reported, and OrderedRing and OrderedAppendages are not
+//! reported either: members' lists still hold nodes of other groups that
+//! were unreachable (as good as dead, a breach of the failure model for
+//! many nodes at once) and are back, so a chain or a cycle through them may
+//! wrap more than once. Ring unification repairs that; all invariants are
+//! asserted again from the first check that finds one correct ring.
 
 use super::ideal::IdealRing;
 use super::Simulator;
@@ -154,7 +159,9 @@ impl Checker {
             let wraps = (0..n)
                 .filter(|&i| nodes[cycle[(i + 1) % n]].node.id() <= nodes[cycle[i]].node.id())
                 .count();
-            if wraps != 1 {
+            // A cycle that forms while several rings are expected may run
+            // through stale entries of other groups and wrap more than once.
+            if wraps != 1 && !sim.many_rings_expected() {
                 out.violations.push(format!("OrderedRing: a cycle of {n} nodes wraps {wraps} times"));
             }
         }

@@ -310,6 +310,13 @@ impl Simulator {
         self.split
     }
 
+    /// Declares that several rings are expected (rings built apart on
+    /// purpose, or split by an attack), until the members form one correct
+    /// ring again: they are counted, not reported as violations.
+    pub fn expect_many_rings(&mut self) {
+        self.many_rings_expected = true;
+    }
+
     /// Whether several rings are expected now (see the module docs).
     pub fn many_rings_expected(&self) -> bool {
         self.many_rings_expected
@@ -450,7 +457,15 @@ impl Simulator {
         let outcome = checker.check(self);
         self.checker = checker;
         self.counters.breaches += outcome.new_breaches as u64;
-        if !self.split && outcome.rings == 1 && outcome.violations.is_empty() && outcome.appendages_ordered {
+        // After a heal, Zave's invariants are asserted again from the first
+        // check that finds the members in one correct ring.
+        if self.many_rings_expected
+            && !self.split
+            && outcome.rings == 1
+            && outcome.violations.is_empty()
+            && outcome.appendages_ordered
+            && invariants::one_correct_ring(self)
+        {
             self.many_rings_expected = false;
         }
         let n = outcome.violations.len();

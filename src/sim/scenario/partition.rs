@@ -21,9 +21,9 @@
 //! * **under_replicated**: keys not held, at their newest version, by all of
 //!   their R rightful holders in the ideal ring at the end.
 //!
-//! After the ring is correct the run goes on until the records settle (no
-//! conflicting, stale or under-replicated key) or the cap; `settle_s` is the
-//! time from the heal until then.
+//! After the ring is correct the run goes on until a check finds the ring
+//! correct and the records settled (no conflicting, stale or under-replicated
+//! key), or the cap; `settle_s` is the time from the heal until then.
 
 use super::{build_converged, simulator, Progress};
 use crate::config::Config;
@@ -285,10 +285,13 @@ pub fn run_partition(p: &PartitionParams, progress: Progress) -> PartitionReport
     let step = 1_000;
     loop {
         let now = sim.now();
-        if rep.merge_s.is_none() && one_correct_ring(&sim) {
+        let correct = one_correct_ring(&sim);
+        if rep.merge_s.is_none() && correct {
             rep.merge_s = Some((now.0 - heal_at.0) as f64 / 1000.0);
         }
-        if rep.merge_s.is_some() {
+        // Settled: the ring is correct (still, or again: message loss can
+        // upset it for a moment) and so are the records.
+        if correct {
             let c = copies(&sim);
             let stale = at_heal.iter().filter(|(k, (v, d, _))| c.get(k).is_none_or(|(v2, d2, _)| (v2, d2) < (v, d))).count();
             let conflicting = c.values().filter(|x| x.2 > 1).count();
@@ -301,35 +304,6 @@ pub fn run_partition(p: &PartitionParams, progress: Progress) -> PartitionReport
             break;
         }
         progress("heal (simulated s)", (now.0 - heal_at.0) / 1000, p.cap_s);
-        if std::env::var("PDEBUG").is_ok() && (now.0 - heal_at.0) % 10_000 < 1000 {
-            let (mut ms, mut ma, mut md, mut lost, mut found) = (0, 0, 0, 0, 0);
-            for &h in sim.members() {
-                let st = sim.nodes()[h].node.stats();
-                ms += st.merges_started; ma += st.merges_adopted; md += st.merge_dropped; found += st.lost_found;
-                lost += sim.nodes()[h].node.lost_peers().len();
-            }
-            if std::env::var("PDUMP").is_ok() && (now.0 - heal_at.0) / 1000 <= 10 {
-                let nodes = sim.nodes();
-                let mut joined: Vec<usize> = sim.members().to_vec();
-                joined.sort_by_key(|&h| nodes[h].node.id());
-                for &h in &joined {
-                    let n = &nodes[h].node;
-                    let idv = format!("{:?}", n.id());
-                    if !(idv.as_str() > "Id(00" && idv.as_str() < "Id(1c") { continue; }
-                    let succ: Vec<String> = n.successors().iter().map(|s| { let st = sim.handle_of(s).map(|x| (nodes[x].alive, nodes[x].node.status())); format!("{s:?}{:?}", st) }).collect();
-                    eprintln!("  {:?} g{} pred {:?} succ {}", n.id(), sim.group_of(h), n.predecessor(), succ.join(","));
-                }
-                eprintln!("--- t+{}", (now.0 - heal_at.0) / 1000);
-                for (h, n) in nodes.iter().enumerate() { if n.alive && n.node.status() != Status::Joined { eprintln!("  NOT JOINED {:?} {:?} g{}", n.node.id(), n.node.status(), sim.group_of(h)); } }
-            }
-            let mut why: BTreeMap<String, usize> = BTreeMap::new();
-            for (_, ev) in sim.take_events() {
-                if let crate::node::Event::JoinFailed { ref error } = ev { *why.entry(format!("{error:?}")).or_default() += 1; }
-                if let crate::node::Event::LostRing = ev { *why.entry("lostring".into()).or_default() += 1; }
-            }
-            eprintln!("   {why:?}");
-            eprintln!("t+{} rings {} members {} started {ms} adopted {ma} dropped {md} found {found} lost-entries {lost} conv {:?}", (now.0 - heal_at.0)/1000, count_rings(&sim), sim.members().len(), crate::sim::invariants::convergence(&sim));
-        }
         check(&mut sim, now + step);
     }
     sim.check();
