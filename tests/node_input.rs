@@ -290,3 +290,165 @@ fn a_claimed_successor_that_is_not_alive_is_never_adopted() {
     let (first, _, _) = run(true);
     assert_eq!(first, Some(ghost));
 }
+
+/// No false "not found" (issue 13): a primary confirms an absence with the
+/// replicas it knows before it answers a get.
+mod confirm {
+    use chord::finger::FingerTable;
+    use chord::message::{Op, Route, RouteFailure, RouteReply, RouteResult};
+    use chord::{Config, Event, Id, Message, Millis, Node, Output, Record, RequestError, Version};
+
+    fn id(x: u64) -> Id {
+        Id::from_u64(x << 40)
+    }
+
+    /// Primary P = 100 with predecessor Q = 50 and successors 150, 200, 250.
+    fn primary(replicas: usize) -> Node {
+        let cfg = Config { replicas, ..Config::default() };
+        let mut n = Node::with_ring_state(id(100), cfg, 9, Some(id(50)), &[id(150), id(200), id(250)], FingerTable::new(), Millis(0));
+        while n.poll_output().is_some() {}
+        n
+    }
+
+    /// Q hands P a get for a key in P's range.
+    fn get_from_q(n: &mut Node, now: u64) -> Vec<Output> {
+        let route = Route { origin: id(50), req: 77, target: id(90), hops: 1, path: vec![id(50)], last_hop: true, op: Op::Get };
+        n.handle_message(Millis(now), id(50), Message::Route(route));
+        std::iter::from_fn(|| n.poll_output()).collect()
+    }
+
+    /// The fetches P sent, as (to, req).
+    fn fetches(out: &[Output]) -> Vec<(Id, u64)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { to, msg: Message::Fetch { req, key } } if *key == id(90) => Some((*to, *req)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The answer P sent back to Q.
+    fn answer(out: &[Output]) -> Option<RouteResult> {
+        out.iter().find_map(|o| match o {
+            Output::Send { to, msg: Message::RouteReply(r) } if *to == id(50) && r.req == 77 => Some(r.result.clone()),
+            _ => None,
+        })
+    }
+
+    fn record(seq: u64, v: &[u8]) -> Record {
+        Record::new(id(90), v.to_vec(), Version { seq, writer: id(1) })
+    }
+
+    fn drain(n: &mut Node) -> Vec<Output> {
+        std::iter::from_fn(|| n.poll_output()).collect()
+    }
+
+    #[test]
+    fn absent_only_when_every_replica_agrees() {
+        let mut n = primary(3);
+        let out = get_from_q(&mut n, 10);
+        assert!(answer(&out).is_none(), "answered before asking the replicas");
+        let asked = fetches(&out);
+        assert_eq!(asked.iter().map(|a| a.0).collect::<Vec<_>>(), vec![id(150), id(200)], "asks its R−1 successors");
+        n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: None });
+        assert!(answer(&drain(&mut n)).is_none(), "answered before the last replica");
+        n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: None });
+        assert!(matches!(answer(&drain(&mut n)), Some(RouteResult::Value { record: None, .. })));
+    }
+
+    #[test]
+    fn a_replica_s_copy_is_answered_and_the_newest_wins() {
+        let mut n = primary(3);
+        let asked = fetches(&get_from_q(&mut n, 10));
+        let (old, new) = (record(1, b"old"), record(2, b"new"));
+        n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: Some(new.clone()) });
+        n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: Some(old) });
+        match answer(&drain(&mut n)) {
+            Some(RouteResult::Value { record: Some(r), .. }) => assert_eq!(r, new),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(n.store().get(&id(90)), Some(&new), "the primary keeps the copy it found");
+    }
+
+    #[test]
+    fn a_silent_replica_makes_it_not_sure() {
+        let mut n = primary(3);
+        let asked = fetches(&get_from_q(&mut n, 10));
+        n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: None });
+        let mut result = None;
+        for t in (100..20_000).step_by(100) {
+            n.handle_timeout(Millis(t));
+            if let Some(r) = answer(&drain(&mut n)) {
+                result = Some(r);
+                break;
+            }
+        }
+        assert!(matches!(result, Some(RouteResult::Failed { reason: RouteFailure::NotSure, .. })), "{result:?}");
+    }
+
+    #[test]
+    fn a_sure_primary_with_the_record_answers_at_once() {
+        let mut n = primary(3);
+        n.handle_message(Millis(5), id(50), Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] });
+        drain(&mut n);
+        let out = get_from_q(&mut n, 10);
+        assert!(fetches(&out).is_empty());
+        assert!(matches!(answer(&out), Some(RouteResult::Value { record: Some(_), .. })));
+    }
+
+    #[test]
+    fn a_primary_whose_predecessor_just_changed_asks_even_with_a_record() {
+        let mut n = primary(3);
+        n.handle_message(Millis(5), id(50), Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] });
+        // A node between Q and P rectifies P: P's range just changed.
+        n.handle_message(Millis(6), id(60), Message::Rectify);
+        assert_eq!(n.predecessor(), Some(id(60)));
+        drain(&mut n);
+        let route = Route { origin: id(60), req: 78, target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
+        n.handle_message(Millis(10), id(60), Message::Route(route));
+        let asked = fetches(&drain(&mut n));
+        assert_eq!(asked.len(), 2, "an unsure primary asks its replicas");
+        let newer = record(4, b"newer");
+        n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: Some(newer.clone()) });
+        n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: None });
+        let out = drain(&mut n);
+        let got = out.iter().find_map(|o| match o {
+            Output::Send { msg: Message::RouteReply(RouteReply { req: 78, result: RouteResult::Value { record, .. }, .. }), .. } => Some(record.clone()),
+            _ => None,
+        });
+        assert_eq!(got, Some(Some(newer)));
+        // Two stabilize periods later it is sure again: no more fetches.
+        let route = Route { origin: id(60), req: 79, target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
+        n.handle_message(Millis(5_000), id(60), Message::Route(route));
+        assert!(fetches(&drain(&mut n)).is_empty());
+    }
+
+    #[test]
+    fn with_one_replica_the_first_successor_is_asked() {
+        let mut n = primary(1);
+        let asked = fetches(&get_from_q(&mut n, 10));
+        assert_eq!(asked.iter().map(|a| a.0).collect::<Vec<_>>(), vec![id(150)]);
+    }
+
+    #[test]
+    fn the_origin_reports_not_sure_not_absent() {
+        let cfg = Config { request_retries: 0, ..Config::default() };
+        let me = id(10);
+        let mut n = Node::with_ring_state(me, cfg, 4, Some(id(250)), &[id(50), id(100)], FingerTable::new(), Millis(0));
+        drain(&mut n);
+        let get = n.get(Millis(1), id(90)).unwrap();
+        let route = drain(&mut n).into_iter().find_map(|o| match o {
+            Output::Send { to, msg: Message::Route(r) } => Some((to, r)),
+            _ => None,
+        });
+        let (hop, route) = route.expect("the get left");
+        n.handle_message(Millis(2), hop, Message::RouteAck { origin: me, req: route.req });
+        let reply = RouteReply { origin: me, req: route.req, path: vec![], hops: 1, result: RouteResult::Failed { node: id(100), reason: RouteFailure::NotSure } };
+        n.handle_message(Millis(3), hop, Message::RouteReply(reply));
+        let failed = drain(&mut n).into_iter().find_map(|o| match o {
+            Output::Event(Event::RequestFailed { req, error, .. }) if req == get => Some(error),
+            _ => None,
+        });
+        assert_eq!(failed, Some(RequestError::NotSure));
+    }
+}
