@@ -3,7 +3,7 @@
 use crate::paper;
 use crate::progress::Bar;
 use chord::sim::report::Report;
-use chord::sim::scenario::{run_churn, run_fail, run_lookup, ChurnParams, FailParams, Init, LookupParams};
+use chord::sim::scenario::{run_churn, run_fail, run_lookup, run_partition, ChurnParams, FailParams, Init, LookupParams, PartitionParams};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +11,8 @@ use std::process::ExitCode;
 /// Runs Chord experiments on a deterministic, seeded, discrete-event simulator.
 ///
 /// Every run is reproducible from its seed. Exit status is 1 if the run found
-/// an invariant violation (a bug), 0 otherwise.
+/// an invariant violation (a bug) — or, for `partition`, did not end in one
+/// correct ring or lost a key — 0 otherwise.
 #[derive(Parser, Debug)]
 #[command(name = "chord-sim", version)]
 struct Cli {
@@ -111,6 +112,59 @@ enum Scenario {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The network splits into groups that keep running (joins, puts, crashes), then heals:
+    /// ring unification must make one correct ring again without losing a key.
+    ///
+    /// A ring of N nodes with keys is built; T seconds later every node goes to
+    /// one of G random groups; messages between groups are dropped and each
+    /// group has a bootstrap server of its own. During the split, joins, crashes
+    /// and puts (some to the same key in every group) happen at random times.
+    /// After H seconds the network heals and the run goes on until the members
+    /// form one correct ring (every predecessor and successor list ideal) with
+    /// the records settled, or until --cap-s. Reports rings_before_heal,
+    /// rings_after_heal, merge_s (heal → one correct ring), settle_s,
+    /// keys_lost (keys a live node held at the heal that none holds at the
+    /// end), stale_versions, conflicting_versions, under_replicated and
+    /// invariant_violations. Exits 1 unless it ends in one correct ring
+    /// without losing a key or violating an invariant.
+    Partition {
+        /// Ring size before the split.
+        #[arg(long, default_value_t = 1_000)]
+        nodes: usize,
+        /// Groups the network splits into.
+        #[arg(long, default_value_t = 2)]
+        groups: usize,
+        /// Seconds after the ring is built when the split starts.
+        #[arg(long, default_value_t = 10)]
+        split_s: u64,
+        /// Seconds the split lasts.
+        #[arg(long, default_value_t = 600)]
+        heal_s: u64,
+        /// Replication factor R.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Successor-list length r.
+        #[arg(long, default_value_t = 8)]
+        successors: usize,
+        /// Keys put before the split.
+        #[arg(long, default_value_t = 1_000)]
+        keys: u64,
+        /// Random actions (joins, crashes, puts) during the split.
+        #[arg(long, default_value_t = 100)]
+        actions: u64,
+        /// Longest run after the heal, seconds.
+        #[arg(long, default_value_t = 600)]
+        cap_s: u64,
+        /// Check invariants every this many simulated ms (0 = after every event).
+        #[arg(long, default_value_t = 1_000)]
+        check_every_ms: u64,
+        /// Use the browser peer's node configuration (neighbour probes, shorter timeouts).
+        #[arg(long)]
+        browser: bool,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Runs the paper's three experiments and writes SVG plots and a markdown table.
     Paper {
         /// Output directory.
@@ -163,6 +217,73 @@ pub fn main() -> ExitCode {
                 ..ChurnParams::default()
             };
             run_churn(&p, &mut progress)
+        }
+        Scenario::Partition {
+            nodes,
+            groups,
+            split_s,
+            heal_s,
+            replicas,
+            successors,
+            keys,
+            actions,
+            cap_s,
+            check_every_ms,
+            browser,
+            seed,
+        } => {
+            if groups < 2 {
+                eprintln!("error: --groups must be at least 2, got {groups}");
+                return ExitCode::from(2);
+            }
+            let node = if browser { chord::peer::browser_node_config() } else { chord::Config::default() };
+            let p = PartitionParams {
+                nodes,
+                groups,
+                split_s,
+                heal_s,
+                replicas,
+                successors,
+                keys,
+                actions,
+                cap_s,
+                check_every_ms,
+                node,
+                seed,
+                ..PartitionParams::default()
+            };
+            let r = run_partition(&p, &mut progress);
+            bar.finish();
+            if cli.json {
+                match serde_json::to_string(&r) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("error: cannot encode the report: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            } else {
+                print_table(&r.base);
+                let opt = |x: Option<f64>| x.map_or("not within the cap".to_string(), |v| format!("{v:.0} s"));
+                let rows = [
+                    ("groups", r.groups.to_string()),
+                    ("rings before / after the heal", format!("{} / {}", r.rings_before_heal, r.rings_after_heal)),
+                    ("heal → one correct ring", opt(r.merge_s)),
+                    ("heal → records settled", opt(r.settle_s)),
+                    ("one correct ring at the end", r.one_ring.to_string()),
+                    ("keys lost (had a live holder)", r.keys_lost.to_string()),
+                    ("stale / conflicting versions", format!("{} / {}", r.stale_versions, r.conflicting_versions)),
+                    ("under-replicated keys", r.under_replicated.to_string()),
+                    ("keys written on both sides", r.keys_written_on_both_sides.to_string()),
+                    ("messages dropped by the split", r.partitioned_messages.to_string()),
+                    ("joins / crashes / puts in the split", format!("{} / {} / {}", r.joins, r.crashes, r.puts)),
+                    ("merges started / adopted / dropped", format!("{} / {} / {}", r.merges_started, r.merges_adopted, r.merge_dropped)),
+                ];
+                for (k, v) in rows {
+                    println!("{k:<38} {v}");
+                }
+            }
+            return if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };
         }
         Scenario::Paper { out, max_log_n, quick, seed } => {
             bar.finish();
