@@ -287,3 +287,24 @@ fn a_forged_merge_plants_no_pointer() {
     assert!(n.successors().is_empty());
     assert!(n.stats().merge_dropped >= 1);
 }
+
+/// The command line: `chord-sim partition … --json` prints one report and
+/// exits 0 for a run that ends in one correct ring; bad arguments exit 2.
+#[test]
+fn chord_sim_partition_command() {
+    let bin = env!("CARGO_BIN_EXE_chord-sim");
+    let args = ["partition", "--nodes", "32", "--groups", "2", "--split-s", "5", "--heal-s", "60", "--keys", "20", "--actions", "8", "--seed", "3", "--json", "--quiet"];
+    let out = std::process::Command::new(bin).args(args).env("CHORD_SIM_NO_HUGEPAGES", "1").output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(r["scenario"], "partition");
+    assert_eq!(r["rings_before_heal"], 2);
+    assert_eq!(r["rings_after_heal"], 1);
+    assert_eq!(r["keys_lost"], 0);
+    assert!(r["merge_s"].as_f64().is_some());
+    let out = std::process::Command::new(bin).args(["partition", "--groups", "1", "--quiet"]).env("CHORD_SIM_NO_HUGEPAGES", "1").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(bin).args(["partition", "--help"]).env("CHORD_SIM_NO_HUGEPAGES", "1").output().expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--split-s") && help.contains("--heal-s") && help.contains("merge_s"), "{help}");
+}

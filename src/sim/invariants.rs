@@ -165,11 +165,12 @@ impl Checker {
                 out.violations.push(format!("OrderedRing: a cycle of {n} nodes wraps {wraps} times"));
             }
         }
-        // Appendages reach the ring in clockwise order. Not while several rings
-        // are expected: after a split heals, members' lists still hold nodes of
-        // other groups that were unreachable (as good as dead) and are back,
-        // so a chain may wrap before it reaches a ring; ring unification
-        // repairs that, and the check resumes once the members form one ring.
+        // Appendages reach the ring in clockwise order. Not reported while
+        // several rings are expected: after a split heals, members' lists
+        // still hold nodes of other groups that were unreachable (as good as
+        // dead) and are back, so a chain may wrap before it reaches a ring;
+        // ring unification repairs that, and the check is reported again once
+        // the members form one correct ring.
         out.appendages_ordered = true;
         for &a in &members {
             if on_cycle[a] {
@@ -182,7 +183,7 @@ impl Checker {
             while let Some(c) = cur {
                 let d = own.distance(&nodes[c].node.id());
                 if d <= last {
-out.appendages_ordered = false;
+                    out.appendages_ordered = false;
                     if !sim.many_rings_expected() {
                         out.violations.push(format!("OrderedAppendages: chain from {own:?} turns back"));
                     }
