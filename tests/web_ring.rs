@@ -441,7 +441,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     let server = ServerConn::open(SIGNAL_URL, tx.clone()).unwrap();
     while !matches!(next(&mut rx).await, Input::Server(ServerEvent::Opened)) {}
     let me = Id::key_of(&format!("hostile {}", js_sys::Math::random()));
-    server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me });
+    server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me, member: false });
     let (intro, member) = loop {
         if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m), .. }))) =
             next(&mut rx).await

@@ -225,7 +225,7 @@ mod tests {
         let (outbox, inbox) = mpsc::channel(1);
         drop(inbox);
         let conn = 1;
-        let hello = ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r".into(), id: Id::from_u64(1) };
+        let hello = ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r".into(), id: Id::from_u64(1), member: false };
         hub.send(Event::Open { conn, outbox }).await.unwrap();
         hub.send(Event::Msg { conn, msg: hello }).await.unwrap();
         hub.send(Event::Msg { conn, msg: ClientMsg::Member }).await.unwrap();

@@ -323,7 +323,7 @@ impl Peer {
     pub fn server_opened(&mut self, now: Millis) {
         self.server = ServerState::Connected;
         let id = self.node.id();
-        self.out.push_back(PeerOutput::Server(ClientMsg::Hello { version: SIGNAL_VERSION, ring: self.ring.clone(), id }));
+        self.out.push_back(PeerOutput::Server(ClientMsg::Hello { version: SIGNAL_VERSION, ring: self.ring.clone(), id, member: false }));
         if self.node.status() == Status::Joined {
             self.out.push_back(PeerOutput::Server(ClientMsg::Member));
         }

@@ -46,7 +46,7 @@ pub fn id(n: u64) -> Id {
 
 /// A hello for `ring` with id `n`.
 pub fn hello(ring: &str, n: u64) -> ClientMsg {
-    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n) }
+    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n), member: false }
 }
 
 /// A scripted client.

@@ -270,7 +270,7 @@ async fn recv(ws: &mut Ws) -> Result<ServerMsg, String> {
 }
 
 fn hello(ring: &str, id: u64) -> ClientMsg {
-    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: Id::from_u64(id) }
+    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: Id::from_u64(id), member: false }
 }
 
 /// Idle client `i`: joins ring `idle-<i / ring_size>` and reports member.
