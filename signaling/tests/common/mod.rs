@@ -19,13 +19,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Upper bound on any single wait in the tests.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// Short timeouts, so the timeout tests take a fraction of a second.
+/// Short timeouts, so the timeout tests take a fraction of a second, and no
+/// grace period: a ring's first peer founds it at once.
 pub fn config() -> Config {
     Config {
         www: "does-not-exist".into(),
         intro_timeout: Duration::from_millis(300),
         intro_lifetime: Duration::from_secs(10),
         intro_tries: 3,
+        grace: Duration::ZERO,
         seed: 1,
         ..Config::default()
     }
