@@ -51,6 +51,11 @@ pub fn hello(ring: &str, n: u64) -> ClientMsg {
     ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n), member: false }
 }
 
+/// A hello for `ring` with id `n` from a peer that is already a member (a reconnect).
+pub fn member_hello(ring: &str, n: u64) -> ClientMsg {
+    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n), member: true }
+}
+
 /// A scripted client.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
