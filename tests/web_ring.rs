@@ -410,7 +410,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     use chord::message::{Op, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
     use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
     use chord::store::Version;
-    use chord::web::driver::{Input, RtcEvent, ServerEvent};
+    use chord::web::driver::{Input, RtcEvent, ServerEvent, SocketTag};
     use chord::web::{rtc::RtcLink, server::ServerConn};
     use chord::{Id, Message, Record};
     use futures::StreamExt;
@@ -438,12 +438,12 @@ async fn a_hostile_peer_cannot_break_a_member() {
             _ => panic!("the hostile peer waited 10 s for an event"),
         }
     }
-    let server = ServerConn::open(SIGNAL_URL, tx.clone()).unwrap();
-    while !matches!(next(&mut rx).await, Input::Server(ServerEvent::Opened)) {}
+    let server = ServerConn::open(SIGNAL_URL, tx.clone(), SocketTag { server: chord::peer::ServerId(0), generation: 1 }).unwrap();
+    while !matches!(next(&mut rx).await, Input::Server(_, ServerEvent::Opened)) {}
     let me = Id::key_of(&format!("hostile {}", js_sys::Math::random()));
     server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me, member: false });
     let (intro, member) = loop {
-        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m), .. }))) =
+        if let Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m), .. }))) =
             next(&mut rx).await
         {
             break (i, m);
@@ -455,7 +455,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     let sdp = chord::link::sdp::keep_loopback_candidates(&link.local_sdp().unwrap());
     server.send(&ClientMsg::Signal { intro, payload: SignalPayload::Offer { sdp } });
     let answer = loop {
-        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Signal { payload: SignalPayload::Answer { sdp }, .. }))) =
+        if let Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Signal { payload: SignalPayload::Answer { sdp }, .. }))) =
             next(&mut rx).await
         {
             break sdp;
@@ -465,7 +465,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     loop {
         match next(&mut rx).await {
             Input::Rtc { ev: RtcEvent::Opened, .. } => break,
-            Input::Server(ServerEvent::Message(Ok(ServerMsg::Signal {
+            Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Signal {
                 payload: SignalPayload::Ice { candidate, sdp_mid, sdp_m_line_index }, ..
             }))) => link.add_candidate(chord::ice::Candidate { candidate, sdp_mid, sdp_m_line_index }),
             _ => {}

@@ -74,8 +74,8 @@ impl JoinOptions {
             Some(hex) => Some(crate::Id::from_hex(&hex).map_err(|_| format!("options.id must be 40 hex digits, got {hex:?}"))?),
         };
         Ok(JoinOptions {
-            signaling_urls,
-            config: PeerConfig { node, links, ring, ice_servers, ice_policy },
+            signaling_urls: signaling_urls.clone(),
+            config: PeerConfig { node, links, ring, ice_servers, ice_policy, servers: signaling_urls },
             join_timeout_ms,
             on_event,
             id,
