@@ -62,9 +62,9 @@ struct Args {
     /// Introductions tried for one newcomer before it is told the attempt failed.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     intro_tries: u32,
-    /// Seconds after startup during which a newcomer to a ring with no known member is held, unanswered, until a
-    /// member of that ring reconnects (then it is introduced to it) or the period ends (then the first one held
-    /// founds the ring); 0 lets the first newcomer found the ring at once.
+    /// Seconds after startup during which a newcomer to a ring the server knows no member of is held, unanswered,
+    /// until a member of that ring reconnects (then it is introduced to it) or the period ends (then the first one
+    /// held founds the ring and the others are introduced to it); 0 disables it: a ring's first newcomer founds it.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_GRACE_SECS,
           value_parser = clap::value_parser!(u64).range(0..=MAX_GRACE_SECS))]
     grace: u64,

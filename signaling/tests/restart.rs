@@ -157,3 +157,20 @@ async fn when_no_member_reconnects_the_first_held_newcomer_founds_the_ring_at_th
     let s = stats(addr).await;
     assert_eq!((s.held, s.held_newcomers, s.grace_left_ms), (0, 2, 0));
 }
+
+#[test]
+fn help_describes_the_grace_flag() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chord-signaling")).arg("--help").output().expect("run --help");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let flag = text.split("--grace <SECS>").nth(1).expect("--grace in --help");
+    let flag = flag.split("\n      --").next().unwrap_or_default();
+    for words in ["[default: 10]", "is held", "reconnects", "founds the ring", "0 disables it"] {
+        assert!(flag.contains(words), "{words:?} missing from the --grace help: {flag}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chord-signaling"))
+        .args(["--grace", "-1"])
+        .output()
+        .expect("run with a bad --grace");
+    assert!(!out.status.success());
+}
