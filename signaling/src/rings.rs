@@ -324,8 +324,8 @@ impl Rings {
             let silent = intro.introducer_silent(now);
             if intro.purpose == Purpose::Meeting {
                 // Only an unanswered meeting is worth telling its announcer about.
-                let unanswered = (!intro.introducer_answered()).then_some((Party::Newcomer, "the member did not answer"));
-                self.end_meeting(intro_id, unanswered);
+                let tell = (!intro.introducer_answered()).then_some((Party::Newcomer, "the member did not answer"));
+                self.end_meeting(intro_id, tell);
             } else if silent {
                 // The introducer is told nothing: it may be gone without the
                 // socket having noticed yet, and it has nothing to undo.
@@ -545,7 +545,8 @@ impl Rings {
                 Party::Introducer => intro.introducer,
             };
             if self.peers.contains_key(&to) {
-                self.out.push_back(Output::Send(to, ServerMsg::IntroFailed { intro: intro_id, reason: reason.to_owned() }));
+                let msg = ServerMsg::IntroFailed { intro: intro_id, reason: reason.to_owned() };
+                self.out.push_back(Output::Send(to, msg));
             }
         }
     }

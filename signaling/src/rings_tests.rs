@@ -374,7 +374,8 @@ fn random_operations_keep_the_state_consistent() {
         let mut now = Instant::now();
         // Half the seeds with a grace period, which the clock passes partway through.
         let grace = Grace { started: now, length: GRACE * (seed % 2) as u32 };
-        let mut r = Rings::new(IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 2 }, MAX_PER_RING, seed, grace);
+        let policy = IntroPolicy { timeout: TIMEOUT, lifetime: LIFETIME, tries: 2 };
+        let mut r = Rings::new(policy, MAX_PER_RING, seed, grace);
         for _ in 0..2000 {
             let conn = dice.below(24);
             let ring = ["a", "b"][dice.below(2) as usize];

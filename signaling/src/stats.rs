@@ -41,9 +41,9 @@ pub struct Stats {
     /// `ice_servers` messages sent to refresh REST credentials before they expire.
     #[serde(default)]
     pub ice_refreshes_sent: u64,
-    /// Hellos that said `member: true` (members reconnecting), and held
-    /// newcomers that reported `member` (reconnecting tabs that did not say so
-    /// in their hello) are not counted here.
+    /// Hellos that said `member: true`: members reconnecting. (A held
+    /// newcomer that reports `member`, a reconnecting tab whose hello did not
+    /// say so, is treated alike but not counted here.)
     #[serde(default)]
     pub member_hellos: u64,
     /// Meetings opened: a member that announced itself was introduced to

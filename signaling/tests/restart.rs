@@ -101,7 +101,8 @@ async fn a_restarted_server_introduces_newcomers_to_a_member_that_reconnects_wit
     // newcomer is introduced to it.
     let mut m1 = Client::connect(addr).await;
     m1.send(&member_hello("r", 1)).await;
-    assert_eq!(m1.recv().await, ServerMsg::Welcome { first: false, intro: None, introducer: None, ice_servers: vec![] });
+    let nobody = ServerMsg::Welcome { first: false, intro: None, introducer: None, ice_servers: vec![] };
+    assert_eq!(m1.recv().await, nobody);
     let welcome = newcomer.recv().await;
     let ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by), .. } = welcome else {
         panic!("expected an introduction to the member, got {welcome:?}");
@@ -160,7 +161,8 @@ async fn when_no_member_reconnects_the_first_held_newcomer_founds_the_ring_at_th
 
 #[test]
 fn help_describes_the_grace_flag() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chord-signaling")).arg("--help").output().expect("run --help");
+    let bin = env!("CARGO_BIN_EXE_chord-signaling");
+    let out = std::process::Command::new(bin).arg("--help").output().expect("run --help");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let flag = text.split("--grace <SECS>").nth(1).expect("--grace in --help");
@@ -168,9 +170,6 @@ fn help_describes_the_grace_flag() {
     for words in ["[default: 10]", "is held", "reconnects", "founds the ring", "0 disables it"] {
         assert!(flag.contains(words), "{words:?} missing from the --grace help: {flag}");
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chord-signaling"))
-        .args(["--grace", "-1"])
-        .output()
-        .expect("run with a bad --grace");
+    let out = std::process::Command::new(bin).args(["--grace", "-1"]).output().expect("run with a bad --grace");
     assert!(!out.status.success());
 }
