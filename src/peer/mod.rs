@@ -246,7 +246,7 @@ impl Peer {
             node: Node::new(id, node_cfg, seed),
             links: Links::new(id, cfg.links, seed.rotate_left(17) ^ 0x6c69_6e6b),
             ring: cfg.ring,
-            servers: cfg.servers.iter().take(MAX_SERVERS).cloned().map(Slot::new).collect(),
+            servers: cfg.servers.into_iter().take(MAX_SERVERS).map(Slot::new).collect(),
             introducer: None,
             meetings: Vec::new(),
             joined_once: false,
@@ -444,7 +444,9 @@ impl Peer {
             ServerMsg::Signal { intro, from, payload } => self.links.server_signal(now, ServerIntro { server, intro }, from, payload),
             ServerMsg::IntroFailed { intro, reason } => {
                 let failed = ServerIntro { server, intro };
-                self.meetings.retain(|&(x, _)| x != failed);
+                if let Some(k) = self.meetings.iter().position(|&(x, _)| x == failed) {
+                    self.meetings.remove(k);
+                }
                 if idle && matches!(self.servers[i].answer, Answer::Intro(x, _) if x == failed) {
                     self.servers[i].answer = Answer::Failed;
                     if self.introducer.is_some_and(|(s, _)| s == server) && !self.joining_through_link() {
@@ -495,12 +497,18 @@ impl Peer {
             self.node.unify_with(now, via);
             return;
         }
-        self.meetings.retain(|&(_, p)| p != via);
+        self.forget_meeting(&via);
         if self.meetings.len() >= MAX_MEETINGS {
             self.meetings.remove(0);
         }
         self.meetings.push((intro, via));
         self.links.connect_via_server(now, via, intro);
+    }
+
+    /// Forgets the meeting with `peer`; whether there was one.
+    fn forget_meeting(&mut self, peer: &Id) -> bool {
+        let k = self.meetings.iter().position(|(_, p)| p == peer);
+        k.map(|k| self.meetings.remove(k)).is_some()
     }
 
     /// Whether a server that closes should be opened again: this peer is in
@@ -543,15 +551,6 @@ impl Peer {
             }
         }
         asked
-    }
-
-    /// Sends `msg` to every connected server.
-    fn to_servers(&mut self, msg: ClientMsg) {
-        for (s, slot) in servers::ids(&self.servers).zip(&self.servers) {
-            if slot.state == ServerState::Connected {
-                self.out.push_back(PeerOutput::Server(s, msg.clone()));
-            }
-        }
     }
 
     /// What a peer connection reported.
@@ -627,9 +626,11 @@ impl Peer {
     pub fn leave(&mut self, now: Millis) -> Result<(), CommandError> {
         let r = self.node.leave(now);
         self.pump(now);
-        self.to_servers(ClientMsg::Bye);
-        for slot in &mut self.servers {
+        for (s, slot) in servers::ids(&self.servers).zip(self.servers.iter_mut()) {
             slot.reconnect_at = None;
+            if slot.state == ServerState::Connected {
+                self.out.push_back(PeerOutput::Server(s, ClientMsg::Bye));
+            }
         }
         r
     }
@@ -768,8 +769,7 @@ impl Peer {
                 if self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle {
                     let _ = self.node.join(now, peer);
                 }
-                if let Some(i) = self.meetings.iter().position(|&(_, p)| p == peer) {
-                    self.meetings.remove(i);
+                if self.forget_meeting(&peer) {
                     self.node.unify_with(now, peer);
                 }
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
@@ -788,7 +788,7 @@ impl Peer {
                 // through other peers).
                 self.pulls.unreachable(now, peer);
                 self.files_unreachable(now, peer);
-                self.meetings.retain(|&(_, p)| p != peer);
+                self.forget_meeting(&peer);
                 // The bootstrap link failed on the network, not on the member:
                 // every member is as far away, so say so now rather than wait.
                 let bootstrap = via == Via::Server && self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle;

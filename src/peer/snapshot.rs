@@ -119,6 +119,8 @@ pub struct PeerState {
     pub server: ServerState,
     /// Each signaling server: URL, state, reconnects.
     pub servers: Vec<ServerView>,
+    /// The first signaling server connected.
+    pub signaling_url: Option<String>,
     /// Peer connections created so far.
     pub connections_created: u64,
     /// Envelopes relayed for others.
@@ -198,6 +200,7 @@ impl PeerState {
                 .collect(),
             server: peer.server(),
             servers: peer.servers(),
+            signaling_url: peer.servers.iter().find(|s| s.state == ServerState::Connected).map(|s| s.name.clone()),
             connections_created: peer.links().stats().created,
             signals_forwarded: peer.links().stats().forwarded,
             peers_declared_dead: node.stats().declared_dead,

@@ -22,7 +22,7 @@ use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
-use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput, ServerState};
+use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
 use crate::signal::ServerMsg;
 use crate::time::Millis;
 use crate::{CommandError, RequestError};
@@ -250,15 +250,17 @@ impl Core {
         }
         self.servers = urls.into_iter().map(|url| Socket { url, conn: None, generation: 0, ever_open: false }).collect();
         let now = now();
-        let mut errors = Vec::new();
+        let (mut opened, mut error) = (false, String::new());
         for i in 0..self.servers.len() {
-            if let Err(e) = self.open_server(now, ServerId(i as u8)) {
-                errors.push(e);
+            match self.open_server(now, ServerId(i as u8)) {
+                Ok(()) => opened = true,
+                Err(e) => error = e,
             }
         }
-        match errors.len() == self.servers.len() {
-            true => Err(errors.join("; ")),
-            false => Ok(()),
+        if opened {
+            Ok(())
+        } else {
+            Err(error)
         }
     }
 
@@ -279,12 +281,6 @@ impl Core {
                 Err(e)
             }
         }
-    }
-
-    /// The first signaling server connected, if any.
-    pub fn server_url(&self) -> Option<&str> {
-        let states = self.peer.servers();
-        self.servers.iter().zip(states).find(|(_, v)| v.state == ServerState::Connected).map(|(s, _)| s.url.as_str())
     }
 
     /// Stores a small `value` (it rides the lookup path) under the SHA-1 of `name`.
@@ -436,9 +432,13 @@ impl Core {
                 sock.conn = None;
                 let unreachable = self.servers.iter().all(|x| x.conn.is_none() && !x.ever_open);
                 if unreachable {
-                    let urls: Vec<&str> = self.servers.iter().map(|x| x.url.as_str()).collect();
-                    let what = if urls.len() > 1 { "any of the signaling servers" } else { "the signaling server at" };
-                    self.fail_join(format!("cannot reach {what} {}; is it running?", urls.join(", ")));
+                    let mut msg = String::from(if self.servers.len() > 1 { "cannot reach any of the signaling servers" } else { "cannot reach the signaling server at" });
+                    for (i, x) in self.servers.iter().enumerate() {
+                        msg.push_str(if i == 0 { " " } else { ", " });
+                        msg.push_str(&x.url);
+                    }
+                    msg.push_str("; is it running?");
+                    self.fail_join(msg);
                 } else if !reason.is_empty() {
                     web_sys::console::info_1(&format!("chord: signaling server {url} closed the connection: {reason}").into());
                 }

@@ -156,8 +156,6 @@ impl ChordPeer {
         let state = driver::to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
         let timer = if core.timer_in_worker() { "worker" } else { "page" };
         js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| JsError::new("state() could not be built"))?;
-        let url = core.server_url().map(JsValue::from).unwrap_or(JsValue::NULL);
-        js_sys::Reflect::set(&state, &"signalingUrl".into(), &url).map_err(|_| JsError::new("state() could not be built"))?;
         let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
         let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
         js_sys::Reflect::set(&state, &"wasmMemoryBytes".into(), &(bytes as f64).into())
