@@ -281,7 +281,9 @@ async fn bad_data_options_and_empty_names_are_refused_in_words() {
     set(&bad, "onProgress", 5.into());
     let err = JsFuture::from(peer.get("x".into(), bad.into())).await.err().map(message).expect("get must fail");
     assert!(err.contains("options.onProgress must be a function"), "{err}");
-    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.err().map(message).expect("get must fail");
+    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.err().expect("get must fail");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid"), "errors carry a code for the program");
+    let err = message(err);
     assert!(err.contains("needs a name"), "{err}");
     let err = put(&peer, "", b"x", JsValue::UNDEFINED).await.err().map(message).expect("put must fail");
     assert!(err.contains("needs a name"), "{err}");
