@@ -4,7 +4,7 @@
 // this tab holds.
 //
 // URL parameters (params.js reads them)
-//   signal=URL[,URL…]  WebSocket URL of the signaling server, or several tried in order
+//   signal=URL[,URL…]  WebSocket URL of the signaling server, or several (a connection to each)
 //                      (default: ws://<this host>/ws, or wss:// when the page is on https)
 //   ring=NAME          ring to join (default "default")
 //   loopback=1         keep only loopback ICE candidates (JoinOptions.loopbackOnly)

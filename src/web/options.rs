@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Everything `ChordPeer.join` was given.
 pub struct JoinOptions {
-    /// WebSocket URLs of the signaling servers, tried in order.
+    /// WebSocket URLs of the signaling servers (the peer keeps a connection to each).
     pub signaling_urls: Vec<String>,
     /// Peer configuration (ring, replicas, intervals, loopback-only).
     pub config: PeerConfig,
