@@ -191,8 +191,8 @@ async fn an_unreachable_server_is_reported_in_words() {
     assert!(err.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"), "{err}");
 }
 
-/// A list of signaling servers is tried in order: a dead first one costs
-/// only its refusal; every one dead is reported with all their URLs.
+/// A list of signaling servers: the tab connects to each, a dead first one
+/// costs only its refusal; every one dead is reported with all their URLs.
 #[wasm_bindgen_test]
 async fn signaling_servers_are_tried_in_order() {
     let dead = "ws://127.0.0.1:9/ws";
