@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files paper fmt clippy clean fuzz
+.PHONY: help setup setup-wasm test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files bench-heal paper fmt clippy clean fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench-browser: setup web server ## The browser ring benchmark (8 tabs/2 processe
 
 test-churn: setup web server ## Only the churn end-to-end test (16 tabs, 4 processes; make test runs it too)
 	./scripts/loopback-only node --test --test-timeout=450000 tests/e2e/churn.test.mjs
+
+bench-heal: setup web server ## Partition heal: 8 tabs in two rings of 4 → one ring (target ≤ 10 s after they can reach each other); $(BENCH_OUT)/heal.json
+	./scripts/loopback-only node tests/e2e/bench/heal-bench.mjs --tabs 8 --browsers 2 --runs 3 --out $(BENCH_OUT)/heal.json
 
 bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip; $(BENCH_OUT)/files.json
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json

@@ -33,6 +33,39 @@
 //!    |                            |    server relays no more)   |
 //! ```
 //!
+//! A peer that is already in the ring and reconnects (the server restarted, or
+//! its socket dropped) says so with `hello{…, member: true}`. The server
+//! registers it as a member at once. If the ring has other members, it opens a
+//! *meeting*: an introduction in which the announcer is the offering party,
+//! exactly as a newcomer would be, so that two rings of the same name formed
+//! apart (a restarted server, a partition) get a link between them:
+//!
+//! ```text
+//! announcer                   server                        member
+//!    | hello{…, member:true} -> |                             |
+//!    | <- welcome{first:false,    | -> introduce{intro,         |
+//!    |      intro, introducer}    |      newcomer: announcer}   |
+//!    | signal{intro, offer} ----> | -> signal{intro,from,offer} |
+//!    |   … as above …             |                             |
+//! ```
+//!
+//! A peer that gets a welcome with an introduction while it is already joining
+//! or joined treats it as a meeting: it links to the introducer (unless already
+//! linked) and checks whether the two are in the same ring. A meeting never
+//! moves on to another introducer and never makes anyone first. It ends
+//! silently when its lifetime is over (the server cannot see whether the link
+//! formed, so this is no failure), or with `intro_failed` to the other party
+//! when the member stays silent or a party leaves. A `member` message from the
+//! announcer does not end its meeting. With no other member in the ring the
+//! server answers `welcome{first:false, intro:null, introducer:null}`: nothing
+//! to do.
+//!
+//! For a short *grace* period after the server starts, a newcomer (no
+//! `member`) to a ring the server knows no member of gets no welcome at once:
+//! the server waits for a member to reconnect and then introduces the newcomer
+//! to it; only when the grace period ends does the first waiting newcomer get
+//! `first: true`.
+//!
 //! A `welcome` with `first: true` means the ring has no member: the peer
 //! creates the ring and should send `member` at once. A later `welcome` with a
 //! new `intro` replaces the previous one (the introducer did not answer and the
@@ -84,6 +117,12 @@ pub enum ClientMsg {
         /// The peer's Chord id; unique within the ring.
         #[serde(with = "hex_id")]
         id: Id,
+        /// The peer is already a member of this ring: it is reconnecting (the
+        /// server restarted or its socket dropped), not joining. The server
+        /// registers it as a member at once and may open a *meeting* (see the
+        /// module docs). Absent means `false`.
+        #[serde(default)]
+        member: bool,
     },
     /// The peer is now part of the ring: it may introduce newcomers, and its
     /// own introduction (if any) is over.
@@ -367,7 +406,8 @@ mod tests {
     #[test]
     fn client_messages_round_trip() {
         let mut msgs = vec![
-            ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r-1".into(), id: id() },
+            ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r-1".into(), id: id(), member: false },
+            ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r-1".into(), id: id(), member: true },
             ClientMsg::Member,
             ClientMsg::Bye,
         ];
@@ -403,9 +443,12 @@ mod tests {
 
     #[test]
     fn wire_format_is_tagged_snake_case_with_hex_ids() {
-        let hello = ClientMsg::Hello { version: 1, ring: "default".into(), id: id() };
+        let hello = ClientMsg::Hello { version: 1, ring: "default".into(), id: id(), member: true };
         let text = serde_json::to_string(&hello).unwrap();
-        assert_eq!(text, format!(r#"{{"type":"hello","version":1,"ring":"default","id":"{}"}}"#, id().to_hex()));
+        assert_eq!(
+            text,
+            format!(r#"{{"type":"hello","version":1,"ring":"default","id":"{}","member":true}}"#, id().to_hex())
+        );
         let ice = ClientMsg::Signal {
             intro: 1,
             payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) },
@@ -425,7 +468,7 @@ mod tests {
     fn ring_defaults_and_unknown_fields_are_ignored() {
         let text = format!(r#"{{"type":"hello","version":1,"id":"{}","extra":[1,2]}}"#, id().to_hex());
         let m: ClientMsg = serde_json::from_str(&text).unwrap();
-        assert_eq!(m, ClientMsg::Hello { version: 1, ring: DEFAULT_RING.into(), id: id() });
+        assert_eq!(m, ClientMsg::Hello { version: 1, ring: DEFAULT_RING.into(), id: id(), member: false });
         let m: ClientMsg =
             serde_json::from_str(r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":""}}"#).unwrap();
         assert_eq!(
@@ -456,7 +499,7 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let hello = |version: u32, ring: &str| ClientMsg::Hello { version, ring: ring.into(), id: id() };
+        let hello = |version: u32, ring: &str| ClientMsg::Hello { version, ring: ring.into(), id: id(), member: false };
         assert_eq!(hello(2, "default").validate(), Err(SignalError::Version(2)));
         assert_eq!(hello(1, "").validate(), Err(SignalError::RingName));
         assert_eq!(hello(1, "a b").validate(), Err(SignalError::RingName));

@@ -4,13 +4,16 @@
 
 use chord::ice::{IceConfig, IcePolicy, IceServer};
 use chord::link::Connectivity;
-use chord::peer::{RtcInput, NO_PATH_MESSAGE};
+use chord::peer::{RtcInput, ServerId, ServerInput, NO_PATH_MESSAGE};
 use chord::signal::{ClientMsg, ServerMsg};
 use chord::{Id, Millis, Peer, PeerConfig, PeerEvent, PeerOutput, RtcCommand};
 
 fn turn(user: &str) -> IceServer {
     IceServer { urls: vec!["turn:203.0.113.10:3478?transport=udp".into()], username: Some(user.into()), credential: Some("pw".into()) }
 }
+
+/// The one signaling server of these peers.
+const S: ServerId = ServerId(0);
 
 fn drain(p: &mut Peer) -> Vec<PeerOutput> {
     std::iter::from_fn(|| p.poll_output()).collect()
@@ -19,9 +22,9 @@ fn drain(p: &mut Peer) -> Vec<PeerOutput> {
 /// Joins through the server: hello, then a welcome naming an introducer; returns the bootstrap link's Create.
 fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (u64, IceConfig) {
     let now = Millis(10);
-    p.server_connecting();
-    p.server_opened(now);
-    p.server_message(now, ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(Id::from_u64(7)), ice_servers });
+    p.server_input(now, S, ServerInput::Connecting);
+    p.server_input(now, S, ServerInput::Opened);
+    p.server_input(now, S, ServerInput::Message(ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(Id::from_u64(7)), ice_servers }));
     drain(p)
         .into_iter()
         .find_map(|o| match o {
@@ -38,7 +41,7 @@ fn a_tab_uses_the_servers_ice_servers_and_takes_fresh_credentials() {
     let (_, ice) = introduced(&mut p, vec![turn("1:a")]);
     assert_eq!(ice, IceConfig { servers: vec![turn("1:a")], policy: IcePolicy::All });
     assert_eq!(p.state().ice.source, "server");
-    p.server_message(Millis(20), ServerMsg::IceServers { ice_servers: vec![turn("2:a")] });
+    p.server_input(Millis(20), S, ServerInput::Message(ServerMsg::IceServers { ice_servers: vec![turn("2:a")] }));
     let out = drain(&mut p);
     let shown = out.iter().find_map(|o| match o {
         PeerOutput::Event(PeerEvent::IceServers { servers }) => Some(servers.clone()),
@@ -71,9 +74,10 @@ fn a_join_whose_first_link_finds_no_path_fails_naming_the_cause() {
     p.rtc_input(now, link, RtcInput::Candidate(Some(host)));
     p.rtc_input(now, link, RtcInput::Candidate(None));
     let out = drain(&mut p);
-    assert!(out.iter().any(|o| matches!(o, PeerOutput::Server(ClientMsg::Signal { .. }))), "the offer went out");
+    assert!(out.iter().any(|o| matches!(o, PeerOutput::Server(S, ClientMsg::Signal { .. }))), "the offer went out");
     // The introducer answers; ICE then finds no pair that works.
-    p.server_message(now, ServerMsg::Signal { intro: 1, from: Id::from_u64(7), payload: chord::signal::SignalPayload::Answer { sdp: "answer".into() } });
+    let answer = chord::signal::SignalPayload::Answer { sdp: "answer".into() };
+    p.server_input(now, S, ServerInput::Message(ServerMsg::Signal { intro: 1, from: Id::from_u64(7), payload: answer }));
     p.rtc_input(now, link, RtcInput::Connectivity(Connectivity::Failed));
     let out = drain(&mut p);
     let reason = out.iter().find_map(|o| match o {

@@ -95,13 +95,13 @@ fn the_server_relays_only_introductions() {
     for seed in seeds(&[21, 22]) {
         let mut w = ring(seed, n, peer_config());
         // Each newcomer needs one introduction, and each introduction one offer and one answer.
-        assert_eq!(w.server.pairs.len(), n - 1, "seed {seed}: introductions {:?}", w.server.pairs);
-        assert_eq!(w.server.relayed, 2 * (n as u64 - 1), "seed {seed}: signals relayed");
+        assert_eq!(w.servers[0].pairs.len(), n - 1, "seed {seed}: introductions {:?}", w.servers[0].pairs);
+        assert_eq!(w.servers[0].relayed, 2 * (n as u64 - 1), "seed {seed}: signals relayed");
         w.run_for(30_000);
         w.put(3, "after the joins", b"x");
-        assert_eq!(w.server.relayed, 2 * (n as u64 - 1), "seed {seed}: the server relayed ring traffic");
+        assert_eq!(w.servers[0].relayed, 2 * (n as u64 - 1), "seed {seed}: the server relayed ring traffic");
         let bootstrap: BTreeSet<(Id, Id)> =
-            w.server.pairs.iter().flat_map(|&(a, b)| [(w.id(a), w.id(b)), (w.id(b), w.id(a))]).collect();
+            w.servers[0].pairs.iter().flat_map(|&(a, b)| [(w.id(a), w.id(b)), (w.id(b), w.id(a))]).collect();
         let mut ring_links = 0;
         for p in 0..n {
             for l in w.tabs[p].peer.links().snapshot() {
@@ -173,8 +173,9 @@ fn serverless(seed: u64, latency: Option<(u64, u64)>) {
     let mut w = ring_with(seed, 12, peer_config(), latency);
     w.kill_server();
     w.run_for(1_000);
-    assert!(w.tabs.iter().all(|t| t.peer.server() == ServerState::Closed), "seed {seed}");
-    let relayed = w.server.relayed;
+    // Members knock again with backoff; a dead server never lets them in.
+    assert!(w.tabs.iter().all(|t| t.peer.server() != ServerState::Connected), "seed {seed}");
+    let relayed = w.servers[0].relayed;
 
     let vals = values("offline", 4);
     for (i, (name, value)) in vals.iter().enumerate() {
@@ -200,18 +201,19 @@ fn serverless(seed: u64, latency: Option<(u64, u64)>) {
         assert_eq!(via, Some(Via::Ring), "seed {seed}: link {a}→{b}");
     }
     w.converge(CONVERGE_MS, "after relinking");
-    assert_eq!(w.server.relayed, relayed, "seed {seed}");
+    assert_eq!(w.servers[0].relayed, relayed, "seed {seed}");
 
     // Newcomers: the socket never opens; or it opens and the hello goes nowhere.
     let refused = w.add_peer();
     w.connect(refused);
     let lost_hello = w.add_peer();
+    let s0 = ServerId(0);
     w.cmd(lost_hello, |peer, now| {
-        peer.server_connecting();
-        peer.server_opened(now);
+        peer.server_input(now, s0, ServerInput::Connecting);
+        peer.server_input(now, s0, ServerInput::Opened);
     });
     w.run_for(500);
-    w.cmd(lost_hello, |peer, now| peer.server_closed(now));
+    w.cmd(lost_hello, |peer, now| peer.server_input(now, s0, ServerInput::Closed));
     w.run_for(500);
     for p in [refused, lost_hello] {
         let reasons: Vec<&String> = w.tabs[p]
@@ -317,3 +319,161 @@ fn a_leaving_peer_hands_its_records_over() {
     }
 }
 
+
+// ------------------------------------------------------------ several servers
+
+/// A world of two fake servers.
+fn two_servers(seed: u64) -> World {
+    World::new(seed, PeerConfig { servers: vec!["s0".into(), "s1".into()], ..peer_config() })
+}
+
+/// Adds `n` tabs given `servers`, `JOIN_GAP_MS` apart.
+fn join_with(w: &mut World, n: usize, servers: &[usize]) -> Vec<usize> {
+    (0..n)
+        .map(|_| {
+            let p = w.add_peer_with(servers);
+            w.connect(p);
+            w.run_for(JOIN_GAP_MS);
+            p
+        })
+        .collect()
+}
+
+/// When `p` reported `Joined`, and whether it founded a ring (its own successor).
+fn joined(w: &World, p: usize) -> Option<(Millis, bool)> {
+    w.tabs[p].events.iter().find_map(|(t, e)| match e {
+        PeerEvent::Node(Event::Joined { successor }) => Some((*t, *successor == w.id(p))),
+        _ => None,
+    })
+}
+
+/// A ring formed through server 0 only; server 1 knows none of it and
+/// answers `first` at once. Newcomers given both servers, in either order,
+/// join that ring through server 0 and never found a second one; once in,
+/// they are members on both servers.
+#[test]
+fn a_newcomer_given_two_servers_joins_through_the_one_that_introduces() {
+    for seed in seeds(&[201, 202]) {
+        let mut w = two_servers(seed);
+        join_with(&mut w, 5, &[0]);
+        w.converge(CONVERGE_MS, "ring through server 0");
+        let a = join_with(&mut w, 1, &[0, 1])[0];
+        let b = join_with(&mut w, 1, &[1, 0])[0];
+        w.converge(CONVERGE_MS, "after the newcomers given both servers");
+        for p in [a, b] {
+            let (_, founded) = joined(&w, p).unwrap_or_else(|| panic!("seed {seed}: peer {p} never joined"));
+            assert!(!founded, "seed {seed}: peer {p} founded a second ring");
+            assert!(w.servers.iter().all(|s| s.members.contains(&p)), "seed {seed}: peer {p} is not a member on both servers");
+        }
+        // Server 1 knew no member but `a` once it had joined.
+        assert!(w.servers[1].pairs.iter().all(|&(_, m)| m == a), "seed {seed}: {:?}", w.servers[1].pairs);
+        w.assert_clean();
+    }
+}
+
+/// A `welcome{first}` from one server founds the ring only once the other
+/// server answered: here the other holds the hello during its grace period
+/// (it restarted and waits for members); when a member comes back to it,
+/// the newcomer is introduced to the existing ring instead of founding one.
+/// With nobody to come back, the newcomer founds once the grace ends.
+#[test]
+fn a_founder_waits_for_every_other_server() {
+    for seed in seeds(&[211, 212]) {
+        let mut w = two_servers(seed);
+        let ring = join_with(&mut w, 4, &[1]);
+        w.converge(CONVERGE_MS, "ring through server 1");
+        w.restart_server(1, 5_000);
+        let n = w.add_peer_with(&[0, 1]);
+        w.connect(n);
+        w.converge(CONVERGE_MS, "after the newcomer");
+        let (_, founded) = joined(&w, n).expect("joined");
+        assert!(!founded, "seed {seed}: the newcomer founded a second ring\n{}", w.dump());
+        let (n_id, members) = (w.id(n), ring.iter().map(|&p| w.id(p)).collect::<Vec<_>>());
+        assert!(members.iter().all(|m| w.ideal().ids().contains(m)) && w.ideal().ids().contains(&n_id), "seed {seed}");
+
+        let mut w = two_servers(seed);
+        w.restart_server(1, 3_000);
+        let start = w.now;
+        let f = w.add_peer_with(&[0, 1]);
+        w.connect(f);
+        w.run_for(2_500);
+        assert_eq!(w.tabs[f].peer.node().status(), Status::Idle, "seed {seed}: founded while server 1 could still introduce");
+        w.converge(CONVERGE_MS, "the founder alone");
+        let (at, founded) = joined(&w, f).expect("joined");
+        assert!(founded && at.since(start) >= 3_000, "seed {seed}: founded at {} ms", at.since(start));
+        w.assert_clean();
+    }
+}
+
+/// The server dies for a while and comes back empty: members keep the ring,
+/// knock again with a growing delay (a few times, not in a loop), come back
+/// with `hello{member:true}` once it is up, and a newcomer given only that
+/// server joins the existing ring instead of founding another.
+#[test]
+fn members_reconnect_with_backoff_after_a_server_restart() {
+    for seed in seeds(&[221, 222]) {
+        let mut w = ring(seed, 6, peer_config());
+        let vals = values("before", 3);
+        for (i, (name, value)) in vals.iter().enumerate() {
+            w.put(i, name, value);
+        }
+        let members = w.expected();
+        w.kill_server();
+        w.run_for(20_000);
+        for &p in &members {
+            let n = w.tabs[p].peer.servers()[0].reconnects;
+            // 0.5 s doubling to 8 s (each 50–100 %) fits 4 to 8 tries in 20 s.
+            assert!((3..=10).contains(&n), "seed {seed}: peer {p} tried {n} times in 20 s");
+        }
+        w.restart_server(0, 10_000);
+        let back = w.run_until(10_000, |w| members.iter().all(|&p| w.servers[0].members.contains(&p)));
+        assert!(back, "seed {seed}: members not back on the server: {:?}", w.servers[0].members);
+        assert_eq!(w.servers[0].member_hellos, members.len() as u64, "seed {seed}: each came back once, as a member");
+        assert!(members.iter().all(|&p| w.tabs[p].peer.server() == ServerState::Connected), "seed {seed}");
+        let n = join_with(&mut w, 1, &[0])[0];
+        w.converge(CONVERGE_MS, "after the restart");
+        assert!(!joined(&w, n).expect("joined").1, "seed {seed}: the newcomer founded a second ring");
+        w.assert_readable(&vals, "after the restart");
+        w.assert_clean();
+    }
+}
+
+/// Two rings of the same name formed apart (group A knows only server 0,
+/// group B only server 1). A newcomer given both joins through the first
+/// introduction; the other server's is then used as a meeting: it comes
+/// back to that server as a member, the server introduces it to a member of
+/// the other ring, and the link is opened through that server while the
+/// newcomer is joined (where the node is asked to unify the rings).
+#[test]
+fn a_meeting_links_a_member_to_the_other_ring_through_its_server() {
+    for seed in seeds(&[231, 232]) {
+        let mut w = two_servers(seed);
+        let a = join_with(&mut w, 3, &[0]);
+        let b = join_with(&mut w, 3, &[1]);
+        w.run_for(10_000);
+        let founders = (0..6).filter(|&p| joined(&w, p).is_some_and(|j| j.1)).count();
+        assert_eq!(founders, 2, "seed {seed}: two rings");
+        let n = join_with(&mut w, 1, &[0, 1])[0];
+        let met = w.run_until(20_000, |w| !w.servers.iter().all(|s| s.meetings.is_empty()));
+        assert!(met, "seed {seed}: no meeting opened\n{}", w.dump());
+        let linked = w.run_until(15_000, |w| {
+            let (at, _) = joined(w, n).unwrap_or((Millis(u64::MAX), false));
+            w.tabs[n].events.iter().any(|(t, e)| *t >= at && matches!(e, PeerEvent::LinkOpened { via: Via::Server, .. }))
+        });
+        assert!(linked, "seed {seed}: no meeting link\n{}", w.dump());
+        let (at, _) = joined(&w, n).expect("joined");
+        let group = |peer: &Id| if a.iter().any(|&x| w.id(x) == *peer) { 'A' } else if b.contains(&w.index_of(peer).unwrap_or(usize::MAX)) { 'B' } else { '?' };
+        let server_links: Vec<(bool, char)> = w.tabs[n]
+            .events
+            .iter()
+            .filter_map(|(t, e)| match e {
+                PeerEvent::LinkOpened { peer, via: Via::Server } => Some((*t >= at, group(peer))),
+                _ => None,
+            })
+            .collect();
+        let through = server_links.iter().find(|l| !l.0).map(|l| l.1);
+        let met_other = server_links.iter().any(|l| l.0 && Some(l.1) != through && l.1 != '?');
+        assert!(met_other, "seed {seed}: the meeting link does not lead to the other ring\n{}", w.dump());
+        w.assert_clean();
+    }
+}

@@ -191,8 +191,8 @@ async fn an_unreachable_server_is_reported_in_words() {
     assert!(err.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"), "{err}");
 }
 
-/// A list of signaling servers is tried in order: a dead first one costs
-/// only its refusal; every one dead is reported with all their URLs.
+/// A list of signaling servers: the tab connects to each, a dead first one
+/// costs only its refusal; every one dead is reported with all their URLs.
 #[wasm_bindgen_test]
 async fn signaling_servers_are_tried_in_order() {
     let dead = "ws://127.0.0.1:9/ws";
@@ -281,7 +281,9 @@ async fn bad_data_options_and_empty_names_are_refused_in_words() {
     set(&bad, "onProgress", 5.into());
     let err = JsFuture::from(peer.get("x".into(), bad.into())).await.err().map(message).expect("get must fail");
     assert!(err.contains("options.onProgress must be a function"), "{err}");
-    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.err().map(message).expect("get must fail");
+    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.err().expect("get must fail");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid"), "errors carry a code for the program");
+    let err = message(err);
     assert!(err.contains("needs a name"), "{err}");
     let err = put(&peer, "", b"x", JsValue::UNDEFINED).await.err().map(message).expect("put must fail");
     assert!(err.contains("needs a name"), "{err}");
@@ -410,7 +412,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     use chord::message::{Op, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
     use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
     use chord::store::Version;
-    use chord::web::driver::{Input, RtcEvent, ServerEvent};
+    use chord::web::driver::{Input, RtcEvent, ServerEvent, SocketTag};
     use chord::web::{rtc::RtcLink, server::ServerConn};
     use chord::{Id, Message, Record};
     use futures::StreamExt;
@@ -438,12 +440,12 @@ async fn a_hostile_peer_cannot_break_a_member() {
             _ => panic!("the hostile peer waited 10 s for an event"),
         }
     }
-    let server = ServerConn::open(SIGNAL_URL, tx.clone()).unwrap();
-    while !matches!(next(&mut rx).await, Input::Server(ServerEvent::Opened)) {}
+    let server = ServerConn::open(SIGNAL_URL, tx.clone(), SocketTag { server: chord::peer::ServerId(0), generation: 1 }).unwrap();
+    while !matches!(next(&mut rx).await, Input::Server(_, ServerEvent::Opened)) {}
     let me = Id::key_of(&format!("hostile {}", js_sys::Math::random()));
-    server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me });
+    server.send(&ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.clone(), id: me, member: false });
     let (intro, member) = loop {
-        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m), .. }))) =
+        if let Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(m), .. }))) =
             next(&mut rx).await
         {
             break (i, m);
@@ -455,7 +457,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     let sdp = chord::link::sdp::keep_loopback_candidates(&link.local_sdp().unwrap());
     server.send(&ClientMsg::Signal { intro, payload: SignalPayload::Offer { sdp } });
     let answer = loop {
-        if let Input::Server(ServerEvent::Message(Ok(ServerMsg::Signal { payload: SignalPayload::Answer { sdp }, .. }))) =
+        if let Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Signal { payload: SignalPayload::Answer { sdp }, .. }))) =
             next(&mut rx).await
         {
             break sdp;
@@ -465,7 +467,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     loop {
         match next(&mut rx).await {
             Input::Rtc { ev: RtcEvent::Opened, .. } => break,
-            Input::Server(ServerEvent::Message(Ok(ServerMsg::Signal {
+            Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Signal {
                 payload: SignalPayload::Ice { candidate, sdp_mid, sdp_m_line_index }, ..
             }))) => link.add_candidate(chord::ice::Candidate { candidate, sdp_mid, sdp_m_line_index }),
             _ => {}

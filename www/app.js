@@ -4,7 +4,7 @@
 // this tab holds.
 //
 // URL parameters (params.js reads them)
-//   signal=URL[,URL…]  WebSocket URL of the signaling server, or several tried in order
+//   signal=URL[,URL…]  WebSocket URL of the signaling server, or several (a connection to each)
 //                      (default: ws://<this host>/ws, or wss:// when the page is on https)
 //   ring=NAME          ring to join (default "default")
 //   loopback=1         keep only loopback ICE candidates (JoinOptions.loopbackOnly)
@@ -34,7 +34,7 @@
 import { pageOptions, serversText } from "./params.js";
 import { short, frac, cw } from "./ids.js";
 import { linkRows, connectionsText, iceLabel, linkProblemsText, linkEventLine, linkCounts } from "./links.js";
-import { statusLine } from "./status.js";
+import { statusLine, serversText as serverFacts, codeText } from "./status.js";
 
 /** @typedef {import("./pkg/chord.js").ChordPeer} ChordPeer */
 /** @typedef {import("./pkg/chord.js").PeerState} PeerState */
@@ -337,8 +337,8 @@ function describe(ev) {
       break;
     }
     case "server":
-      if (ev.state === "connected") log("ok", "Connected to the signaling server");
-      else log("warn", "Signaling server connection closed; the ring keeps working without it");
+      if (ev.state === "connected") log("ok", `Connected to the signaling server ${ev.url ?? ""}`);
+      else log("warn", `Signaling server ${ev.url ?? ""} connection closed; the ring keeps working without it (reconnecting)`);
       break;
     case "lost_ring":
       lostRing = true;
@@ -455,10 +455,8 @@ function renderFacts(st) {
   $("node-id").textContent = st.id;
   $("node-short").textContent = `(short: ${short(st.id)})`;
   $("node-status").textContent = st.status;
-  const server = { connected: "connected", connecting: "connecting…", closed: "closed — the ring keeps working without it" };
   const srv = $("node-server");
-  const inUse = typeof st.signalingUrl === "string" ? ` (${st.signalingUrl})` : "";
-  srv.textContent = `${server[st.server] ?? st.server}${inUse}`;
+  srv.textContent = serverFacts(st);
   srv.dataset.kind = st.server;
   const ice = iceLabel(st.ice);
   const iceEl = $("node-ice");
@@ -759,7 +757,7 @@ function isQuota(e) {
 
 /** The words shown for a failure: the API's own message, or plain words for a full disk. @param {unknown} e */
 function failureText(e) {
-  return isQuota(e) ? "This browser's storage is full." : reason(e);
+  return isQuota(e) ? "This browser's storage is full." : codeText(e) ?? reason(e);
 }
 
 /**

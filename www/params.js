@@ -1,8 +1,8 @@
 // The page's URL parameters as `ChordPeer.join` options. Pure: no DOM, no peer
 // (tests/page/params.test.mjs).
 //
-//   signal=URL[,URL…]  WebSocket URL of the signaling server, or several tried in order until
-//                      one answers (default: ws://<this host>/ws, or wss:// when the page is on https)
+//   signal=URL[,URL…]  WebSocket URL of the signaling server, or several: the tab keeps a
+//                      connection to each (default: ws://<this host>/ws, or wss:// when the page is on https)
 //   ring=NAME          ring to join (default "default")
 //   loopback=1         keep only loopback ICE candidates (JoinOptions.loopbackOnly)
 //   relay=1            every link through a TURN server (JoinOptions.iceTransportPolicy "relay")

@@ -20,3 +20,35 @@ export function statusLine(st, page) {
   if (restarting === 0) return { kind: "ok", text };
   return { kind: "ok", text: `${text} Reconnecting ${restarting} link${restarting === 1 ? "" : "s"} whose network path failed…` };
 }
+
+const SERVER_WORDS = { connected: "connected", connecting: "connecting…", closed: "closed" };
+
+/**
+ * The signaling servers, for the facts list: one server as before ("connected (url)"), several
+ * each with its state; reconnects are counted.
+ * @param {PeerState} st
+ * @returns {string}
+ */
+export function serversText(st) {
+  const again = (/** @type {number} */ n) => (n > 0 ? `, ${n} reconnect${n === 1 ? "" : "s"}` : "");
+  const list = Array.isArray(st.servers) ? st.servers : [];
+  if (list.length <= 1) {
+    const words = st.server === "closed" ? "closed — the ring keeps working without it" : SERVER_WORDS[st.server] ?? st.server;
+    const url = typeof st.signalingUrl === "string" ? st.signalingUrl : list[0]?.url;
+    const extra = [url, list[0] && again(list[0].reconnects).slice(2)].filter(Boolean).join(", ");
+    return extra ? `${words} (${extra})` : words;
+  }
+  const up = list.filter((s) => s.state === "connected").length;
+  const each = list.map((s) => `${s.url} ${SERVER_WORDS[s.state] ?? s.state}${again(s.reconnects)}`);
+  return `${up} of ${list.length} connected: ${each.join("; ")}`;
+}
+
+/**
+ * Words for a rejected put or get whose `code` says more than its message, else null.
+ * @param {unknown} e
+ * @returns {string | null}
+ */
+export function codeText(e) {
+  const code = e && typeof e === "object" && "code" in e ? e.code : undefined;
+  return code === "not_sure" ? "The ring is still settling; try again in a moment (it could not yet confirm whether it holds this file)." : null;
+}

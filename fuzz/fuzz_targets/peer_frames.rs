@@ -15,7 +15,7 @@
 
 use arbitrary::Arbitrary;
 use chord::link::LinkId;
-use chord::peer::BlobCommand;
+use chord::peer::{BlobCommand, ServerId, ServerInput};
 use chord::signal::{ServerMsg, SignalPayload};
 use chord::transfer::XferMsg;
 use chord::{Id, Message, Millis, Peer, PeerConfig, PeerOutput, RtcCommand};
@@ -181,7 +181,7 @@ impl Harness {
                 self.intro += 1;
                 let from = self.ctx.id(from, me);
                 let msg = ServerMsg::Signal { intro: self.intro, from, payload: SignalPayload::Offer { sdp: "v=0".into() } };
-                self.peer.server_message(now, msg);
+                self.peer.server_input(now, ServerId(0), ServerInput::Message(msg));
             }
             Action::Ice { link: i, what } => {
                 use chord::ice::{Candidate, CandidateKind, PathInfo};
@@ -286,14 +286,14 @@ impl Harness {
                 };
                 // The driver validates what the server sends before the peer sees it.
                 if msg.validate().is_ok() {
-                    self.peer.server_message(now, msg);
+                    self.peer.server_input(now, ServerId(0), ServerInput::Message(msg));
                 }
             }
             Action::ServerOpened => {
-                self.peer.server_connecting();
-                self.peer.server_opened(now);
+                self.peer.server_input(now, ServerId(0), ServerInput::Connecting);
+                self.peer.server_input(now, ServerId(0), ServerInput::Opened);
             }
-            Action::ServerClosed => self.peer.server_closed(now),
+            Action::ServerClosed => self.peer.server_input(now, ServerId(0), ServerInput::Closed),
             Action::BlobRead { pick: p, bytes } => {
                 if self.reads.is_empty() {
                     return;
@@ -354,14 +354,14 @@ fuzz_target!(|input: Input| {
     let ctx = Ctx::new(ids, 4);
     let now = Millis(1_000);
     let mut peer = Peer::new(me, PeerConfig::default(), 7);
-    peer.server_connecting();
-    peer.server_opened(now);
+    peer.server_input(now, ServerId(0), ServerInput::Connecting);
+    peer.server_input(now, ServerId(0), ServerInput::Opened);
     let welcome = if input.first {
         ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }
     } else {
         ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(ctx.ring[0]), ice_servers: vec![] }
     };
-    peer.server_message(now, welcome);
+    peer.server_input(now, ServerId(0), ServerInput::Message(welcome));
     let mut h = Harness {
         ctx,
         peer,

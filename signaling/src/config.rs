@@ -16,6 +16,9 @@ pub const DEFAULT_MESSAGE_RATE: NonZeroU32 = NonZeroU32::new(50).unwrap(); // Ev
 /// Default of [`Config::message_burst`], frames.
 pub const DEFAULT_MESSAGE_BURST: NonZeroU32 = NonZeroU32::new(500).unwrap(); // Evaluated at compile time.
 
+/// Default of [`Config::grace`], in seconds.
+pub const DEFAULT_GRACE_SECS: u64 = 10;
+
 /// Default lifetime of minted TURN REST credentials, in seconds: one day, the
 /// customary value of the TURN REST API draft coturn implements. The server
 /// sends fresh credentials at half their lifetime, so a connected tab never
@@ -40,6 +43,12 @@ pub struct Config {
     pub intro_lifetime: Duration,
     /// Most introductions tried for one newcomer before it gets `intro_failed`.
     pub intro_tries: u32,
+    /// How long after the server starts a newcomer to a ring the server knows
+    /// no member of is held (no answer yet), in case that ring's members are
+    /// about to reconnect (the server was restarted under them). A member
+    /// announcing itself releases the ring's held newcomers to it; at the end
+    /// the first one held founds the ring. Zero: newcomers found at once.
+    pub grace: Duration,
     /// A connection that has not said hello within this time is closed.
     pub hello_timeout: Duration,
     /// A connection from which nothing (not even a pong) arrived within this
@@ -90,6 +99,7 @@ impl Default for Config {
             intro_timeout: Duration::from_secs(5),
             intro_lifetime: Duration::from_secs(60),
             intro_tries: 3,
+            grace: Duration::from_secs(DEFAULT_GRACE_SECS),
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,

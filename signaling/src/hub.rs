@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::error::CloseReason;
 use crate::intro::ConnId;
 use crate::limits::Gauges;
-use crate::rings::{IntroPolicy, Output, Rings};
+use crate::rings::{Grace, IntroPolicy, Output, Rings};
 use crate::stats::Stats;
 use chord::signal::{ClientMsg, ServerMsg};
 use std::collections::HashMap;
@@ -82,12 +82,14 @@ struct Hub {
 }
 
 /// Starts the hub task; the returned sender is its inbox. The task ends when
-/// every sender is dropped. `gauges` are the HTTP side's live counts.
+/// every sender is dropped. `gauges` are the HTTP side's live counts. The
+/// grace period ([`Config::grace`]) starts now.
 pub fn spawn(config: &Config, gauges: Arc<Gauges>) -> mpsc::Sender<Event> {
     let policy =
         IntroPolicy { timeout: config.intro_timeout, lifetime: config.intro_lifetime, tries: config.intro_tries };
+    let grace = Grace { started: Instant::now(), length: config.grace };
     let hub = Hub {
-        rings: Rings::new(policy, config.max_per_ring, config.seed),
+        rings: Rings::new(policy, config.max_per_ring, config.seed, grace),
         outboxes: HashMap::new(),
         gauges,
         relayed: 0,
@@ -125,7 +127,7 @@ impl Hub {
             // here; they are moot, not a protocol error.
             Event::Msg { conn, .. } if !self.outboxes.contains_key(&conn) => {}
             Event::Msg { conn, msg } => match msg {
-                ClientMsg::Hello { ring, id, .. } => self.rings.hello(conn, &ring, id, now),
+                ClientMsg::Hello { ring, id, member, .. } => self.rings.hello(conn, &ring, id, member, now),
                 ClientMsg::Member => self.rings.member(conn, now),
                 ClientMsg::Signal { intro, payload } => self.rings.signal(conn, intro, payload, now),
                 ClientMsg::Bye => self.forget(conn, now),
@@ -138,7 +140,7 @@ impl Hub {
             }
             Event::Stats { reply } => {
                 // The asker may have given up; nothing to do then.
-                let _ = reply.send(self.stats());
+                let _ = reply.send(self.stats(now));
             }
         }
     }
@@ -184,7 +186,7 @@ impl Hub {
         }
     }
 
-    fn stats(&self) -> Stats {
+    fn stats(&self, now: Instant) -> Stats {
         let c = self.rings.counters();
         Stats {
             connections: self.gauges.websockets.load(Ordering::Relaxed) as u64,
@@ -201,6 +203,13 @@ impl Hub {
             // Counted by the connection tasks; `/stats` adds them (app.rs).
             turn_credentials_issued: 0,
             ice_refreshes_sent: 0,
+            member_hellos: c.member_hellos,
+            meetings: c.meetings,
+            meetings_answered: c.meetings_answered,
+            meetings_unanswered: c.meetings_unanswered,
+            held_newcomers: c.held_newcomers,
+            held: self.rings.held_count() as u64,
+            grace_left_ms: u64::try_from(self.rings.grace_left(now).as_millis()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -225,7 +234,7 @@ mod tests {
         let (outbox, inbox) = mpsc::channel(1);
         drop(inbox);
         let conn = 1;
-        let hello = ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r".into(), id: Id::from_u64(1) };
+        let hello = ClientMsg::Hello { version: SIGNAL_VERSION, ring: "r".into(), id: Id::from_u64(1), member: false };
         hub.send(Event::Open { conn, outbox }).await.unwrap();
         hub.send(Event::Msg { conn, msg: hello }).await.unwrap();
         hub.send(Event::Msg { conn, msg: ClientMsg::Member }).await.unwrap();

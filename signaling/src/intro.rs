@@ -1,4 +1,5 @@
-//! One introduction: a newcomer, the member it was paired with, and its deadlines.
+//! One introduction: a newcomer (or a member announcing itself), the member it
+//! was paired with, and its deadlines.
 
 use crate::config::deadline;
 use chord::signal::MAX_SIGNALS_PER_INTRO;
@@ -7,10 +8,20 @@ use std::time::{Duration, Instant};
 /// A connection number, allocated by the server for each WebSocket.
 pub type ConnId = u64;
 
+/// What an introduction is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A newcomer joins the ring through the introducer.
+    Join,
+    /// A member that announced itself (a reconnect) meets another member, so
+    /// that two rings of the same name formed apart get a link between them.
+    Meeting,
+}
+
 /// Which side of an introduction a connection is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Party {
-    /// The peer that wants to join; it sends the offer.
+    /// The peer that sends the offer: the newcomer, or the announcer of a meeting.
     Newcomer,
     /// The member that was asked to answer.
     Introducer,
@@ -25,10 +36,12 @@ pub enum Party {
 /// introduction, so the server never relays for long about any one peer.
 #[derive(Clone, Debug)]
 pub struct Intro {
-    /// The joining peer.
+    /// The offering peer: the newcomer, or the announcer of a meeting.
     pub newcomer: ConnId,
     /// The member answering it.
     pub introducer: ConnId,
+    /// A join or a meeting.
+    pub purpose: Purpose,
     silence: Option<Instant>,
     expires: Instant,
     newcomer_spoke: bool,
@@ -38,10 +51,18 @@ pub struct Intro {
 
 impl Intro {
     /// An introduction starting at `now`.
-    pub fn new(newcomer: ConnId, introducer: ConnId, now: Instant, timeout: Duration, lifetime: Duration) -> Intro {
+    pub fn new(
+        newcomer: ConnId,
+        introducer: ConnId,
+        purpose: Purpose,
+        now: Instant,
+        timeout: Duration,
+        lifetime: Duration,
+    ) -> Intro {
         Intro {
             newcomer,
             introducer,
+            purpose,
             silence: Some(deadline(now, timeout)),
             expires: deadline(now, lifetime),
             newcomer_spoke: false,
@@ -59,6 +80,11 @@ impl Intro {
     /// (as opposed to the introduction's expiry).
     pub fn introducer_silent(&self, now: Instant) -> bool {
         self.silence.is_some_and(|s| s <= now && s < self.expires)
+    }
+
+    /// Whether the introducer has sent anything (its answer, as a rule).
+    pub fn introducer_answered(&self) -> bool {
+        self.sent_by_introducer > 0
     }
 
     /// The side `conn` is on, if it is a party.
@@ -115,7 +141,7 @@ mod tests {
     #[test]
     fn silence_runs_from_the_newcomers_first_signal_until_the_introducer_speaks() {
         let t0 = Instant::now();
-        let mut intro = Intro::new(1, 2, t0, T, L);
+        let mut intro = Intro::new(1, 2, Purpose::Join, t0, T, L);
         assert_eq!(intro.deadline(), t0 + T);
         let t1 = t0 + Duration::from_secs(3);
         assert!(intro.record_signal(Party::Newcomer, t1, T));
@@ -124,7 +150,9 @@ mod tests {
         assert!(intro.record_signal(Party::Newcomer, t1 + Duration::from_secs(1), T));
         assert_eq!(intro.deadline(), t1 + T);
         assert!(intro.introducer_silent(t1 + T));
+        assert!(!intro.introducer_answered());
         assert!(intro.record_signal(Party::Introducer, t1 + Duration::from_secs(2), T));
+        assert!(intro.introducer_answered());
         assert_eq!(intro.deadline(), t0 + L);
         assert!(!intro.introducer_silent(t0 + L));
     }
@@ -132,7 +160,7 @@ mod tests {
     #[test]
     fn parties_and_the_signal_cap() {
         let t0 = Instant::now();
-        let mut intro = Intro::new(1, 2, t0, T, L);
+        let mut intro = Intro::new(1, 2, Purpose::Meeting, t0, T, L);
         assert_eq!(intro.party(1), Some(Party::Newcomer));
         assert_eq!(intro.party(2), Some(Party::Introducer));
         assert_eq!(intro.party(3), None);

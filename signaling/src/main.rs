@@ -2,7 +2,7 @@
 
 use chord::ice::{IceUrl, IceUrlError};
 use chord_signaling::config::{
-    DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PER_RING, DEFAULT_MESSAGE_BURST,
+    DEFAULT_GRACE_SECS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PER_RING, DEFAULT_MESSAGE_BURST,
     DEFAULT_MESSAGE_RATE, DEFAULT_TURN_TTL_SECS,
 };
 use chord_signaling::ice::{read_secret_file, IceConfigError, IceServers, TurnAuth, UnixClock, MIN_TURN_TTL};
@@ -19,6 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MAX_MS: u64 = 24 * 3600 * 1000;
 /// Longest TURN credential lifetime a flag accepts: 30 days, in seconds.
 const MAX_TURN_TTL_SECS: u64 = 30 * 24 * 3600;
+/// Longest grace period a flag accepts: one hour, in seconds.
+const MAX_GRACE_SECS: u64 = 3600;
 
 /// Bootstrap signaling server for the browser Chord ring.
 ///
@@ -26,6 +28,15 @@ const MAX_TURN_TTL_SECS: u64 = 30 * 24 * 3600;
 /// and counters at `/stats`. A newcomer is told it is the first member of its
 /// ring, or is introduced to one live member; the server relays the WebRTC
 /// offer/answer/ICE of that one introduction and nothing else.
+///
+/// A member that reconnects says so in its hello; if its ring has other
+/// members, the server introduces it to one of them as well (a meeting), so
+/// that rings of the same name formed apart can find each other. For --grace
+/// seconds after it starts, the server does not let a newcomer found a ring it
+/// knows no member of: it holds the newcomer unanswered until a member of that
+/// ring reconnects (the newcomer is then introduced to it) or the grace period
+/// ends (the first newcomer held then founds the ring, and the others are
+/// introduced to it). A restart thus does not split the rings it serves.
 ///
 /// Every welcome carries the STUN/TURN servers given with --ice-server. TURN
 /// needs credentials: with --turn-secret-file (coturn use-auth-secret) the
@@ -51,6 +62,12 @@ struct Args {
     /// Introductions tried for one newcomer before it is told the attempt failed.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     intro_tries: u32,
+    /// Seconds after startup during which a newcomer to a ring the server knows no member of is held, unanswered,
+    /// until a member of that ring reconnects (then it is introduced to it) or the period ends (then the first one
+    /// held founds the ring and the others are introduced to it); 0 disables it: a ring's first newcomer founds it.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_GRACE_SECS,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_GRACE_SECS))]
+    grace: u64,
     /// Milliseconds a new connection has to send its hello.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS))]
     hello_timeout_ms: u64,
@@ -131,6 +148,7 @@ impl Args {
             intro_timeout: Duration::from_millis(self.intro_timeout_ms),
             intro_lifetime: Duration::from_millis(self.intro_lifetime_ms),
             intro_tries: self.intro_tries,
+            grace: Duration::from_secs(self.grace),
             hello_timeout: Duration::from_millis(self.hello_timeout_ms),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections,

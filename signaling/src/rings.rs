@@ -20,9 +20,33 @@
 //!   `welcome{first:true}` if nobody else is left in the ring.
 //! * An introduction ends when the newcomer reports `member`. From then on the
 //!   server relays nothing for it; late signals are dropped and counted.
+//! * A peer whose hello says `member: true` (a member reconnecting: the server
+//!   restarted, or its socket dropped) is a member at once. If the ring has
+//!   other introducers, it gets a *meeting* with a random one: an introduction
+//!   in which it offers, exactly like a newcomer, so that two rings of the same
+//!   name formed apart get a link between them. Otherwise it gets
+//!   `welcome{first:false}` without an introduction. A meeting relays signals
+//!   like an introduction, but never moves on to another introducer and never
+//!   makes anyone founder. Its announcer's `member` does not end it; it ends
+//!   when it expires (nobody is told once the introducer has answered: the
+//!   server cannot see whether the link formed, so this is no failure), when
+//!   the introducer stays silent (the announcer gets `intro_failed`), or when a
+//!   party leaves (the other gets `intro_failed`). Meetings have their own
+//!   counters.
+//! * During the *grace* period after the server starts, a newcomer whose hello
+//!   reaches a ring with no introducer is *held*: no answer yet, since the
+//!   server may have restarted under a ring whose members have not reconnected
+//!   yet. When a member announces itself (`hello{member:true}`, or `member`
+//!   from a held peer, which is how a reconnecting tab that predates the
+//!   `member` field speaks), every held newcomer of its ring is introduced, to
+//!   it or another introducer. When the grace period ends, the ring's first
+//!   held newcomer founds it and the others are introduced to it. Holding
+//!   applies to hellos only: a newcomer whose introductions all fail is
+//!   answered as outside the grace period.
 
 use crate::error::CloseReason;
-use crate::intro::{ConnId, Intro};
+use crate::config::deadline;
+use crate::intro::{ConnId, Intro, Party, Purpose};
 use crate::stats::RingCounters;
 use chord::rng::SeededRng;
 use chord::signal::{IntroId, ServerMsg, SignalPayload};
@@ -51,9 +75,22 @@ pub struct IntroPolicy {
     pub tries: u32,
 }
 
+/// The grace period after the server starts (see [`crate::Config::grace`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Grace {
+    /// When the server started.
+    pub started: Instant,
+    /// How long after `started` a newcomer to a ring without introducers is
+    /// held; zero: never.
+    pub length: Duration,
+}
+
 /// Where a connected peer stands.
 #[derive(Clone, Debug)]
 enum Role {
+    /// Said hello during the grace period to a ring with no introducer; waits,
+    /// unanswered, for a member to announce itself or the grace period to end.
+    Held,
     /// Being introduced: the current introduction and the introducers tried so far.
     Joining { intro: Option<IntroId>, tried: Vec<ConnId> },
     /// Told it is first; it created the ring and may introduce others.
@@ -72,6 +109,8 @@ struct Peer {
     role: Role,
     /// Introductions in which this peer is the introducer.
     introducing: BTreeSet<IntroId>,
+    /// The meeting this peer announced itself with, while it is open.
+    meeting: Option<IntroId>,
 }
 
 /// One named ring.
@@ -83,6 +122,8 @@ struct Ring {
     members: BTreeSet<ConnId>,
     /// The peer told it is first, until it reports `member` or leaves.
     founder: Option<ConnId>,
+    /// Held newcomers, oldest first (bounded by the ring's size limit).
+    held: Vec<ConnId>,
 }
 
 impl Ring {
@@ -105,14 +146,18 @@ pub struct Rings {
     intros: HashMap<IntroId, Intro>,
     /// Each open introduction's next deadline; the first entry is the next wake-up.
     timers: BTreeSet<(Instant, IntroId)>,
+    /// When the grace period ends; `None` if there is none.
+    grace_end: Option<Instant>,
+    /// Newcomers held now, over all rings.
+    held: usize,
     out: VecDeque<Output>,
     counters: RingCounters,
 }
 
 impl Rings {
     /// Empty state with at most `max_per_ring` peers per ring; `seed` fixes
-    /// the choice of introducers.
-    pub fn new(policy: IntroPolicy, max_per_ring: usize, seed: u64) -> Rings {
+    /// the choice of introducers; `grace` is the server's start and grace period.
+    pub fn new(policy: IntroPolicy, max_per_ring: usize, seed: u64, grace: Grace) -> Rings {
         Rings {
             policy,
             max_per_ring,
@@ -122,13 +167,18 @@ impl Rings {
             rings: HashMap::new(),
             intros: HashMap::new(),
             timers: BTreeSet::new(),
+            grace_end: (!grace.length.is_zero()).then(|| deadline(grace.started, grace.length)),
+            held: 0,
             out: VecDeque::new(),
             counters: RingCounters::default(),
         }
     }
 
-    /// A connection said hello (already validated: version and ring name).
-    pub fn hello(&mut self, conn: ConnId, ring: &str, id: Id, now: Instant) {
+    /// A connection said hello (already validated: version and ring name);
+    /// `member` is the hello's flag: the peer is already in the ring.
+    pub fn hello(&mut self, conn: ConnId, ring: &str, id: Id, member: bool, now: Instant) {
+        // Newcomers held until now were there first.
+        self.end_grace_if_over(now);
         if self.peers.contains_key(&conn) {
             return self.close(conn, CloseReason::HelloTwice, now);
         }
@@ -141,10 +191,26 @@ impl Rings {
                 return self.close(conn, reason, now);
             }
         }
-        self.rings.entry(ring.to_owned()).or_default().ids.insert(id, conn);
-        let role = Role::Joining { intro: None, tried: Vec::new() };
-        self.peers.insert(conn, Peer { ring: ring.to_owned(), id, role, introducing: BTreeSet::new() });
-        self.introduce(conn, None, now);
+        let in_grace = self.in_grace(now);
+        let r = self.rings.entry(ring.to_owned()).or_default();
+        r.ids.insert(id, conn);
+        let hold = !member && in_grace && r.introducers().next().is_none();
+        let role = if hold {
+            r.held.push(conn);
+            self.held += 1;
+            self.counters.held_newcomers += 1;
+            Role::Held
+        } else {
+            Role::Joining { intro: None, tried: Vec::new() }
+        };
+        let peer = Peer { ring: ring.to_owned(), id, role, introducing: BTreeSet::new(), meeting: None };
+        self.peers.insert(conn, peer);
+        if member {
+            self.counters.member_hellos += 1;
+            self.announce(conn, now);
+        } else if !hold {
+            self.introduce(conn, None, now);
+        }
     }
 
     /// A connection reported that it is part of its ring.
@@ -155,7 +221,13 @@ impl Rings {
         let previous = std::mem::replace(&mut peer.role, Role::Member);
         let ring = peer.ring.clone();
         match previous {
+            // Its meeting, if any, goes on.
             Role::Member => return,
+            Role::Held => {
+                // A reconnecting member that did not say so in its hello.
+                self.unhold(conn, &ring);
+                return self.announce(conn, now);
+            }
             Role::Joining { intro: Some(intro), .. } => {
                 self.end_intro(intro);
                 self.counters.introductions_completed += 1;
@@ -168,6 +240,9 @@ impl Rings {
             }
             r.members.insert(conn);
         }
+        // A peer whose introductions had failed may have been the ring's only
+        // peer when newcomers were held; they now have an introducer.
+        self.release_held(&ring, now);
     }
 
     /// A connection sent a signal for an introduction.
@@ -184,9 +259,12 @@ impl Rings {
         let Some(party) = intro.party(conn) else {
             return self.close(conn, CloseReason::NotAParty(intro_id), now);
         };
-        let before = intro.deadline();
+        let (before, answered) = (intro.deadline(), intro.introducer_answered());
         if !intro.record_signal(party, now, self.policy.timeout) {
             return self.close(conn, CloseReason::TooManySignals(intro_id), now);
+        }
+        if intro.purpose == Purpose::Meeting && !answered && intro.introducer_answered() {
+            self.counters.meetings_answered += 1;
         }
         let (after, to) = (intro.deadline(), intro.other(party));
         if after != before {
@@ -198,8 +276,13 @@ impl Rings {
 
     /// A connection is gone (closed, said bye, or was closed by the server).
     /// Its open introductions end: a newcomer it was introducing moves on to
-    /// another introducer; an introducer it was talking to is told.
+    /// another introducer; an introducer it was talking to is told, and so is
+    /// the other party of a meeting. A held newcomer is forgotten.
     pub fn leave(&mut self, conn: ConnId, now: Instant) {
+        if matches!(self.peers.get(&conn), Some(Peer { role: Role::Held, .. })) {
+            let ring = self.peers[&conn].ring.clone();
+            self.unhold(conn, &ring);
+        }
         let Some(peer) = self.peers.remove(&conn) else { return };
         if let Some(ring) = self.rings.get_mut(&peer.ring) {
             ring.ids.remove(&peer.id);
@@ -215,8 +298,14 @@ impl Rings {
                 self.out.push_back(Output::Send(intro.introducer, ServerMsg::IntroFailed { intro: intro_id, reason }));
             }
         }
+        if let Some(meeting) = peer.meeting {
+            self.end_meeting(meeting, Some((Party::Introducer, "the member that announced itself left")));
+        }
         for intro_id in peer.introducing {
-            self.abandon(intro_id, "the introducer left", false, now);
+            match self.intros.get(&intro_id).map(|i| i.purpose) {
+                Some(Purpose::Meeting) => self.end_meeting(intro_id, Some((Party::Newcomer, "the member met left"))),
+                _ => self.abandon(intro_id, "the introducer left", false, now),
+            }
         }
         if self.rings.get(&peer.ring).is_some_and(|r| r.ids.is_empty()) {
             self.rings.remove(&peer.ring);
@@ -225,13 +314,19 @@ impl Rings {
 
     /// Runs every deadline that has passed at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.end_grace_if_over(now);
         while let Some(&(at, intro_id)) = self.timers.first() {
             if at > now {
                 break;
             }
             self.timers.pop_first();
-            let silent = self.intros.get(&intro_id).is_some_and(|i| i.introducer_silent(now));
-            if silent {
+            let Some(intro) = self.intros.get(&intro_id) else { continue };
+            let silent = intro.introducer_silent(now);
+            if intro.purpose == Purpose::Meeting {
+                // Only an unanswered meeting is worth telling its announcer about.
+                let tell = (!intro.introducer_answered()).then_some((Party::Newcomer, "the member did not answer"));
+                self.end_meeting(intro_id, tell);
+            } else if silent {
                 // The introducer is told nothing: it may be gone without the
                 // socket having noticed yet, and it has nothing to undo.
                 self.abandon(intro_id, "the introducer did not answer", false, now);
@@ -248,7 +343,19 @@ impl Rings {
 
     /// When [`Rings::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
+        let grace = self.grace_end.filter(|_| self.held > 0);
+        self.timers.first().map(|&(at, _)| at).into_iter().chain(grace).min()
+    }
+
+    /// Newcomers held now, over all rings.
+    pub fn held_count(&self) -> usize {
+        self.held
+    }
+
+    /// How much of the grace period is left at `now` (zero once over, or if
+    /// there is none).
+    pub fn grace_left(&self, now: Instant) -> Duration {
+        self.grace_end.map_or(Duration::ZERO, |end| end.saturating_duration_since(now))
     }
 
     /// Number of rings with at least one connected peer.
@@ -282,7 +389,7 @@ impl Rings {
         let can_try = (tried.len() as u64) < u64::from(self.policy.tries);
         if can_try && !candidates.is_empty() {
             let introducer = candidates[self.rng.below(candidates.len() as u64) as usize];
-            return self.open_intro(newcomer, introducer, now);
+            return self.open_intro(newcomer, introducer, Purpose::Join, now);
         }
         let alone = ring.introducers().all(|c| c == newcomer);
         let ring_name = peer.ring.clone();
@@ -306,8 +413,73 @@ impl Rings {
         }
     }
 
-    /// Starts an introduction between a joining newcomer and an introducer.
-    fn open_intro(&mut self, newcomer: ConnId, introducer: ConnId, now: Instant) {
+    /// Makes `conn` a member and answers its hello: a meeting with a random
+    /// other introducer if the ring has one, else a welcome without
+    /// introduction. Then every newcomer held in its ring is introduced.
+    fn announce(&mut self, conn: ConnId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&conn) else { return };
+        peer.role = Role::Member;
+        let name = peer.ring.clone();
+        let Some(ring) = self.rings.get_mut(&name) else { return };
+        let others: Vec<ConnId> = ring.introducers().filter(|&c| c != conn).collect();
+        ring.members.insert(conn);
+        if others.is_empty() {
+            // The connection task fills in the ICE servers, minted for its peer (ws.rs).
+            let welcome = ServerMsg::Welcome { first: false, intro: None, introducer: None, ice_servers: vec![] };
+            self.out.push_back(Output::Send(conn, welcome));
+        } else {
+            let other = others[self.rng.below(others.len() as u64) as usize];
+            self.open_intro(conn, other, Purpose::Meeting, now);
+        }
+        self.release_held(&name, now);
+    }
+
+    /// Whether `now` is within the grace period.
+    fn in_grace(&self, now: Instant) -> bool {
+        self.grace_end.is_some_and(|end| now < end)
+    }
+
+    /// Once the grace period is over, answers every held newcomer, ring by
+    /// ring in name order (so that a seed fixes every choice).
+    fn end_grace_if_over(&mut self, now: Instant) {
+        if self.held == 0 || self.in_grace(now) {
+            return;
+        }
+        let mut names: Vec<String> =
+            self.rings.iter().filter(|(_, r)| !r.held.is_empty()).map(|(name, _)| name.clone()).collect();
+        names.sort_unstable();
+        for name in names {
+            self.release_held(&name, now);
+        }
+    }
+
+    /// Answers the held newcomers of ring `name`, oldest first, as if each had
+    /// just said hello: the first founds the ring if it has no introducer, and
+    /// the others are introduced.
+    fn release_held(&mut self, name: &str, now: Instant) {
+        let Some(ring) = self.rings.get_mut(name) else { return };
+        let held = std::mem::take(&mut ring.held);
+        self.held -= held.len();
+        for conn in held {
+            if let Some(p) = self.peers.get_mut(&conn) {
+                p.role = Role::Joining { intro: None, tried: Vec::new() };
+            }
+            self.introduce(conn, None, now);
+        }
+    }
+
+    /// Forgets that `conn` is held in ring `name` (its role is left to the caller).
+    fn unhold(&mut self, conn: ConnId, name: &str) {
+        if let Some(ring) = self.rings.get_mut(name) {
+            let before = ring.held.len();
+            ring.held.retain(|&c| c != conn);
+            self.held -= before - ring.held.len();
+        }
+    }
+
+    /// Starts an introduction between an offering peer (a joining newcomer, or
+    /// the announcer of a meeting) and an introducer.
+    fn open_intro(&mut self, newcomer: ConnId, introducer: ConnId, purpose: Purpose, now: Instant) {
         let (Some(newcomer_id), Some(introducer_id)) =
             (self.peers.get(&newcomer).map(|p| p.id), self.peers.get(&introducer).map(|p| p.id))
         else {
@@ -315,17 +487,24 @@ impl Rings {
         };
         let intro_id = self.next_intro;
         self.next_intro += 1;
-        let intro = Intro::new(newcomer, introducer, now, self.policy.timeout, self.policy.lifetime);
+        let intro = Intro::new(newcomer, introducer, purpose, now, self.policy.timeout, self.policy.lifetime);
         self.timers.insert((intro.deadline(), intro_id));
         self.intros.insert(intro_id, intro);
-        if let Some(Peer { role: Role::Joining { intro: current, tried }, .. }) = self.peers.get_mut(&newcomer) {
-            *current = Some(intro_id);
-            tried.push(introducer);
+        match (purpose, self.peers.get_mut(&newcomer)) {
+            (Purpose::Join, Some(Peer { role: Role::Joining { intro: current, tried }, .. })) => {
+                *current = Some(intro_id);
+                tried.push(introducer);
+                self.counters.introductions += 1;
+            }
+            (Purpose::Meeting, Some(p)) => {
+                p.meeting = Some(intro_id);
+                self.counters.meetings += 1;
+            }
+            _ => {}
         }
         if let Some(p) = self.peers.get_mut(&introducer) {
             p.introducing.insert(intro_id);
         }
-        self.counters.introductions += 1;
         self.out.push_back(Output::Send(introducer, ServerMsg::Introduce { intro: intro_id, newcomer: newcomer_id }));
         let (intro, introducer) = (Some(intro_id), Some(introducer_id));
         // The connection task fills in the ICE servers, minted for its peer (ws.rs).
@@ -340,12 +519,36 @@ impl Rings {
         if let Some(p) = self.peers.get_mut(&intro.introducer) {
             p.introducing.remove(&intro_id);
         }
-        if let Some(Peer { role: Role::Joining { intro: current, .. }, .. }) = self.peers.get_mut(&intro.newcomer) {
-            if *current == Some(intro_id) {
-                *current = None;
+        if let Some(p) = self.peers.get_mut(&intro.newcomer) {
+            if let Role::Joining { intro: current, .. } = &mut p.role {
+                if *current == Some(intro_id) {
+                    *current = None;
+                }
+            }
+            if p.meeting == Some(intro_id) {
+                p.meeting = None;
             }
         }
         Some(intro)
+    }
+
+    /// Ends a meeting, telling the party `tell` names (if still connected)
+    /// why, and counts it if the introducer never answered.
+    fn end_meeting(&mut self, intro_id: IntroId, tell: Option<(Party, &str)>) {
+        let Some(intro) = self.end_intro(intro_id) else { return };
+        if !intro.introducer_answered() {
+            self.counters.meetings_unanswered += 1;
+        }
+        if let Some((party, reason)) = tell {
+            let to = match party {
+                Party::Newcomer => intro.newcomer,
+                Party::Introducer => intro.introducer,
+            };
+            if self.peers.contains_key(&to) {
+                let msg = ServerMsg::IntroFailed { intro: intro_id, reason: reason.to_owned() };
+                self.out.push_back(Output::Send(to, msg));
+            }
+        }
     }
 
     /// Ends an introduction that failed and moves its newcomer on.

@@ -63,7 +63,11 @@ async fn malformed_frames_are_refused_with_a_reason() {
             1008,
         ),
         (vec![Message::binary(vec![0xff, 0x00, 0x13, 0x37])], "binary", 1003),
-        (vec![json(&ClientMsg::Hello { version: SIGNAL_VERSION + 1, ring: "r".into(), id: id(1) })], "version", 1008),
+        (
+            vec![json(&ClientMsg::Hello { version: SIGNAL_VERSION + 1, ring: "r".into(), id: id(1), member: false })],
+            "version",
+            1008,
+        ),
         (vec![json(&hello("bad name!", 1))], "ring name", 1008),
         (vec![json(&hello(&"r".repeat(65), 1))], "ring name", 1008),
         (vec![json(&ClientMsg::Member)], "hello", 1008),

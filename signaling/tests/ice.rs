@@ -309,6 +309,7 @@ async fn the_secret_never_leaves_the_server() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chord-signaling"))
         .args(["--addr", "127.0.0.1:0", "--www", "does-not-exist", "--ice-server", STUN, "--ice-server", TURN_UDP])
         .args(["--ice-server", TURNS_TCP, "--turn-ttl", "2", "--turn-secret-file", secret.to_str().expect("UTF-8")])
+        .args(["--grace", "0"]) // the founder is answered at once
         .env("RUST_LOG", "trace")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -4,14 +4,17 @@
 //! * [`manager`] — [`Links`], the link manager state machine.
 //! * [`frame`] — the envelope that carries offers and answers through the ring.
 //! * [`sdp`] — keeping only loopback ICE candidates.
+//! * [`intro`] — [`ServerId`] and [`ServerIntro`]: introductions of several servers.
 //!
 //! Only a newcomer's first link is negotiated through the bootstrap server.
 //! Every later one travels as an [`Envelope`] over links that are already
 //! open, so the ring grows its own links while the server is down.
 
 pub mod frame;
+pub mod intro;
 pub mod manager;
 pub mod sdp;
 
 pub use frame::{Envelope, EnvelopeBody, FrameError};
+pub use intro::{ServerId, ServerIntro};
 pub use manager::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via};

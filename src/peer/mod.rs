@@ -12,20 +12,35 @@
 //! creates the ring) or names an introducer; the peer links to it through
 //! the server and joins through it. Once joined it reports `member` and the
 //! server relays nothing more about it.
+//!
+//! Several servers ([`servers`]): the peer keeps a connection to each. While
+//! idle it joins through the first introduction any of them makes, and founds
+//! the ring on a `welcome{first:true}` only once every other server answered
+//! or failed, so a newcomer never founds a second ring while another server
+//! could still introduce it. A welcome with an introduction that arrives while
+//! the peer is joining or joined is a *meeting*: the peer links to the
+//! introducer through that server and then asks the node to unify with it
+//! ([`Node::unify_with`]), which merges two rings of the same name that formed
+//! apart (a restarted server, a partition).
 
 mod files;
+mod servers;
 mod snapshot;
 
 pub use files::{BlobCommand, Phase};
+pub use servers::{ServerInput, ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};
 pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView};
 
 use crate::config::Config;
 use crate::ice::{Candidate, IceConfig, IcePolicy, IceServer, PathInfo};
 use crate::id::Id;
-use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, Via};
+pub use crate::link::ServerId;
+use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, ServerIntro, Via};
 pub use crate::link::RtcCommand;
 use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
+use crate::rng::SeededRng;
+use servers::{Answer, Slot};
 use crate::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
 use crate::time::Millis;
 use crate::transfer::{is_transfer_frame, PullConfig, Pulls, XferMsg};
@@ -46,6 +61,9 @@ pub struct PeerConfig {
     pub ice_servers: Option<Vec<IceServer>>,
     /// Which candidates ICE may use (`Relay`: every link through TURN).
     pub ice_policy: IcePolicy,
+    /// The signaling servers, by [`ServerId`] (their URLs, shown by
+    /// `state()`); at most [`MAX_SERVERS`], at least one.
+    pub servers: Vec<String>,
 }
 
 impl Default for PeerConfig {
@@ -56,6 +74,7 @@ impl Default for PeerConfig {
             ring: crate::signal::DEFAULT_RING.to_string(),
             ice_servers: None,
             ice_policy: IcePolicy::All,
+            servers: vec![String::new()],
         }
     }
 }
@@ -105,18 +124,6 @@ pub fn browser_node_config() -> Config {
         fix_fingers_ms: 250,
         ..Config::default()
     }
-}
-
-/// The connection to the signaling server, as the peer knows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerState {
-    /// Not connected (never, or it closed). The ring works without it.
-    Closed,
-    /// The socket is opening.
-    Connecting,
-    /// Connected.
-    Connected,
 }
 
 /// What happened, for the application.
@@ -185,16 +192,22 @@ pub enum PeerEvent {
 pub enum PeerOutput {
     /// A peer-connection command.
     Rtc(RtcCommand),
-    /// A message for the signaling server.
-    Server(ClientMsg),
+    /// A message for one signaling server.
+    Server(ServerId, ClientMsg),
     /// An event for the application.
     Event(PeerEvent),
     /// Something to do with blob bytes in the store.
     Blob(BlobCommand),
-    /// Close the signaling socket and open a new one: the peer lost the ring
-    /// and has no link left to rejoin through, so it is introduced again.
-    ReconnectServer,
+    /// Close the socket to this server (if open) and open a new one, then
+    /// report it with [`ServerInput::Connecting`]: its reconnect delay is
+    /// over, or the peer lost the ring and has no link left to rejoin
+    /// through, so it is introduced again.
+    ReconnectServer(ServerId),
 }
+
+/// Most meetings waiting for their link at once (older ones are forgotten;
+/// the server opens another on the next reconnect).
+const MAX_MEETINGS: usize = 8;
 
 /// A Chord node with its links and bootstrap. See the [module docs](self).
 #[derive(Debug)]
@@ -202,9 +215,16 @@ pub struct Peer {
     node: Node,
     links: Links,
     ring: String,
-    server: ServerState,
-    /// The member the server introduced us to, while joining through it.
-    introducer: Option<Id>,
+    /// The signaling servers, by [`ServerId`].
+    servers: Vec<Slot>,
+    /// The member a server introduced us to, while joining through it.
+    introducer: Option<(ServerId, Id)>,
+    /// Meetings whose link is being made: the introduction and the member met.
+    meetings: Vec<(ServerIntro, Id)>,
+    /// This peer was in the ring once: a server that closes is opened again.
+    joined_once: bool,
+    /// Reconnect jitter.
+    rng: SeededRng,
     /// Join attempts that failed in a row since the last join or introduction.
     join_failures: u32,
     pulls: Pulls,
@@ -226,8 +246,11 @@ impl Peer {
             node: Node::new(id, node_cfg, seed),
             links: Links::new(id, cfg.links, seed.rotate_left(17) ^ 0x6c69_6e6b),
             ring: cfg.ring,
-            server: ServerState::Closed,
+            servers: cfg.servers.into_iter().take(MAX_SERVERS).map(Slot::new).collect(),
             introducer: None,
+            meetings: Vec::new(),
+            joined_once: false,
+            rng: SeededRng::new(seed.rotate_left(29) ^ 0x7365_7276),
             pulls: Pulls::new(PullConfig::default()),
             files: files::Files::default(),
             out: VecDeque::new(),
@@ -237,6 +260,14 @@ impl Peer {
             ice_refreshes: 0,
         }
         .with_ice(cfg.ice_servers.unwrap_or_default(), cfg.ice_policy)
+        .with_a_server()
+    }
+
+    fn with_a_server(mut self) -> Peer {
+        if self.servers.is_empty() {
+            self.servers.push(Slot::new(String::new()));
+        }
+        self
     }
 
     fn with_ice(mut self, servers: Vec<IceServer>, policy: IcePolicy) -> Peer {
@@ -286,9 +317,15 @@ impl Peer {
         &self.links
     }
 
-    /// The signaling connection.
+    /// The signaling connection: connected if any server is, else
+    /// connecting if any is, else closed.
     pub fn server(&self) -> ServerState {
-        self.server
+        servers::overall(&self.servers)
+    }
+
+    /// Each signaling server's state, by [`ServerId`].
+    pub fn servers(&self) -> Vec<ServerView> {
+        self.servers.iter().map(|s| ServerView { url: s.name.clone(), state: s.state, reconnects: s.reconnects }).collect()
     }
 
     /// A snapshot for the application (`peer.state()` in JavaScript).
@@ -303,7 +340,8 @@ impl Peer {
 
     /// When [`Peer::handle_timeout`] must be called next.
     pub fn poll_timeout(&mut self) -> Option<Millis> {
-        [self.node.poll_timeout(), self.links.poll_timeout(), self.files_timeout()].into_iter().flatten().min()
+        let reconnect = self.servers.iter().filter_map(|s| s.reconnect_at).min();
+        [self.node.poll_timeout(), self.links.poll_timeout(), self.files_timeout(), reconnect].into_iter().flatten().min()
     }
 
     /// Fires every timer due at `now`.
@@ -311,56 +349,89 @@ impl Peer {
         self.node.handle_timeout(now);
         self.links.handle_timeout(now);
         self.files_handle_timeout(now);
+        self.reconnect_due(now);
         self.pump(now);
     }
 
-    /// The driver is opening the signaling socket.
-    pub fn server_connecting(&mut self) {
-        self.server = ServerState::Connecting;
-    }
-
-    /// The signaling socket opened: say hello (and `member` if already in the ring).
-    pub fn server_opened(&mut self, now: Millis) {
-        self.server = ServerState::Connected;
-        let id = self.node.id();
-        self.out.push_back(PeerOutput::Server(ClientMsg::Hello { version: SIGNAL_VERSION, ring: self.ring.clone(), id }));
-        if self.node.status() == Status::Joined {
-            self.out.push_back(PeerOutput::Server(ClientMsg::Member));
-        }
-        self.pump(now);
-    }
-
-    /// The signaling socket closed. The ring keeps working; only a peer that
-    /// has not joined yet cannot go on.
-    pub fn server_closed(&mut self, now: Millis) {
-        let was = self.server;
-        self.server = ServerState::Closed;
-        if was != ServerState::Closed && matches!(self.node.status(), Status::Idle) && !self.joining_through_link() {
-            self.fail_bootstrap("the signaling server closed the connection before this tab joined the ring");
-        }
-        self.pump(now);
-    }
-
-    /// A message from the signaling server (already validated by the driver).
-    pub fn server_message(&mut self, now: Millis, msg: ServerMsg) {
-        let idle = self.node.status() == Status::Idle;
-        match msg {
-            ServerMsg::Welcome { first: true, ice_servers, .. } if idle => {
-                self.server_ice(ice_servers);
-                self.introducer = None;
-                // Cannot fail: the node is idle.
-                let _ = self.node.create(now);
+    /// What the driver reports about the socket to `server` (ids the peer
+    /// was not configured with are ignored).
+    pub fn server_input(&mut self, now: Millis, server: ServerId, input: ServerInput) {
+        let Some(slot) = self.servers.get_mut(server.0 as usize) else { return };
+        match input {
+            ServerInput::Connecting => {
+                slot.state = ServerState::Connecting;
+                slot.reconnect_at = None;
             }
-            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via), ice_servers } if idle && via != self.id() => {
+            ServerInput::Opened => {
+                slot.state = ServerState::Connected;
+                // A member says so at once: the server registers it and may
+                // open a meeting with another member.
+                let member = self.node.status() == Status::Joined;
+                let hello = ClientMsg::Hello { version: SIGNAL_VERSION, ring: self.ring.clone(), id: self.node.id(), member };
+                self.out.push_back(PeerOutput::Server(server, hello));
+            }
+            ServerInput::Closed => self.server_closed(now, server),
+            ServerInput::Message(msg) => self.server_message(now, server, msg),
+        }
+        self.pump(now);
+    }
+
+    /// A socket closed. The ring keeps working; a member opens it again
+    /// after a backoff; a peer that has not joined counts it as failed.
+    fn server_closed(&mut self, now: Millis, server: ServerId) {
+        let i = server.0 as usize;
+        let was = self.servers[i].state;
+        self.servers[i].state = ServerState::Closed;
+        if self.in_ring() {
+            self.servers[i].schedule_reconnect(now, &mut self.rng);
+        }
+        if was == ServerState::Closed || self.node.status() != Status::Idle {
+            return;
+        }
+        self.servers[i].answer = Answer::Failed;
+        if self.introducer.is_some_and(|(s, _)| s == server) && !self.joining_through_link() {
+            self.introducer = None;
+        }
+        self.bootstrap_next(now, "the signaling server closed the connection before this tab joined the ring");
+    }
+
+    /// A message from `server` (already validated by the driver).
+    fn server_message(&mut self, now: Millis, server: ServerId, msg: ServerMsg) {
+        let i = server.0 as usize;
+        let idle = self.node.status() == Status::Idle;
+        if matches!(msg, ServerMsg::Welcome { .. }) {
+            self.servers[i].failures = 0;
+        }
+        match msg {
+            ServerMsg::Welcome { first: true, ice_servers, .. } => {
                 self.server_ice(ice_servers);
-                self.introducer = Some(via);
-                self.links.connect_via_server(now, via, intro);
+                if idle {
+                    self.servers[i].answer = Answer::First;
+                    self.bootstrap_next(now, "");
+                }
+                // A member: its hello said so; nothing to do.
+            }
+            ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(via), ice_servers } if via != self.id() => {
+                self.server_ice(ice_servers);
+                let intro = ServerIntro { server, intro };
+                if idle {
+                    self.servers[i].answer = Answer::Intro(intro, via);
+                    // The first introduction is used (or a server's later one
+                    // that replaces its own); others wait as fallbacks.
+                    if self.introducer.is_none_or(|(s, _)| s == server) {
+                        self.introducer = Some((server, via));
+                        self.links.connect_via_server(now, via, intro);
+                    }
+                } else if self.node.status() != Status::Left {
+                    self.meet(now, intro, via);
+                }
             }
             ServerMsg::Welcome { ice_servers, .. } => {
+                // No introduction: for a member, nobody to meet.
                 self.server_ice(ice_servers);
-                // Already in the ring (a reconnect): no introduction needed.
-                if self.node.status() == Status::Joined {
-                    self.out.push_back(PeerOutput::Server(ClientMsg::Member));
+                if idle {
+                    self.servers[i].answer = Answer::Failed;
+                    self.bootstrap_next(now, "the signaling server introduced this tab to nobody");
                 }
             }
             ServerMsg::IceServers { ice_servers } => {
@@ -370,15 +441,116 @@ impl Peer {
                 self.out.push_back(PeerOutput::Event(PeerEvent::IceServers { servers }));
             }
             ServerMsg::Introduce { .. } => {} // the newcomer's offer follows
-            ServerMsg::Signal { intro, from, payload } => self.links.server_signal(now, intro, from, payload),
-            ServerMsg::IntroFailed { reason, .. } if idle => {
-                self.fail_bootstrap(&format!("no member of the ring answered the introduction ({reason})"))
+            ServerMsg::Signal { intro, from, payload } => self.links.server_signal(now, ServerIntro { server, intro }, from, payload),
+            ServerMsg::IntroFailed { intro, reason } => {
+                let failed = ServerIntro { server, intro };
+                if let Some(k) = self.meetings.iter().position(|&(x, _)| x == failed) {
+                    self.meetings.remove(k);
+                }
+                if idle && matches!(self.servers[i].answer, Answer::Intro(x, _) if x == failed) {
+                    self.servers[i].answer = Answer::Failed;
+                    if self.introducer.is_some_and(|(s, _)| s == server) && !self.joining_through_link() {
+                        self.introducer = None;
+                    }
+                    self.bootstrap_next(now, &format!("no member of the ring answered the introduction ({reason})"));
+                }
             }
-            ServerMsg::IntroFailed { .. } => {}
-            ServerMsg::Error { reason } if idle => self.fail_bootstrap(&format!("the signaling server refused this tab: {reason}")),
+            ServerMsg::Error { reason } if idle => {
+                self.servers[i].answer = Answer::Failed;
+                self.bootstrap_next(now, &format!("the signaling server refused this tab: {reason}"))
+            }
             ServerMsg::Error { .. } => {}
         }
-        self.pump(now);
+    }
+
+    /// The bootstrap goes on after a server answered or failed: through
+    /// another server's introduction if the one in use is gone; founding the
+    /// ring once no server can introduce this peer any more and one said
+    /// `first`; failing once every server failed.
+    fn bootstrap_next(&mut self, now: Millis, reason: &str) {
+        if self.node.status() != Status::Idle || self.introducer.is_some() {
+            return;
+        }
+        let offered = servers::ids(&self.servers).zip(&self.servers).find_map(|(s, x)| match x.answer {
+            Answer::Intro(intro, via) => Some((s, intro, via)),
+            _ => None,
+        });
+        if let Some((s, intro, via)) = offered {
+            self.introducer = Some((s, via));
+            self.links.connect_via_server(now, via, intro);
+        } else if self.servers.iter().any(|x| x.answer == Answer::Waiting) {
+            // Another server may still introduce this peer (say it holds the
+            // hello during its grace period): founding now could split the ring.
+        } else if self.servers.iter().any(|x| x.answer == Answer::First) {
+            // Cannot fail: the node is idle.
+            let _ = self.node.create(now);
+        } else {
+            self.fail_bootstrap(reason);
+        }
+    }
+
+    /// A server introduced this peer, already joining or joined, to `via`:
+    /// link to it through that server (unless linked already), then ask the
+    /// node to unify with it — it may be in another ring of the same name.
+    fn meet(&mut self, now: Millis, intro: ServerIntro, via: Id) {
+        if self.links.is_open(&via) {
+            self.node.unify_with(now, via);
+            return;
+        }
+        self.forget_meeting(&via);
+        if self.meetings.len() >= MAX_MEETINGS {
+            self.meetings.remove(0);
+        }
+        self.meetings.push((intro, via));
+        self.links.connect_via_server(now, via, intro);
+    }
+
+    /// Forgets the meeting with `peer`; whether there was one.
+    fn forget_meeting(&mut self, peer: &Id) -> bool {
+        let k = self.meetings.iter().position(|(_, p)| p == peer);
+        k.map(|k| self.meetings.remove(k)).is_some()
+    }
+
+    /// Whether a server that closes should be opened again: this peer is in
+    /// the ring, or was and is finding its way back.
+    fn in_ring(&self) -> bool {
+        match self.node.status() {
+            Status::Joined | Status::Joining => true,
+            Status::Idle => self.joined_once,
+            Status::Left => false,
+        }
+    }
+
+    /// Opens the sockets whose reconnect delay is over.
+    fn reconnect_due(&mut self, now: Millis) {
+        let in_ring = self.in_ring();
+        for (s, slot) in servers::ids(&self.servers).zip(self.servers.iter_mut()) {
+            if slot.reconnect_at.is_some_and(|t| t <= now) {
+                slot.reconnect_at = None;
+                if in_ring {
+                    slot.reconnects += 1;
+                    slot.state = ServerState::Connecting;
+                    self.out.push_back(PeerOutput::ReconnectServer(s));
+                }
+            }
+        }
+    }
+
+    /// Starts a new bootstrap: every connected server is opened afresh and
+    /// introduces this peer again. False when none is connected.
+    fn rebootstrap(&mut self) -> bool {
+        let mut asked = false;
+        for (s, slot) in servers::ids(&self.servers).zip(self.servers.iter_mut()) {
+            if slot.state == ServerState::Connected {
+                slot.state = ServerState::Connecting;
+                slot.answer = Answer::Waiting;
+                self.out.push_back(PeerOutput::ReconnectServer(s));
+                asked = true;
+            } else if slot.state == ServerState::Closed {
+                slot.answer = Answer::Failed;
+            }
+        }
+        asked
     }
 
     /// What a peer connection reported.
@@ -454,8 +626,11 @@ impl Peer {
     pub fn leave(&mut self, now: Millis) -> Result<(), CommandError> {
         let r = self.node.leave(now);
         self.pump(now);
-        if self.server != ServerState::Closed {
-            self.out.push_back(PeerOutput::Server(ClientMsg::Bye));
+        for (s, slot) in servers::ids(&self.servers).zip(self.servers.iter_mut()) {
+            slot.reconnect_at = None;
+            if slot.state == ServerState::Connected {
+                self.out.push_back(PeerOutput::Server(s, ClientMsg::Bye));
+            }
         }
         r
     }
@@ -467,7 +642,7 @@ impl Peer {
     }
 
     fn joining_through_link(&self) -> bool {
-        self.introducer.is_some_and(|p| self.links.is_open(&p))
+        self.introducer.is_some_and(|(_, p)| self.links.is_open(&p))
     }
 
     fn fail_bootstrap(&mut self, reason: &str) {
@@ -509,23 +684,36 @@ impl Peer {
         let Some(ev) = self.on_blob_event(now, ev) else { return };
         match &ev {
             Event::Joined { .. } => {
-                self.introducer = None;
+                let through = self.introducer.take().map(|(s, _)| s);
                 self.join_failures = 0;
+                self.joined_once = true;
                 self.take_back_restored(now);
-                if self.server == ServerState::Connected {
-                    self.out.push_back(PeerOutput::Server(ClientMsg::Member));
+                for (s, slot) in servers::ids(&self.servers).zip(self.servers.iter_mut()) {
+                    let fallback = matches!(slot.answer, Answer::Intro(..)) && Some(s) != through;
+                    slot.answer = Answer::Waiting;
+                    match slot.state {
+                        // A server whose introduction was not used may know
+                        // members of another ring of this name: open it again
+                        // as a member, and it opens a meeting.
+                        ServerState::Connected if fallback => {
+                            slot.state = ServerState::Connecting;
+                            self.out.push_back(PeerOutput::ReconnectServer(s));
+                        }
+                        ServerState::Connected => self.out.push_back(PeerOutput::Server(s, ClientMsg::Member)),
+                        ServerState::Connecting => {}
+                        // It failed while this peer joined: try it again.
+                        ServerState::Closed => slot.schedule_reconnect(now, &mut self.rng),
+                    }
                 }
             }
             Event::LostRing => {
                 // Rejoin through any member still linked (records are kept);
                 // else be introduced again; with no server either, this tab
                 // is alone and carries on as a ring of one.
-                if let Some(via) = self.links.open_peers().next() {
+                let linked = self.links.open_peers().next();
+                if let Some(via) = linked {
                     let _ = self.node.join(now, via);
-                } else if self.server == ServerState::Connected {
-                    self.server = ServerState::Connecting;
-                    self.out.push_back(PeerOutput::ReconnectServer);
-                } else {
+                } else if !self.rebootstrap() {
                     let _ = self.node.create(now);
                 }
             }
@@ -541,14 +729,13 @@ impl Peer {
                 // (say two tabs cut off together, each joining through the
                 // other): be introduced again by the server.
                 self.join_failures += 1;
-                let stuck = self.join_failures >= 2 && self.server == ServerState::Connected;
-                let via = self.introducer.filter(|p| self.links.is_open(p)).or_else(|| self.links.open_peers().next());
+                let stuck = self.join_failures >= 2 && self.server() == ServerState::Connected;
+                let via = self.introducer.map(|(_, p)| p).filter(|p| self.links.is_open(p)).or_else(|| self.links.open_peers().next());
                 if let Some(via) = via.filter(|_| !stuck) {
                     let _ = self.node.join(now, via);
-                } else if self.server == ServerState::Connected {
+                } else if self.rebootstrap() {
                     self.join_failures = 0;
-                    self.server = ServerState::Connecting;
-                    self.out.push_back(PeerOutput::ReconnectServer);
+                    self.introducer = None;
                 } else {
                     self.fail_bootstrap("no member of the ring could be reached to join through");
                 }
@@ -579,8 +766,11 @@ impl Peer {
             }
             LinkOutput::Opened { peer, via } => {
                 self.files_reachable(&peer);
-                if self.introducer == Some(peer) && self.node.status() == Status::Idle {
+                if self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle {
                     let _ = self.node.join(now, peer);
+                }
+                if self.forget_meeting(&peer) {
+                    self.node.unify_with(now, peer);
                 }
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
             }
@@ -598,9 +788,10 @@ impl Peer {
                 // through other peers).
                 self.pulls.unreachable(now, peer);
                 self.files_unreachable(now, peer);
+                self.forget_meeting(&peer);
                 // The bootstrap link failed on the network, not on the member:
                 // every member is as far away, so say so now rather than wait.
-                let bootstrap = via == Via::Server && self.introducer == Some(peer) && self.node.status() == Status::Idle;
+                let bootstrap = via == Via::Server && self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle;
                 match reason {
                     LinkFailure::NoPath if bootstrap => self.fail_bootstrap(NO_PATH_MESSAGE),
                     LinkFailure::NoCandidates if bootstrap => self.fail_bootstrap(NO_CANDIDATES_MESSAGE),
@@ -608,7 +799,7 @@ impl Peer {
                 }
                 return;
             }
-            LinkOutput::ToServer { intro, payload } => PeerOutput::Server(ClientMsg::Signal { intro, payload }),
+            LinkOutput::ToServer { intro, payload } => PeerOutput::Server(intro.server, ClientMsg::Signal { intro: intro.intro, payload }),
             LinkOutput::Rtc(cmd) => PeerOutput::Rtc(cmd),
         };
         self.out.push_back(out);

@@ -3,7 +3,7 @@
 //! Ids are 40 hex digits and fields are camelCase, because the reader is
 //! JavaScript (the TypeScript shape is in `src/web/api_types.rs`).
 
-use super::{Peer, ServerState};
+use super::{Peer, ServerState, ServerView};
 use crate::ice::{CandidateKind, IcePolicy, IceServer};
 use crate::link::{LinkState, Via};
 use crate::node::Status;
@@ -115,8 +115,12 @@ pub struct PeerState {
     pub records: Vec<HeldRecord>,
     /// Links by peer.
     pub links: Vec<LinkView>,
-    /// The signaling connection.
+    /// The signaling connection: connected if any server is.
     pub server: ServerState,
+    /// Each signaling server: URL, state, reconnects.
+    pub servers: Vec<ServerView>,
+    /// The first signaling server connected.
+    pub signaling_url: Option<String>,
     /// Peer connections created so far.
     pub connections_created: u64,
     /// Envelopes relayed for others.
@@ -195,6 +199,8 @@ impl PeerState {
                 })
                 .collect(),
             server: peer.server(),
+            servers: peer.servers(),
+            signaling_url: peer.servers.iter().find(|s| s.state == ServerState::Connected).map(|s| s.name.clone()),
             connections_created: peer.links().stats().created,
             signals_forwarded: peer.links().stats().forwarded,
             peers_declared_dead: node.stats().declared_dead,

@@ -11,7 +11,9 @@ const TS_TYPES: &'static str = r#"
 /** Options of `ChordPeer.join`. Every field but `signalingUrl` is optional. */
 export interface JoinOptions {
   /** WebSocket URL of the bootstrap signaling server, e.g. `ws://127.0.0.1:8080/ws`, or a list of
-   *  them tried in order until one answers (`PeerState.signalingUrl` says which one is in use). */
+   *  them. The tab keeps a connection to each (`PeerState.servers`), joins through the first one that
+   *  introduces it to a member, founds a ring only when none can, and, once in the ring, reopens any
+   *  that closes (0.5 s doubling to 8 s, jittered) and announces itself there as a member. */
   signalingUrl: string | string[];
   /** STUN/TURN servers for every link, instead of those the signaling server sends. Default: the
    *  server's (none if it sends none: then only host candidates, enough on one network). */
@@ -73,11 +75,38 @@ export interface Progress {
   total: number;
 }
 
+/** Codes of the `Error`s `put`, `get` and `join` reject with (`err.code`; `err.message` says it in
+ *  words): `"not_sure"` — the ring is still settling and could not confirm whether it holds the file;
+ *  this is not "not found", try again in a moment. `"timeout"` — no node answered; worth a retry.
+ *  `"cancelled"` — the `signal` aborted it. `"not_joined"`, `"busy"`, `"too_large"`, `"store_full"`,
+ *  `"route_failed"`, `"fetch_failed"`, `"refused"`, `"corrupt"`, `"primary_gone"`, `"id_taken"`,
+ *  `"left"`, `"storage"` (this tab's IndexedDB), `"invalid"` (bad arguments), `"join_failed"`, and
+ *  `"failed"` for anything else. */
+export type ErrorCode =
+  | "not_sure" | "timeout" | "cancelled" | "not_joined" | "busy" | "too_large" | "store_full"
+  | "route_failed" | "fetch_failed" | "refused" | "corrupt" | "primary_gone" | "id_taken" | "left"
+  | "storage" | "invalid" | "join_failed" | "failed";
+
+/** What `put`, `get` and `join` reject with. */
+export interface ChordError extends Error {
+  code: ErrorCode;
+}
+
+/** One signaling server of this tab: `state().servers`. */
+export interface ServerInfo {
+  /** Its WebSocket URL, as given in `JoinOptions.signalingUrl`. */
+  url: string;
+  state: "connected" | "connecting" | "closed";
+  /** Times the connection was opened again after it closed (server restarts, network loss). */
+  reconnects: number;
+}
+
 /** Options of `put` and `get`. */
 export interface TransferOptions {
   /** Called as bytes move (at most about a hundred times per phase for large files). */
   onProgress?: (progress: Progress) => void;
-  /** Aborting it cancels the transfer; the promise rejects with an Error whose message starts "Cancelled". */
+  /** Aborting it cancels the transfer; the promise rejects with an Error whose message starts "Cancelled"
+   *  (`code` `"cancelled"`). */
   signal?: AbortSignal;
 }
 
@@ -180,9 +209,12 @@ export interface PeerState {
   /** Size of this peer's WebAssembly memory in bytes (file bytes are not kept there). */
   wasmMemoryBytes: number;
   links: LinkInfo[];
-  /** `"connected"`, `"connecting"` or `"closed"`: the ring keeps working while it is closed. */
+  /** `"connected"` if any signaling server is, else `"connecting"` if any is, else `"closed"`:
+   *  the ring keeps working while they are closed. */
   server: "connected" | "connecting" | "closed";
-  /** The signaling server in use (one of `JoinOptions.signalingUrl`); null before one answered. */
+  /** Each signaling server, in the order given. */
+  servers: ServerInfo[];
+  /** The first signaling server connected (one of `JoinOptions.signalingUrl`); null while none is. */
   signalingUrl: string | null;
   /** STUN/TURN servers and policy of the links. */
   ice: IceState;
@@ -225,7 +257,8 @@ export type ChordEvent =
   | { type: "link_failed"; peer: string; reason: LinkFailureReason }
   /** The signaling server sent fresh TURN credentials; these servers are now in use. */
   | { type: "ice_servers"; servers: IceServerInfo[] }
-  | { type: "server"; state: "connected" | "closed" }
+  /** A signaling server's connection opened or closed. */
+  | { type: "server"; state: "connected" | "closed"; url: string }
   | { type: "lost_ring" }
   | { type: "left" }
   /** A holder served bytes that do not match the value's SHA-1; another holder was asked. */

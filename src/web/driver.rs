@@ -22,7 +22,7 @@ use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
-use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput};
+use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
 use crate::signal::ServerMsg;
 use crate::time::Millis;
 use crate::{CommandError, RequestError};
@@ -57,7 +57,17 @@ pub enum RtcEvent {
     Drained,
 }
 
-/// What the signaling socket reports.
+/// Which socket a [`ServerEvent`] comes from: the server, and which of the
+/// sockets opened to it (events of a socket already replaced are dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketTag {
+    /// The server.
+    pub server: ServerId,
+    /// Sockets opened to it before this one.
+    pub generation: u32,
+}
+
+/// What a signaling socket reports.
 pub enum ServerEvent {
     /// The socket opened.
     Opened,
@@ -76,8 +86,8 @@ pub enum Input {
         /// What happened.
         ev: RtcEvent,
     },
-    /// From the signaling socket.
-    Server(ServerEvent),
+    /// From a signaling socket.
+    Server(SocketTag, ServerEvent),
     /// The timer fired, or an API call changed the peer: handle what is due
     /// and recompute the next wake-up.
     Wake,
@@ -111,8 +121,27 @@ pub enum Input {
 /// small, and late pings and hop receipts make a busy live tab look dead.
 pub const BUFFER_HIGH_BYTES: u32 = 1024 * 1024;
 
-/// The answer a promise waits for: a value, or a message for the user.
-pub type Reply = oneshot::Sender<Result<JsValue, String>>;
+/// Why a call failed: words for the person using the page, and a stable
+/// code for the program (`err.code` in JavaScript; the list is in `api_types.rs`).
+#[derive(Debug)]
+pub struct Failure {
+    /// Machine-readable: `"not_sure"`, `"timeout"`, `"cancelled"`, …
+    pub code: &'static str,
+    /// For the user.
+    pub message: String,
+}
+
+impl From<String> for Failure {
+    /// A call the caller got wrong (a bad name, bad options).
+    fn from(message: String) -> Failure {
+        Failure { code: "invalid", message }
+    }
+}
+
+/// The answer a promise waits for: a value, or why not.
+pub type Reply = oneshot::Sender<Result<JsValue, Failure>>;
+/// What a started request resolves to.
+pub type Answer = oneshot::Receiver<Result<JsValue, Failure>>;
 
 /// A put or get the API waits for.
 pub(super) struct Pending {
@@ -140,7 +169,7 @@ enum JsEvent {
     LinkRestarting { peer: String },
     LinkFailed { peer: String, reason: crate::link::LinkFailure },
     IceServers { servers: Vec<crate::ice::IceServer> },
-    Server { state: &'static str },
+    Server { state: &'static str, url: String },
     LostRing,
     Left,
     BadHolder { peer: String, key: String, name: String },
@@ -148,18 +177,23 @@ enum JsEvent {
     Dropped { key: String },
 }
 
+/// The socket to one signaling server.
+struct Socket {
+    url: String,
+    conn: Option<ServerConn>,
+    /// Sockets opened to it so far.
+    generation: u32,
+    /// One of them opened once.
+    ever_open: bool,
+}
+
 /// The peer and everything the driver owns for it.
 pub struct Core {
     /// The sans-IO peer.
     pub peer: Peer,
     rtc: BTreeMap<LinkId, RtcLink>,
-    server: Option<ServerConn>,
-    /// The signaling servers, tried in order; `server_at` is the one in use.
-    server_urls: Vec<String>,
-    server_at: usize,
-    /// Servers tried without success since the last one that answered.
-    server_misses: usize,
-    server_was_open: bool,
+    /// The signaling servers, by `ServerId`: a socket to each.
+    servers: Vec<Socket>,
     pub(super) tx: mpsc::UnboundedSender<Input>,
     pub(super) requests: HashMap<ReqId, Pending>,
     /// The tab's IndexedDB store (None where the browser gives no storage).
@@ -194,11 +228,7 @@ impl Core {
         Core {
             peer,
             rtc: BTreeMap::new(),
-            server: None,
-            server_urls: Vec::new(),
-            server_at: 0,
-            server_misses: 0,
-            server_was_open: false,
+            servers: Vec::new(),
             tx: tx.clone(),
             requests: HashMap::new(),
             store,
@@ -212,31 +242,49 @@ impl Core {
         }
     }
 
-    /// Opens the signaling socket to the first of `urls` (the next ones are
-    /// tried in order when one cannot be reached).
+    /// Opens a socket to each of `urls` (the peer was configured with them,
+    /// in this order). Fails only if not one could even be opened.
     pub fn connect_servers(&mut self, urls: Vec<String>) -> Result<(), String> {
-        self.server_urls = urls;
-        self.server_at = 0;
-        self.server_misses = 0;
-        self.connect_server()
+        if urls.is_empty() {
+            return Err("no signaling server was given".into());
+        }
+        self.servers = urls.into_iter().map(|url| Socket { url, conn: None, generation: 0, ever_open: false }).collect();
+        let now = now();
+        let (mut opened, mut error) = (false, String::new());
+        for i in 0..self.servers.len() {
+            match self.open_server(now, ServerId(i as u8)) {
+                Ok(()) => opened = true,
+                Err(e) => error = e,
+            }
+        }
+        if opened {
+            Ok(())
+        } else {
+            Err(error)
+        }
     }
 
-    /// Opens the signaling socket to the server in use.
-    fn connect_server(&mut self) -> Result<(), String> {
-        let url = self.server_urls.get(self.server_at).cloned().ok_or("no signaling server was given")?;
-        self.server_was_open = false;
-        self.server = Some(ServerConn::open(&url, self.tx.clone())?);
-        self.peer.server_connecting();
-        Ok(())
-    }
-
-    /// The signaling server in use (or last tried).
-    pub fn server_url(&self) -> Option<&str> {
-        self.server_urls.get(self.server_at).map(String::as_str)
+    /// Opens a fresh socket to `server` (replacing any), and tells the peer.
+    fn open_server(&mut self, now: Millis, server: ServerId) -> Result<(), String> {
+        let Some(sock) = self.servers.get_mut(server.0 as usize) else { return Ok(()) };
+        sock.conn = None;
+        sock.generation = sock.generation.wrapping_add(1);
+        let tag = SocketTag { server, generation: sock.generation };
+        match ServerConn::open(&sock.url, self.tx.clone(), tag) {
+            Ok(c) => {
+                sock.conn = Some(c);
+                self.peer.server_input(now, server, ServerInput::Connecting);
+                Ok(())
+            }
+            Err(e) => {
+                self.peer.server_input(now, server, ServerInput::Closed);
+                Err(e)
+            }
+        }
     }
 
     /// Stores a small `value` (it rides the lookup path) under the SHA-1 of `name`.
-    pub fn put(&mut self, name: String, value: Vec<u8>, opts: TransferOptions) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+    pub fn put(&mut self, name: String, value: Vec<u8>, opts: TransferOptions) -> Result<Answer, Failure> {
         check_name(&name)?;
         let now = now();
         let meta = Some((value.len() as u64, Id::hash(&value)));
@@ -245,7 +293,7 @@ impl Core {
     }
 
     /// Fetches the value stored under the SHA-1 of `name`.
-    pub fn get(&mut self, name: String, opts: TransferOptions) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
+    pub fn get(&mut self, name: String, opts: TransferOptions) -> Result<Answer, Failure> {
         check_name(&name)?;
         let now = now();
         let started = self.peer.get(now, Id::key_of(&name));
@@ -261,8 +309,8 @@ impl Core {
         started: Result<ReqId, CommandError>,
         opts: TransferOptions,
         meta: Option<(u64, Id)>,
-    ) -> Result<oneshot::Receiver<Result<JsValue, String>>, String> {
-        let req = started.map_err(|e| command_error(&name, e))?;
+    ) -> Result<Answer, Failure> {
+        let req = started.map_err(|e| Failure { code: command_code(&e), message: command_error(&name, e) })?;
         let (reply, rx) = oneshot::channel();
         let abort = opts.signal.as_ref().and_then(|s| AbortHook::new(s, req, self.tx.clone()));
         if opts.aborted() {
@@ -301,10 +349,12 @@ impl Core {
         self.peer.shutdown(now);
         self.flush(now);
         self.rtc.clear();
-        self.server = None;
+        for s in &mut self.servers {
+            s.conn = None;
+        }
         self.stopped = true;
         for (_, p) in self.requests.drain() {
-            let _ = p.reply.send(Err("this peer has left the ring".into()));
+            let _ = p.reply.send(Err(Failure { code: "left", message: "this peer has left the ring".into() }));
         }
         let _ = self.tx.unbounded_send(Input::Wake);
     }
@@ -348,31 +398,7 @@ impl Core {
                 RtcEvent::Message(bytes) => self.peer.rtc_received(now, link, bytes),
                 RtcEvent::Drained => self.drain_backlog(now, link),
             },
-            Input::Server(ev) => match ev {
-                ServerEvent::Opened => {
-                    self.server_was_open = true;
-                    self.server_misses = 0;
-                    self.emit(JsEvent::Server { state: "connected" });
-                    self.peer.server_opened(now);
-                }
-                ServerEvent::Message(Ok(msg)) => self.peer.server_message(now, msg),
-                ServerEvent::Message(Err(why)) => web_sys::console::warn_1(&format!("chord: signaling: {why}").into()),
-                ServerEvent::Closed(reason) => {
-                    self.server = None;
-                    if !self.server_was_open && self.try_next_server(now) {
-                        return;
-                    }
-                    if !self.server_was_open {
-                        let urls = self.server_urls.join(", ");
-                        let what = if self.server_urls.len() > 1 { "any of the signaling servers" } else { "the signaling server at" };
-                        self.fail_join(format!("cannot reach {what} {urls}; is it running?"));
-                    } else if !reason.is_empty() {
-                        web_sys::console::info_1(&format!("chord: signaling server closed the connection: {reason}").into());
-                    }
-                    self.emit(JsEvent::Server { state: "closed" });
-                    self.peer.server_closed(now);
-                }
-            },
+            Input::Server(tag, ev) => self.on_server(now, tag, ev),
             Input::Wake => {}
             Input::BlobRead { to, pull, index, bytes } => self.peer.blob_read(now, to, pull, index, bytes),
             Input::BlobWritten { pull, index, result } => self.peer.blob_written(now, pull, index, result),
@@ -381,29 +407,43 @@ impl Core {
                 self.received.remove(&req);
                 if let Some(p) = self.requests.remove(&req) {
                     let verb = if p.verb == "store" { "put" } else { "get" };
-                    let _ = p.reply.send(Err(cancelled(verb, &p.name)));
+                    let _ = p.reply.send(Err(Failure { code: "cancelled", message: cancelled(verb, &p.name) }));
                 }
             }
         }
     }
 
-    /// After a server could not be reached: opens the next one of the list,
-    /// unless every one was tried since the last that answered.
-    fn try_next_server(&mut self, now: Millis) -> bool {
-        self.server_misses += 1;
-        if self.server_misses >= self.server_urls.len() {
-            return false;
+    fn on_server(&mut self, now: Millis, tag: SocketTag, ev: ServerEvent) {
+        let s = tag.server;
+        let Some(sock) = self.servers.get_mut(s.0 as usize) else { return };
+        if sock.generation != tag.generation || sock.conn.is_none() {
+            return; // a socket already replaced or closed
         }
-        self.server_at = (self.server_at + 1) % self.server_urls.len();
-        if let Some(url) = self.server_url() {
-            web_sys::console::info_1(&format!("chord: trying the next signaling server, {url}").into());
-        }
-        match self.connect_server() {
-            Ok(()) => true,
-            Err(e) => {
-                web_sys::console::warn_1(&format!("chord: {e}").into());
-                self.peer.server_closed(now);
-                false
+        let url = sock.url.clone();
+        match ev {
+            ServerEvent::Opened => {
+                sock.ever_open = true;
+                self.emit(JsEvent::Server { state: "connected", url });
+                self.peer.server_input(now, s, ServerInput::Opened);
+            }
+            ServerEvent::Message(Ok(msg)) => self.peer.server_input(now, s, ServerInput::Message(msg)),
+            ServerEvent::Message(Err(why)) => web_sys::console::warn_1(&format!("chord: signaling {url}: {why}").into()),
+            ServerEvent::Closed(reason) => {
+                sock.conn = None;
+                let unreachable = self.servers.iter().all(|x| x.conn.is_none() && !x.ever_open);
+                if unreachable {
+                    let mut msg = String::from(if self.servers.len() > 1 { "cannot reach any of the signaling servers" } else { "cannot reach the signaling server at" });
+                    for (i, x) in self.servers.iter().enumerate() {
+                        msg.push_str(if i == 0 { " " } else { ", " });
+                        msg.push_str(&x.url);
+                    }
+                    msg.push_str("; is it running?");
+                    self.fail_join(msg);
+                } else if !reason.is_empty() {
+                    web_sys::console::info_1(&format!("chord: signaling server {url} closed the connection: {reason}").into());
+                }
+                self.emit(JsEvent::Server { state: "closed", url });
+                self.peer.server_input(now, s, ServerInput::Closed);
             }
         }
     }
@@ -433,19 +473,16 @@ impl Core {
         while let Some(o) = self.peer.poll_output() {
             match o {
                 PeerOutput::Rtc(cmd) => self.rtc_command(now, cmd),
-                PeerOutput::Server(msg) => {
-                    if let Some(s) = &self.server {
-                        s.send(&msg);
+                PeerOutput::Server(s, msg) => {
+                    if let Some(c) = self.servers.get(s.0 as usize).and_then(|x| x.conn.as_ref()) {
+                        c.send(&msg);
                     }
                 }
                 PeerOutput::Event(ev) => self.on_peer_event(ev),
                 PeerOutput::Blob(cmd) => self.blob_command(cmd),
-                PeerOutput::ReconnectServer => {
-                    self.server = None;
-                    self.server_misses = 0;
-                    if let Err(e) = self.connect_server() {
+                PeerOutput::ReconnectServer(s) => {
+                    if let Err(e) = self.open_server(now, s) {
                         web_sys::console::warn_1(&format!("chord: {e}").into());
-                        self.peer.server_closed(now);
                     }
                 }
             }
@@ -537,17 +574,17 @@ impl Core {
                         digest: meta.map(|m| m.1.to_hex()),
                         version: VersionJs { seq: version.seq, writer: version.writer.to_hex() },
                     };
-                    let _ = reply.send(to_js(&result));
+                    let _ = reply.send(to_js(&result).map_err(Failure::from));
                 }
             }
             Event::GetDone { req, record, .. } => {
                 if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
                     let value = match record {
                         None => Ok(JsValue::UNDEFINED),
-                        Some(r) if r.is_blob() => self.take_received(req).map(JsValue::from),
+                        Some(r) if r.is_blob() => self.take_received(req).map(JsValue::from).map_err(Failure::from),
                         Some(r) => web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&Uint8Array::from(r.value.as_slice())))
                             .map(JsValue::from)
-                            .map_err(|_| "the browser could not assemble the file".to_string()),
+                            .map_err(|_| Failure::from("the browser could not assemble the file".to_string())),
                     };
                     let _ = reply.send(value);
                 } else {
@@ -565,7 +602,8 @@ impl Core {
             Event::RequestFailed { req, error, .. } => {
                 self.received.remove(&req);
                 if let Some(Pending { verb, name, reply, .. }) = self.requests.remove(&req) {
-                    let _ = reply.send(Err(format!("could not {verb} \"{name}\": {}", request_error(&error))));
+                    let message = format!("could not {verb} \"{name}\": {}", request_error(&error));
+                    let _ = reply.send(Err(Failure { code: request_code(&error), message }));
                 }
             }
             Event::LookupDone { .. } => {}
@@ -580,7 +618,7 @@ impl Core {
 
     fn fail_join(&mut self, reason: String) {
         if let Some(j) = self.join.take() {
-            let _ = j.send(Err(reason));
+            let _ = j.send(Err(Failure { code: "join_failed", message: reason }));
         }
     }
 
@@ -636,6 +674,33 @@ fn command_error(name: &str, e: CommandError) -> String {
         CommandError::BlobSize(n) => format!("\"{name}\" is {n} bytes; files of 1 byte to 1 GiB can be stored"),
         CommandError::Busy(n) => format!("{n} requests are already in flight; try again in a moment"),
         other => other.to_string(),
+    }
+}
+
+/// The code of a command refused at once.
+fn command_code(e: &CommandError) -> &'static str {
+    match e {
+        CommandError::NotJoined => "not_joined",
+        CommandError::ValueTooLarge(_) | CommandError::BlobSize(_) | CommandError::NameTooLong(_) => "too_large",
+        CommandError::Busy(_) => "busy",
+        CommandError::StoreFull => "store_full",
+        _ => "invalid",
+    }
+}
+
+/// The code of a request that failed; `not_sure` and `timeout` are worth a retry.
+fn request_code(e: &RequestError) -> &'static str {
+    match e {
+        RequestError::NotSure => "not_sure",
+        RequestError::Timeout { .. } => "timeout",
+        RequestError::Route(_) => "route_failed",
+        RequestError::Left => "left",
+        RequestError::Fetch(_) => "fetch_failed",
+        RequestError::Refused(_) => "refused",
+        RequestError::Corrupt { .. } => "corrupt",
+        RequestError::PrimaryGone => "primary_gone",
+        RequestError::IdTaken => "id_taken",
+        _ => "failed",
     }
 }
 

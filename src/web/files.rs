@@ -269,7 +269,7 @@ impl Core {
     }
 
     /// Starts a blob put whose bytes are stored; the reply comes with `PutDone`.
-    pub fn put_blob(&mut self, blob: Blob, opts: TransferOptions) -> Result<futures::channel::oneshot::Receiver<Result<JsValue, String>>, String> {
+    pub fn put_blob(&mut self, blob: Blob, opts: TransferOptions) -> Result<super::driver::Answer, super::driver::Failure> {
         let now = now();
         let name = blob.name.clone();
         let meta = Some((blob.size, blob.digest));

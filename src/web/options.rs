@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Everything `ChordPeer.join` was given.
 pub struct JoinOptions {
-    /// WebSocket URLs of the signaling servers, tried in order.
+    /// WebSocket URLs of the signaling servers (the peer keeps a connection to each).
     pub signaling_urls: Vec<String>,
     /// Peer configuration (ring, replicas, intervals, loopback-only).
     pub config: PeerConfig,
@@ -74,8 +74,8 @@ impl JoinOptions {
             Some(hex) => Some(crate::Id::from_hex(&hex).map_err(|_| format!("options.id must be 40 hex digits, got {hex:?}"))?),
         };
         Ok(JoinOptions {
-            signaling_urls,
-            config: PeerConfig { node, links, ring, ice_servers, ice_policy },
+            signaling_urls: signaling_urls.clone(),
+            config: PeerConfig { node, links, ring, ice_servers, ice_policy, servers: signaling_urls },
             join_timeout_ms,
             on_event,
             id,

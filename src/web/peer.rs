@@ -1,8 +1,9 @@
 //! `ChordPeer`, the JS API. Errors reject with an `Error` whose message is
-//! written for the person using the page.
+//! written for the person using the page and whose `code` is for the
+//! program (`"not_sure"`: the ring is settling, try again; see `api_types.rs`).
 
 use super::blobstore::BlobStore;
-use super::driver::{self, now, Core, Input};
+use super::driver::{self, now, Answer, Core, Failure, Input};
 use super::files::{read_slice, store_file, to_blob, TransferOptions, INLINE_MAX_BYTES};
 use super::options::JoinOptions;
 use crate::id::Id;
@@ -30,9 +31,9 @@ impl ChordPeer {
     /// creates it; every other tab is introduced to one member and joins
     /// through it. Resolves once the tab knows its successor.
     #[wasm_bindgen(unchecked_return_type = "ChordPeer")]
-    pub async fn join(#[wasm_bindgen(unchecked_param_type = "JoinOptions")] options: JsValue) -> Result<ChordPeer, JsError> {
-        let opts = JoinOptions::from_js(&options).map_err(|e| JsError::new(&e))?;
-        let (fresh, seed) = fresh_identity().map_err(|e| JsError::new(&e))?;
+    pub async fn join(#[wasm_bindgen(unchecked_param_type = "JoinOptions")] options: JsValue) -> Result<ChordPeer, JsValue> {
+        let opts = JoinOptions::from_js(&options).map_err(|e| js_error("invalid", &e))?;
+        let (fresh, seed) = fresh_identity().map_err(|e| js_error("join_failed", &e))?;
         let id = opts.id.unwrap_or(fresh);
         let (tx, rx) = mpsc::unbounded();
         let (join_tx, join_rx) = oneshot::channel();
@@ -55,12 +56,12 @@ impl ChordPeer {
         let opened = core.borrow_mut().connect_servers(opts.signaling_urls);
         if let Err(e) = opened {
             core.borrow_mut().stop();
-            return Err(JsError::new(&format!("Could not join the ring: {e}")));
+            return Err(js_error("join_failed", &format!("Could not join the ring: {e}")));
         }
         let timeout = gloo_timers::future::TimeoutFuture::new(opts.join_timeout_ms as u32);
         let outcome = match select(join_rx, timeout).await {
             Either::Left((Ok(Ok(_)), _)) => Ok(()),
-            Either::Left((Ok(Err(reason)), _)) => Err(reason),
+            Either::Left((Ok(Err(reason)), _)) => Err(reason.message),
             Either::Left((Err(_), _)) => Err("the peer stopped while joining".to_string()),
             Either::Right(_) => Err(format!(
                 "no answer within {} s from the signaling server or the ring member it introduced",
@@ -71,7 +72,7 @@ impl ChordPeer {
             Ok(()) => Ok(ChordPeer { core, tx, id }),
             Err(reason) => {
                 core.borrow_mut().stop();
-                Err(JsError::new(&format!("Could not join the ring: {reason}")))
+                Err(js_error("join_failed", &format!("Could not join the ring: {reason}")))
             }
         }
     }
@@ -104,11 +105,11 @@ impl ChordPeer {
         let core = self.core.clone();
         let tx = self.tx.clone();
         future_to_promise(async move {
-            let fail = |e: String| JsValue::from(JsError::new(&capitalize(&e)));
+            let fail = |e: String| js_error("invalid", &capitalize(&e));
             let opts = TransferOptions::from_js(&options).map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
             let file = to_blob(&data).map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
             if opts.aborted() {
-                return Err(JsError::new(&super::files::cancelled("put", &name)).into());
+                return Err(js_error("cancelled", &super::files::cancelled("put", &name)));
             }
             if name.is_empty() || name.len() > 1024 {
                 // The same check and words as the driver's.
@@ -125,8 +126,8 @@ impl ChordPeer {
                 })?;
                 let blob = match store_file(&core, &store, &name, &file, &opts).await {
                     Ok(b) => b,
-                    Err(e) if e.starts_with("Cancelled") => return Err(JsError::new(&e).into()),
-                    Err(e) => return Err(fail(format!("could not store \"{name}\": {e}"))),
+                    Err(e) if e.starts_with("Cancelled") => return Err(js_error("cancelled", &e)),
+                    Err(e) => return Err(js_error("storage", &capitalize(&format!("could not store \"{name}\": {e}")))),
                 };
                 core.borrow_mut().put_blob(blob, opts)
             };
@@ -143,7 +144,7 @@ impl ChordPeer {
     #[wasm_bindgen(unchecked_return_type = "Promise<Blob | undefined>")]
     pub fn get(&self, name: String, #[wasm_bindgen(unchecked_param_type = "TransferOptions | undefined")] options: JsValue) -> Promise {
         let started = TransferOptions::from_js(&options)
-            .map_err(|e| format!("could not fetch \"{name}\": {e}"))
+            .map_err(|e| Failure::from(format!("could not fetch \"{name}\": {e}")))
             .and_then(|opts| self.core.borrow_mut().get(name, opts));
         self.answer(started)
     }
@@ -155,8 +156,6 @@ impl ChordPeer {
         let state = driver::to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
         let timer = if core.timer_in_worker() { "worker" } else { "page" };
         js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| JsError::new("state() could not be built"))?;
-        let url = core.server_url().map(JsValue::from).unwrap_or(JsValue::NULL);
-        js_sys::Reflect::set(&state, &"signalingUrl".into(), &url).map_err(|_| JsError::new("state() could not be built"))?;
         let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
         let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
         js_sys::Reflect::set(&state, &"wasmMemoryBytes".into(), &(bytes as f64).into())
@@ -192,7 +191,7 @@ impl ChordPeer {
     }
 
     /// Turns a started request into a promise of its answer.
-    fn answer(&self, started: Result<oneshot::Receiver<Result<JsValue, String>>, String>) -> Promise {
+    fn answer(&self, started: Result<Answer, Failure>) -> Promise {
         future_to_promise(answer(self.tx.clone(), started))
     }
 }
@@ -200,16 +199,23 @@ impl ChordPeer {
 /// The answer to a started request.
 async fn answer(
     tx: mpsc::UnboundedSender<Input>,
-    started: Result<oneshot::Receiver<Result<JsValue, String>>, String>,
+    started: Result<Answer, Failure>,
 ) -> Result<JsValue, JsValue> {
     // The driver recomputes its next wake-up: the request armed timers.
     let _ = tx.unbounded_send(Input::Wake);
-    let rx = started.map_err(|e| JsValue::from(JsError::new(&capitalize(&e))))?;
+    let rx = started.map_err(|e| js_error(e.code, &capitalize(&e.message)))?;
     match rx.await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(JsError::new(&capitalize(&e)).into()),
-        Err(_) => Err(JsError::new("This peer has left the ring").into()),
+        Ok(Err(e)) => Err(js_error(e.code, &capitalize(&e.message))),
+        Err(_) => Err(js_error("left", "This peer has left the ring")),
     }
+}
+
+/// An `Error` with `message` and a machine-readable `code`.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let e = JsValue::from(JsError::new(message));
+    let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+    e
 }
 
 /// A random id and seed from the browser's cryptographic generator.

@@ -1,7 +1,7 @@
 // The status line (www/status.js).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { statusLine } from "../../www/status.js";
+import { statusLine, serversText, codeText } from "../../www/status.js";
 
 const A = "a".repeat(40), B = "b".repeat(40);
 const st = (extra = {}) => ({ id: A, ring: "lab", status: "joined", successors: [B], links: [], ...extra });
@@ -27,4 +27,24 @@ test("left, lost, and not joined yet", () => {
   assert.deepEqual(statusLine(st(), { ...page, lostRing: true }),
     { kind: "error", text: "Lost the ring: none of this tab's successors answers." });
   assert.deepEqual(statusLine(st({ status: "joining" }), page), { kind: "pending", text: "Status: joining…" });
+});
+
+test("signaling servers: one as before, several each with its state and reconnects", () => {
+  const one = { server: "connected", signalingUrl: "ws://a/ws", servers: [{ url: "ws://a/ws", state: "connected", reconnects: 0 }] };
+  assert.equal(serversText(one), "connected (ws://a/ws)");
+  assert.equal(serversText({ ...one, servers: [{ ...one.servers[0], reconnects: 2 }] }), "connected (ws://a/ws, 2 reconnects)");
+  assert.equal(serversText({ server: "closed", signalingUrl: null, servers: [{ url: "ws://a/ws", state: "closed", reconnects: 1 }] }),
+    "closed — the ring keeps working without it (ws://a/ws, 1 reconnect)");
+  const two = {
+    server: "connected", signalingUrl: "ws://b/ws",
+    servers: [{ url: "ws://a/ws", state: "connecting", reconnects: 3 }, { url: "ws://b/ws", state: "connected", reconnects: 0 }],
+  };
+  assert.equal(serversText(two), "1 of 2 connected: ws://a/ws connecting…, 3 reconnects; ws://b/ws connected");
+});
+
+test("a get the ring could not confirm says so in words", () => {
+  const e = Object.assign(new Error("Could not fetch \"x\": the ring is still settling"), { code: "not_sure" });
+  assert.match(codeText(e), /^The ring is still settling; try again/);
+  assert.equal(codeText(Object.assign(new Error("x"), { code: "timeout" })), null);
+  assert.equal(codeText("plain"), null);
 });

@@ -5,7 +5,7 @@ use chord::id::{Id, ID_BITS};
 use chord::link::frame::LINK_FRAME_TAG;
 use chord::link::{Envelope, EnvelopeBody, LinkId, LinkState, Via};
 use chord::message::ReqId;
-use chord::peer::BlobCommand;
+use chord::peer::{BlobCommand, ServerId, ServerInput};
 use chord::transfer::{PullId, Sink};
 use chord::rng::SeededRng;
 use chord::signal::{ClientMsg, IntroId, ServerMsg, SignalPayload};
@@ -19,10 +19,14 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 /// Something that happens to one peer (or the server) at a point in virtual time.
 #[derive(Debug)]
 enum Ev {
-    SocketOpened(usize),
-    SocketClosed(usize),
-    FromServer(usize, ServerMsg),
-    ToServer(usize, ClientMsg),
+    /// Peer, its server (the peer's `ServerId`).
+    SocketOpened(usize, ServerId),
+    SocketClosed(usize, ServerId),
+    FromServer(usize, ServerId, ServerMsg),
+    ToServer(usize, ServerId, ClientMsg),
+    /// A server's grace period (by world index) is over.
+    #[allow(dead_code)] // made by peer_ring.rs only
+    GraceOver(usize),
     Described(usize, LinkId, String),
     /// A trickled local candidate (`None`: gathering is complete).
     LocalCandidate(usize, LinkId, Option<chord::ice::Candidate>),
@@ -37,8 +41,8 @@ enum Ev {
 /// An ordered channel: events on one channel arrive in the order they were sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Chan {
-    Down(usize),
-    Up(usize),
+    Down(usize, ServerId),
+    Up(usize, ServerId),
     Link(usize, LinkId),
     Disk(usize),
 }
@@ -82,12 +86,21 @@ struct End {
     opening: bool,
 }
 
-/// The fake signaling server (see `signaling/README.md`).
+/// A fake signaling server (see `signaling/README.md`).
 #[derive(Default)]
 struct Server {
     dead: bool,
     sockets: BTreeSet<usize>,
     members: Vec<usize>,
+    /// Until then (a grace period after a restart) a newcomer to a ring
+    /// without members is held, not made first.
+    grace_until: Option<Millis>,
+    /// Newcomers held during the grace period.
+    held: Vec<usize>,
+    /// Hellos that said `member: true`.
+    member_hellos: u64,
+    /// Meetings opened (introductions of a member to a member).
+    meetings: Vec<(usize, usize)>,
     /// Live introductions: newcomer, member.
     intros: BTreeMap<IntroId, (usize, usize)>,
     /// Every introduction ever made: newcomer, member.
@@ -142,7 +155,10 @@ struct World {
     cfg: PeerConfig,
     tabs: Vec<Tab>,
     rtc: BTreeMap<(usize, LinkId), End>,
-    server: Server,
+    /// The signaling servers (`cfg.servers` names them).
+    servers: Vec<Server>,
+    /// The world's servers a tab was given, by its `ServerId`, for tabs not given all of them.
+    given: BTreeMap<usize, Vec<usize>>,
     /// One-way latency of every hop, ms.
     latency: (u64, u64),
     /// How long ICE gathering takes before `rtc_described`, ms.
@@ -177,6 +193,7 @@ fn peer_config() -> PeerConfig {
 
 impl World {
     fn new(seed: u64, cfg: PeerConfig) -> World {
+        let cfg_servers = cfg.servers.len().max(1);
         World {
             seed,
             rng: SeededRng::new(seed),
@@ -187,7 +204,8 @@ impl World {
             cfg,
             tabs: Vec::new(),
             rtc: BTreeMap::new(),
-            server: Server::default(),
+            servers: (0..cfg_servers).map(|_| Server::default()).collect(),
+            given: BTreeMap::new(),
             latency: env_range("PEER_RING_LATENCY").map_or((5, 30), |r| (r.start, r.end)),
             describe: (5, 30),
             trickle: false,
@@ -209,28 +227,57 @@ impl World {
         self.tabs.iter().position(|t| t.id == *id)
     }
 
-    /// A new tab, not connected yet.
+    /// A new tab given every server, not connected yet.
     fn add_peer(&mut self) -> usize {
+        let all: Vec<usize> = (0..self.servers.len()).collect();
+        self.add_peer_with(&all)
+    }
+
+    #[allow(dead_code)] // used by peer_ring.rs only
+    /// A new tab given these servers (world indices, in its order), not connected yet.
+    fn add_peer_with(&mut self, servers: &[usize]) -> usize {
         let id = Id::from_words(|| self.rng.next_u64());
-        let peer = Peer::new(id, self.cfg.clone(), self.rng.next_u64());
+        let cfg = PeerConfig { servers: servers.iter().map(|s| format!("s{s}")).collect(), ..self.cfg.clone() };
+        let peer = Peer::new(id, cfg, self.rng.next_u64());
         self.tabs.push(Tab { id, peer, alive: true, expected: false, events: Vec::new(), disk: Disk::default() });
+        self.given.insert(self.tabs.len() - 1, servers.to_vec());
         self.tabs.len() - 1
     }
 
-    /// Opens `p`'s signaling socket (refused when the server is dead).
-    fn connect(&mut self, p: usize) {
-        self.tabs[p].expected = !self.server.dead;
-        self.input(p, |peer, _| peer.server_connecting());
-        self.open_socket(p);
+    /// The world's servers `p` was given, by its `ServerId`.
+    fn servers_of(&self, p: usize) -> Vec<usize> {
+        self.given.get(&p).cloned().unwrap_or_else(|| (0..self.servers.len()).collect())
     }
 
-    fn open_socket(&mut self, p: usize) {
+    /// Opens each of `p`'s signaling sockets (refused by a dead server).
+    fn connect(&mut self, p: usize) {
+        let given = self.servers_of(p);
+        self.tabs[p].expected = given.iter().any(|&s| !self.servers[s].dead);
+        for s in 0..given.len() {
+            let s = ServerId(s as u8);
+            self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Connecting));
+            self.open_socket(p, s);
+        }
+    }
+
+    /// The world index of `p`'s server `s`.
+    fn server_of(&self, p: usize, s: ServerId) -> usize {
+        self.servers_of(p)[s.0 as usize]
+    }
+
+    /// `p`'s `ServerId` for world server `w`.
+    fn sid(&self, p: usize, w: usize) -> Option<ServerId> {
+        self.servers_of(p).iter().position(|&x| x == w).map(|i| ServerId(i as u8))
+    }
+
+    fn open_socket(&mut self, p: usize, s: ServerId) {
         let d = self.lat();
-        if self.server.dead {
-            self.schedule(Chan::Down(p), d, Ev::SocketClosed(p));
+        let w = self.server_of(p, s);
+        if self.servers[w].dead {
+            self.schedule(Chan::Down(p, s), d, Ev::SocketClosed(p, s));
         } else {
-            self.server.sockets.insert(p);
-            self.schedule(Chan::Down(p), d, Ev::SocketOpened(p));
+            self.servers[w].sockets.insert(p);
+            self.schedule(Chan::Down(p, s), d, Ev::SocketOpened(p, s));
         }
     }
 
@@ -343,7 +390,7 @@ impl World {
         while let Some(out) = self.tabs[p].peer.poll_output() {
             match out {
                 PeerOutput::Rtc(cmd) => self.rtc_command(p, cmd),
-                PeerOutput::Server(msg) => {
+                PeerOutput::Server(s, msg) => {
                     if let ClientMsg::Signal { payload, .. } = &msg {
                         match payload {
                             SignalPayload::Offer { sdp } | SignalPayload::Answer { sdp } => self.inspect(&sdp.clone()),
@@ -351,7 +398,7 @@ impl World {
                         }
                     }
                     let d = self.lat();
-                    self.schedule(Chan::Up(p), d, Ev::ToServer(p, msg));
+                    self.schedule(Chan::Up(p, s), d, Ev::ToServer(p, s, msg));
                 }
                 PeerOutput::Event(e) => {
                     let disk = &mut self.tabs[p].disk;
@@ -366,9 +413,11 @@ impl World {
                     }
                     self.tabs[p].events.push((self.now, e))
                 }
-                PeerOutput::ReconnectServer => {
-                    self.server_forget(p);
-                    self.open_socket(p);
+                PeerOutput::ReconnectServer(s) => {
+                    let w = self.server_of(p, s);
+                    self.server_forget(w, p);
+                    self.tabs[p].peer.server_input(self.now, s, ServerInput::Connecting);
+                    self.open_socket(p, s);
                 }
                 PeerOutput::Blob(cmd) => self.disk_command(p, cmd),
             }
@@ -419,15 +468,19 @@ impl World {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::ToServer(p, msg) => self.server_receive(p, msg),
-            Ev::SocketOpened(p) => {
-                self.input(p, |peer, now| peer.server_opened(now));
+            Ev::ToServer(p, s, msg) => {
+                let w = self.server_of(p, s);
+                self.server_receive(w, p, msg)
             }
-            Ev::SocketClosed(p) => {
-                self.input(p, |peer, now| peer.server_closed(now));
+            Ev::GraceOver(w) => self.grace_over(w),
+            Ev::SocketOpened(p, s) => {
+                self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Opened));
             }
-            Ev::FromServer(p, msg) => {
-                self.input(p, |peer, now| peer.server_message(now, msg));
+            Ev::SocketClosed(p, s) => {
+                self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Closed));
+            }
+            Ev::FromServer(p, s, msg) => {
+                self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Message(msg)));
             }
             Ev::Described(p, link, sdp) => {
                 if self.rtc.contains_key(&(p, link)) {
@@ -632,81 +685,147 @@ impl World {
 
     // ------------------------------------------------------------ fake server
 
-    fn server_send(&mut self, to: usize, msg: ServerMsg) {
-        if self.server.sockets.contains(&to) {
+    fn server_send(&mut self, w: usize, to: usize, msg: ServerMsg) {
+        if let (true, Some(s)) = (self.servers[w].sockets.contains(&to), self.sid(to, w)) {
             let d = self.lat();
-            self.schedule(Chan::Down(to), d, Ev::FromServer(to, msg));
+            self.schedule(Chan::Down(to, s), d, Ev::FromServer(to, s, msg));
         }
     }
 
-    fn server_receive(&mut self, p: usize, msg: ClientMsg) {
-        if self.server.dead || !self.server.sockets.contains(&p) {
+    /// Server `w` introduces `newcomer` to `member` (a meeting if the newcomer is a member too).
+    fn server_introduce(&mut self, w: usize, newcomer: usize, member: usize) {
+        let srv = &mut self.servers[w];
+        srv.next_intro += 1;
+        let intro = srv.next_intro;
+        srv.intros.insert(intro, (newcomer, member));
+        srv.pairs.push((newcomer, member));
+        let (n, m) = (self.id(newcomer), self.id(member));
+        self.server_send(w, newcomer, ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(m), ice_servers: vec![] });
+        self.server_send(w, member, ServerMsg::Introduce { intro, newcomer: n });
+    }
+
+    fn server_receive(&mut self, w: usize, p: usize, msg: ClientMsg) {
+        if self.servers[w].dead || !self.servers[w].sockets.contains(&p) {
             return;
         }
         match msg {
-            ClientMsg::Hello { id, .. } => {
+            ClientMsg::Hello { id, member, .. } => {
                 if id != self.id(p) {
                     self.anomalies.push(format!("peer {p} said hello as {}", id.short()));
                 }
-                let others: Vec<usize> = self.server.members.iter().copied().filter(|&m| m != p).collect();
-                if others.is_empty() {
+                let others: Vec<usize> = self.servers[w].members.iter().copied().filter(|&m| m != p).collect();
+                let pick = |world: &mut World| others[world.rng.below(others.len() as u64) as usize];
+                if member {
+                    // A member reconnects: registered at once; a meeting with another member.
+                    let srv = &mut self.servers[w];
+                    srv.member_hellos += 1;
+                    if !srv.members.contains(&p) {
+                        srv.members.push(p);
+                    }
+                    for n in std::mem::take(&mut srv.held) {
+                        self.server_introduce(w, n, p);
+                    }
+                    if others.is_empty() {
+                        self.server_send(w, p, ServerMsg::Welcome { first: false, intro: None, introducer: None, ice_servers: vec![] });
+                    } else {
+                        let m = pick(self);
+                        self.servers[w].meetings.push((p, m));
+                        self.server_introduce(w, p, m);
+                    }
+                } else if others.is_empty() && self.servers[w].grace_until.is_some_and(|t| self.now < t) {
+                    self.servers[w].held.push(p);
+                } else if others.is_empty() {
                     // The founder counts as a member at once.
-                    self.server.members.push(p);
-                    self.server_send(p, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
+                    self.servers[w].members.push(p);
+                    self.server_send(w, p, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
                 } else {
-                    let m = others[self.rng.below(others.len() as u64) as usize];
-                    self.server.next_intro += 1;
-                    let intro = self.server.next_intro;
-                    self.server.intros.insert(intro, (p, m));
-                    self.server.pairs.push((p, m));
-                    let (newcomer, introducer) = (self.id(p), self.id(m));
-                    self.server_send(p, ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(introducer), ice_servers: vec![] });
-                    self.server_send(m, ServerMsg::Introduce { intro, newcomer });
+                    let m = pick(self);
+                    self.server_introduce(w, p, m);
                 }
             }
             ClientMsg::Member => {
-                if !self.server.members.contains(&p) {
-                    self.server.members.push(p);
+                let srv = &mut self.servers[w];
+                if !srv.members.contains(&p) {
+                    srv.members.push(p);
                 }
-                self.server.intros.retain(|_, (n, _)| *n != p);
+                srv.intros.retain(|_, (n, _)| *n != p);
             }
             ClientMsg::Signal { intro, payload } => {
-                if let Some(&(n, m)) = self.server.intros.get(&intro) {
+                if let Some(&(n, m)) = self.servers[w].intros.get(&intro) {
                     if p == n || p == m {
                         let to = if p == n { m } else { n };
-                        self.server.relayed += 1;
+                        self.servers[w].relayed += 1;
                         let from = self.id(p);
-                        self.server_send(to, ServerMsg::Signal { intro, from, payload });
+                        self.server_send(w, to, ServerMsg::Signal { intro, from, payload });
                     }
                 }
             }
             ClientMsg::Bye => {
-                self.server.members.retain(|&m| m != p);
-                self.server.sockets.remove(&p);
+                let s = self.sid(p, w).expect("a server of p");
+                self.server_forget(w, p);
                 let d = self.lat();
-                self.schedule(Chan::Down(p), d, Ev::SocketClosed(p));
+                self.schedule(Chan::Down(p, s), d, Ev::SocketClosed(p, s));
             }
         }
     }
 
-    /// Every socket closes; no hello gets through any more.
-    fn kill_server(&mut self) {
-        self.server.dead = true;
-        for p in std::mem::take(&mut self.server.sockets) {
-            let d = self.lat();
-            self.schedule(Chan::Down(p), d, Ev::SocketClosed(p));
+    /// The grace period of server `w` is over: the first held newcomer founds, the others are introduced to it.
+    fn grace_over(&mut self, w: usize) {
+        self.servers[w].grace_until = None;
+        let held = std::mem::take(&mut self.servers[w].held);
+        let live: Vec<usize> = held.into_iter().filter(|p| self.servers[w].sockets.contains(p)).collect();
+        let Some((&founder, rest)) = live.split_first() else { return };
+        if self.servers[w].members.is_empty() {
+            self.servers[w].members.push(founder);
+            self.server_send(w, founder, ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] });
+            for &n in rest {
+                self.server_introduce(w, n, founder);
+            }
+        } else {
+            for &n in &live {
+                let m = self.servers[w].members[0];
+                self.server_introduce(w, n, m);
+            }
         }
-        self.server.members.clear();
-        self.server.intros.clear();
+    }
+
+    /// Server `w` dies: every socket closes; no hello gets through any more.
+    fn kill_server_n(&mut self, w: usize) {
+        self.servers[w].dead = true;
+        for p in std::mem::take(&mut self.servers[w].sockets) {
+            if let Some(s) = self.sid(p, w) {
+                let d = self.lat();
+                self.schedule(Chan::Down(p, s), d, Ev::SocketClosed(p, s));
+            }
+        }
+        self.servers[w].members.clear();
+        self.servers[w].intros.clear();
+        self.servers[w].held.clear();
+    }
+
+    /// The only server dies.
+    fn kill_server(&mut self) {
+        self.kill_server_n(0);
+    }
+
+    #[allow(dead_code)] // used by peer_ring.rs only
+    /// Server `w` starts again with nothing, holding newcomers for `grace_ms`.
+    fn restart_server(&mut self, w: usize, grace_ms: u64) {
+        self.kill_server_n(w);
+        self.servers[w] = Server { grace_until: Some(self.now + grace_ms), ..Server::default() };
+        self.seq += 1;
+        self.queue.push(Due { at: self.now + grace_ms, seq: self.seq, ev: Ev::GraceOver(w) });
     }
 
     // ------------------------------------------------------------ failures
 
-    /// The server drops `p`'s socket and everything about it.
-    fn server_forget(&mut self, p: usize) {
-        self.server.sockets.remove(&p);
-        self.server.members.retain(|&m| m != p);
-        self.server.intros.retain(|_, (n, m)| *n != p && *m != p);
+    /// Server `w` drops `p`'s socket and everything about it.
+    fn server_forget(&mut self, w: usize, p: usize) {
+        let srv = &mut self.servers[w];
+        srv.sockets.remove(&p);
+        srv.members.retain(|&m| m != p);
+        srv.held.retain(|&m| m != p);
+        srv.intros.retain(|_, (n, m)| *n != p && *m != p);
     }
 
     /// The tab dies: every connection it had closes at the other end.
@@ -720,7 +839,9 @@ impl World {
                 self.schedule(Chan::Link(r.0, r.1), d, Ev::Closed(r.0, r.1));
             }
         }
-        self.server_forget(p);
+        for w in 0..self.servers.len() {
+            self.server_forget(w, p);
+        }
     }
 
     // ------------------------------------------------------------ checks

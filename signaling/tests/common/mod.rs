@@ -19,13 +19,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Upper bound on any single wait in the tests.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// Short timeouts, so the timeout tests take a fraction of a second.
+/// Short timeouts, so the timeout tests take a fraction of a second, and no
+/// grace period: a ring's first peer founds it at once.
 pub fn config() -> Config {
     Config {
         www: "does-not-exist".into(),
         intro_timeout: Duration::from_millis(300),
         intro_lifetime: Duration::from_secs(10),
         intro_tries: 3,
+        grace: Duration::ZERO,
         seed: 1,
         ..Config::default()
     }
@@ -46,7 +48,12 @@ pub fn id(n: u64) -> Id {
 
 /// A hello for `ring` with id `n`.
 pub fn hello(ring: &str, n: u64) -> ClientMsg {
-    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n) }
+    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n), member: false }
+}
+
+/// A hello for `ring` with id `n` from a peer that is already a member (a reconnect).
+pub fn member_hello(ring: &str, n: u64) -> ClientMsg {
+    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: id(n), member: true }
 }
 
 /// A scripted client.

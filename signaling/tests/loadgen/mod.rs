@@ -156,7 +156,8 @@ pub async fn measure(bin: &Path, plan: &Plan) -> Result<Report, LoadError> {
     result
 }
 
-/// The server's flags for `plan`: room for every client from one address.
+/// The server's flags for `plan`: room for every client from one address,
+/// and no grace period (each ring's founder is answered at once).
 fn server_args(plan: &Plan) -> Vec<String> {
     let room = (plan.clients + SPARE_CONNECTIONS).to_string();
     let missing_www = std::env::temp_dir().join("chord-signaling-load-no-www");
@@ -175,6 +176,8 @@ fn server_args(plan: &Plan) -> Vec<String> {
         plan.idle_timeout.as_millis().to_string(),
         "--seed".into(),
         "1".into(),
+        "--grace".into(),
+        "0".into(),
     ]
 }
 
@@ -270,7 +273,7 @@ async fn recv(ws: &mut Ws) -> Result<ServerMsg, String> {
 }
 
 fn hello(ring: &str, id: u64) -> ClientMsg {
-    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: Id::from_u64(id) }
+    ClientMsg::Hello { version: SIGNAL_VERSION, ring: ring.into(), id: Id::from_u64(id), member: false }
 }
 
 /// Idle client `i`: joins ring `idle-<i / ring_size>` and reports member.

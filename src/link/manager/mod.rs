@@ -33,7 +33,8 @@ use super::sdp::{count_candidates, keep_loopback_candidates};
 use crate::ice::{Candidate, IceConfig, PathInfo};
 use crate::id::Id;
 use crate::rng::SeededRng;
-use crate::signal::{IntroId, SignalPayload};
+use super::intro::ServerIntro;
+use crate::signal::SignalPayload;
 use crate::time::Millis;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -202,8 +203,8 @@ pub enum LinkOutput {
     },
     /// Send this to the signaling server (bootstrap introductions only).
     ToServer {
-        /// The introduction.
-        intro: IntroId,
+        /// The introduction (and so the server to send it to).
+        intro: ServerIntro,
         /// The offer or answer.
         payload: SignalPayload,
     },
@@ -300,7 +301,7 @@ struct Link {
     /// The offerer's session number.
     session: u64,
     /// The server introduction, for links negotiated through the server.
-    intro: Option<IntroId>,
+    intro: Option<ServerIntro>,
     /// Answerers of ring offers: the relays back to the offerer, next one last.
     reply_path: Vec<Id>,
     /// Connecting links are given up at this time.
@@ -475,13 +476,15 @@ impl Links {
 
     /// Starts the bootstrap link to `introducer`, negotiated through the server
     /// under introduction `intro`. Any other link still negotiated through the
-    /// server (an earlier introduction the server replaced) is given up.
-    pub fn connect_via_server(&mut self, now: Millis, introducer: Id, intro: IntroId) {
+    /// same server (an earlier introduction it replaced) is given up; those of
+    /// other servers go on.
+    pub fn connect_via_server(&mut self, now: Millis, introducer: Id, intro: ServerIntro) {
         self.arm(now);
         let stale: Vec<LinkId> = self
             .links
             .iter()
-            .filter(|(_, l)| l.via == Via::Server && l.state == LinkState::Connecting && l.intro != Some(intro))
+            .filter(|(_, l)| l.via == Via::Server && l.state == LinkState::Connecting)
+            .filter(|(_, l)| l.intro.is_some_and(|i| i.server == intro.server && i != intro))
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
@@ -495,7 +498,7 @@ impl Links {
     }
 
     /// A payload the server relayed from `from` within introduction `intro`.
-    pub fn server_signal(&mut self, now: Millis, intro: IntroId, from: Id, payload: SignalPayload) {
+    pub fn server_signal(&mut self, now: Millis, intro: ServerIntro, from: Id, payload: SignalPayload) {
         self.arm(now);
         match payload {
             SignalPayload::Offer { sdp } => {
@@ -723,7 +726,7 @@ impl Links {
         now: Millis,
         peer: Id,
         via: Via,
-        intro: Option<IntroId>,
+        intro: Option<ServerIntro>,
         role: Role,
         session: u64,
         reply_path: Vec<Id>,

@@ -3,7 +3,7 @@
 //! server, and every later link is signaled through B.
 
 use super::*;
-use crate::link::Connectivity;
+use crate::link::{Connectivity, ServerId};
 
 const A: usize = 0;
 const B: usize = 1;
@@ -103,7 +103,7 @@ impl World {
 
     /// `newcomer` is introduced to `member` through the server, trickling one
     /// candidate each way; returns their links.
-    fn introduce(&mut self, newcomer: usize, member: usize, intro: IntroId) -> (LinkId, LinkId) {
+    fn introduce(&mut self, newcomer: usize, member: usize, intro: ServerIntro) -> (LinkId, LinkId) {
         let (n, m) = (self.id(newcomer), self.id(member));
         self.l[newcomer].connect_via_server(self.now, m, intro);
         self.pump();
@@ -160,11 +160,12 @@ impl World {
         (ln, lm)
     }
 
-    /// A ring in a line: A–B and C–B through the server.
+    /// A ring in a line: A–B and C–B through two servers that both
+    /// numbered their introduction 1.
     fn line(cfg: LinkConfig) -> World {
         let mut w = World::new(cfg);
-        w.introduce(A, B, 1);
-        w.introduce(C, B, 2);
+        w.introduce(A, B, ServerIntro { server: ServerId(0), intro: 1 });
+        w.introduce(C, B, ServerIntro { server: ServerId(1), intro: 1 });
         w.cmds.clear();
         w.out.clear();
         w
@@ -238,7 +239,7 @@ fn a_candidate_that_overtakes_its_offer_is_kept_until_the_offer_arrives() {
 fn only_loopback_candidates_leave_a_loopback_only_peer() {
     let mut w = World::new(LinkConfig { loopback_only: true, ..LinkConfig::default() });
     let b = w.id(B);
-    w.l[A].connect_via_server(w.now, b, 1);
+    w.l[A].connect_via_server(w.now, b, ServerIntro { server: ServerId(0), intro: 1 });
     w.pump();
     let la = w.created(A, B);
     w.l[A].described(w.now, la, "v=0\r\na=candidate:1 1 udp 1 10.0.0.5 9 typ host\r\n".into());
