@@ -16,7 +16,7 @@
 mod files;
 mod snapshot;
 
-pub use files::{BlobCommand, Phase};
+pub use files::{BlobCommand, Phase, PutHolders};
 pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView};
 
 use crate::config::Config;
