@@ -22,7 +22,7 @@ use crate::store::{Blob, Record, Version};
 use crate::time::Millis;
 use crate::transfer::{chunk_count, PullError, PullId, PullOutput, Refusal, Sink, XferMsg, WINDOW_CHUNKS};
 use crate::{CommandError, RequestError};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 /// How long a put waits for the primary to ask for the next chunk or commit.
 const PUT_STALL_MS: u64 = 20_000;
@@ -44,10 +44,10 @@ const COPY_MAX_MS: u64 = 120_000;
 const COPY_REPORT_MS: u64 = 5_000;
 /// Puts a primary waits for copies of at once; beyond, it answers at the commit.
 const MAX_COPYING: usize = 256;
-/// Peers told when one blob's bytes are complete here.
+/// Replicas followed per put, and peers told when one blob's bytes are complete here.
 const MAX_CONFIRM_PEERS: usize = 8;
-/// Blobs whose completion peers wait to be told of.
-const MAX_CONFIRM_BLOBS: usize = 4096;
+/// Peers waiting to be told that a blob's bytes are complete here, in all.
+const MAX_CONFIRMS: usize = 4096;
 /// Holder counts of finished puts kept for [`Peer::take_put_holders`].
 const MAX_PUT_HOLDERS: usize = 256;
 
@@ -152,14 +152,16 @@ struct Offered {
 /// A committed put whose copies the primary waits for.
 #[derive(Debug)]
 struct Copying {
+    writer: Id,
+    put: u64,
     blob: Blob,
     /// Holders the writer asked for (`None`: R).
     wanted: Option<u8>,
-    /// Replicas that said they hold the bytes.
-    confirmed: BTreeSet<Id>,
+    /// Replicas that said they hold the bytes (at most [`MAX_CONFIRM_PEERS`]).
+    confirmed: Vec<Id>,
     /// The furthest chunk each replica asked for: a copy progresses when it
     /// asks further (one that starts over after a failure does not).
-    asked: BTreeMap<Id, u32>,
+    asked: Vec<(Id, u32)>,
     /// Answer with what there is if no copy progressed by then…
     deadline: Millis,
     /// …or by then at the latest.
@@ -177,13 +179,13 @@ pub(super) struct Files {
     puts: BTreeMap<ReqId, BlobPut>,
     /// Offers this peer (as primary) is pulling: (writer, put) → blob.
     offers: BTreeMap<(Id, u64), Offered>,
-    /// Puts this peer (as primary) committed and waits for copies of: (writer, put).
-    copying: BTreeMap<(Id, u64), Copying>,
-    /// Peers that handed this peer a manifest whose bytes it is copying:
-    /// told once they are complete (digest → peers).
-    confirm: BTreeMap<Id, Vec<Id>>,
+    /// Puts this peer (as primary) committed and waits for copies of (small; a list).
+    copying: Vec<Copying>,
+    /// (digest, peer): `peer` handed this peer the manifest of a blob whose
+    /// bytes it is copying, and is told once they are complete.
+    confirm: Vec<(Id, Id)>,
     /// Holder counts of finished puts, for [`Peer::take_put_holders`] (oldest first).
-    put_holders: VecDeque<(ReqId, PutHolders)>,
+    put_holders: Vec<(ReqId, PutHolders)>,
     /// Gets whose manifest arrived and whose bytes are being pulled: the answer to forward.
     gets: BTreeMap<ReqId, Event>,
     /// Chunk reads in progress for each peer.
@@ -267,7 +269,7 @@ impl Peer {
     /// ([`Event::PutDone`]); taken once. The last few hundred are kept.
     pub fn take_put_holders(&mut self, req: ReqId) -> Option<PutHolders> {
         let i = self.files.put_holders.iter().position(|(r, _)| *r == req)?;
-        self.files.put_holders.remove(i).map(|(_, h)| h)
+        Some(self.files.put_holders.remove(i).1)
     }
 
     /// Stops a put or get. Returns whether it was running.
@@ -327,7 +329,7 @@ impl Peer {
             XferMsg::Offer { put, blob } => self.on_offer(now, from, put, Offered { blob, holders: None }),
             XferMsg::OfferFor { put, blob, holders } => self.on_offer(now, from, put, Offered { blob, holders: Some(holders) }),
             XferMsg::Withdraw { put } => {
-                self.files.copying.remove(&(from, put));
+                self.files.copying.retain(|c| (c.writer, c.put) != (from, put));
                 if let Some(o) = self.files.offers.remove(&(from, put)) {
                     let digest = o.blob.digest;
                     if !self.files.offers.values().any(|b| b.blob.digest == digest) && !self.node_references(&digest) {
@@ -423,12 +425,13 @@ impl Peer {
                 }
                 if self.files.copying.len() >= MAX_COPYING {
                     // Too many puts at once to follow them all: answer this one now.
-                    let counts = self.copy_counts(&BTreeSet::new());
+                    let counts = self.copy_counts(&[]);
                     return self.answer_copies(now, writer, put, counts, true);
                 }
                 let until = now + COPY_MAX_MS + blob.size / 1024;
-                let copying = Copying { blob, wanted, confirmed: BTreeSet::new(), asked: BTreeMap::new(), deadline: now + COPY_STALL_MS, until, told: (now, 1) };
-                self.files.copying.insert((writer, put), copying);
+                let deadline = now + COPY_STALL_MS;
+                let c = Copying { writer, put, blob, wanted, confirmed: Vec::new(), asked: Vec::new(), deadline, until, told: (now, 1) };
+                self.files.copying.push(c);
                 // The replicas may hold the bytes already; they say so when the manifest reaches them.
                 return self.check_copies(now, false);
             }
@@ -459,7 +462,7 @@ impl Peer {
 
     /// Holders of a committed blob (this primary and the replicas among
     /// `confirmed`) and how many the ring should keep.
-    fn copy_counts(&self, confirmed: &BTreeSet<Id>) -> PutHolders {
+    fn copy_counts(&self, confirmed: &[Id]) -> PutHolders {
         let replicas = self.replica_peers();
         let holders = 1 + replicas.iter().filter(|r| confirmed.contains(r)).count();
         let target = (1 + replicas.len()).min(self.node.config().replicas.max(1));
@@ -470,32 +473,31 @@ impl Peer {
     /// (`timers`: check the deadlines at `now`); tells the writers of the
     /// others of new holders, now and then.
     fn check_copies(&mut self, now: Millis, timers: bool) {
-        let keys: Vec<(Id, u64)> = self.files.copying.keys().copied().collect();
-        for (writer, put) in keys {
-            let Some(c) = self.files.copying.get(&(writer, put)) else { continue };
+        let mut i = 0;
+        while let Some(c) = self.files.copying.get(i) {
             let counts = self.copy_counts(&c.confirmed);
             let enough = counts.holders >= counts.target.min(c.wanted.map_or(u32::MAX, u32::from));
             let over = timers && (c.deadline <= now || c.until <= now);
+            let (writer, put) = (c.writer, c.put);
             if enough || over {
-                self.files.copying.remove(&(writer, put));
+                self.files.copying.swap_remove(i);
                 self.answer_copies(now, writer, put, counts, true);
-            } else if counts.holders > c.told.1 && now.since(c.told.0) >= COPY_REPORT_MS {
-                if let Some(c) = self.files.copying.get_mut(&(writer, put)) {
-                    c.told = (now, counts.holders);
-                }
+                continue;
+            }
+            if counts.holders > c.told.1 && now.since(c.told.0) >= COPY_REPORT_MS {
+                self.files.copying[i].told = (now, counts.holders);
                 self.answer_copies(now, writer, put, counts, false);
             }
+            i += 1;
         }
     }
 
     /// Tells `writer` how many tabs hold the bytes of its put (`done`: the answer).
     fn answer_copies(&mut self, now: Millis, writer: Id, put: u64, counts: PutHolders, done: bool) {
         if writer == self.id() {
-            if done {
-                let version = self.files.puts.get(&put).and_then(|p| p.version);
-                if let Some(version) = version {
-                    self.finish_put(now, put, Ok((writer, version, counts)));
-                }
+            let version = self.files.puts.get(&put).and_then(|p| p.version);
+            if let (true, Some(version)) = (done, version) {
+                self.finish_put(now, put, Ok((writer, version, counts)));
             }
             return;
         }
@@ -504,47 +506,42 @@ impl Peer {
         self.send_xfer(now, writer, msg);
     }
 
-    /// A peer asked for chunk `index` of `digest`: a replica copying a committed put?
+    /// A peer asked for chunk `index` of `digest`: a replica copying a
+    /// committed put? Then its copy progressed: the wait goes on, and the
+    /// writer hears of it now and then (so that it waits for the answer).
     fn copy_progressed(&mut self, now: Millis, from: Id, digest: &Id, index: u32) {
-        if !self.files.copying.values().any(|c| c.blob.digest == *digest) || !self.replica_peers().contains(&from) {
+        if !self.files.copying.iter().any(|c| c.blob.digest == *digest) || !self.replica_peers().contains(&from) {
             return;
         }
-        let mut any = false;
-        for c in self.files.copying.values_mut() {
-            if c.blob.digest != *digest || c.asked.get(&from).is_some_and(|i| *i >= index) {
-                continue;
+        let target = self.copy_counts(&[]).target;
+        let mut reports = Vec::new();
+        for c in self.files.copying.iter_mut().filter(|c| c.blob.digest == *digest) {
+            let seen = c.asked.iter().position(|(p, _)| *p == from);
+            match seen {
+                Some(k) if c.asked[k].1 >= index => continue,
+                Some(k) => c.asked[k].1 = index,
+                None if c.asked.len() < MAX_CONFIRM_PEERS => c.asked.push((from, index)),
+                None => continue,
             }
-            if c.asked.len() < MAX_CONFIRM_PEERS || c.asked.contains_key(&from) {
-                c.asked.insert(from, index);
-                c.deadline = (now + COPY_STALL_MS).min(c.until);
-                any = true;
+            c.deadline = (now + COPY_STALL_MS).min(c.until);
+            if now.since(c.told.0) >= COPY_REPORT_MS {
+                c.told.0 = now;
+                reports.push((c.writer, c.put, PutHolders { holders: c.told.1, target }));
             }
         }
-        if any {
-            // Reports to the writers keep them waiting for the answer.
-            let due: Vec<(Id, u64, u32)> = self
-                .files
-                .copying
-                .iter()
-                .filter(|(_, c)| c.blob.digest == *digest && now.since(c.told.0) >= COPY_REPORT_MS)
-                .map(|((w, p), c)| (*w, *p, c.told.1))
-                .collect();
-            for (writer, put, told) in due {
-                let Some(c) = self.files.copying.get_mut(&(writer, put)) else { continue };
-                c.told.0 = now;
-                let counts = PutHolders { holders: told, target: self.copy_counts(&BTreeSet::new()).target };
-                self.answer_copies(now, writer, put, counts, false);
-            }
+        for (writer, put, counts) in reports {
+            self.answer_copies(now, writer, put, counts, false);
         }
     }
 
     /// A replica says it holds the bytes of `digest`.
     fn on_holding(&mut self, now: Millis, from: Id, key: Id, digest: Id) {
         let mut any = false;
-        for c in self.files.copying.values_mut() {
-            if c.blob.digest == digest && c.blob.key == key && c.confirmed.len() < MAX_CONFIRM_PEERS {
-                any |= c.confirmed.insert(from);
+        for c in self.files.copying.iter_mut().filter(|c| c.blob.digest == digest && c.blob.key == key) {
+            if !c.confirmed.contains(&from) && c.confirmed.len() < MAX_CONFIRM_PEERS {
+                c.confirmed.push(from);
                 c.deadline = (now + COPY_STALL_MS).min(c.until);
+                any = true;
             }
         }
         if any {
@@ -554,9 +551,17 @@ impl Peer {
 
     /// The bytes of `blob` are complete here: tell the peers that handed us its manifest.
     fn confirm_holding(&mut self, now: Millis, blob: &Blob) {
-        for to in self.files.confirm.remove(&blob.digest).unwrap_or_default() {
+        let (told, rest): (Vec<(Id, Id)>, Vec<(Id, Id)>) =
+            std::mem::take(&mut self.files.confirm).into_iter().partition(|(d, _)| *d == blob.digest);
+        self.files.confirm = rest;
+        for (_, to) in told {
             self.send_xfer(now, to, XferMsg::Holding { key: blob.key, digest: blob.digest });
         }
+    }
+
+    /// Nobody waits to hear that the bytes of `digest` are complete here (no attempt is left).
+    fn forget_confirms(&mut self, digest: &Id) {
+        self.files.confirm.retain(|(d, _)| d != digest);
     }
 
     fn finish_put(&mut self, now: Millis, req: ReqId, result: Result<(Id, Version, PutHolders), RequestError>) {
@@ -567,9 +572,9 @@ impl Peer {
         let ev = match result {
             Ok((node, version, counts)) => {
                 if self.files.put_holders.len() >= MAX_PUT_HOLDERS {
-                    self.files.put_holders.pop_front();
+                    self.files.put_holders.remove(0);
                 }
-                self.files.put_holders.push_back((req, counts));
+                self.files.put_holders.push((req, counts));
                 Event::PutDone { req, key, node, version, hops: 0 }
             }
             Err(error) => Event::RequestFailed { req, target: key, error },
@@ -628,11 +633,8 @@ impl Peer {
                     if let Some(f) = from.filter(|f| *f != self.id()) {
                         if held {
                             self.send_xfer(now, f, XferMsg::Holding { key: blob.key, digest: blob.digest });
-                        } else if self.files.confirm.len() < MAX_CONFIRM_BLOBS || self.files.confirm.contains_key(&blob.digest) {
-                            let peers = self.files.confirm.entry(blob.digest).or_default();
-                            if !peers.contains(&f) && peers.len() < MAX_CONFIRM_PEERS {
-                                peers.push(f);
-                            }
+                        } else if self.files.confirm.len() < MAX_CONFIRMS && !self.files.confirm.contains(&(blob.digest, f)) {
+                            self.files.confirm.push((blob.digest, f));
                         }
                     }
                     if !held && !self.pulls.is_pulling(Sink::Store, &blob.digest) {
@@ -746,10 +748,10 @@ impl Peer {
                         self.files.refetch.insert(blob.digest, (blob, now + REFETCH_MS, attempts));
                     } else {
                         self.files.refetch.remove(&blob.digest);
-                        self.files.confirm.remove(&blob.digest);
+                        self.forget_confirms(&blob.digest);
                     }
                 } else {
-                    self.files.confirm.remove(&blob.digest);
+                    self.forget_confirms(&blob.digest);
                 }
             }
         }
@@ -760,7 +762,7 @@ impl Peer {
         let f = &self.files;
         [
             f.puts.values().filter(|p| p.primary.is_some()).map(|p| p.deadline).min(),
-            f.copying.values().map(|c| c.deadline.min(c.until)).min(),
+            f.copying.iter().map(|c| c.deadline.min(c.until)).min(),
             f.gc.values().min().copied(),
             f.refetch.values().map(|r| r.1).min(),
             self.pulls.poll_timeout(),
@@ -804,7 +806,7 @@ impl Peer {
                 _ => {
                     self.files.refetch.remove(&digest);
                     if !self.files.held.contains_key(&digest) && !self.pulls.is_pulling(Sink::Store, &digest) {
-                        self.files.confirm.remove(&digest);
+                        self.forget_confirms(&digest);
                     }
                 }
             }
