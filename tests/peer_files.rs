@@ -408,3 +408,52 @@ fn killing_the_primary_right_after_the_put_was_answered_loses_nothing() {
         w.assert_clean();
     }
 }
+
+#[test]
+fn a_get_whose_holders_are_still_copying_the_bytes_waits_for_them() {
+    for seed in seeds(&[31]) {
+        let mut w = ring(seed, 8, peer_config());
+        let data = content(1_500_000, seed);
+        let (digest, name) = (Id::hash(&data), "late.bin");
+        let ideal = w.ideal();
+        let pos = ideal.successor_pos(&Id::key_of(name));
+        // Ring order from the key: primary, two replicas, then `spare`, the only other holder.
+        let order: Vec<usize> = ideal.successors_of(pos, 4).iter().map(|id| w.index_of(id).expect("member")).collect();
+        let (primary, replicas, spare) = (w.index_of(&ideal.successor(&Id::key_of(name))).expect("member"), [order[0], order[1]], order[2]);
+        let writer = (0..8).find(|p| *p != primary && !order.contains(p)).expect("a writer");
+        let reader = (0..8).find(|p| *p != primary && *p != writer && !order.contains(p)).expect("a reader");
+        // The replicas cannot store the bytes at first: they hold only the manifest.
+        for r in replicas {
+            w.tabs[r].disk.full = true;
+        }
+        let (ev, _, _) = w.put_blob_for(writer, name, &data, Some(1));
+        assert!(matches!(ev, Event::PutDone { .. }), "seed {seed}: {ev:?}");
+        // Only `spare` holds the bytes now (the primary and the writer lost theirs).
+        for p in [primary, writer] {
+            w.tabs[p].disk.chunks.remove(&digest);
+            w.tabs[p].disk.complete.remove(&digest);
+        }
+        for (i, c) in data.chunks(CHUNK_BYTES as usize).enumerate() {
+            w.tabs[spare].disk.chunks.entry(digest).or_default().insert(i as u32, c.to_vec());
+        }
+        w.tabs[spare].disk.complete.insert(digest);
+        w.cmd(spare, |peer, now| peer.restore(now, Vec::new(), vec![(digest, data.len() as u64)]));
+        // Every holder the reader is told of lacks the bytes; the replicas copy them from `spare`
+        // at their next attempt, seconds later, and the get waits for that rather than failing.
+        let start = w.now;
+        let req = w.cmd(reader, |peer, now| peer.get(now, Id::key_of(name))).expect("get");
+        w.run_for(1_000);
+        for r in replicas {
+            w.tabs[r].disk.full = false;
+        }
+        match w.answer(reader, req, 60_000) {
+            Event::GetDone { record: Some(_), .. } => {
+                let parts = w.tabs[reader].disk.caller.remove(&req).unwrap_or_default();
+                assert!(parts.into_values().flatten().eq(data.iter().copied()), "seed {seed}: the bytes differ");
+            }
+            other => panic!("seed {seed}: {other:?}\n{}", w.dump()),
+        }
+        assert!(w.now.since(start) >= 3_000, "seed {seed}: the holders were not asked again ({} ms)", w.now.since(start));
+        w.assert_clean();
+    }
+}

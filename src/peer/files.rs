@@ -50,6 +50,10 @@ const MAX_CONFIRM_PEERS: usize = 8;
 const MAX_CONFIRMS: usize = 4096;
 /// Holder counts of finished puts kept for [`Peer::take_put_holders`].
 const MAX_PUT_HOLDERS: usize = 256;
+/// Times a get asks its holders when those that answer lack the bytes (they are copying them).
+const GET_TRIES: u32 = 4;
+/// Pause before a get asks such holders again.
+const REGET_MS: u64 = 3_000;
 
 /// What the driver does with blob bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,6 +174,21 @@ struct Copying {
     told: (Millis, u32),
 }
 
+/// A get whose manifest arrived and whose bytes are being pulled.
+#[derive(Debug)]
+struct BlobGet {
+    /// The answer to forward once the bytes are here.
+    ev: Event,
+    blob: Blob,
+    /// The holders, in the order they are asked.
+    sources: Vec<Id>,
+    /// Pulls started.
+    tries: u32,
+    /// When to ask the holders again: every one that answered lacked the
+    /// bytes (they are still copying them, say after churn moved the key).
+    again: Option<Millis>,
+}
+
 /// Everything the peer tracks about blobs.
 #[derive(Debug, Default)]
 pub(super) struct Files {
@@ -186,8 +205,8 @@ pub(super) struct Files {
     confirm: Vec<(Id, Id)>,
     /// Holder counts of finished puts, for [`Peer::take_put_holders`] (oldest first).
     put_holders: Vec<(ReqId, PutHolders)>,
-    /// Gets whose manifest arrived and whose bytes are being pulled: the answer to forward.
-    gets: BTreeMap<ReqId, Event>,
+    /// Gets whose manifest arrived and whose bytes are being pulled.
+    gets: BTreeMap<ReqId, BlobGet>,
     /// Chunk reads in progress for each peer.
     reading: HashMap<Id, u32>,
     /// Digests to delete at the given time unless referenced again.
@@ -613,6 +632,8 @@ impl Peer {
                 }
                 sources.push(node);
                 sources.extend(replicas.iter().copied());
+                // The writer keeps its copy for a while after the put.
+                sources.push(record.version.writer);
                 // Holders no link could be opened to just now, or whose path
                 // is being restarted, go last (each group keeps its order).
                 let (unreachable, links) = (&self.files.unreachable, &self.links);
@@ -620,8 +641,8 @@ impl Peer {
                     .into_iter()
                     .partition(|p| links.is_restarting(p) || unreachable.get(p).is_some_and(|t| now.since(*t) < UNREACHABLE_MS));
                 sources.extend(last);
-                self.pulls.start(now, blob, Sink::Caller(req), sources);
-                self.files.gets.insert(req, ev);
+                self.pulls.start(now, blob.clone(), Sink::Caller(req), sources.clone());
+                self.files.gets.insert(req, BlobGet { ev, blob, sources, tries: 1, again: None });
                 None
             }
             Event::Stored { ref record, from } => {
@@ -706,7 +727,13 @@ impl Peer {
                 self.out.push_back(PeerOutput::Event(PeerEvent::BadHolder { peer, key: blob.key, name: blob.name }))
             }
             PullOutput::Done { sink: Sink::Caller(req), result, .. } => {
-                let Some(ev) = self.files.gets.remove(&req) else { return };
+                let copying = matches!(&result, Err(PullError::NoHolder { bad, lacking, .. }) if bad.is_empty() && !lacking.is_empty());
+                if let Some(g) = self.files.gets.get_mut(&req).filter(|g| copying && g.tries < GET_TRIES) {
+                    // A delay, not a loss: ask the same holders again shortly.
+                    g.again = Some(now + REGET_MS);
+                    return;
+                }
+                let Some(BlobGet { ev, .. }) = self.files.gets.remove(&req) else { return };
                 let ev = match (result, ev) {
                     (Ok(_), ev) => ev,
                     (Err(e), Event::GetDone { key, .. }) => Event::RequestFailed { req, target: key, error: RequestError::Fetch(e) },
@@ -763,6 +790,7 @@ impl Peer {
         [
             f.puts.values().filter(|p| p.primary.is_some()).map(|p| p.deadline).min(),
             f.copying.iter().map(|c| c.deadline.min(c.until)).min(),
+            f.gets.values().filter_map(|g| g.again).min(),
             f.gc.values().min().copied(),
             f.refetch.values().map(|r| r.1).min(),
             self.pulls.poll_timeout(),
@@ -782,6 +810,11 @@ impl Peer {
         }
         // Also answers puts whose replica set shrank to the holders there are.
         self.check_copies(now, true);
+        for (req, g) in self.files.gets.iter_mut().filter(|(_, g)| g.again.is_some_and(|t| t <= now)) {
+            g.again = None;
+            g.tries += 1;
+            self.pulls.start(now, g.blob.clone(), Sink::Caller(*req), g.sources.clone());
+        }
         let due: Vec<Id> = self.files.gc.iter().filter(|(_, t)| **t <= now).map(|(d, _)| *d).collect();
         for digest in due {
             self.files.gc.remove(&digest);
