@@ -570,10 +570,9 @@ impl Peer {
 
     /// The bytes of `blob` are complete here: tell the peers that handed us its manifest.
     fn confirm_holding(&mut self, now: Millis, blob: &Blob) {
-        let (told, rest): (Vec<(Id, Id)>, Vec<(Id, Id)>) =
-            std::mem::take(&mut self.files.confirm).into_iter().partition(|(d, _)| *d == blob.digest);
-        self.files.confirm = rest;
-        for (_, to) in told {
+        let told: Vec<Id> = self.files.confirm.iter().filter(|(d, _)| *d == blob.digest).map(|(_, p)| *p).collect();
+        self.forget_confirms(&blob.digest);
+        for to in told {
             self.send_xfer(now, to, XferMsg::Holding { key: blob.key, digest: blob.digest });
         }
     }
