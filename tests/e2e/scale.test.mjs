@@ -136,9 +136,14 @@ async function run(t, n) {
     fig.join_all_ms = lastJoin - t0;
     fig.load_after_joins = load();
     assert.equal(new Set(peers.map((p) => p.id)).size, TABS, 'ids are distinct');
-    fig.converge_ms = await waitForCorrectRing(peers, ring, lastJoin, CONVERGE_MS);
+    // A ring still wrong after 60 s fails the run, but only at its end: the puts and gets still measure.
+    const late = [];
+    fig.converge_ms = await waitForCorrectRing(peers, ring, lastJoin, CONVERGE_MS).catch((e) => {
+      late.push(String(e.message).split('\n').filter((l) => !/^\s+at /.test(l)).slice(0, 16).join('\n'));
+      return null;
+    });
     fig.load_at_convergence = load();
-    note(t, `run ${n}: ${TABS} tabs joined in ${fig.join_all_ms} ms (${fig.joins_retried.length} opened again); ring correct ${fig.converge_ms} ms after the last join (load ${fig.load_at_convergence})`);
+    note(t, `run ${n}: ${TABS} tabs joined in ${fig.join_all_ms} ms (${fig.joins_retried.length} opened again); ring correct ${fig.converge_ms ?? `NOT within ${CONVERGE_MS}`} ms after the last join (load ${fig.load_at_convergence})`);
     if (fig.joins_retried.length) t.diagnostic(`joins that failed and were tried again:\n  ${fig.joins_retried.join('\n  ')}`);
 
     // 2. Five puts at once from random tabs.
@@ -178,6 +183,7 @@ async function run(t, n) {
     if (fig.gets.other_failed_attempts) t.diagnostic(`other failed attempts:\n  ${all('other').slice(0, 10).join('\n  ')}`);
     assert.deepEqual(all('notFound'), [], 'a get answered "not found" for a file that was put');
     assert.equal(never, 0, `gets that did not succeed within ${GETS_MS} ms:\n  ${all('other').slice(-10).join('\n  ')}`);
+    assert.deepEqual(late, [], `the ring was not correct ${CONVERGE_MS} ms after the last join`);
   } catch (e) {
     const st = await Promise.all(peers.map((p) => withTimeout(p.state(), 3000, 'state').catch((err) => `(${err.message})`)));
     report.push(`=== run ${n} (${ring}) failed: ${e.message}`);
