@@ -45,6 +45,10 @@ const GETS_PER_TAB = 2;
 const RETRY_MS = 1000;
 /** Every get of a run must have succeeded this long after the gets began. */
 const GETS_MS = 150_000;
+/** The tabs of a run must have joined within this (each run is bounded: joins, 60 s, puts, gets). */
+const JOINS_MS = 180_000;
+/** One run at most: the phases' bounds and some slack. */
+const RUN_MS = JOINS_MS + CONVERGE_MS + 120_000 + GETS_MS + 30_000;
 const LOG_DIR = path.join(ROOT, 'out', 'e2e');
 
 const random = seededRandom(SEED);
@@ -128,10 +132,13 @@ async function run(t, n) {
         return openPeer(browsers[i % BROWSERS], { ...opts, name: `${opts.name}'` });
       }
     };
-    peers.push(await open(0));
-    for (let i = 1; i < TABS; i += BROWSERS) {
-      peers.push(...(await Promise.all(Array.from({ length: Math.min(BROWSERS, TABS - i) }, (_, k) => open(i + k)))));
-    }
+    const joins = async () => {
+      peers.push(await open(0));
+      for (let i = 1; i < TABS; i += BROWSERS) {
+        peers.push(...(await Promise.all(Array.from({ length: Math.min(BROWSERS, TABS - i) }, (_, k) => open(i + k)))));
+      }
+    };
+    await withTimeout(joins(), JOINS_MS, `${TABS} tabs joining`);
     const lastJoin = Date.now();
     fig.join_all_ms = lastJoin - t0;
     fig.load_after_joins = load();
@@ -194,7 +201,7 @@ async function run(t, n) {
   }
 }
 
-describe(`scale: ${TABS} tabs in ${BROWSERS} Chromium processes, ${SIZES.length} puts, every tab gets every file, ${RUNS} runs (issue 13)`, { timeout: RUNS * 450_000 }, () => {
+describe(`scale: ${TABS} tabs in ${BROWSERS} Chromium processes, ${SIZES.length} puts, every tab gets every file, ${RUNS} runs (issue 13)`, { timeout: RUNS * (RUN_MS + 10_000) }, () => {
   before(async () => {
     for (const f of [SERVER_BIN, path.join(WWW, 'index.html'), path.join(WWW, 'pkg', 'chord_bg.wasm')]) {
       assert.ok(existsSync(f), `${f} is missing: run \`make web\` and \`cargo build --release -p chord-signaling\``);
@@ -216,6 +223,6 @@ describe(`scale: ${TABS} tabs in ${BROWSERS} Chromium processes, ${SIZES.length}
   });
 
   for (let n = 1; n <= RUNS; n++) {
-    it(`run ${n} of ${RUNS}: the ring is correct ≤ ${CONVERGE_MS / 1000} s after the last join; every put succeeds; every tab gets every file, never "not found"`, { timeout: 420_000 }, (t) => run(t, n));
+    it(`run ${n} of ${RUNS}: the ring is correct ≤ ${CONVERGE_MS / 1000} s after the last join; every put succeeds; every tab gets every file, never "not found"`, { timeout: RUN_MS }, (t) => run(t, n));
   }
 });
