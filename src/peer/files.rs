@@ -36,8 +36,9 @@ const REFETCH_ATTEMPTS: u32 = 12;
 const MAX_READS_PER_PEER: u32 = 2 * WINDOW_CHUNKS;
 /// How long a primary waits for its replicas' copies to progress (a chunk
 /// asked for, or a copy completed) before it answers a put with the holders
-/// it has. Shorter than [`PUT_STALL_MS`]: the writer hears first.
-pub const COPY_STALL_MS: u64 = 15_000;
+/// it has. On a heavily loaded machine (32 tabs on 2 cores) a replica took
+/// more than 15 s to start copying.
+pub const COPY_STALL_MS: u64 = 30_000;
 /// The longest a primary waits for copies after the commit, plus 1 ms per KiB.
 const COPY_MAX_MS: u64 = 120_000;
 /// Least time between two progress reports of the copies to the writer.
@@ -480,12 +481,21 @@ impl Peer {
     }
 
     /// Holders of a committed blob (this primary and the replicas among
-    /// `confirmed`) and how many the ring should keep.
+    /// `confirmed`) and how many the ring should keep: R, or every tab of a
+    /// smaller ring. The ring's size is told from every node this peer
+    /// knows, not from its successor list alone, which churn can shorten.
     fn copy_counts(&self, confirmed: &[Id]) -> PutHolders {
         let replicas = self.replica_peers();
         let holders = 1 + replicas.iter().filter(|r| confirmed.contains(r)).count();
-        let target = (1 + replicas.len()).min(self.node.config().replicas.max(1));
-        PutHolders { holders: holders as u32, target: target as u32 }
+        let r = self.node.config().replicas.max(1);
+        let mut known: Vec<Id> = vec![self.id()];
+        let fingers = self.node.fingers().runs().iter().map(|f| f.node);
+        for p in self.node.successors().iter().copied().chain(self.node.predecessor()).chain(fingers) {
+            if known.len() < r && !known.contains(&p) {
+                known.push(p);
+            }
+        }
+        PutHolders { holders: holders as u32, target: known.len() as u32 }
     }
 
     /// Answers the puts whose holders are enough, or whose wait is over

@@ -62,7 +62,7 @@ export interface PutResult {
   holders: number | null;
   /** Files over 16 KiB: whether `holders` reached the copies the ring keeps (`JoinOptions.replicas`,
    *  or fewer in a ring of fewer tabs). False after `{durability: 1}`, or when a copy did not finish
-   *  within the wait (15 s without progress). null for smaller values. */
+   *  within the wait (30 s without progress). null for smaller values. */
   durable: boolean | null;
 }
 
