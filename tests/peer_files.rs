@@ -6,7 +6,7 @@
 
 include!("support/peer_world.rs");
 
-use chord::peer::Phase;
+use chord::peer::{Phase, PutHolders};
 use chord::store::Blob;
 use chord::transfer::CHUNK_BYTES;
 
@@ -28,6 +28,35 @@ impl World {
         let seed = self.seed;
         let req = self.cmd(p, |peer, now| peer.put_blob(now, blob)).unwrap_or_else(|e| panic!("seed {seed}: put_blob: {e}"));
         self.answer(p, req, 60_000)
+    }
+
+    /// Puts `bytes` from `p`, answered once `holders` tabs hold them
+    /// (`None`: the ring's R). Returns the answer, the holder count the put
+    /// reported, and the tabs of the key's replica set whose stores held the
+    /// bytes at the moment it was answered.
+    fn put_blob_for(&mut self, p: usize, name: &str, bytes: &[u8], holders: Option<u8>) -> (Event, Option<PutHolders>, Vec<usize>) {
+        let blob = Blob { key: Id::key_of(name), name: name.into(), size: bytes.len() as u64, digest: Id::hash(bytes) };
+        let disk = &mut self.tabs[p].disk;
+        for (i, c) in bytes.chunks(CHUNK_BYTES as usize).enumerate() {
+            disk.chunks.entry(blob.digest).or_default().insert(i as u32, c.to_vec());
+        }
+        disk.complete.insert(blob.digest);
+        let seed = self.seed;
+        let req = self.cmd(p, |peer, now| peer.put_blob_for(now, blob, holders)).unwrap_or_else(|e| panic!("seed {seed}: put_blob: {e}"));
+        let answered = |w: &World| {
+            w.tabs[p].events.iter().any(|(_, e)| matches!(e, PeerEvent::Node(Event::PutDone { req: r, .. } | Event::RequestFailed { req: r, .. }) if *r == req))
+        };
+        // Checked at every step: the stores as they were when the answer came.
+        let mut at_answer = None;
+        let limit = self.now + 120_000;
+        while self.now < limit && !answered(self) && self.step() {}
+        if answered(self) {
+            let set = self.replica_set(name, 3);
+            at_answer = Some(self.holders(bytes).into_iter().filter(|h| set.contains(h)).collect());
+        }
+        let ev = self.answer(p, req, 1);
+        let counts = self.tabs[p].peer.take_put_holders(req);
+        (ev, counts, at_answer.unwrap_or_default())
     }
 
     /// Gets `name` on `p`: the bytes (assembled from what the peer wrote for
@@ -276,6 +305,155 @@ fn a_full_store_refuses_the_put_with_a_reason_and_a_cancelled_get_stops() {
         assert!(!answered, "seed {seed}: a cancelled get was answered");
         assert!(!w.tabs[reader].disk.caller.contains_key(&req), "seed {seed}: a cancelled get's bytes were kept");
         assert_eq!(w.get_bytes(reader, "too big"), Ok(Some(data)));
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn a_put_is_answered_once_three_holders_have_the_bytes() {
+    for seed in seeds(&[21, 22]) {
+        let mut w = ring(seed, 8, peer_config());
+        let data = content(3 * 1024 * 1024 + 5, seed);
+        // A writer outside the replica set: only the copies count.
+        let writer = (0..8).find(|p| !w.replica_set("durable.bin", 3).contains(p)).expect("a non-holder");
+        let (ev, counts, held) = w.put_blob_for(writer, "durable.bin", &data, None);
+        assert!(matches!(ev, Event::PutDone { .. }), "seed {seed}: {ev:?}");
+        assert_eq!(counts, Some(PutHolders { holders: 3, target: 3 }), "seed {seed}");
+        assert!(counts.is_some_and(|c| c.durable()));
+        assert_eq!(held, w.replica_set("durable.bin", 3), "seed {seed}: the replica set held the bytes when the put was answered\n{}", w.dump());
+        w.assert_clean();
+    }
+    // A ring of two keeps two copies: the put waits for both, and is durable.
+    for seed in seeds(&[23]) {
+        let mut w = ring(seed, 2, peer_config());
+        let data = content(400_000, seed);
+        let (ev, counts, _) = w.put_blob_for(0, "pair.bin", &data, None);
+        assert!(matches!(ev, Event::PutDone { .. }), "seed {seed}: {ev:?}");
+        assert_eq!(counts, Some(PutHolders { holders: 2, target: 2 }), "seed {seed}");
+        assert_eq!(w.holders(&data), vec![0, 1], "seed {seed}");
+    }
+}
+
+#[test]
+fn with_durability_one_a_put_is_answered_at_the_commit_and_says_so() {
+    for seed in seeds(&[25]) {
+        let mut w = ring(seed, 8, peer_config());
+        let data = content(3 * 1024 * 1024 + 5, seed);
+        let primary = w.index_of(&w.ideal().successor(&Id::key_of("quick.bin"))).expect("member");
+        // A writer outside the replica set: only the copies count.
+        let writer = (0..8).find(|p| !w.replica_set("quick.bin", 3).contains(p)).expect("a non-holder");
+        let (ev, counts, held) = w.put_blob_for(writer, "quick.bin", &data, Some(1));
+        assert!(matches!(ev, Event::PutDone { node, .. } if node == w.id(primary)), "seed {seed}: {ev:?}");
+        let counts = counts.expect("a blob put reports its holders");
+        assert_eq!(counts.target, 3, "seed {seed}");
+        assert!(!counts.durable(), "seed {seed}: {counts:?}");
+        assert!(held.len() < 3 && held.contains(&primary), "seed {seed}: holders at the answer {held:?}");
+        assert_eq!(counts.holders as usize, held.len(), "seed {seed}: the count is the holders there were");
+        // The replicas still copy the bytes.
+        w.run_for(20_000);
+        assert_eq!(w.holders(&data).into_iter().filter(|p| *p != writer).collect::<Vec<_>>(), w.replica_set("quick.bin", 3));
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn a_replica_with_only_the_manifest_is_not_a_holder_and_the_put_still_ends() {
+    for seed in seeds(&[27]) {
+        let mut w = ring(seed, 6, peer_config());
+        let data = content(1_000_000, seed);
+        let set = w.replica_set("half.bin", 3);
+        let primary = w.index_of(&w.ideal().successor(&Id::key_of("half.bin"))).expect("member");
+        let stuck = *set.iter().find(|p| **p != primary).expect("a replica");
+        let writer = (0..6).find(|p| !set.contains(p)).expect("a non-holder");
+        // This replica takes the manifest but cannot store the bytes.
+        w.tabs[stuck].disk.full = true;
+        let start = w.now;
+        let (ev, counts, held) = w.put_blob_for(writer, "half.bin", &data, None);
+        assert!(matches!(ev, Event::PutDone { .. }), "seed {seed}: {ev:?}");
+        assert_eq!(counts, Some(PutHolders { holders: 2, target: 3 }), "seed {seed}: the full replica is not counted");
+        assert!(!held.contains(&stuck), "seed {seed}");
+        // Answered within the bounded wait for copies, not at the writer's give-up.
+        assert!(w.now.since(start) < 60_000, "seed {seed}: answered after {} ms", w.now.since(start));
+        let st = w.tabs[stuck].peer.state();
+        let rec = st.records.iter().find(|r| r.key == Id::key_of("half.bin").to_hex()).expect("the replica holds the manifest");
+        assert!(!rec.complete, "seed {seed}: a replica without the bytes lists itself as complete");
+        assert!(!w.tabs[stuck].peer.holds_blob(&Id::hash(&data)));
+        // A reader that asks it first is sent on to a holder; the error names it as lacking when none has them.
+        let reader = (0..6).find(|p| !set.contains(p) && *p != writer).expect("a reader");
+        assert_eq!(w.get_bytes(reader, "half.bin"), Ok(Some(data.clone())), "seed {seed}");
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn killing_the_primary_right_after_the_put_was_answered_loses_nothing() {
+    for seed in seeds(&[29, 30]) {
+        let mut w = ring(seed, 8, peer_config());
+        let data = content(8 * 1024 * 1024 + 77, seed);
+        let primary = w.index_of(&w.ideal().successor(&Id::key_of("kept.bin"))).expect("member");
+        let writer = (0..8).find(|p| !w.replica_set("kept.bin", 3).contains(p)).expect("a non-holder");
+        let (ev, counts, _) = w.put_blob_for(writer, "kept.bin", &data, None);
+        assert!(matches!(ev, Event::PutDone { node, .. } if node == w.id(primary)), "seed {seed}: {ev:?}");
+        assert!(counts.is_some_and(|c| c.durable()), "seed {seed}: {counts:?}");
+        w.crash(primary);
+        // The writer drops its own copy too, so only the replicas have the bytes.
+        w.tabs[writer].disk.chunks.remove(&Id::hash(&data));
+        w.tabs[writer].disk.complete.remove(&Id::hash(&data));
+        let reader = (0..8).find(|p| *p != primary && *p != writer && !w.replica_set("kept.bin", 3).contains(p)).expect("a reader");
+        assert_eq!(w.get_bytes(reader, "kept.bin"), Ok(Some(data.clone())), "seed {seed}: right after the crash");
+        w.converge(CONVERGE_MS, "after the primary crashed");
+        for p in w.expected() {
+            assert_eq!(w.get_bytes(p, "kept.bin").map(|b| b.map(|b| b.len())), Ok(Some(data.len())), "seed {seed}: on {p}");
+        }
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn a_get_whose_holders_are_still_copying_the_bytes_waits_for_them() {
+    for seed in seeds(&[31]) {
+        let mut w = ring(seed, 8, peer_config());
+        let data = content(1_500_000, seed);
+        let (digest, name) = (Id::hash(&data), "late.bin");
+        let ideal = w.ideal();
+        let pos = ideal.successor_pos(&Id::key_of(name));
+        // Ring order from the key: primary, two replicas, then `spare`, the only other holder.
+        let order: Vec<usize> = ideal.successors_of(pos, 4).iter().map(|id| w.index_of(id).expect("member")).collect();
+        let (primary, replicas, spare) = (w.index_of(&ideal.successor(&Id::key_of(name))).expect("member"), [order[0], order[1]], order[2]);
+        let writer = (0..8).find(|p| *p != primary && !order.contains(p)).expect("a writer");
+        let reader = (0..8).find(|p| *p != primary && *p != writer && !order.contains(p)).expect("a reader");
+        // The replicas cannot store the bytes at first: they hold only the manifest.
+        for r in replicas {
+            w.tabs[r].disk.full = true;
+        }
+        let (ev, _, _) = w.put_blob_for(writer, name, &data, Some(1));
+        assert!(matches!(ev, Event::PutDone { .. }), "seed {seed}: {ev:?}");
+        // Only `spare` holds the bytes now (the primary and the writer lost theirs).
+        for p in [primary, writer] {
+            w.tabs[p].disk.chunks.remove(&digest);
+            w.tabs[p].disk.complete.remove(&digest);
+        }
+        for (i, c) in data.chunks(CHUNK_BYTES as usize).enumerate() {
+            w.tabs[spare].disk.chunks.entry(digest).or_default().insert(i as u32, c.to_vec());
+        }
+        w.tabs[spare].disk.complete.insert(digest);
+        w.cmd(spare, |peer, now| peer.restore(now, Vec::new(), vec![(digest, data.len() as u64)]));
+        // Every holder the reader is told of lacks the bytes; the replicas copy them from `spare`
+        // at their next attempt, seconds later, and the get waits for that rather than failing.
+        let start = w.now;
+        let req = w.cmd(reader, |peer, now| peer.get(now, Id::key_of(name))).expect("get");
+        w.run_for(1_000);
+        for r in replicas {
+            w.tabs[r].disk.full = false;
+        }
+        match w.answer(reader, req, 60_000) {
+            Event::GetDone { record: Some(_), .. } => {
+                let parts = w.tabs[reader].disk.caller.remove(&req).unwrap_or_default();
+                assert!(parts.into_values().flatten().eq(data.iter().copied()), "seed {seed}: the bytes differ");
+            }
+            other => panic!("seed {seed}: {other:?}\n{}", w.dump()),
+        }
+        assert!(w.now.since(start) >= 3_000, "seed {seed}: the holders were not asked again ({} ms)", w.now.since(start));
         w.assert_clean();
     }
 }

@@ -2,6 +2,14 @@
 //! bytes of manifests they were handed, serving chunks to others, and
 //! forgetting bytes nobody references any more.
 //!
+//! A put is durable when it is answered: the key's primary commits the
+//! manifest once it holds the bytes, pushes it to its replicas, and each
+//! replica tells the primary ([`XferMsg::Holding`]) once it has copied the
+//! bytes. The primary answers the writer ([`XferMsg::Copies`]) when the
+//! put's holders hold them — the ring's replication factor R by default, or
+//! fewer in a ring of fewer tabs, or what the writer asked for — or when no
+//! copy made progress for [`COPY_STALL_MS`], with the count reached.
+//!
 //! The peer never touches bytes at rest: it tells the driver to read, write,
 //! discard, complete and delete chunks ([`BlobCommand`]) and is told back.
 //! It knows which blobs the driver's store holds completely (`held`).
@@ -26,6 +34,27 @@ const REFETCH_MS: u64 = 5_000;
 const REFETCH_ATTEMPTS: u32 = 12;
 /// Chunk reads one peer may have outstanding here (a puller keeps a window of 16).
 const MAX_READS_PER_PEER: u32 = 2 * WINDOW_CHUNKS;
+/// How long a primary waits for its replicas' copies to progress (a chunk
+/// asked for, or a copy completed) before it answers a put with the holders
+/// it has. On a heavily loaded machine (32 tabs on 2 cores) a replica took
+/// more than 15 s to start copying.
+pub const COPY_STALL_MS: u64 = 30_000;
+/// The longest a primary waits for copies after the commit, plus 1 ms per KiB.
+const COPY_MAX_MS: u64 = 120_000;
+/// Least time between two progress reports of the copies to the writer.
+const COPY_REPORT_MS: u64 = 5_000;
+/// Puts a primary waits for copies of at once; beyond, it answers at the commit.
+const MAX_COPYING: usize = 256;
+/// Replicas followed per put, and peers told when one blob's bytes are complete here.
+const MAX_CONFIRM_PEERS: usize = 8;
+/// Peers waiting to be told that a blob's bytes are complete here, in all.
+const MAX_CONFIRMS: usize = 4096;
+/// Holder counts of finished puts kept for [`Peer::take_put_holders`].
+const MAX_PUT_HOLDERS: usize = 256;
+/// Times a get asks its holders when those that answer lack the bytes (they are copying them).
+const GET_TRIES: u32 = 4;
+/// Pause before a get asks such holders again.
+const REGET_MS: u64 = 3_000;
 
 /// What the driver does with blob bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,14 +115,79 @@ pub enum Phase {
     Receiving,
 }
 
+/// How many tabs held a blob's bytes when its put was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PutHolders {
+    /// Tabs that held the bytes (the key's primary and the replicas that confirmed).
+    pub holders: u32,
+    /// Tabs that should hold them: the replication factor, or fewer in a ring of fewer tabs.
+    pub target: u32,
+}
+
+impl PutHolders {
+    /// Whether every holder the ring keeps had the bytes: the put survives
+    /// the loss of any `target - 1` of them.
+    pub fn durable(&self) -> bool {
+        self.holders >= self.target
+    }
+}
+
 /// A blob put, at the writer.
 #[derive(Debug)]
 struct BlobPut {
     blob: Blob,
+    /// Tabs that must hold the bytes before the put is answered; `None`: the ring's R.
+    holders: Option<u8>,
     /// The primary, once the lookup found it.
     primary: Option<Id>,
+    /// The version the primary gave it, once committed.
+    version: Option<Version>,
     deadline: Millis,
     sent: u64,
+}
+
+/// An offer a primary is pulling.
+#[derive(Clone, Debug)]
+struct Offered {
+    blob: Blob,
+    /// Holders the writer asked for (`None`: R).
+    holders: Option<u8>,
+}
+
+/// A committed put whose copies the primary waits for.
+#[derive(Debug)]
+struct Copying {
+    writer: Id,
+    put: u64,
+    blob: Blob,
+    /// Holders the writer asked for (`None`: R).
+    wanted: Option<u8>,
+    /// Replicas that said they hold the bytes (at most [`MAX_CONFIRM_PEERS`]).
+    confirmed: Vec<Id>,
+    /// The furthest chunk each replica asked for: a copy progresses when it
+    /// asks further (one that starts over after a failure does not).
+    asked: Vec<(Id, u32)>,
+    /// Answer with what there is if no copy progressed by then…
+    deadline: Millis,
+    /// …or by then at the latest.
+    until: Millis,
+    /// When the writer was last told of progress, and the count it was told.
+    told: (Millis, u32),
+}
+
+/// A get whose manifest arrived and whose bytes are being pulled.
+#[derive(Debug)]
+struct BlobGet {
+    /// The answer to forward once the bytes are here.
+    ev: Event,
+    blob: Blob,
+    /// The holders, in the order they are asked.
+    sources: Vec<Id>,
+    /// Pulls started.
+    tries: u32,
+    /// When to ask the holders again: every one that answered lacked the
+    /// bytes (they are still copying them, say after churn moved the key).
+    again: Option<Millis>,
 }
 
 /// Everything the peer tracks about blobs.
@@ -104,9 +198,16 @@ pub(super) struct Files {
     /// Blob puts this peer started, by request (the lookup's number).
     puts: BTreeMap<ReqId, BlobPut>,
     /// Offers this peer (as primary) is pulling: (writer, put) → blob.
-    offers: BTreeMap<(Id, u64), Blob>,
-    /// Gets whose manifest arrived and whose bytes are being pulled: the answer to forward.
-    gets: BTreeMap<ReqId, Event>,
+    offers: BTreeMap<(Id, u64), Offered>,
+    /// Puts this peer (as primary) committed and waits for copies of (small; a list).
+    copying: Vec<Copying>,
+    /// (digest, peer): `peer` handed this peer the manifest of a blob whose
+    /// bytes it is copying, and is told once they are complete.
+    confirm: Vec<(Id, Id)>,
+    /// Holder counts of finished puts, for [`Peer::take_put_holders`] (oldest first).
+    put_holders: Vec<(ReqId, PutHolders)>,
+    /// Gets whose manifest arrived and whose bytes are being pulled.
+    gets: BTreeMap<ReqId, BlobGet>,
     /// Chunk reads in progress for each peer.
     reading: HashMap<Id, u32>,
     /// Digests to delete at the given time unless referenced again.
@@ -163,6 +264,13 @@ impl Peer {
     /// this peer and commits them. Answered by [`Event::PutDone`] or
     /// [`Event::RequestFailed`]; [`PeerEvent::Progress`] reports the copy.
     pub fn put_blob(&mut self, now: Millis, blob: Blob) -> Result<ReqId, CommandError> {
+        self.put_blob_for(now, blob, None)
+    }
+
+    /// [`Peer::put_blob`], answered once `holders` tabs hold the bytes
+    /// (`Some(1)`: as soon as the primary committed them; `None`: the ring's
+    /// replication factor). [`Peer::take_put_holders`] tells how many did.
+    pub fn put_blob_for(&mut self, now: Millis, blob: Blob, holders: Option<u8>) -> Result<ReqId, CommandError> {
         if blob.size == 0 || blob.size > crate::store::MAX_BLOB_BYTES {
             return Err(CommandError::BlobSize(blob.size));
         }
@@ -171,9 +279,17 @@ impl Peer {
         }
         self.files.held.insert(blob.digest, blob.size);
         let req = self.node.lookup(now, blob.key)?;
-        self.files.puts.insert(req, BlobPut { blob, primary: None, deadline: now + PUT_STALL_MS, sent: 0 });
+        let holders = holders.map(|h| h.max(1));
+        self.files.puts.insert(req, BlobPut { blob, holders, primary: None, version: None, deadline: now + PUT_STALL_MS, sent: 0 });
         self.pump(now);
         Ok(req)
+    }
+
+    /// How many tabs held the bytes of blob put `req` when it was answered
+    /// ([`Event::PutDone`]); taken once. The last few hundred are kept.
+    pub fn take_put_holders(&mut self, req: ReqId) -> Option<PutHolders> {
+        let i = self.files.put_holders.iter().position(|(r, _)| *r == req)?;
+        Some(self.files.put_holders.remove(i).1)
     }
 
     /// Stops a put or get. Returns whether it was running.
@@ -230,19 +346,34 @@ impl Peer {
                 self.pulls.on_chunk(now, from, pull, index, bytes);
             }
             XferMsg::Missing { pull } => self.pulls.on_missing(now, from, pull),
-            XferMsg::Offer { put, blob } => self.on_offer(now, from, put, blob),
+            XferMsg::Offer { put, blob } => self.on_offer(now, from, put, Offered { blob, holders: None }),
+            XferMsg::OfferFor { put, blob, holders } => self.on_offer(now, from, put, Offered { blob, holders: Some(holders) }),
             XferMsg::Withdraw { put } => {
-                if let Some(blob) = self.files.offers.remove(&(from, put)) {
-                    if !self.files.offers.values().any(|b| b.digest == blob.digest) && !self.node_references(&blob.digest) {
-                        self.pulls.cancel(Sink::Store, Some(&blob.digest));
+                self.files.copying.retain(|c| (c.writer, c.put) != (from, put));
+                if let Some(o) = self.files.offers.remove(&(from, put)) {
+                    let digest = o.blob.digest;
+                    if !self.files.offers.values().any(|b| b.blob.digest == digest) && !self.node_references(&digest) {
+                        self.pulls.cancel(Sink::Store, Some(&digest));
                     }
                 }
             }
             XferMsg::Committed { put, version } => {
-                if self.files.puts.get(&put).is_some_and(|p| p.primary == Some(from)) {
-                    self.finish_put(now, put, Ok((from, version)));
+                if let Some(p) = self.files.puts.get_mut(&put).filter(|p| p.primary == Some(from)) {
+                    // The primary answers within its copy wait; past that and ours it is gone.
+                    p.version = Some(version);
+                    p.deadline = now + COPY_STALL_MS + PUT_STALL_MS;
                 }
             }
+            XferMsg::Copies { put, holders, target, done } => {
+                let Some(p) = self.files.puts.get_mut(&put).filter(|p| p.primary == Some(from)) else { return };
+                let Some(version) = p.version else { return };
+                p.deadline = now + COPY_STALL_MS + PUT_STALL_MS;
+                if done {
+                    let counts = PutHolders { holders: holders.into(), target: target.into() };
+                    self.finish_put(now, put, Ok((from, version, counts)));
+                }
+            }
+            XferMsg::Holding { key, digest } => self.on_holding(now, from, key, digest),
             XferMsg::Refused { put, reason } => {
                 if self.files.puts.get(&put).is_some_and(|p| p.primary == Some(from)) {
                     self.finish_put(now, put, Err(RequestError::Refused(reason)));
@@ -258,6 +389,7 @@ impl Peer {
             Some(size) if index < chunk_count(size) && *reading < MAX_READS_PER_PEER => {
                 *reading += 1;
                 self.out.push_back(PeerOutput::Blob(BlobCommand::Read { to: from, pull, digest, index }));
+                self.copy_progressed(now, from, &digest, index);
                 // The writer of a put sees the primary copying its bytes.
                 for (req, put) in self.files.puts.iter_mut() {
                     if put.blob.digest == digest && put.primary == Some(from) {
@@ -281,48 +413,198 @@ impl Peer {
         }
     }
 
-    fn on_offer(&mut self, now: Millis, from: Id, put: u64, blob: Blob) {
+    fn on_offer(&mut self, now: Millis, from: Id, put: u64, offer: Offered) {
         if self.node.status() != Status::Joined {
             return self.send_xfer(now, from, XferMsg::Refused { put, reason: Refusal::NotJoined });
         }
+        let blob = &offer.blob;
         if !blob.name.is_empty() && Id::key_of(&blob.name) != blob.key {
             return self.send_xfer(now, from, XferMsg::Refused { put, reason: Refusal::Malformed });
         }
         if self.files.held.contains_key(&blob.digest) {
-            return self.commit_offer(now, from, put, &blob);
+            return self.commit_offer(now, from, put, offer);
         }
         let pulling = self.pulls.is_pulling(Sink::Store, &blob.digest);
-        self.files.offers.insert((from, put), blob.clone());
+        let blob = blob.clone();
+        self.files.offers.insert((from, put), offer);
         if !pulling {
             self.pulls.start(now, blob, Sink::Store, vec![from]);
         }
     }
 
-    fn commit_offer(&mut self, now: Millis, writer: Id, put: u64, blob: &Blob) {
-        let msg = match self.node.commit_blob(now, blob, writer) {
-            Ok(version) => XferMsg::Committed { put, version },
-            Err(CommandError::NotJoined) => XferMsg::Refused { put, reason: Refusal::NotJoined },
-            Err(CommandError::StoreFull) => XferMsg::Refused { put, reason: Refusal::StoreFull },
-            Err(_) => XferMsg::Refused { put, reason: Refusal::Malformed },
+    /// Commits an offered blob whose bytes are held here, then waits for
+    /// the replicas' copies before answering the writer (see the module docs).
+    fn commit_offer(&mut self, now: Millis, writer: Id, put: u64, offer: Offered) {
+        let Offered { blob, holders: wanted } = offer;
+        let refused = match self.node.commit_blob(now, &blob, writer) {
+            Ok(version) => {
+                if writer != self.id() {
+                    self.send_xfer(now, writer, XferMsg::Committed { put, version });
+                } else if let Some(p) = self.files.puts.get_mut(&put) {
+                    p.version = Some(version);
+                }
+                if self.files.copying.len() >= MAX_COPYING {
+                    // Too many puts at once to follow them all: answer this one now.
+                    let counts = self.copy_counts(&[]);
+                    return self.answer_copies(now, writer, put, counts, true);
+                }
+                let until = now + COPY_MAX_MS + blob.size / 1024;
+                let deadline = now + COPY_STALL_MS;
+                let c = Copying { writer, put, blob, wanted, confirmed: Vec::new(), asked: Vec::new(), deadline, until, told: (now, 1) };
+                self.files.copying.push(c);
+                // The replicas may hold the bytes already; they say so when the manifest reaches them.
+                return self.check_copies(now, false);
+            }
+            Err(CommandError::NotJoined) => Refusal::NotJoined,
+            Err(CommandError::StoreFull) => Refusal::StoreFull,
+            Err(_) => Refusal::Malformed,
         };
         if writer == self.id() {
-            if let XferMsg::Committed { version, .. } = msg {
-                self.finish_put(now, put, Ok((writer, version)));
-            } else if let XferMsg::Refused { reason, .. } = msg {
-                self.finish_put(now, put, Err(RequestError::Refused(reason)));
-            }
+            self.finish_put(now, put, Err(RequestError::Refused(refused)));
         } else {
-            self.send_xfer(now, writer, msg);
+            self.send_xfer(now, writer, XferMsg::Refused { put, reason: refused });
         }
     }
 
-    fn finish_put(&mut self, now: Millis, req: ReqId, result: Result<(Id, Version), RequestError>) {
+    /// The peers that should hold copies of this peer's primary records:
+    /// its first R−1 successors.
+    fn replica_peers(&self) -> Vec<Id> {
+        let me = self.id();
+        let r = self.node.config().replicas.saturating_sub(1);
+        let mut v: Vec<Id> = Vec::with_capacity(r);
+        for s in self.node.successors() {
+            if v.len() < r && *s != me && !v.contains(s) {
+                v.push(*s);
+            }
+        }
+        v
+    }
+
+    /// Holders of a committed blob (this primary and the replicas among
+    /// `confirmed`) and how many the ring should keep: R, or every tab of a
+    /// smaller ring. The ring's size is told from every node this peer
+    /// knows, not from its successor list alone, which churn can shorten.
+    fn copy_counts(&self, confirmed: &[Id]) -> PutHolders {
+        let replicas = self.replica_peers();
+        let holders = 1 + replicas.iter().filter(|r| confirmed.contains(r)).count();
+        let r = self.node.config().replicas.max(1);
+        let mut known: Vec<Id> = vec![self.id()];
+        let fingers = self.node.fingers().runs().iter().map(|f| f.node);
+        for p in self.node.successors().iter().copied().chain(self.node.predecessor()).chain(fingers) {
+            if known.len() < r && !known.contains(&p) {
+                known.push(p);
+            }
+        }
+        PutHolders { holders: holders as u32, target: known.len() as u32 }
+    }
+
+    /// Answers the puts whose holders are enough, or whose wait is over
+    /// (`timers`: check the deadlines at `now`); tells the writers of the
+    /// others of new holders, now and then.
+    fn check_copies(&mut self, now: Millis, timers: bool) {
+        let mut i = 0;
+        while let Some(c) = self.files.copying.get(i) {
+            let counts = self.copy_counts(&c.confirmed);
+            let enough = counts.holders >= counts.target.min(c.wanted.map_or(u32::MAX, u32::from));
+            let over = timers && (c.deadline <= now || c.until <= now);
+            let (writer, put) = (c.writer, c.put);
+            if enough || over {
+                self.files.copying.swap_remove(i);
+                self.answer_copies(now, writer, put, counts, true);
+                continue;
+            }
+            if counts.holders > c.told.1 && now.since(c.told.0) >= COPY_REPORT_MS {
+                self.files.copying[i].told = (now, counts.holders);
+                self.answer_copies(now, writer, put, counts, false);
+            }
+            i += 1;
+        }
+    }
+
+    /// Tells `writer` how many tabs hold the bytes of its put (`done`: the answer).
+    fn answer_copies(&mut self, now: Millis, writer: Id, put: u64, counts: PutHolders, done: bool) {
+        if writer == self.id() {
+            let version = self.files.puts.get(&put).and_then(|p| p.version);
+            if let (true, Some(version)) = (done, version) {
+                self.finish_put(now, put, Ok((writer, version, counts)));
+            }
+            return;
+        }
+        let byte = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
+        let msg = XferMsg::Copies { put, holders: byte(counts.holders), target: byte(counts.target), done };
+        self.send_xfer(now, writer, msg);
+    }
+
+    /// A peer asked for chunk `index` of `digest`: a replica copying a
+    /// committed put? Then its copy progressed: the wait goes on, and the
+    /// writer hears of it now and then (so that it waits for the answer).
+    fn copy_progressed(&mut self, now: Millis, from: Id, digest: &Id, index: u32) {
+        if !self.files.copying.iter().any(|c| c.blob.digest == *digest) || !self.replica_peers().contains(&from) {
+            return;
+        }
+        let target = self.copy_counts(&[]).target;
+        let mut reports = Vec::new();
+        for c in self.files.copying.iter_mut().filter(|c| c.blob.digest == *digest) {
+            let seen = c.asked.iter().position(|(p, _)| *p == from);
+            match seen {
+                Some(k) if c.asked[k].1 >= index => continue,
+                Some(k) => c.asked[k].1 = index,
+                None if c.asked.len() < MAX_CONFIRM_PEERS => c.asked.push((from, index)),
+                None => continue,
+            }
+            c.deadline = (now + COPY_STALL_MS).min(c.until);
+            if now.since(c.told.0) >= COPY_REPORT_MS {
+                c.told.0 = now;
+                reports.push((c.writer, c.put, PutHolders { holders: c.told.1, target }));
+            }
+        }
+        for (writer, put, counts) in reports {
+            self.answer_copies(now, writer, put, counts, false);
+        }
+    }
+
+    /// A replica says it holds the bytes of `digest`.
+    fn on_holding(&mut self, now: Millis, from: Id, key: Id, digest: Id) {
+        let mut any = false;
+        for c in self.files.copying.iter_mut().filter(|c| c.blob.digest == digest && c.blob.key == key) {
+            if !c.confirmed.contains(&from) && c.confirmed.len() < MAX_CONFIRM_PEERS {
+                c.confirmed.push(from);
+                c.deadline = (now + COPY_STALL_MS).min(c.until);
+                any = true;
+            }
+        }
+        if any {
+            self.check_copies(now, false);
+        }
+    }
+
+    /// The bytes of `blob` are complete here: tell the peers that handed us its manifest.
+    fn confirm_holding(&mut self, now: Millis, blob: &Blob) {
+        let told: Vec<Id> = self.files.confirm.iter().filter(|(d, _)| *d == blob.digest).map(|(_, p)| *p).collect();
+        self.forget_confirms(&blob.digest);
+        for to in told {
+            self.send_xfer(now, to, XferMsg::Holding { key: blob.key, digest: blob.digest });
+        }
+    }
+
+    /// Nobody waits to hear that the bytes of `digest` are complete here (no attempt is left).
+    fn forget_confirms(&mut self, digest: &Id) {
+        self.files.confirm.retain(|(d, _)| d != digest);
+    }
+
+    fn finish_put(&mut self, now: Millis, req: ReqId, result: Result<(Id, Version, PutHolders), RequestError>) {
         let Some(put) = self.files.puts.remove(&req) else { return };
         // The writer keeps its copy only if it is also a holder.
         self.files.gc.insert(put.blob.digest, now + GC_GRACE_MS);
         let key = put.blob.key;
         let ev = match result {
-            Ok((node, version)) => Event::PutDone { req, key, node, version, hops: 0 },
+            Ok((node, version, counts)) => {
+                if self.files.put_holders.len() >= MAX_PUT_HOLDERS {
+                    self.files.put_holders.remove(0);
+                }
+                self.files.put_holders.push((req, counts));
+                Event::PutDone { req, key, node, version, hops: 0 }
+            }
             Err(error) => Event::RequestFailed { req, target: key, error },
         };
         self.out.push_back(PeerOutput::Event(PeerEvent::Node(ev)));
@@ -335,11 +617,13 @@ impl Peer {
                 let put = self.files.puts.get_mut(&req)?;
                 put.primary = Some(node);
                 put.deadline = now + PUT_STALL_MS;
-                let blob = put.blob.clone();
+                let offer = Offered { blob: put.blob.clone(), holders: put.holders };
                 if node == self.id() {
-                    self.commit_offer(now, node, req, &blob);
+                    self.commit_offer(now, node, req, offer);
+                } else if let Some(holders) = offer.holders {
+                    self.send_xfer(now, node, XferMsg::OfferFor { put: req, blob: offer.blob, holders });
                 } else {
-                    self.send_xfer(now, node, XferMsg::Offer { put: req, blob });
+                    self.send_xfer(now, node, XferMsg::Offer { put: req, blob: offer.blob });
                 }
                 None
             }
@@ -357,6 +641,8 @@ impl Peer {
                 }
                 sources.push(node);
                 sources.extend(replicas.iter().copied());
+                // The writer keeps its copy for a while after the put.
+                sources.push(record.version.writer);
                 // Holders no link could be opened to just now, or whose path
                 // is being restarted, go last (each group keeps its order).
                 let (unreachable, links) = (&self.files.unreachable, &self.links);
@@ -364,14 +650,24 @@ impl Peer {
                     .into_iter()
                     .partition(|p| links.is_restarting(p) || unreachable.get(p).is_some_and(|t| now.since(*t) < UNREACHABLE_MS));
                 sources.extend(last);
-                self.pulls.start(now, blob, Sink::Caller(req), sources);
-                self.files.gets.insert(req, ev);
+                self.pulls.start(now, blob.clone(), Sink::Caller(req), sources.clone());
+                self.files.gets.insert(req, BlobGet { ev, blob, sources, tries: 1, again: None });
                 None
             }
             Event::Stored { ref record, from } => {
                 if let Some(blob) = record.as_blob() {
                     self.files.gc.remove(&blob.digest);
-                    if !self.files.held.contains_key(&blob.digest) && !self.pulls.is_pulling(Sink::Store, &blob.digest) {
+                    let held = self.files.held.contains_key(&blob.digest);
+                    // Whoever handed us the manifest (the primary, when it
+                    // pushed a new version) learns when we hold the bytes.
+                    if let Some(f) = from.filter(|f| *f != self.id()) {
+                        if held {
+                            self.send_xfer(now, f, XferMsg::Holding { key: blob.key, digest: blob.digest });
+                        } else if self.files.confirm.len() < MAX_CONFIRMS && !self.files.confirm.contains(&(blob.digest, f)) {
+                            self.files.confirm.push((blob.digest, f));
+                        }
+                    }
+                    if !held && !self.pulls.is_pulling(Sink::Store, &blob.digest) {
                         let mut sources: Vec<Id> = from.into_iter().collect();
                         sources.extend(self.blob_sources(record.version.writer));
                         self.pulls.start(now, blob, Sink::Store, sources);
@@ -440,7 +736,13 @@ impl Peer {
                 self.out.push_back(PeerOutput::Event(PeerEvent::BadHolder { peer, key: blob.key, name: blob.name }))
             }
             PullOutput::Done { sink: Sink::Caller(req), result, .. } => {
-                let Some(ev) = self.files.gets.remove(&req) else { return };
+                let copying = matches!(&result, Err(PullError::NoHolder { bad, lacking, .. }) if bad.is_empty() && !lacking.is_empty());
+                if let Some(g) = self.files.gets.get_mut(&req).filter(|g| copying && g.tries < GET_TRIES) {
+                    // A delay, not a loss: ask the same holders again shortly.
+                    g.again = Some(now + REGET_MS);
+                    return;
+                }
+                let Some(BlobGet { ev, .. }) = self.files.gets.remove(&req) else { return };
                 let ev = match (result, ev) {
                     (Ok(_), ev) => ev,
                     (Err(e), Event::GetDone { key, .. }) => Event::RequestFailed { req, target: key, error: RequestError::Fetch(e) },
@@ -455,15 +757,16 @@ impl Peer {
     /// A pull into the store ended: commit waiting offers, or plan another attempt.
     fn on_stored_pull(&mut self, now: Millis, blob: Blob, result: Result<Id, PullError>) {
         let waiting: Vec<(Id, u64)> =
-            self.files.offers.iter().filter(|(_, b)| b.digest == blob.digest).map(|(k, _)| *k).collect();
+            self.files.offers.iter().filter(|(_, o)| o.blob.digest == blob.digest).map(|(k, _)| *k).collect();
         match result {
             Ok(_) => {
                 self.files.held.insert(blob.digest, blob.size);
                 self.files.refetch.remove(&blob.digest);
                 self.out.push_back(PeerOutput::Blob(BlobCommand::Complete { digest: blob.digest, size: blob.size }));
+                self.confirm_holding(now, &blob);
                 for (writer, put) in waiting {
-                    if let Some(b) = self.files.offers.remove(&(writer, put)) {
-                        self.commit_offer(now, writer, put, &b);
+                    if let Some(o) = self.files.offers.remove(&(writer, put)) {
+                        self.commit_offer(now, writer, put, o);
                     }
                 }
                 if !self.node_references(&blob.digest) && !self.files.puts.values().any(|p| p.blob.digest == blob.digest) {
@@ -481,7 +784,10 @@ impl Peer {
                         self.files.refetch.insert(blob.digest, (blob, now + REFETCH_MS, attempts));
                     } else {
                         self.files.refetch.remove(&blob.digest);
+                        self.forget_confirms(&blob.digest);
                     }
+                } else {
+                    self.forget_confirms(&blob.digest);
                 }
             }
         }
@@ -492,6 +798,8 @@ impl Peer {
         let f = &self.files;
         [
             f.puts.values().filter(|p| p.primary.is_some()).map(|p| p.deadline).min(),
+            f.copying.iter().map(|c| c.deadline.min(c.until)).min(),
+            f.gets.values().filter_map(|g| g.again).min(),
             f.gc.values().min().copied(),
             f.refetch.values().map(|r| r.1).min(),
             self.pulls.poll_timeout(),
@@ -509,12 +817,19 @@ impl Peer {
         for req in stalled {
             self.finish_put(now, req, Err(RequestError::PrimaryGone));
         }
+        // Also answers puts whose replica set shrank to the holders there are.
+        self.check_copies(now, true);
+        for (req, g) in self.files.gets.iter_mut().filter(|(_, g)| g.again.is_some_and(|t| t <= now)) {
+            g.again = None;
+            g.tries += 1;
+            self.pulls.start(now, g.blob.clone(), Sink::Caller(*req), g.sources.clone());
+        }
         let due: Vec<Id> = self.files.gc.iter().filter(|(_, t)| **t <= now).map(|(d, _)| *d).collect();
         for digest in due {
             self.files.gc.remove(&digest);
             let in_use = self.node_references(&digest)
                 || self.files.puts.values().any(|p| p.blob.digest == digest)
-                || self.files.offers.values().any(|b| b.digest == digest)
+                || self.files.offers.values().any(|o| o.blob.digest == digest)
                 || self.files.restored.iter().any(|r| r.digest == digest);
             if !in_use && self.files.held.remove(&digest).is_some() {
                 self.out.push_back(PeerOutput::Blob(BlobCommand::Delete { digest }));
@@ -532,6 +847,9 @@ impl Peer {
                 }
                 _ => {
                     self.files.refetch.remove(&digest);
+                    if !self.files.held.contains_key(&digest) && !self.pulls.is_pulling(Sink::Store, &digest) {
+                        self.forget_confirms(&digest);
+                    }
                 }
             }
         }

@@ -27,7 +27,7 @@ mod files;
 mod servers;
 mod snapshot;
 
-pub use files::{BlobCommand, Phase};
+pub use files::{BlobCommand, Phase, PutHolders};
 pub use servers::{ServerInput, ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};
 pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView};
 

@@ -50,7 +50,9 @@ pub enum XferMsg {
         /// The put.
         put: u64,
     },
-    /// Primary → writer: the blob is stored and has this version.
+    /// Primary → writer: the blob is stored at the primary and has this
+    /// version; its replicas are copying the bytes. [`XferMsg::Copies`]
+    /// follows: the put is answered only by its final one.
     Committed {
         /// The put.
         put: u64,
@@ -63,6 +65,40 @@ pub enum XferMsg {
         put: u64,
         /// Why.
         reason: Refusal,
+    },
+    /// Writer → a key's primary: as [`XferMsg::Offer`], but the put is
+    /// answered once `holders` tabs (the primary included) hold the bytes
+    /// rather than the ring's replication factor (`1`: at the commit).
+    OfferFor {
+        /// The writer's number for this put.
+        put: u64,
+        /// What to pull.
+        blob: Blob,
+        /// Tabs that must hold the bytes before the put is answered.
+        holders: u8,
+    },
+    /// Replica → the peer that handed it a blob's manifest (the key's
+    /// primary, when it pushed a new version): the bytes are now complete
+    /// here. Sent once per manifest received, as soon as the bytes are held.
+    Holding {
+        /// The blob's key.
+        key: Id,
+        /// The blob's SHA-1.
+        digest: Id,
+    },
+    /// Primary → writer, after [`XferMsg::Committed`]: `holders` tabs (the
+    /// primary included) hold the bytes, of the `target` the ring keeps
+    /// (its replication factor, or fewer in a smaller ring). `done`: the
+    /// put's answer; otherwise progress (copies are still being made).
+    Copies {
+        /// The put.
+        put: u64,
+        /// Tabs that hold the bytes.
+        holders: u8,
+        /// Tabs that should.
+        target: u8,
+        /// Whether this is the final count.
+        done: bool,
     },
 }
 
@@ -123,8 +159,13 @@ impl XferMsg {
         }
         match &msg {
             XferMsg::Chunk { bytes, .. } if bytes.len() > CHUNK_BYTES as usize => Err(XferError::Limit("chunk too long")),
-            XferMsg::Offer { blob, .. } if blob.name.len() > MAX_NAME_BYTES => Err(XferError::Limit("name too long")),
-            XferMsg::Offer { blob, .. } if blob.size == 0 || blob.size > MAX_BLOB_BYTES => Err(XferError::Limit("blob size")),
+            XferMsg::Offer { blob, .. } | XferMsg::OfferFor { blob, .. } if blob.name.len() > MAX_NAME_BYTES => {
+                Err(XferError::Limit("name too long"))
+            }
+            XferMsg::Offer { blob, .. } | XferMsg::OfferFor { blob, .. } if blob.size == 0 || blob.size > MAX_BLOB_BYTES => {
+                Err(XferError::Limit("blob size"))
+            }
+            XferMsg::OfferFor { holders: 0, .. } => Err(XferError::Limit("no holder asked for")),
             _ => Ok(msg),
         }
     }
@@ -154,6 +195,9 @@ mod tests {
             XferMsg::Withdraw { put: 2 },
             XferMsg::Committed { put: 2, version: Version { seq: 1, writer: Id::ZERO } },
             XferMsg::Refused { put: 2, reason: Refusal::StoreFull },
+            XferMsg::OfferFor { put: 3, blob: blob(), holders: 1 },
+            XferMsg::Holding { key: Id::key_of("f"), digest: Id::hash(b"x") },
+            XferMsg::Copies { put: 3, holders: 2, target: 3, done: true },
         ];
         for m in msgs {
             let b = m.encode();
@@ -165,6 +209,8 @@ mod tests {
         assert_eq!(XferMsg::decode(&long), Err(XferError::Limit("chunk too long")));
         let empty = XferMsg::Offer { put: 1, blob: Blob { size: 0, ..blob() } }.encode();
         assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("blob size")));
+        let none = XferMsg::OfferFor { put: 1, blob: blob(), holders: 0 }.encode();
+        assert_eq!(XferMsg::decode(&none), Err(XferError::Limit("no holder asked for")));
         assert_eq!(XferMsg::decode(&[1, 2]), Err(XferError::NotTransfer));
         assert!(matches!(XferMsg::decode(&vec![TRANSFER_FRAME_TAG; MAX_TRANSFER_FRAME_BYTES + 1]), Err(XferError::Oversized(_))));
     }

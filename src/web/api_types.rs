@@ -59,6 +59,13 @@ export interface PutResult {
   digest: string;
   /** The version the primary gave it: a re-put of a name gets a higher `seq`. */
   version: Version;
+  /** Files over 16 KiB: tabs that held the bytes when the put resolved (the primary and the replicas
+   *  that had copied them). null for smaller values (their bytes ride in the record itself). */
+  holders: number | null;
+  /** Files over 16 KiB: whether `holders` reached the copies the ring keeps (`JoinOptions.replicas`,
+   *  or fewer in a ring of fewer tabs). False after `{durability: 1}`, or when a copy did not finish
+   *  within the wait (30 s without progress). null for smaller values. */
+  durable: boolean | null;
 }
 
 /** A value's version: `seq` from the key's primary, and the writer's id. */
@@ -108,6 +115,10 @@ export interface TransferOptions {
   /** Aborting it cancels the transfer; the promise rejects with an Error whose message starts "Cancelled"
    *  (`code` `"cancelled"`). */
   signal?: AbortSignal;
+  /** `put` of a file over 16 KiB: resolve once this many tabs hold the bytes. Default: the copies the
+   *  ring keeps (`JoinOptions.replicas`, 3), so the put survives the loss of any two of them at once;
+   *  `1` resolves as soon as the key's primary stored it (faster; `PutResult.durable` is then false). */
+  durability?: number;
 }
 
 /** A value this tab holds. */

@@ -565,8 +565,11 @@ impl Core {
             // is settled by a later `Joined`, a `BootstrapFailed` or its timeout.
             Event::JoinFailed { error } => web_sys::console::info_1(&format!("chord: join attempt failed: {error}; retrying").into()),
             Event::PutDone { req, key, node, hops, version } => {
+                let copies = self.peer.take_put_holders(req);
                 if let Some(Pending { reply, meta, .. }) = self.requests.remove(&req) {
                     let result = PutResult {
+                        holders: copies.map(|c| c.holders),
+                        durable: copies.map(|c| c.durable()),
                         key: key.to_hex(),
                         node: node.to_hex(),
                         hops,
@@ -638,6 +641,10 @@ impl Core {
 /// What `put` resolves to.
 #[derive(Serialize)]
 struct PutResult {
+    /// Files over 16 KiB: tabs holding the bytes when the put resolved.
+    holders: Option<u32>,
+    /// Files over 16 KiB: whether every holder the ring keeps had them.
+    durable: Option<bool>,
     key: String,
     node: String,
     hops: u16,

@@ -23,13 +23,16 @@ use web_sys::{AbortSignal, AddEventListenerOptions};
 /// Values up to this size ride the lookup path inline; larger ones are blobs.
 pub const INLINE_MAX_BYTES: u64 = 16 * 1024;
 
-/// `{ onProgress, signal }` of `put` and `get`.
+/// `{ onProgress, signal, durability }` of `put` and `get`.
 #[derive(Clone, Default)]
 pub struct TransferOptions {
     /// Called with `{ phase, done, total }`.
     pub on_progress: Option<Function>,
     /// Aborting it cancels the transfer.
     pub signal: Option<AbortSignal>,
+    /// `put` of a file over 16 KiB: resolve once this many tabs hold the
+    /// bytes (default: the ring's replication factor).
+    pub durability: Option<u8>,
 }
 
 impl TransferOptions {
@@ -39,7 +42,7 @@ impl TransferOptions {
             return Ok(TransferOptions::default());
         }
         if !v.is_object() {
-            return Err("the options must be an object like { onProgress, signal }".into());
+            return Err("the options must be an object like { onProgress, signal, durability }".into());
         }
         let get = |k: &str| Reflect::get(v, &k.into()).ok().filter(|x| !x.is_undefined() && !x.is_null());
         let on_progress = match get("onProgress") {
@@ -50,7 +53,14 @@ impl TransferOptions {
             None => None,
             Some(s) => Some(s.dyn_into::<AbortSignal>().map_err(|_| "options.signal must be an AbortSignal".to_string())?),
         };
-        Ok(TransferOptions { on_progress, signal })
+        let durability = match get("durability") {
+            None => None,
+            Some(d) => match d.as_f64() {
+                Some(n) if n.fract() == 0.0 && (1.0..=16.0).contains(&n) => Some(n as u8),
+                _ => return Err("options.durability must be a whole number of tabs from 1 to 16".into()),
+            },
+        };
+        Ok(TransferOptions { on_progress, signal, durability })
     }
 
     /// Whether the caller aborted.
@@ -273,7 +283,7 @@ impl Core {
         let now = now();
         let name = blob.name.clone();
         let meta = Some((blob.size, blob.digest));
-        let started = self.peer.put_blob(now, blob);
+        let started = self.peer.put_blob_for(now, blob, opts.durability);
         self.track(now, "store", name, started, opts, meta)
     }
 }

@@ -10,6 +10,9 @@
 //      crashes (CDP Page.crash). No 3 consecutive ring positions die (each value keeps a holder).
 //      Within 10 s of the kill the survivors' ring is correct again; from then on every survivor
 //      gets every file byte-identical, each at its first attempt, and no file is lost.
+//   3b. A put is durable when it resolves: a 3 MiB file is put, and the moment the put resolves the
+//      key's primary crashes; every other tab still gets the file (never "not found", never "no tab
+//      holding it could be reached").
 //   4. A frozen tab (CDP Page.setWebLifecycleState frozen for 30 s, then active): every other tab
 //      gets every file while it is frozen; once active it is back in a correct ring within 10 s
 //      and gets every file.
@@ -27,10 +30,10 @@ import { after, before, describe, it } from 'node:test';
 import { openPeer, waitForLink } from './lib/browser.mjs';
 import {
   getEverywhere, prepareCrash, removeUnloadListeners, launchKillableBrowser, logUniformSizes, mapBounded, pickVictims, seededRandom,
-  freezePage, thawPage, trackUnloadListeners,
+  freezePage, thawPage, trackUnloadListeners, putFile, isNoHolder,
 } from './lib/churn.mjs';
 import { chordEvents, dropBlob, heldRecords, makeRandomBlob, putBlob, recordChordEvents } from './lib/files.mjs';
-import { keyOf, ringProblems, short } from './lib/ring.mjs';
+import { big, keyOf, ringProblems, short, successorOf } from './lib/ring.mjs';
 import { fetchJson, ROOT, SERVER_BIN, startServer, WWW } from './lib/server.mjs';
 import { sleep, waitFor, withTimeout } from './lib/wait.mjs';
 
@@ -286,6 +289,50 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     // Diagnostic, not a target: how long until every value has its 3 holders again.
     figures.churn.replicated_again_ms = await waitForHolders(survivors, REPLICAS, 60_000, t0).catch((e) => `not within 60 s: ${e.message.split('\n').slice(-1)[0]}`);
     note(t, `every file on ${REPLICAS} survivors again ${figures.churn.replicated_again_ms} ms after the kill`);
+  });
+
+  step('a put is durable when it resolves: its primary crashes right away and every tab still gets the file', 90_000, async (t) => {
+    const peers = live();
+    const ids = peers.map((p) => p.id);
+    const order = [...ids].sort();
+    const holdersOf = (name) => {
+      const first = successorOf(ids)(big(keyOf(name)));
+      const i = order.indexOf(first);
+      return Array.from({ length: REPLICAS }, (_, k) => order[(i + k) % order.length]);
+    };
+    // A name whose holders do not include the writer: the bytes must really be copied.
+    const writer = peers.find((p) => p.proc === 0) ?? peers[0];
+    let name = '';
+    for (let i = 0; !name || holdersOf(name).includes(writer.id); i++) name = `durable ${i} — its primary crashes ✝.bin`;
+    const primary = peers.find((p) => p.id === holdersOf(name)[0]);
+    const crash = await prepareCrash(primary);
+    const size = 3 * MIB + 7;
+    const made = await makeRandomBlob(writer, 'd0', size);
+    const put = await withTimeout(putFile(writer, name, 'd0'), 60_000, `${writer.name}: put ${JSON.stringify(name)}`);
+    // Right away: the primary's renderer dies.
+    const t0 = Date.now();
+    await crash();
+    await dropBlob(writer, 'd0');
+    primary.dead = 'renderer crashed (Page.crash) right after the put it stored resolved';
+    assert.ok(put.ok, `${writer.name}: put ${JSON.stringify(name)}: ${put.error?.message}`);
+    assert.equal(put.result.node, primary.id, 'the put names the key\'s primary');
+    assert.equal(put.result.holders, REPLICAS, `the put resolved once ${REPLICAS} tabs held the bytes (${JSON.stringify(put.result)})`);
+    assert.equal(put.result.durable, true);
+    const file = { name, size, sha256: made.sha256, key: put.result.key, putBy: writer.name };
+    files.push(file);
+    note(t, `${writer.name} put ${(size / MIB).toFixed(1)} MiB in ${Math.round(put.ms)} ms (holders ${put.result.holders}); its primary ${primary.name} crashed at once`);
+    // Every other tab gets it; a failed attempt is retried only to tell a slow get from a lost file.
+    const others = live();
+    const got = await getEverywhere(others, [file], { perTab: 1, retryMs: 500, t0, deadline: t0 + 60_000, getTimeoutMs: 30_000 });
+    figures.durable_put = {
+      writer: writer.name, primary: primary.name, put_ms: Math.round(put.ms), holders: put.result.holders,
+      all_got_it_ms: got.ms, failed_attempts: got.retried, first_errors: got.firstErrors,
+    };
+    note(t, `every other tab (${others.length}) got it within ${got.ms} ms of the crash; ${got.retried} failed attempts`);
+    if (got.firstErrors.length) t.diagnostic(`failed attempts:\n  ${got.firstErrors.join('\n  ')}`);
+    const lies = got.firstErrors.filter((e) => /found nothing/.test(e) || isNoHolder(e));
+    assert.deepEqual(lies, [], 'a get answered "not found" or found no holder of a durable put');
+    assert.deepEqual(got.failures, [], `gets that never succeeded within 60 s:\n  ${fmtFailures(got)}`);
   });
 
   step('a tab frozen for 30 s (Page.setWebLifecycleState) is back in a correct ring; no file is lost meanwhile', 120_000, async (t) => {

@@ -45,20 +45,32 @@ impl Default for PullConfig {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PullError {
     /// Every holder tried was unreachable, lacked the bytes, or sent a corrupt copy.
-    #[error("{}", no_holder_text(bad, without))]
+    #[error("{}", no_holder_text(bad, without, lacking))]
     NoHolder {
         /// Holders whose bytes did not match the digest.
         bad: Vec<Id>,
-        /// Holders that did not answer or did not have the bytes.
+        /// Holders that did not answer.
         without: Vec<Id>,
+        /// Holders that answered that they lack the bytes (say a replica
+        /// holding the manifest while it still copies them).
+        lacking: Vec<Id>,
     },
     /// The driver could not store a chunk (say the storage quota is full).
     #[error("{0}")]
     Storage(String),
 }
 
-fn no_holder_text(bad: &[Id], without: &[Id]) -> String {
+fn no_holder_text(bad: &[Id], without: &[Id], lacking: &[Id]) -> String {
     let short = |ids: &[Id]| ids.iter().map(|i| i.short()).collect::<Vec<_>>().join(", ");
+    let text = no_holder_reached(bad, without, &short);
+    match (lacking.is_empty(), bad.is_empty() && without.is_empty()) {
+        (true, _) => text,
+        (false, true) => format!("no tab asked had its bytes yet ({} answered that they lack them)", short(lacking)),
+        (false, false) => format!("{text}; {} answered that they lack its bytes", short(lacking)),
+    }
+}
+
+fn no_holder_reached(bad: &[Id], without: &[Id], short: &dyn Fn(&[Id]) -> String) -> String {
     match (bad.is_empty(), without.is_empty()) {
         (true, true) => "no tab is known to hold it".into(),
         (true, false) => format!("no tab holding it could be reached (tried {})", short(without)),
@@ -133,6 +145,17 @@ pub enum PullOutput {
     },
 }
 
+/// Why a holder was given up.
+#[derive(Clone, Copy)]
+enum Rejection {
+    /// Its bytes did not match the digest.
+    Corrupt,
+    /// It did not answer (or no link to it could be had).
+    Silent,
+    /// It answered that it lacks the bytes.
+    Lacking,
+}
+
 struct Pull {
     blob: Blob,
     sink: Sink,
@@ -158,6 +181,7 @@ struct Pull {
     stalls: u32,
     bad: Vec<Id>,
     without: Vec<Id>,
+    lacking: Vec<Id>,
 }
 
 /// Every pull of one peer. See the [module docs](super).
@@ -226,6 +250,7 @@ impl Pulls {
             stalls: 0,
             bad: Vec::new(),
             without: Vec::new(),
+            lacking: Vec::new(),
         };
         self.begin(now, pull);
     }
@@ -258,7 +283,7 @@ impl Pulls {
         }
         if bytes.len() != chunk_len(p.blob.size, index) as usize {
             // A holder that sends a chunk of the wrong length has a bad copy.
-            self.reject_source(now, pull, true);
+            self.reject_source(now, pull, Rejection::Corrupt);
             return false;
         }
         p.deadline = now + stall;
@@ -274,7 +299,7 @@ impl Pulls {
         if p.next_hash == p.chunks {
             let digest = Id(p.hasher.clone().finalize().into());
             if digest != p.blob.digest {
-                self.reject_source(now, pull, true);
+                self.reject_source(now, pull, Rejection::Corrupt);
                 return true;
             }
             p.verified = true;
@@ -286,7 +311,7 @@ impl Pulls {
     /// The holder being asked does not have the blob.
     pub fn on_missing(&mut self, now: Millis, from: Id, pull: PullId) {
         if self.pulls.get(&pull).is_some_and(|p| p.sources.get(p.at) == Some(&from)) {
-            self.reject_source(now, pull, false);
+            self.reject_source(now, pull, Rejection::Lacking);
         }
     }
 
@@ -303,7 +328,7 @@ impl Pulls {
             .map(|(id, _)| *id)
             .collect();
         for id in asking {
-            self.reject_source(now, id, false);
+            self.reject_source(now, id, Rejection::Silent);
         }
     }
 
@@ -333,7 +358,7 @@ impl Pulls {
             let Some(p) = self.pulls.get_mut(&id) else { continue };
             p.stalls += 1;
             if p.stalls >= self.cfg.stall_tries {
-                self.reject_source(now, id, false);
+                self.reject_source(now, id, Rejection::Silent);
                 continue;
             }
             p.deadline = now + self.cfg.stall_ms;
@@ -367,16 +392,18 @@ impl Pulls {
         }
     }
 
-    /// Drops the holder being asked (`corrupt`: its bytes were wrong) and
-    /// starts over with the next one, under a new pull number.
-    fn reject_source(&mut self, now: Millis, pull: PullId, corrupt: bool) {
+    /// Drops the holder being asked and starts over with the next one,
+    /// under a new pull number.
+    fn reject_source(&mut self, now: Millis, pull: PullId, why: Rejection) {
         let Some(mut p) = self.pulls.remove(&pull) else { return };
         let source = p.sources[p.at];
-        if corrupt {
-            p.bad.push(source);
-            self.out.push_back(PullOutput::BadHolder { sink: p.sink, peer: source, blob: p.blob.clone() });
-        } else {
-            p.without.push(source);
+        match why {
+            Rejection::Corrupt => {
+                p.bad.push(source);
+                self.out.push_back(PullOutput::BadHolder { sink: p.sink, peer: source, blob: p.blob.clone() });
+            }
+            Rejection::Silent => p.without.push(source),
+            Rejection::Lacking => p.lacking.push(source),
         }
         if p.next_hash > 0 {
             self.out.push_back(PullOutput::Discard { sink: p.sink, digest: p.blob.digest });
@@ -396,7 +423,7 @@ impl Pulls {
     /// Registers `p` under a fresh number and asks its current holder.
     fn begin(&mut self, _now: Millis, p: Pull) {
         if p.at >= p.sources.len() {
-            let result = Err(PullError::NoHolder { bad: p.bad, without: p.without });
+            let result = Err(PullError::NoHolder { bad: p.bad, without: p.without, lacking: p.lacking });
             self.out.push_back(PullOutput::Done { sink: p.sink, blob: p.blob, result });
             return;
         }

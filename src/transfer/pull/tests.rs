@@ -130,9 +130,10 @@ fn silent_and_empty_holders_are_skipped_then_reported() {
     let cfg = PullConfig::default();
     assert_eq!(now, Millis(cfg.stall_ms * cfg.stall_tries as u64), "the silent holder is asked again, then given up");
 
-    assert_eq!(w.done(), vec![&Err(PullError::NoHolder { bad: vec![], without: vec![silent, empty] })]);
+    assert_eq!(w.done(), vec![&Err(PullError::NoHolder { bad: vec![], without: vec![silent], lacking: vec![empty] })]);
     let msg = w.done()[0].clone().unwrap_err().to_string();
     assert!(msg.starts_with("no tab holding it could be reached"), "{msg}");
+    assert!(msg.contains(&format!("{} answered that they lack its bytes", empty.short())), "{msg}");
 }
 
 #[test]

@@ -274,3 +274,37 @@ export function pickVictims(ids, { forced, candidates, extra, replicas = 3, rand
   }
   return null;
 }
+
+/**
+ * `window.chord.put(name, window.__e2eBlobs[handle], options)` in the page (options: e.g.
+ * `{ durability: 1 }`), returning the whole PutResult (`holders` and `durable` included). Never
+ * throws for the API's sake: { ok, result, ms } or { ok: false, error: { message, code }, ms }.
+ */
+export function putFile(peer, name, handle, options = {}) {
+  return peer.page.evaluate(
+    async ([name, handle, options]) => {
+      const blob = window.__e2eBlobs?.[handle];
+      if (!blob) throw new Error(`no blob ${handle} in this page`);
+      const t0 = performance.now();
+      try {
+        const r = await window.chord.put(name, blob, options);
+        return { ok: true, result: JSON.parse(JSON.stringify(r)), ms: performance.now() - t0 };
+      } catch (e) {
+        return { ok: false, error: { message: String(e?.message ?? e), code: e?.code ?? null }, ms: performance.now() - t0 };
+      }
+    },
+    [name, handle, options],
+  );
+}
+
+/**
+ * Whether a get's error is the retryable "not sure yet" answer of a ring still settling
+ * (`RequestError::NotSure`): never a "not found", and the caller may ask again.
+ */
+export const isNotSure = (message) => /not[ _]sure|still settling/i.test(String(message ?? ''));
+
+/**
+ * Whether a get's error says no holder of the bytes answered ("no tab holding it could be
+ * reached", or every one asked lacked them): after a durable put that is a lost file, not a delay.
+ */
+export const isNoHolder = (message) => /no tab holding it|no tab asked had its bytes|no tab is known to hold it|lack (its|them)/i.test(String(message ?? ''));
