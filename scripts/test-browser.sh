@@ -34,7 +34,7 @@ trap stop_server EXIT
 status=0
 
 # 1. wasm-bindgen tests against the server on :$PORT.
-RUST_LOG=${RUST_LOG:-info} "$SERVER" --addr "127.0.0.1:$PORT" --www www >"$LOG_DIR/server-$PORT.log" 2>&1 &
+RUST_LOG=${RUST_LOG:-info} "$SERVER" --addr "127.0.0.1:$PORT" --www www --grace 1 >"$LOG_DIR/server-$PORT.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
     curl -fsS --max-time 1 "http://127.0.0.1:$PORT/stats" >/dev/null 2>&1 && break

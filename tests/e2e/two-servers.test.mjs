@@ -110,7 +110,7 @@ describe('two signaling servers: kill one, restart it empty (issue 13)', { timeo
 
   step('(b) s1 restarted empty on the same port: the members come back, a newcomer given only s1 joins the ring', 120_000, async (t) => {
     const t0 = Date.now();
-    s1 = await startServer({ port: s1.port });
+    s1 = await startServer({ port: s1.port, args: ['--grace', '10'] });
     const members = peers.length;
     const back = await waitFor(
       async () => {

@@ -46,7 +46,10 @@ export async function fetchJson(url, timeoutMs = 2000) {
  */
 export async function startServer({ port = 0, bin = SERVER_BIN, www = WWW, args = [], timeoutMs = 10_000 } = {}) {
   if (!existsSync(bin)) throw new Error(`${bin} not found: run \`cargo build --release -p chord-signaling\``);
-  const proc = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--www', www, ...args], {
+  // A test's fresh server has no ring to wait for: a 1 s grace instead of the default 10 s,
+  // unless the test sets its own (a restart test keeps the default).
+  const grace = args.includes('--grace') ? [] : ['--grace', '1'];
+  const proc = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--www', www, ...grace, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.E2E_SERVER_LOG ?? 'info', NO_COLOR: '1' },
   });

@@ -229,6 +229,8 @@ export async function startSignaling({ stun = false, turn = false, turnUrls = [T
     args.push('--turn-secret-file', file);
   }
   if (ttl !== undefined) args.push('--turn-ttl', String(ttl));
+  // Each case is a ring of its own: nothing to wait for after a start (default grace 10 s).
+  if (!extra.includes('--grace')) args.push('--grace', '1');
   args.push(...extra);
   const server = spawnIn('pub', name, SERVER_BIN, args, { RUST_LOG: process.env.E2E_SERVER_LOG ?? 'info', NO_COLOR: '1' });
   server.args = args;
