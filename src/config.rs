@@ -59,7 +59,9 @@ pub struct Config {
     pub lost_keep_ms: u64,
     /// Mean period of the lost-peer probe: one remembered peer is pinged per
     /// period (never two at once). 0 turns ring unification's probing off
-    /// (`Node::unify_with` still works).
+    /// (`Node::unify_with` still works). Off by default for now: with it on,
+    /// churn schedule 473 (tests/churn_schedules.rs) ends with two cycles,
+    /// not yet understood; the partition scenario and tests turn it on (3 s).
     pub lost_probe_ms: u64,
 }
 
@@ -84,7 +86,7 @@ impl Default for Config {
             max_forwarding_bytes_per_peer: 8 << 20,
             store_events: false,
             lost_keep_ms: 30 * 60_000,
-            lost_probe_ms: 3_000,
+            lost_probe_ms: 0,
         }
     }
 }

@@ -437,7 +437,7 @@ impl Node {
     }
 
     /// Every successor died. Before giving the ring up, ask the nearest
-    /// live-looking finger (or the predecessor) for its neighbours: one that
+    /// live-looking finger for its neighbours: one that
     /// answers becomes the successor (checked, as Zave requires; stabilize
     /// then walks back to any closer node). Each silent one is declared dead
     /// and the next asked, so this ends; with none left the ring is lost.
@@ -449,7 +449,9 @@ impl Node {
             return;
         }
         let own = self.id;
-        let nearest = self.fingers.nodes().copied().chain(self.predecessor).filter(|n| *n != own).min_by_key(|n| own.distance(n));
+        // Fingers only: they lie clockwise ahead. The predecessor would answer
+        // with a list that starts at us, and the two would close a ring of their own.
+        let nearest = self.fingers.nodes().copied().filter(|n| *n != own).min_by_key(|n| own.distance(n));
         match nearest {
             Some(n) => self.query(now, n, QueryPurpose::Rescue),
             None => self.lose_ring(now),
