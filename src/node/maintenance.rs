@@ -153,6 +153,13 @@ impl Node {
                 self.finish_stabilize(now);
             }
             QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
+            // A finger that lists us lies behind us in its ring: adopting it
+            // would close a cycle that skips part of the ring. Give up instead.
+            QueryPurpose::Rescue if succs.contains(&self.id) => {
+                if self.status == Status::Joined && self.successors.is_empty() {
+                    self.lose_ring(now);
+                }
+            }
             QueryPurpose::Rescue => {
                 if self.status == Status::Joined && self.successors.is_empty() {
                     self.watch_neighbours(now, |n| {

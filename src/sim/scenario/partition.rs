@@ -201,7 +201,7 @@ fn member_of(sim: &mut Simulator, g: u32) -> Option<usize> {
 pub fn run_partition(p: &PartitionParams, progress: Progress) -> PartitionReport {
     let started = Instant::now();
     let groups = p.groups.max(1) as u32;
-    let node = Config { successors: p.successors, replicas: p.replicas, lost_probe_ms: p.lost_probe_ms, ..p.node.clone() };
+    let node = Config { successors: p.successors, replicas: p.replicas, lost_probe_ms: p.lost_probe_ms, rescue: true, ..p.node.clone() };
     let mut sim = simulator(p.seed, node);
     sim.cfg.net = NetModel { loss: p.loss, ..NetModel::default() };
     let mut rep = PartitionReport { groups: p.groups, ..Default::default() };
