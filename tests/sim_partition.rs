@@ -103,7 +103,7 @@ fn a_seed_replays_exactly() {
 /// (`lost_probe_ms = 0`) the rings stay apart after the heal; with it they
 /// become one.
 fn split_and_heal(unify: bool) -> (usize, usize, u64, bool) {
-    let node = Config { lost_probe_ms: if unify { 3_000 } else { 0 }, ..Config::default() };
+    let node = Config { lost_probe_ms: if unify { 3_000 } else { 0 }, rescue: true, ..Config::default() };
     let mut sim = Simulator::new(SimConfig { seed: 5, node, ..SimConfig::default() });
     build_converged(&mut sim, 48, &mut no_progress());
     sim.run_for(2_000);
@@ -193,7 +193,7 @@ fn unify_with_merges_two_rings_built_apart() {
 /// make one ring again. Returns the simulator 90 s after the Sybils went silent.
 fn sybil_split(unify: bool) -> (Simulator, Vec<Id>, u64) {
     let honest: Vec<Id> = ["1", "5", "9", "d"].iter().map(|d| Id::from_hex(&format!("{d}{}", "0".repeat(39))).unwrap()).collect();
-    let node = Config { successors: 4, replicas: 3, lost_probe_ms: if unify { 3_000 } else { 0 }, ..Config::default() };
+    let node = Config { successors: 4, replicas: 3, lost_probe_ms: if unify { 3_000 } else { 0 }, rescue: true, ..Config::default() };
     let mut sim = Simulator::new(SimConfig { seed: 11, node, ..SimConfig::default() });
     build_converged_from(&mut sim, IdealRing::new(honest.clone()), &mut no_progress());
     sim.outside = Some(Vec::new());

@@ -153,6 +153,13 @@ impl Node {
                 self.finish_stabilize(now);
             }
             QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
+            // A finger that lists us lies behind us in its ring: adopting it
+            // would close a cycle that skips part of the ring. Give up instead.
+            QueryPurpose::Rescue if succs.contains(&self.id) => {
+                if self.status == Status::Joined && self.successors.is_empty() {
+                    self.lose_ring(now);
+                }
+            }
             QueryPurpose::Rescue => {
                 if self.status == Status::Joined && self.successors.is_empty() {
                     self.watch_neighbours(now, |n| {
@@ -437,7 +444,7 @@ impl Node {
     }
 
     /// Every successor died. Before giving the ring up, ask the nearest
-    /// live-looking finger (or the predecessor) for its neighbours: one that
+    /// live-looking finger for its neighbours: one that
     /// answers becomes the successor (checked, as Zave requires; stabilize
     /// then walks back to any closer node). Each silent one is declared dead
     /// and the next asked, so this ends; with none left the ring is lost.
@@ -449,7 +456,9 @@ impl Node {
             return;
         }
         let own = self.id;
-        let nearest = self.fingers.nodes().copied().chain(self.predecessor).filter(|n| *n != own).min_by_key(|n| own.distance(n));
+        // Fingers only: they lie clockwise ahead. The predecessor would answer
+        // with a list that starts at us, and the two would close a ring of their own.
+        let nearest = self.fingers.nodes().copied().filter(|n| *n != own).min_by_key(|n| own.distance(n));
         match nearest {
             Some(n) => self.query(now, n, QueryPurpose::Rescue),
             None => self.lose_ring(now),

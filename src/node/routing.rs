@@ -353,7 +353,7 @@ impl Node {
             }
         }
         if removed && self.successors.is_empty() && self.status == Status::Joined {
-            self.rescue(now);
+            if self.cfg.rescue { self.rescue(now) } else { self.lose_ring(now) }
         } else if was_first && self.status == Status::Joined {
             // Check the new first successor at once rather than at the next period.
             self.stabilize_now(now);

@@ -217,7 +217,13 @@ impl Node {
         };
         if self.status == Status::Joined {
             let old = self.successors.first();
-            if old.is_none_or(|s| from.in_open(&self.id, &s)) {
+            if succs.contains(&self.id) {
+                // It lists us among its successors: we are in its ring already
+                // (stabilization places us). Adopting it could close a ring of
+                // its own between us (say, our list is empty and it is our
+                // predecessor).
+                self.stats.merges_same_ring += 1;
+            } else if old.is_none_or(|s| from.in_open(&self.id, &s)) {
                 // It answered itself: adopt it, keeping what we knew beyond it
                 // in clockwise order (its ring's nodes and ours interleave).
                 let mut tail: Vec<Id> = succs.into_iter().chain(self.successors.as_slice().iter().copied()).collect();

@@ -64,8 +64,10 @@ pub struct PartitionParams {
     pub check_every_ms: u64,
     /// Message loss probability (the partition aside).
     pub loss: f64,
-    /// The node configuration (successors and replicas are set from above).
+    /// The node configuration (successors, replicas and the lost-peer probe are set from above).
     pub node: Config,
+    /// Mean period of the lost-peer probe (ring unification), ms.
+    pub lost_probe_ms: u64,
     /// Seed.
     pub seed: u64,
 }
@@ -85,6 +87,7 @@ impl Default for PartitionParams {
             check_every_ms: 1_000,
             loss: 0.0,
             node: Config::default(),
+            lost_probe_ms: 3_000,
             seed: 1,
         }
     }
@@ -198,7 +201,7 @@ fn member_of(sim: &mut Simulator, g: u32) -> Option<usize> {
 pub fn run_partition(p: &PartitionParams, progress: Progress) -> PartitionReport {
     let started = Instant::now();
     let groups = p.groups.max(1) as u32;
-    let node = Config { successors: p.successors, replicas: p.replicas, ..p.node.clone() };
+    let node = Config { successors: p.successors, replicas: p.replicas, lost_probe_ms: p.lost_probe_ms, rescue: true, ..p.node.clone() };
     let mut sim = simulator(p.seed, node);
     sim.cfg.net = NetModel { loss: p.loss, ..NetModel::default() };
     let mut rep = PartitionReport { groups: p.groups, ..Default::default() };
