@@ -22,12 +22,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closeBrowser, launchBrowser, openPeer } from './lib/browser.mjs';
-import { isNotSure, mapBounded, putFile, seededRandom } from './lib/churn.mjs';
-import { dropBlob, getBlob, makeRandomBlob } from './lib/files.mjs';
-import { keyOf, ringProblems } from './lib/ring.mjs';
-import { ROOT, SERVER_BIN, startServer, WWW } from './lib/server.mjs';
-import { sleep, waitFor, withTimeout } from './lib/wait.mjs';
+import { closeBrowser, launchBrowser, openPeer } from '../lib/browser.mjs';
+import { isNotSure, mapBounded, putFile, seededRandom } from '../lib/churn.mjs';
+import { dropBlob, getBlob, makeRandomBlob } from '../lib/files.mjs';
+import { keyOf, ringProblems } from '../lib/ring.mjs';
+import { ROOT, SERVER_BIN, startServer, WWW } from '../lib/server.mjs';
+import { sleep, waitFor, withTimeout } from '../lib/wait.mjs';
 
 const KIB = 1024;
 const BROWSERS = 4;
