@@ -55,7 +55,7 @@ clippy: ## Lints
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 	$(CARGO) build --release --bin chord-sim
 
-bench: bench-sim bench-browser bench-files bench-netlab ## Every benchmark of BENCHMARKS.md; JSON in $(BENCH_OUT)/
+bench: bench-sim bench-browser bench-files bench-heal bench-netlab ## Every benchmark of BENCHMARKS.md; JSON in $(BENCH_OUT)/
 
 bench-sim: sim ## The simulator benchmarks; JSON in $(BENCH_OUT)/
 	@./scripts/bench.sh $(BENCH_OUT)
