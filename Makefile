@@ -64,7 +64,7 @@ bench-browser: setup web server ## The browser ring benchmark (8 tabs/2 processe
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 8 --browsers 2 --runs 3 --out $(BENCH_OUT)/browser.json
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 16 --browsers 4 --runs 3 --out $(BENCH_OUT)/browser-16.json
 
-test-scale: setup web server ## The 32-tab stress test (4 processes, 3 runs, ~10-18 min; not in make test: it does not pass yet)
+test-scale: setup web server ## The 32-tab stress test (4 processes, 3 runs, ~10-18 min; not in make test until it passes 3 of 3 runs reliably)
 	./scripts/loopback-only node --test --test-timeout=1800000 tests/e2e/stress/scale.test.mjs
 
 test-churn: setup web server ## Only the churn end-to-end test (16 tabs, 4 processes; make test runs it too)
