@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
+import { steps } from './lib/steps.mjs';
 import { closeBrowser, getBytes, launchBrowser, openPeer, putBytes, waitForLink } from './lib/browser.mjs';
 import { keyOf, ringProblems, short, successorOf, big } from './lib/ring.mjs';
 import { fetchJson, ROOT, SERVER_BIN, startServer, WWW } from './lib/server.mjs';
@@ -32,21 +33,7 @@ let statsJoined;
 const files = [];
 
 /** Marks the suite broken after a failed step, so the later steps skip instead of piling up errors. */
-let broken = '';
-function step(name, timeoutMs, fn) {
-  it(name, { timeout: timeoutMs }, async (t) => {
-    if (broken) {
-      t.skip(`skipped: "${broken}" failed`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (e) {
-      broken = name;
-      throw e;
-    }
-  });
-}
+const step = steps();
 
 const states = () => Promise.all(peers.map((p) => withTimeout(p.state(), 5000, `${p.name}.state()`)));
 

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
+import { steps } from './lib/steps.mjs';
 import { closeBrowser, launchBrowser } from './lib/browser.mjs';
 import { expectFiles, openTab, put, statesOf, waitForOneRing } from './lib/rings.mjs';
 import { ringProblems, short } from './lib/ring.mjs';
@@ -31,18 +32,7 @@ const browsers = [];
 const a = [], b = [];
 const files = [];
 
-let broken = '';
-function step(name, timeoutMs, fn) {
-  it(name, { timeout: timeoutMs }, async (t) => {
-    if (broken) return t.skip(`skipped: "${broken}" failed`);
-    try {
-      await fn(t);
-    } catch (e) {
-      broken = name;
-      throw e;
-    }
-  });
-}
+const step = steps();
 
 describe('split: two rings of one name become one (issue 13)', { timeout: 300_000 }, () => {
   before(async () => {
