@@ -393,6 +393,13 @@ pub enum FMsg {
         /// The copy claimed.
         record: Option<FRecord>,
     },
+    /// `Merge` (ring unification): "place this node in your ring".
+    Merge {
+        /// The node to place.
+        node: FId,
+        /// Forwarding steps claimed so far.
+        hops: u16,
+    },
 }
 
 impl FMsg {
@@ -452,6 +459,7 @@ impl FMsg {
             }
             FMsg::Fetch { req, key } => Message::Fetch { req: req.get(), key: id(key) },
             FMsg::Fetched { req, record } => Message::Fetched { req: req.get(), record: record.as_ref().map(|r| r.get(ctx, me)) },
+            FMsg::Merge { node, hops } => Message::Merge { node: id(node), hops: *hops },
         }
     }
 }
@@ -645,6 +653,33 @@ pub enum FXfer {
         /// Reason.
         reason: u8,
     },
+    /// An offer that is answered once `holders` tabs hold the bytes.
+    OfferFor {
+        /// Put.
+        put: FReq,
+        /// Blob.
+        blob: FBlob,
+        /// Holders asked for.
+        holders: u8,
+    },
+    /// A replica holds a blob's bytes.
+    Holding {
+        /// The blob's key.
+        key: FId,
+        /// The blob's digest.
+        digest: FId,
+    },
+    /// How many tabs hold a put's bytes.
+    Copies {
+        /// Put.
+        put: FReq,
+        /// Tabs claimed to hold the bytes.
+        holders: u8,
+        /// Tabs claimed to be the target.
+        target: u8,
+        /// Final count claimed.
+        done: bool,
+    },
 }
 
 impl FXfer {
@@ -669,6 +704,13 @@ impl FXfer {
                     _ => Refusal::Malformed,
                 },
             },
+            FXfer::OfferFor { put, blob, holders } => {
+                XferMsg::OfferFor { put: put.get(), blob: blob.get(ctx, me), holders: *holders }
+            }
+            FXfer::Holding { key, digest } => XferMsg::Holding { key: ctx.id(key, me), digest: ctx.id(digest, me) },
+            FXfer::Copies { put, holders, target, done } => {
+                XferMsg::Copies { put: put.get(), holders: *holders, target: *target, done: *done }
+            }
         }
     }
 }
