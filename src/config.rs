@@ -25,8 +25,17 @@ pub struct Config {
     pub replicate_ms: u64,
     /// Whether periodic maintenance runs at all (off only for a frozen ideal ring).
     pub maintenance: bool,
-    /// How long to wait for a direct answer (neighbours, ping, hop receipt).
+    /// How long to wait for a direct answer (neighbours, ping, hop receipt)
+    /// from a peer that answers quickly: the least deadline.
     pub rpc_timeout_ms: u64,
+    /// The most a direct answer is waited for. Between the two, each peer's
+    /// deadline follows its measured answer time (RFC 6298's
+    /// `srtt + 4·rttvar`, see `node/rtt.rs`), so an overloaded machine whose
+    /// answers come late slows failure detection down rather than declaring
+    /// live peers dead. At most `rpc_timeout_ms` (the default, 0): fixed
+    /// deadlines, as the simulator's schedules were tuned with; the browser
+    /// sets 5 s (`browser_node_config`).
+    pub rpc_timeout_max_ms: u64,
     /// How long the origin waits for a routed request before retrying it.
     pub request_timeout_ms: u64,
     /// How often the origin retries a routed request before reporting failure.
@@ -83,6 +92,7 @@ impl Default for Config {
             probe_ms: 0,
             maintenance: true,
             rpc_timeout_ms: 1_500,
+            rpc_timeout_max_ms: 0,
             request_timeout_ms: 8_000,
             request_retries: 2,
             rpc_attempts: 3,

@@ -32,10 +32,12 @@ fn schedule(seed: u64) -> Outcome {
     let loss = pick.below(6) as f64 / 100.0;
     let successors = 3 + pick.below(4) as usize;
     // Every third schedule runs the browser peer's failure detection:
-    // neighbour probes and two attempts per query.
+    // neighbour probes, two attempts per query, deadlines that follow answer
+    // times up to 5 times the least one.
     let probing = seed % 3 == 0;
     let cfg = Config {
         probe_ms: if probing { 500 } else { 0 },
+        rpc_timeout_max_ms: if probing { 2_000 } else { 0 },
         rpc_attempts: if probing { 2 } else { 3 },
         successors,
         replicas: 3,

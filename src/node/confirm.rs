@@ -73,7 +73,7 @@ impl Node {
         for to in targets {
             let req = self.fresh_req();
             self.confirm_of.insert(req, id);
-            let q = Query { to, purpose: QueryPurpose::Confirm, token: Token::default(), attempts: 0, sent_at: now, extensions: 0 };
+            let q = Query::new(to, QueryPurpose::Confirm, now);
             self.send_query(now, req, q);
         }
     }

@@ -54,7 +54,7 @@ impl Node {
         };
         let req = self.fresh_req();
         self.fallbacks.insert(req, fb);
-        let q = Query { to, purpose: QueryPurpose::Fetch, token: Token::default(), attempts: 0, sent_at: now, extensions: 0 };
+        let q = Query::new(to, QueryPurpose::Fetch, now);
         self.send_query(now, req, q);
     }
 
@@ -68,7 +68,7 @@ impl Node {
     }
 
     pub(super) fn on_fetched(&mut self, now: Millis, from: Id, req: ReqId, record: Option<Record>) {
-        match self.take_query(from, req, Answer::Fetched) {
+        match self.take_query(now, from, req, Answer::Fetched) {
             None => return,
             Some(QueryPurpose::Confirm) => return self.on_confirm_answer(now, req, record, true),
             Some(_) => {}

@@ -55,7 +55,7 @@ impl Node {
     /// Sends `GetNeighbors` (or `Ping` for check-predecessor) to `to`.
     pub(super) fn query(&mut self, now: Millis, to: Id, purpose: QueryPurpose) {
         let req = self.fresh_req();
-        self.send_query(now, req, Query { to, purpose, token: Token::default(), attempts: 0, sent_at: now, extensions: 0 });
+        self.send_query(now, req, Query::new(to, purpose, now));
     }
 
     pub(super) fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
@@ -73,7 +73,7 @@ impl Node {
         };
         q.attempts += 1;
         q.sent_at = now;
-        q.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
+        q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Query(req));
         let to = q.to;
         self.queries.insert(req, q);
         self.send(to, msg);
@@ -82,11 +82,14 @@ impl Node {
     /// Takes the pending query `req` if it was sent to `from` and `answer`
     /// is the kind of message that answers it (a `Pong` cannot end a
     /// stabilize round, nor a `Neighbors` a fetch).
-    pub(super) fn take_query(&mut self, from: Id, req: ReqId, answer: Answer) -> Option<QueryPurpose> {
+    pub(super) fn take_query(&mut self, now: Millis, from: Id, req: ReqId, answer: Answer) -> Option<QueryPurpose> {
         match self.queries.get(&req) {
             Some(q) if q.to == from && q.purpose.answered_by() == answer => {
                 let q = self.queries.remove(&req)?;
                 self.timers.cancel(q.token);
+                if q.sent_at == q.first_sent {
+                    self.answer_times.sample(from, q.sent_at, now);
+                }
                 Some(q.purpose)
             }
             _ => {
@@ -106,7 +109,7 @@ impl Node {
     }
 
     pub(super) fn on_neighbors(&mut self, now: Millis, from: Id, req: ReqId, pred: Option<Id>, succs: Vec<Id>) {
-        let Some(purpose) = self.take_query(from, req, Answer::Neighbors) else { return };
+        let Some(purpose) = self.take_query(now, from, req, Answer::Neighbors) else { return };
         match purpose {
             QueryPurpose::Join { attempt } => {
                 if self.status != Status::Joining {
@@ -211,6 +214,9 @@ impl Node {
         }
         let t = self.period(self.cfg.probe_ms);
         self.timers.schedule(now + t, Timer::Probe);
+        // A peer that answered us within the last period is alive: probing it
+        // again would only add load (the most under overload, when it hurts).
+        let recent = Millis(now.0.saturating_sub(self.cfg.probe_ms));
         let mut peers: Vec<Id> = self.successors.as_slice().to_vec();
         peers.extend(self.fingers.nodes().copied());
         peers.extend(self.predecessor);
@@ -218,14 +224,14 @@ impl Node {
         peers.dedup();
         for p in peers {
             let probing = self.queries.values().any(|q| q.to == p && q.purpose == QueryPurpose::Probe);
-            if p != self.id && !probing {
+            if p != self.id && !probing && !self.answer_times.answered_since(&p, recent) {
                 self.query(now, p, QueryPurpose::Probe);
             }
         }
     }
 
     pub(super) fn on_pong(&mut self, now: Millis, from: Id, req: ReqId, predecessors: Vec<Id>) {
-        let purpose = self.take_query(from, req, Answer::Pong);
+        let purpose = self.take_query(now, from, req, Answer::Pong);
         if purpose == Some(QueryPurpose::Unify) {
             return self.on_unify_pong(now, from);
         }
@@ -263,7 +269,7 @@ impl Node {
         if late {
             // We were stalled, not (necessarily) the peer: wait once more from now.
             self.stats.late_timeouts += 1;
-            q.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Query(req));
+            q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Query(req));
             self.queries.insert(req, q);
             return;
         }

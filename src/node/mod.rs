@@ -45,7 +45,8 @@
 //! keeps (fingers, successors, predecessor), whereas iterative routing would
 //! open a connection from the origin to every hop. Each hop acknowledges
 //! receipt ([`Message::RouteAck`]); a hop that does not acknowledge within
-//! `rpc_timeout_ms` is retried, then treated as dead: it is removed from the
+//! its deadline (its measured answer time within `rpc_timeout_ms` and
+//! `rpc_timeout_max_ms`, see `rtt.rs`) is retried, then treated as dead: it is removed from the
 //! finger table and successor list and the request is routed around it.
 //!
 //! # Maintenance: Zave's corrected Chord
@@ -79,6 +80,7 @@ mod data;
 mod fallback;
 mod maintenance;
 mod routing;
+mod rtt;
 mod stats;
 mod timers;
 mod unify;
@@ -265,6 +267,9 @@ pub(crate) struct HopWait {
     attempts: u32,
     /// When the route was last sent to `next`.
     sent_at: Millis,
+    /// When it was first sent to `next` (a receipt is an answer-time sample
+    /// only if it was sent once).
+    first_sent: Millis,
     /// Waits extended because `next` was heard from meanwhile.
     extensions: u32,
 }
@@ -328,8 +333,18 @@ pub(crate) struct Query {
     attempts: u32,
     /// When it was last sent.
     sent_at: Millis,
+    /// When it was first sent (an answer is an answer-time sample only if
+    /// it was sent once).
+    first_sent: Millis,
     /// Waits extended because `to` was heard from meanwhile.
     extensions: u32,
+}
+
+impl Query {
+    /// A query to `to`, not sent yet.
+    pub(crate) fn new(to: Id, purpose: QueryPurpose, now: Millis) -> Self {
+        Query { to, purpose, token: Token::default(), attempts: 0, sent_at: now, first_sent: now, extensions: 0 }
+    }
 }
 
 /// How often a wait for a peer's answer is extended because the peer was
@@ -399,6 +414,8 @@ pub struct Node {
     merging: unify::Merging,
     /// When each peer was last heard from (any frame).
     heard: HashMap<Id, Millis>,
+    /// Answer-time estimates per peer: how long to wait for each.
+    answer_times: rtt::AnswerTimes,
     stores: HashMap<ReqId, StoreWait>,
     out: VecDeque<Output>,
     stats: Stats,
@@ -452,6 +469,7 @@ impl Node {
             lost: unify::LostList::default(),
             merging: unify::Merging::default(),
             heard: HashMap::default(),
+            answer_times: rtt::AnswerTimes::default(),
             stores: HashMap::default(),
             out: VecDeque::new(),
             stats: Stats::default(),
@@ -593,6 +611,13 @@ impl Node {
         self.heard.insert(peer, now);
     }
 
+    /// How long to wait for `peer`'s answer or receipt: its measured answer
+    /// time (see `node/rtt.rs`) within [`Config::rpc_timeout_ms`,
+    /// `Config::rpc_timeout_max_ms`].
+    pub(crate) fn deadline(&self, peer: &Id) -> u64 {
+        self.answer_times.deadline(peer, self.cfg.rpc_timeout_ms, self.cfg.rpc_timeout_max_ms)
+    }
+
     /// Whether `peer` was heard from at or after `t`.
     pub(crate) fn heard_since(&self, peer: &Id, t: Millis) -> bool {
         self.heard.get(peer).is_some_and(|h| *h >= t)
@@ -648,7 +673,7 @@ impl Node {
             Message::Pong { req, predecessors } => self.on_pong(now, from, req, predecessors),
             Message::Leaving { predecessor, successors } => self.on_leaving(now, from, predecessor, successors),
             Message::Route(r) => self.on_route(now, from, r),
-            Message::RouteAck { origin, req } => self.on_route_ack(from, origin, req),
+            Message::RouteAck { origin, req } => self.on_route_ack(now, from, origin, req),
             Message::RouteReply(r) => self.on_route_reply(now, from, r),
             Message::Store { req, reason, records } => self.on_store(now, from, req, reason, records),
             Message::StoreAck { req } => self.on_store_ack(from, req),

@@ -158,22 +158,26 @@ impl Node {
                 r.first_hop = Some(next);
             }
         }
-        let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(out.origin, out.req));
+        let token = self.timers.schedule(now + self.deadline(&next), Timer::Hop(out.origin, out.req));
         // The path ends with us; the peer before us handed the route over.
         let from = out.path.len().checked_sub(2).map(|i| out.path[i]);
-        let wait = HopWait { next, from, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, extensions: 0 };
+        let wait = HopWait { next, from, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, first_sent: now, extensions: 0 };
         if let Some(old) = self.hops.insert(key, wait) {
             self.timers.cancel(old.token);
         }
         self.send(next, Message::Route(out));
     }
 
-    pub(super) fn on_route_ack(&mut self, from: Id, origin: Id, req: ReqId) {
+    pub(super) fn on_route_ack(&mut self, now: Millis, from: Id, origin: Id, req: ReqId) {
         match self.hops.get(&(origin, req)) {
             Some(w) if w.next == from => {
-                let token = w.token;
+                let (token, sent_once) = (w.token, w.sent_at == w.first_sent);
+                let sent_at = w.sent_at;
                 self.hops.remove(&(origin, req));
                 self.timers.cancel(token);
+                if sent_once {
+                    self.answer_times.sample(from, sent_at, now);
+                }
             }
             // A joining node sends its first hop without waiting for a receipt.
             None if self.status == Status::Joining && origin == self.id => {}
@@ -186,7 +190,7 @@ impl Node {
         if late {
             // We were stalled, not (necessarily) the next hop: wait once more from now.
             self.stats.late_timeouts += 1;
-            w.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(origin, req));
+            w.token = self.timers.schedule(now + self.deadline(&w.next), Timer::Hop(origin, req));
             self.hops.insert((origin, req), w);
             return;
         }
@@ -200,7 +204,7 @@ impl Node {
                 w.attempts += 1;
             }
             w.sent_at = now;
-            w.token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Hop(origin, req));
+            w.token = self.timers.schedule(now + self.deadline(&w.next), Timer::Hop(origin, req));
             let (next, sent) = (w.next, w.sent.clone());
             self.hops.insert((origin, req), w);
             self.send(next, Message::Route(sent));
@@ -326,6 +330,7 @@ impl Node {
     /// Forgets a peer that stopped answering.
     pub(super) fn mark_dead(&mut self, now: Millis, peer: &Id) {
         self.stats.declared_dead += 1;
+        self.answer_times.forget(peer);
         // Dead, or cut off by a network split: remembered for ring unification.
         self.remember_lost(now, *peer);
         // Its fingers become unknown: fix them next rather than a cycle later.

@@ -118,6 +118,7 @@ pub const NO_CANDIDATES_MESSAGE: &str = "this tab could not gather a single netw
 pub fn browser_node_config() -> Config {
     Config {
         rpc_timeout_ms: 1_000,
+        rpc_timeout_max_ms: 5_000,
         rpc_attempts: 3,
         probe_ms: 1_000,
         check_predecessor_ms: 1_000,

@@ -43,9 +43,17 @@ enum Op {
     Configure(IceConfig),
 }
 
-/// How often the selected pair is read once known; sooner before.
+/// How often the connection state is looked at once the selected pair is
+/// known (a cheap getter); `getStats()` is read again only after the
+/// connection was not `connected` (an ICE restart may have changed the
+/// path), or every `PATH_REFRESH_MS` for the round-trip time. `getStats()`
+/// builds a report of every stats object: 32 tabs with about 25 links each,
+/// each read every 2 s, would be 400 reports a second.
 const PATH_POLL_MS: u32 = 2_000;
+/// How often the selected pair is read before it is known.
 const PATH_POLL_FIRST_MS: u32 = 250;
+/// How often a known path is read again anyway (its round-trip time).
+const PATH_REFRESH_MS: u32 = 30_000;
 
 /// A peer connection and its data channel. Dropping it closes both,
 /// detaches every callback and ends its tasks.
@@ -297,15 +305,26 @@ async fn describe(pc: &RtcPeerConnection, remote_offer: Option<String>, restart:
 /// Reads the selected candidate pair while the link lives, and reports it when it changes.
 async fn watch_path(pc: RtcPeerConnection, alive: Rc<Cell<bool>>, send: impl Fn(RtcEvent)) {
     let mut last: Option<PathInfo> = None;
+    // Since the pair was last read: whether the connection was seen not
+    // connected, and how long ago it was read.
+    let mut interrupted = false;
+    let mut since_read = 0;
     loop {
-        gloo_timers::future::TimeoutFuture::new(if last.is_some() { PATH_POLL_MS } else { PATH_POLL_FIRST_MS }).await;
+        let wait = if last.is_some() { PATH_POLL_MS } else { PATH_POLL_FIRST_MS };
+        gloo_timers::future::TimeoutFuture::new(wait).await;
         if !alive.get() {
             return;
         }
+        since_read += wait;
         if pc.connection_state() != RtcPeerConnectionState::Connected {
+            interrupted = true;
+            continue;
+        }
+        if last.is_some() && !interrupted && since_read < PATH_REFRESH_MS {
             continue;
         }
         let Ok(report) = JsFuture::from(pc.get_stats()).await else { continue };
+        (interrupted, since_read) = (false, 0);
         let path = selected_path(&report);
         if path.is_some() && path != last && alive.get() {
             last = path;

@@ -50,6 +50,8 @@ const JOINS_MS = 180_000;
 /** One run at most: the phases' bounds and some slack. */
 const RUN_MS = JOINS_MS + CONVERGE_MS + 120_000 + GETS_MS + 30_000;
 const LOG_DIR = path.join(ROOT, 'out', 'e2e');
+/** How often the 32 states are read while waiting for a correct ring (each read is load of its own). */
+const POLL_MS = 2000;
 
 const random = seededRandom(SEED);
 /** @type {Awaited<ReturnType<typeof startServer>>} */
@@ -77,7 +79,7 @@ async function waitForCorrectRing(peers, ring, t0, timeoutMs) {
       return last.length === 0;
     },
     Math.max(1, t0 + timeoutMs - Date.now()),
-    { what: `a correct ring of ${peers.length} tabs within ${timeoutMs} ms of the last join`, interval: 500, detail: () => `${last.length} problems:\n    ${last.slice(0, 12).join('\n    ')}` },
+    { what: `a correct ring of ${peers.length} tabs within ${timeoutMs} ms of the last join`, interval: POLL_MS, detail: () => `${last.length} problems:\n    ${last.slice(0, 12).join('\n    ')}` },
   );
   return Date.now() - t0;
 }
