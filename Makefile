@@ -18,7 +18,7 @@ setup: ## Install everything: wasm target, wasm-bindgen-cli, Chromium + driver, 
 setup-wasm: ## Install only what the web build needs (wasm target, wasm-bindgen-cli)
 	@./scripts/setup.sh wasm
 
-test: setup test-native test-page test-wasm test-browser test-netlab ## All tests: unit, property, simulator, CLI, page modules, wasm build, browser (wasm-bindgen + end-to-end), NAT lab
+test: setup test-native test-page test-wasm test-browser test-scale test-netlab ## All tests: unit, property, simulator, CLI, page modules, wasm build, browser (wasm-bindgen + end-to-end, 32-tab stress), NAT lab
 	@echo "make test: all green"
 
 test-native: ## Native tests, release-optimised (the simulator tests need it)
@@ -64,7 +64,7 @@ bench-browser: setup web server ## The browser ring benchmark (8 tabs/2 processe
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 8 --browsers 2 --runs 3 --out $(BENCH_OUT)/browser.json
 	./scripts/loopback-only node tests/e2e/bench/ring-bench.mjs --tabs 16 --browsers 4 --runs 3 --out $(BENCH_OUT)/browser-16.json
 
-test-scale: setup web server ## The 32-tab stress test (4 processes, 3 runs, ~10-18 min; not in make test until it passes 3 of 3 runs reliably)
+test-scale: setup web server ## The 32-tab stress test (4 processes on 2 cores, 3 runs, ~9 min; make test runs it too)
 	./scripts/loopback-only node --test --test-timeout=1800000 tests/e2e/stress/scale.test.mjs
 
 test-churn: setup web server ## Only the churn end-to-end test (16 tabs, 4 processes; make test runs it too)

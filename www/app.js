@@ -44,7 +44,8 @@ import { statusLine, serversText as serverFacts, codeText } from "./status.js";
 /** Values up to this size ride the lookup path; larger ones are blobs (docs/files.md). */
 const INLINE_MAX_BYTES = 16384;
 const LOG_LIMIT = 50;
-const POLL_MS = 500;
+/** How often the page redraws from `state()` while visible (a hidden tab skips it: the ring runs on). */
+const POLL_MS = 1000;
 const MAX_KEY_MARKS = 8;
 
 // ---- window.chordReady first, before anything can fail or wait ----------
@@ -271,7 +272,8 @@ async function start() {
   for (const id of ["put-file", "get-name", "get-btn", "leave"]) /** @type {HTMLInputElement} */ ($(id)).disabled = false;
   resolveReady(peer);
   render();
-  setInterval(render, POLL_MS);
+  setInterval(() => { if (!document.hidden) render(); }, POLL_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) render(); });
 }
 
 /** Shows a fatal error and rejects window.chordReady. @param {Error} err */
