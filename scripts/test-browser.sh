@@ -5,7 +5,7 @@
 #      against a signaling server on 127.0.0.1:8090 (the port the tests expect);
 #   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers;
 #      the longest is churn.test.mjs (~3 min). The 32-tab stress test (tests/e2e/stress/) is not
-#      part of it: `make test-scale` runs it (not yet shown to pass reliably; see tests/e2e/README.md).
+#      part of it: `make test-scale` runs it on its own (`make test` runs both).
 # Both run even if the first fails; the exit status is non-zero if either failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
