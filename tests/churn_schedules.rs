@@ -26,7 +26,29 @@ struct Outcome {
     events: u64,
 }
 
+/// The ring-unification switches a schedule runs with (see `Config::lost_probe_ms`
+/// and `Config::rescue`); `None` keeps `Config::default()`'s.
+#[derive(Clone, Copy, Debug, Default)]
+struct Switches {
+    lost_probe_ms: Option<u64>,
+    rescue: Option<bool>,
+}
+
+impl Switches {
+    /// From `CHURN_LOST_PROBE_MS` and `CHURN_RESCUE` (`0`/`1`), for `other_seeds`.
+    fn from_env() -> Switches {
+        Switches {
+            lost_probe_ms: std::env::var("CHURN_LOST_PROBE_MS").ok().map(|v| v.parse().expect("CHURN_LOST_PROBE_MS=ms")),
+            rescue: std::env::var("CHURN_RESCUE").ok().map(|v| v == "1"),
+        }
+    }
+}
+
 fn schedule(seed: u64) -> Outcome {
+    schedule_with(seed, Switches::default())
+}
+
+fn schedule_with(seed: u64, switches: Switches) -> Outcome {
     let mut pick = chord::rng::SeededRng::new(seed ^ 0x5eed);
     let nodes = 8 + pick.below(57) as usize;
     let loss = pick.below(6) as f64 / 100.0;
@@ -46,6 +68,11 @@ fn schedule(seed: u64) -> Outcome {
         rpc_timeout_ms: 400,
         request_timeout_ms: 3_000,
         ..Config::default()
+    };
+    let cfg = Config {
+        lost_probe_ms: switches.lost_probe_ms.unwrap_or(cfg.lost_probe_ms),
+        rescue: switches.rescue.unwrap_or(cfg.rescue),
+        ..cfg
     };
     let mut sim = Simulator::new(SimConfig {
         seed,
@@ -133,10 +160,14 @@ fn schedule(seed: u64) -> Outcome {
 }
 
 fn run_range(seeds: std::ops::Range<u64>) {
+    run_range_with(seeds, Switches::default())
+}
+
+fn run_range_with(seeds: std::ops::Range<u64>, switches: Switches) {
     let mut events = 0;
     let mut breaches = 0;
     for seed in seeds.clone() {
-        let o = schedule(seed);
+        let o = schedule_with(seed, switches);
         assert_eq!(o.violations, 0);
         events += o.events;
         breaches += o.breaches;
@@ -170,7 +201,9 @@ fn a_seed_replays_exactly() {
 }
 
 /// Twenty more schedules, or `CHURN_SEEDS=a..b cargo test --release --test
-/// churn_schedules other_seeds` to search other seeds or replay one.
+/// churn_schedules other_seeds` to search other seeds or replay one
+/// (`CHURN_LOST_PROBE_MS=3000 CHURN_RESCUE=1` set the unification switches;
+/// `CHURN_KEEP_GOING=1` runs every seed and names all that fail).
 #[test]
 fn other_seeds() {
     let range = match std::env::var("CHURN_SEEDS") {
@@ -180,5 +213,14 @@ fn other_seeds() {
         }
         Err(_) => 1000..1020,
     };
-    run_range(range);
+    let switches = Switches::from_env();
+    if std::env::var("CHURN_KEEP_GOING").is_err() {
+        return run_range_with(range, switches);
+    }
+    let failed: Vec<u64> = range
+        .clone()
+        .filter(|seed| std::panic::catch_unwind(|| schedule_with(*seed, switches)).is_err())
+        .collect();
+    eprintln!("seeds {range:?} with {switches:?}: {} failed: {failed:?}", failed.len());
+    assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }
