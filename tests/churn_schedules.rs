@@ -193,22 +193,6 @@ fn churn_schedules_750_1000() {
     run_range(750..1000);
 }
 
-/// Seeds that ended with a second cycle while a rescuing node (every
-/// successor dead, asking its nearest finger) stayed a member with an empty
-/// successor list, that is a ring of one (docs/unification.md, "Rescue
-/// instead of a cascade").
-#[test]
-fn a_rescue_closes_no_second_cycle() {
-    let rescue_only = Switches { lost_probe_ms: Some(0), rescue: Some(true) };
-    for seed in [204, 866] {
-        assert_eq!(schedule_with(seed, rescue_only).violations, 0, "seed {seed}");
-    }
-    let both = Switches { lost_probe_ms: Some(3_000), rescue: Some(true) };
-    for seed in [473, 903] {
-        assert_eq!(schedule_with(seed, both).violations, 0, "seed {seed}");
-    }
-}
-
 #[test]
 fn a_seed_replays_exactly() {
     let a = schedule(4242);
