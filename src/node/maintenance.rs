@@ -153,7 +153,22 @@ impl Node {
                 self.finish_stabilize(now);
             }
             QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
-            QueryPurpose::Rescue => self.on_rescue_answer(now, from, &succs),
+            // A finger that lists us lies behind us in its ring: adopting it
+            // would close a cycle that skips part of the ring. Give up instead.
+            QueryPurpose::Rescue if succs.contains(&self.id) => {
+                if self.status == Status::Joined && self.successors.is_empty() {
+                    self.lose_ring(now);
+                }
+            }
+            QueryPurpose::Rescue => {
+                if self.status == Status::Joined && self.successors.is_empty() {
+                    self.watch_neighbours(now, |n| {
+                        n.successors.adopt(from, &succs);
+                    });
+                    self.send(from, Message::Rectify);
+                    self.stabilize_now(now);
+                }
+            }
             // take_query only returns the purposes a `Neighbors` answers.
             QueryPurpose::CheckPredecessor
             | QueryPurpose::Probe
@@ -284,7 +299,7 @@ impl Node {
             QueryPurpose::Unify => {}
             QueryPurpose::Rescue => {
                 self.mark_dead(now, &q.to);
-                if self.rescuing {
+                if self.status == Status::Joined && self.successors.is_empty() {
                     self.rescue(now);
                 }
             }
@@ -429,27 +444,17 @@ impl Node {
     }
 
     /// Every successor died. Before giving the ring up, ask the nearest
-    /// live-looking finger for its neighbours: one that answers becomes the
-    /// successor (checked, as Zave requires; stabilize then walks back to any
-    /// closer node). Each silent one is declared dead and the next asked, so
-    /// this ends; with none left the ring is lost. Without it a network split
-    /// (many successors unreachable at once) cascades: the predecessor of a
-    /// node that lost its ring often lists only that node, and loses its ring
-    /// in turn.
-    ///
-    /// Until a finger answers the node is out of the ring
-    /// ([`Status::Joining`]): with an empty successor list it would otherwise
-    /// be a ring of one, a second cycle that answers every lookup and stores
-    /// every put itself, and whose stabilize would adopt its predecessor (a
-    /// cycle of two). So it answers no `GetNeighbors`, `Ping` or route, and
-    /// its periodic maintenance stops until [`Node::on_rescue_answer`]
-    /// restarts it.
+    /// live-looking finger for its neighbours: one that
+    /// answers becomes the successor (checked, as Zave requires; stabilize
+    /// then walks back to any closer node). Each silent one is declared dead
+    /// and the next asked, so this ends; with none left the ring is lost.
+    /// Without it a network split (many successors unreachable at once)
+    /// cascades: the predecessor of a node that lost its ring often lists
+    /// only that node, and loses its ring in turn.
     pub(super) fn rescue(&mut self, now: Millis) {
         if self.queries.values().any(|q| q.purpose == QueryPurpose::Rescue) {
             return;
         }
-        self.status = Status::Joining;
-        self.rescuing = true;
         let own = self.id;
         // Fingers only: they lie clockwise ahead. The predecessor would answer
         // with a list that starts at us, and the two would close a ring of their own.
@@ -458,28 +463,6 @@ impl Node {
             Some(n) => self.query(now, n, QueryPurpose::Rescue),
             None => self.lose_ring(now),
         }
-    }
-
-    /// The finger asked by [`Node::rescue`] answered itself with its list.
-    fn on_rescue_answer(&mut self, now: Millis, from: Id, succs: &[Id]) {
-        if !self.rescuing {
-            return;
-        }
-        if succs.contains(&self.id) {
-            // A finger that lists us lies behind us in its ring: adopting it
-            // would close a cycle that skips part of the ring. Give up instead.
-            return self.lose_ring(now);
-        }
-        // Back in the ring: restart the maintenance that stopped meanwhile.
-        self.status = Status::Joined;
-        self.rescuing = false;
-        self.timers.cancel_periodic();
-        self.start_maintenance(now);
-        self.watch_neighbours(now, |n| {
-            n.successors.adopt(from, succs);
-        });
-        self.send(from, Message::Rectify);
-        self.stabilize_now(now);
     }
 
     /// All successors died: leave the ring state, keep the records, tell the driver.
@@ -493,7 +476,6 @@ impl Node {
 
     /// Stops every timer and request; the application hears of each request it issued.
     fn drop_pending(&mut self) {
-        self.rescuing = false;
         self.stabilizing = false;
         self.restabilize = false;
         self.fixing_finger = false;

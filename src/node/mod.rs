@@ -106,8 +106,7 @@ use timers::{Timer, Timers, Token};
 pub enum Status {
     /// Not in a ring (new, or it lost every successor and must rejoin).
     Idle,
-    /// Looking for its successor through a known member, or (with
-    /// [`Config::rescue`]) through its nearest finger after every successor died.
+    /// Looking for its successor through a known member.
     Joining,
     /// A member of the ring.
     Joined,
@@ -378,9 +377,6 @@ pub struct Node {
     stabilizing: bool,
     /// A successor's list changed while a stabilize round was in flight: run another after it.
     restabilize: bool,
-    /// Every successor died and a finger is being asked to be the successor
-    /// (status `Joining` meanwhile; see `Node::rescue`).
-    rescuing: bool,
     store: Store,
     timers: Timers,
     /// Draws request numbers (a stream of its own, so that drawing them
@@ -443,7 +439,6 @@ impl Node {
             fixing_finger: false,
             stabilizing: false,
             restabilize: false,
-            rescuing: false,
             store: Store::default(),
             timers: Timers::default(),
             req_rng: SeededRng::new(seed ^ REQ_SEED_SALT),
