@@ -151,7 +151,7 @@ fn schedule_with(seed: u64, switches: Switches) -> Outcome {
     let safety = key_safety(&sim, &acked, 3);
     let lost: HashSet<Id> = unheld(&sim, &acked);
     let unexplained: Vec<&Id> = lost.difference(&lost_by_crash).collect();
-    assert!(unexplained.is_empty(), "seed {seed}: {} keys lost without all holders crashing", unexplained.len());
+    assert!(unexplained.is_empty(), "seed {seed}: {} keys lost without all holders crashing: {unexplained:?}", unexplained.len());
     if sim.members().len() >= 3 {
         assert_eq!(safety.under_replicated, 0, "seed {seed}: {safety:?}");
     }
@@ -191,6 +191,22 @@ fn churn_schedules_500_750() {
 #[test]
 fn churn_schedules_750_1000() {
     run_range(750..1000);
+}
+
+/// Seeds that ended with a second cycle while a rescuing node (every
+/// successor dead, asking its nearest finger) stayed a member with an empty
+/// successor list, that is a ring of one (docs/unification.md, "Rescue
+/// instead of a cascade").
+#[test]
+fn a_rescue_closes_no_second_cycle() {
+    let rescue_only = Switches { lost_probe_ms: Some(0), rescue: Some(true) };
+    for seed in [204, 866] {
+        assert_eq!(schedule_with(seed, rescue_only).violations, 0, "seed {seed}");
+    }
+    let both = Switches { lost_probe_ms: Some(3_000), rescue: Some(true) };
+    for seed in [473, 903] {
+        assert_eq!(schedule_with(seed, both).violations, 0, "seed {seed}");
+    }
 }
 
 #[test]
