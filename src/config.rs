@@ -68,15 +68,13 @@ pub struct Config {
     pub lost_keep_ms: u64,
     /// Mean period of the lost-peer probe: one remembered peer is pinged per
     /// period (never two at once). 0 turns ring unification's probing off
-    /// (`Node::unify_with` still works). Off by default for now: with it on,
-    /// churn schedule 473 (tests/churn_schedules.rs) ends with two cycles,
-    /// not yet understood; the partition scenario and tests turn it on (3 s).
+    /// (`Node::unify_with` still works). Default 3 s.
     pub lost_probe_ms: u64,
     /// Whether a node whose successors all died asks its nearest finger to be
     /// its successor before it gives the ring up (see `Node::rescue` in
-    /// maintenance.rs). Needed for splits (without it a 3-way split cascades
-    /// into most nodes rejoining); off by default for now because churn
-    /// schedule 204 (tests/churn_schedules.rs) then ends with two cycles.
+    /// maintenance.rs); meanwhile it is out of the ring (`Status::Joining`).
+    /// Needed for splits: without it a 3-way split cascades into most nodes
+    /// rejoining. On by default.
     pub rescue: bool,
 }
 
@@ -102,8 +100,8 @@ impl Default for Config {
             max_forwarding_bytes_per_peer: 8 << 20,
             store_events: false,
             lost_keep_ms: 30 * 60_000,
-            lost_probe_ms: 0,
-            rescue: false,
+            lost_probe_ms: 3_000,
+            rescue: true,
         }
     }
 }

@@ -26,7 +26,29 @@ struct Outcome {
     events: u64,
 }
 
+/// The ring-unification switches a schedule runs with (see `Config::lost_probe_ms`
+/// and `Config::rescue`); `None` keeps `Config::default()`'s.
+#[derive(Clone, Copy, Debug, Default)]
+struct Switches {
+    lost_probe_ms: Option<u64>,
+    rescue: Option<bool>,
+}
+
+impl Switches {
+    /// From `CHURN_LOST_PROBE_MS` and `CHURN_RESCUE` (`0`/`1`), for `other_seeds`.
+    fn from_env() -> Switches {
+        Switches {
+            lost_probe_ms: std::env::var("CHURN_LOST_PROBE_MS").ok().map(|v| v.parse().expect("CHURN_LOST_PROBE_MS=ms")),
+            rescue: std::env::var("CHURN_RESCUE").ok().map(|v| v == "1"),
+        }
+    }
+}
+
 fn schedule(seed: u64) -> Outcome {
+    schedule_with(seed, Switches::default())
+}
+
+fn schedule_with(seed: u64, switches: Switches) -> Outcome {
     let mut pick = chord::rng::SeededRng::new(seed ^ 0x5eed);
     let nodes = 8 + pick.below(57) as usize;
     let loss = pick.below(6) as f64 / 100.0;
@@ -48,6 +70,11 @@ fn schedule(seed: u64) -> Outcome {
         rpc_timeout_ms: 400,
         request_timeout_ms: 3_000,
         ..Config::default()
+    };
+    let cfg = Config {
+        lost_probe_ms: switches.lost_probe_ms.unwrap_or(cfg.lost_probe_ms),
+        rescue: switches.rescue.unwrap_or(cfg.rescue),
+        ..cfg
     };
     let mut sim = Simulator::new(SimConfig {
         seed,
@@ -126,7 +153,7 @@ fn schedule(seed: u64) -> Outcome {
     let safety = key_safety(&sim, &acked, 3);
     let lost: HashSet<Id> = unheld(&sim, &acked);
     let unexplained: Vec<&Id> = lost.difference(&lost_by_crash).collect();
-    assert!(unexplained.is_empty(), "seed {seed}: {} keys lost without all holders crashing", unexplained.len());
+    assert!(unexplained.is_empty(), "seed {seed}: {} keys lost without all holders crashing: {unexplained:?}", unexplained.len());
     if sim.members().len() >= 3 {
         assert_eq!(safety.under_replicated, 0, "seed {seed}: {safety:?}");
     }
@@ -135,10 +162,14 @@ fn schedule(seed: u64) -> Outcome {
 }
 
 fn run_range(seeds: std::ops::Range<u64>) {
+    run_range_with(seeds, Switches::default())
+}
+
+fn run_range_with(seeds: std::ops::Range<u64>, switches: Switches) {
     let mut events = 0;
     let mut breaches = 0;
     for seed in seeds.clone() {
-        let o = schedule(seed);
+        let o = schedule_with(seed, switches);
         assert_eq!(o.violations, 0);
         events += o.events;
         breaches += o.breaches;
@@ -164,6 +195,22 @@ fn churn_schedules_750_1000() {
     run_range(750..1000);
 }
 
+/// Seeds that ended with a second cycle while a rescuing node (every
+/// successor dead, asking its nearest finger) stayed a member with an empty
+/// successor list, that is a ring of one (docs/unification.md, "Rescue
+/// instead of a cascade").
+#[test]
+fn a_rescue_closes_no_second_cycle() {
+    let rescue_only = Switches { lost_probe_ms: Some(0), rescue: Some(true) };
+    for seed in [204, 866] {
+        assert_eq!(schedule_with(seed, rescue_only).violations, 0, "seed {seed}");
+    }
+    let both = Switches { lost_probe_ms: Some(3_000), rescue: Some(true) };
+    for seed in [473, 903] {
+        assert_eq!(schedule_with(seed, both).violations, 0, "seed {seed}");
+    }
+}
+
 #[test]
 fn a_seed_replays_exactly() {
     let a = schedule(4242);
@@ -172,7 +219,9 @@ fn a_seed_replays_exactly() {
 }
 
 /// Twenty more schedules, or `CHURN_SEEDS=a..b cargo test --release --test
-/// churn_schedules other_seeds` to search other seeds or replay one.
+/// churn_schedules other_seeds` to search other seeds or replay one
+/// (`CHURN_LOST_PROBE_MS=3000 CHURN_RESCUE=1` set the unification switches;
+/// `CHURN_KEEP_GOING=1` runs every seed and names all that fail).
 #[test]
 fn other_seeds() {
     let range = match std::env::var("CHURN_SEEDS") {
@@ -182,5 +231,14 @@ fn other_seeds() {
         }
         Err(_) => 1000..1020,
     };
-    run_range(range);
+    let switches = Switches::from_env();
+    if std::env::var("CHURN_KEEP_GOING").is_err() {
+        return run_range_with(range, switches);
+    }
+    let failed: Vec<u64> = range
+        .clone()
+        .filter(|seed| std::panic::catch_unwind(|| schedule_with(*seed, switches)).is_err())
+        .collect();
+    eprintln!("seeds {range:?} with {switches:?}: {} failed: {failed:?}", failed.len());
+    assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }

@@ -100,7 +100,10 @@ impl Node {
     }
 
     pub(super) fn on_get_neighbors(&mut self, from: Id, req: ReqId) {
-        if self.status != Status::Joined {
+        // A rescuing node answers with its empty list: whoever adopts it
+        // points at a non-member until its rescue ends (a gap, not a cycle),
+        // rather than declaring it dead and losing its own ring in turn.
+        if self.status != Status::Joined && !self.rescuing {
             self.stats.count_drop(DropReason::NotJoined);
             return;
         }
@@ -156,22 +159,7 @@ impl Node {
                 self.finish_stabilize(now);
             }
             QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
-            // A finger that lists us lies behind us in its ring: adopting it
-            // would close a cycle that skips part of the ring. Give up instead.
-            QueryPurpose::Rescue if succs.contains(&self.id) => {
-                if self.status == Status::Joined && self.successors.is_empty() {
-                    self.lose_ring(now);
-                }
-            }
-            QueryPurpose::Rescue => {
-                if self.status == Status::Joined && self.successors.is_empty() {
-                    self.watch_neighbours(now, |n| {
-                        n.successors.adopt(from, &succs);
-                    });
-                    self.send(from, Message::Rectify);
-                    self.stabilize_now(now);
-                }
-            }
+            QueryPurpose::Rescue => self.on_rescue_answer(now, from, &succs),
             // take_query only returns the purposes a `Neighbors` answers.
             QueryPurpose::CheckPredecessor
             | QueryPurpose::Probe
@@ -305,7 +293,7 @@ impl Node {
             QueryPurpose::Unify => {}
             QueryPurpose::Rescue => {
                 self.mark_dead(now, &q.to);
-                if self.status == Status::Joined && self.successors.is_empty() {
+                if self.rescuing {
                     self.rescue(now);
                 }
             }
@@ -450,17 +438,29 @@ impl Node {
     }
 
     /// Every successor died. Before giving the ring up, ask the nearest
-    /// live-looking finger for its neighbours: one that
-    /// answers becomes the successor (checked, as Zave requires; stabilize
-    /// then walks back to any closer node). Each silent one is declared dead
-    /// and the next asked, so this ends; with none left the ring is lost.
-    /// Without it a network split (many successors unreachable at once)
-    /// cascades: the predecessor of a node that lost its ring often lists
-    /// only that node, and loses its ring in turn.
+    /// live-looking finger for its neighbours: one that answers becomes the
+    /// successor (checked, as Zave requires; stabilize then walks back to any
+    /// closer node). Each silent one is declared dead and the next asked, so
+    /// this ends; with none left the ring is lost. Without it a network split
+    /// (many successors unreachable at once) cascades: the predecessor of a
+    /// node that lost its ring often lists only that node, and loses its ring
+    /// in turn.
+    ///
+    /// Until a finger answers the node is out of the ring
+    /// ([`Status::Joining`]): with an empty successor list it would otherwise
+    /// be a ring of one, a second cycle that answers every lookup and stores
+    /// every put itself, and whose stabilize would adopt its predecessor (a
+    /// cycle of two). So it takes no route and no `Rectify`, and its periodic
+    /// maintenance stops until [`Node::on_rescue_answer`] restarts it. It
+    /// still answers `Ping` and `GetNeighbors` (with its empty list): it is
+    /// alive, and a predecessor that declared it dead would often lose its
+    /// own ring in turn (the cascade this is for).
     pub(super) fn rescue(&mut self, now: Millis) {
         if self.queries.values().any(|q| q.purpose == QueryPurpose::Rescue) {
             return;
         }
+        self.status = Status::Joining;
+        self.rescuing = true;
         let own = self.id;
         // Fingers only: they lie clockwise ahead. The predecessor would answer
         // with a list that starts at us, and the two would close a ring of their own.
@@ -469,6 +469,28 @@ impl Node {
             Some(n) => self.query(now, n, QueryPurpose::Rescue),
             None => self.lose_ring(now),
         }
+    }
+
+    /// The finger asked by [`Node::rescue`] answered itself with its list.
+    /// A list that comes back round to us is cut there, not refused: while we
+    /// rescue we are no member, so no cycle runs through us, and the chain
+    /// from the finger that reached us ended at us; adopting the finger closes
+    /// that chain (in a split group or a small ring, into its ring) and
+    /// stabilize walks back from it to any closer node.
+    fn on_rescue_answer(&mut self, now: Millis, from: Id, succs: &[Id]) {
+        if !self.rescuing {
+            return;
+        }
+        // Back in the ring: restart the maintenance that stopped meanwhile.
+        self.status = Status::Joined;
+        self.rescuing = false;
+        self.timers.cancel_periodic();
+        self.start_maintenance(now);
+        self.watch_neighbours(now, |n| {
+            n.successors.adopt(from, succs);
+        });
+        self.send(from, Message::Rectify);
+        self.stabilize_now(now);
     }
 
     /// All successors died: leave the ring state, keep the records, tell the driver.
@@ -482,6 +504,7 @@ impl Node {
 
     /// Stops every timer and request; the application hears of each request it issued.
     fn drop_pending(&mut self) {
+        self.rescuing = false;
         self.stabilizing = false;
         self.restabilize = false;
         self.fixing_finger = false;

@@ -108,7 +108,8 @@ use timers::{Timer, Timers, Token};
 pub enum Status {
     /// Not in a ring (new, or it lost every successor and must rejoin).
     Idle,
-    /// Looking for its successor through a known member.
+    /// Looking for its successor through a known member, or (with
+    /// [`Config::rescue`]) through its nearest finger after every successor died.
     Joining,
     /// A member of the ring.
     Joined,
@@ -392,6 +393,9 @@ pub struct Node {
     stabilizing: bool,
     /// A successor's list changed while a stabilize round was in flight: run another after it.
     restabilize: bool,
+    /// Every successor died and a finger is being asked to be the successor
+    /// (status `Joining` meanwhile; see `Node::rescue`).
+    rescuing: bool,
     store: Store,
     timers: Timers,
     /// Draws request numbers (a stream of its own, so that drawing them
@@ -456,6 +460,7 @@ impl Node {
             fixing_finger: false,
             stabilizing: false,
             restabilize: false,
+            rescuing: false,
             store: Store::default(),
             timers: Timers::default(),
             req_rng: SeededRng::new(seed ^ REQ_SEED_SALT),
@@ -665,7 +670,8 @@ impl Node {
             // again must look dead to the neighbours that still list it (as it
             // does to their stabilize), or their probes and check-predecessor
             // keep it, routes wait on it, and a split spreads into a collapse.
-            Message::Ping { .. } if self.status != Status::Joined => self.stats.count_drop(DropReason::NotJoined),
+            // A rescuing node (see `Node::rescue`) is alive, and back at once: it answers.
+            Message::Ping { .. } if self.status != Status::Joined && !self.rescuing => self.stats.count_drop(DropReason::NotJoined),
             Message::Ping { req } => {
                 let predecessors = self.predecessor_list();
                 self.send(from, Message::Pong { req, predecessors })

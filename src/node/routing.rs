@@ -89,6 +89,13 @@ impl Node {
 
     /// One routing decision at this node (Chord's `find_successor`, recursive).
     pub(super) fn route_step(&mut self, now: Millis, route: Route) {
+        if self.status != Status::Joined {
+            // A hop timeout made us lose our last successor (we are rescuing,
+            // or lost the ring): with no successor we would answer as a ring
+            // of one.
+            let hops = route.hops;
+            return self.reply(now, route, RouteResult::Failed { node: self.id, reason: RouteFailure::NotInRing }, hops);
+        }
         let key = route.target;
         if route.last_hop {
             // Our predecessor-side neighbour thinks we are responsible. If we

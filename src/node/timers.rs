@@ -32,6 +32,13 @@ pub(crate) enum Timer {
     Store(ReqId),
 }
 
+impl Timer {
+    /// Whether it is one of the node's periodic maintenance timers.
+    fn is_periodic(self) -> bool {
+        matches!(self, Timer::Stabilize | Timer::FixFingers | Timer::CheckPredecessor | Timer::Replicate | Timer::Probe | Timer::Unify)
+    }
+}
+
 /// Identifies one scheduled timer: slab slot and generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(crate) struct Token {
@@ -104,6 +111,19 @@ impl Timers {
             }
         }
         None
+    }
+
+    /// Cancels the periodic maintenance timers (stabilize, fix fingers,
+    /// check predecessor, replicate, probe, unify), keeping deadlines of
+    /// requests, hops, queries and stores.
+    pub(crate) fn cancel_periodic(&mut self) {
+        for (slot, entry) in self.slots.iter_mut().enumerate() {
+            if entry.1.is_some_and(|t| t.is_periodic()) {
+                entry.1 = None;
+                self.free.push(slot as u32);
+                self.live -= 1;
+            }
+        }
     }
 
     pub(crate) fn clear(&mut self) {

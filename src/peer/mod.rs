@@ -123,6 +123,11 @@ pub fn browser_node_config() -> Config {
         probe_ms: 1_000,
         check_predecessor_ms: 1_000,
         fix_fingers_ms: 250,
+        // Ring unification (docs/unification.md): probe remembered lost peers
+        // every 3 s and rescue through a finger. The core's defaults, stated
+        // here because a split heals only with them.
+        lost_probe_ms: 3_000,
+        rescue: true,
         ..Config::default()
     }
 }
