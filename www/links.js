@@ -22,6 +22,7 @@ export const FAILURE_WORDS = {
   no_path: "no network path between the two tabs (a TURN server may be needed)",
   timeout: "it took too long to connect",
   refused: "the peer refused it (it has as many links as it allows)",
+  unreachable: "no tab of this ring could pass the request on to that peer (it may be in another ring that is still merging with this one)",
 };
 
 /** Tooltips of the link states. @type {Record<string, string>} */
@@ -167,6 +168,7 @@ export function linkProblemsText(st) {
       [f.noPath || 0, "no network path"],
       [f.timeout || 0, "timed out"],
       [f.refused || 0, "refused by a full peer"],
+      [f.unreachable || 0, "not reachable through the ring"],
     ];
     const why = counts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`);
     const total = counts.reduce((sum, [n]) => sum + n, 0);

@@ -59,6 +59,14 @@ pub enum EnvelopeBody {
     /// An ICE-restart offer for the session's existing link, whose path
     /// failed: same data channel, new candidates.
     Restart(String),
+    /// The ring could not carry the offer to its target: the relay that
+    /// writes it has no open link the offer has not visited, or the path is
+    /// at [`MAX_SIGNAL_HOPS`]. The target is often in another ring (while two
+    /// rings merge). The relay writes it in the target's name (`from` is the
+    /// offer's target) and it walks the offer's path back, so the offerer
+    /// gives the attempt up at once instead of waiting out its connect
+    /// timeout. It can do no more than a relay that drops the offer.
+    Unreachable,
 }
 
 impl EnvelopeBody {
@@ -143,6 +151,7 @@ mod tests {
             env(EnvelopeBody::Offer("v=0".into()), 3),
             env(EnvelopeBody::Answer(String::new()), 0),
             env(EnvelopeBody::Refuse, 1),
+            env(EnvelopeBody::Unreachable, 3),
             env(EnvelopeBody::OfferCandidate(cand.clone()), 2),
             env(EnvelopeBody::AnswerCandidate(cand), 2),
             env(EnvelopeBody::OfferCandidate(Candidate::end()), 0),

@@ -155,6 +155,8 @@ pub struct LinkFailuresView {
     pub timeout: u64,
     /// The other side refused.
     pub refused: u64,
+    /// The ring could not carry the offer to the other side.
+    pub unreachable: u64,
 }
 
 /// ICE restarts of links whose path failed.
@@ -214,7 +216,7 @@ impl PeerState {
             },
             link_failures: {
                 let s = peer.links().stats();
-                LinkFailuresView { no_candidates: s.no_candidates, no_path: s.no_path, timeout: s.timeouts, refused: s.refused_by_peer }
+                LinkFailuresView { no_candidates: s.no_candidates, no_path: s.no_path, timeout: s.timeouts, refused: s.refused_by_peer, unreachable: s.unreachable }
             },
             ice_restarts: {
                 let s = peer.links().stats();

@@ -184,8 +184,10 @@ export interface IceState {
 
 /** Why a link could not be made: this tab gathered no ICE candidate at all (`"no_candidates"`),
  *  ICE found no working path (`"no_path"`; a TURN server may be needed), it took too long
- *  (`"timeout"`), or the other peer refused it, being at its link limit (`"refused"`). */
-export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused";
+ *  (`"timeout"`), the other peer refused it, being at its link limit (`"refused"`), or no ring
+ *  member could carry the offer to that peer (`"unreachable"`: it is not in this tab's ring yet,
+ *  as while two rings merge). */
+export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused" | "unreachable";
 
 /** A WebRTC link to another peer. */
 export interface LinkInfo {
@@ -230,7 +232,7 @@ export interface PeerState {
   /** STUN/TURN servers and policy of the links. */
   ice: IceState;
   /** Links that could not be made, by `LinkFailureReason` (counts since the tab started). */
-  linkFailures: { noCandidates: number; noPath: number; timeout: number; refused: number };
+  linkFailures: { noCandidates: number; noPath: number; timeout: number; refused: number; unreachable: number };
   /** ICE restarts of links whose path failed: begun, that found a path again, that did not. */
   iceRestarts: { started: number; succeeded: number; failed: number };
   /** RTCPeerConnections this page has created (Chromium allows about 500 per page). */

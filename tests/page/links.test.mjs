@@ -110,7 +110,7 @@ test("ICE line: none, and the hopeless relay-only cases", () => {
 });
 
 test("link problems: failures by reason, restarts by outcome", () => {
-  const none = { noCandidates: 0, noPath: 0, timeout: 0, refused: 0 };
+  const none = { noCandidates: 0, noPath: 0, timeout: 0, refused: 0, unreachable: 0 };
   const noRestarts = { started: 0, succeeded: 0, failed: 0 };
   assert.equal(linkProblemsText(state()), "", "not reported");
   assert.equal(linkProblemsText(state({ linkFailures: none, iceRestarts: noRestarts })), "none");
@@ -121,6 +121,8 @@ test("link problems: failures by reason, restarts by outcome", () => {
     iceRestarts: { started: 4, succeeded: 2, failed: 1 },
   })), "7 links failed (1 no network address gathered, 2 no network path, 1 timed out, 3 refused by a full peer); " +
     "4 ICE restarts (2 recovered, 1 failed, 1 under way)");
+  assert.equal(linkProblemsText(state({ linkFailures: { ...none, unreachable: 2 }, iceRestarts: noRestarts })),
+    "2 links failed (2 not reachable through the ring)");
   assert.equal(linkProblemsText(state({ linkFailures: none, iceRestarts: { started: 1, succeeded: 1, failed: 0 } })),
     "1 ICE restart (1 recovered)");
 });

@@ -283,6 +283,7 @@ impl Links {
             LinkFailure::NoPath => self.stats.no_path += 1,
             LinkFailure::Timeout => self.stats.timeouts += 1,
             LinkFailure::Refused => self.stats.refused_by_peer += 1,
+            LinkFailure::Unreachable => self.stats.unreachable += 1,
         }
         self.out.push_back(LinkOutput::Failed { peer, via, reason });
         self.end(now, link, true);

@@ -79,6 +79,9 @@ pub enum LinkFailure {
     Timeout,
     /// The other side refused (it is at its link limit).
     Refused,
+    /// No ring member could carry the offer to the other side (it is not in
+    /// this tab's ring, or not yet reachable through it).
+    Unreachable,
 }
 
 /// Limits and clocks of the link manager. Durations in milliseconds.
@@ -276,6 +279,8 @@ pub struct LinkStats {
     pub timeouts: u64,
     /// Attempts the other side refused.
     pub refused_by_peer: u64,
+    /// Attempts whose offer the ring could not carry to the other side.
+    pub unreachable: u64,
     /// ICE restarts begun.
     pub restarts_started: u64,
     /// ICE restarts that connected again.
@@ -877,6 +882,12 @@ impl Links {
                 }
                 _ => self.stats.signals_dropped += 1,
             },
+            EnvelopeBody::Unreachable => match existing {
+                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && l.via == Via::Ring && l.state == LinkState::Connecting && l.role == (Role::Offerer { answered: false })) => {
+                    self.fail(now, id, LinkFailure::Unreachable)
+                }
+                _ => self.stats.signals_dropped += 1,
+            },
             EnvelopeBody::OfferCandidate(c) => self.ring_candidate(now, env.from, env.session, c, true),
             EnvelopeBody::AnswerCandidate(c) => self.ring_candidate(now, env.from, env.session, c, false),
             EnvelopeBody::Restart(sdp) => self.restart_offered(now, env.from, env.session, env.path, sdp),
@@ -895,7 +906,15 @@ impl Links {
     /// no table points at is often a joining newcomer's only one, a dead end
     /// that would swallow every retry. Every relay appends itself, so the
     /// answer can walk the path back.
-    fn route_offer(&mut self, _now: Millis, mut env: Envelope, came_from: Option<Id>) {
+    ///
+    /// An offer that can go no further is answered with
+    /// [`EnvelopeBody::Unreachable`], so its offerer fails the attempt at
+    /// once ([`LinkFailure::Unreachable`]) rather than after
+    /// `connect_timeout_ms`: while two rings merge, a node links to nodes of
+    /// the other ring, and until the rings share links its own ring has no way
+    /// there. The retry after `retry_after_ms` finds the links the merge made
+    /// meanwhile.
+    fn route_offer(&mut self, now: Millis, mut env: Envelope, came_from: Option<Id>) {
         let next = if self.carries(&env.to) {
             Some(env.to)
         } else {
@@ -905,14 +924,34 @@ impl Links {
                 .min()
                 .map(|(_, _, p)| p)
         };
+        let back = env.path.clone();
         if came_from.is_some() {
             env.path.push(self.me);
             self.stats.forwarded += 1;
         }
         match next {
             Some(p) if env.path.len() <= MAX_SIGNAL_HOPS => self.send_envelope(p, &env),
-            _ => self.stats.signals_dropped += 1,
+            _ => {
+                self.stats.signals_dropped += 1;
+                if matches!(env.body, EnvelopeBody::Offer(_)) {
+                    self.offer_stuck(now, env, back, came_from.is_none());
+                }
+            }
         }
+    }
+
+    /// Tells the offerer of an offer that can go no further: itself
+    /// (`own`), or through the relays it passed (`back`).
+    fn offer_stuck(&mut self, now: Millis, env: Envelope, back: Vec<Id>, own: bool) {
+        if own {
+            let link = self.by_peer.get(&env.to).copied().filter(|id| self.links.get(id).is_some_and(|l| l.session == env.session));
+            if let Some(id) = link {
+                self.fail(now, id, LinkFailure::Unreachable);
+            }
+            return;
+        }
+        let reply = Envelope { to: env.from, from: env.to, session: env.session, path: back, body: EnvelopeBody::Unreachable };
+        self.route_reply(reply, false);
     }
 
     /// Answers and refusals walk the offer's path back (or jump straight to

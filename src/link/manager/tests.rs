@@ -269,20 +269,96 @@ fn a_link_without_a_single_candidate_fails_and_says_why() {
     assert_eq!(w.l[A].stats().no_candidates, 1);
 }
 
+/// A's link to `to` (its offer described): returns A's link.
+fn offer_from_a(w: &mut World, to: Id) -> LinkId {
+    w.l[A].send(w.now, to, CHORD.to_vec());
+    w.pump();
+    let la = w.cmds.iter().rev().find_map(|(k, c)| match c {
+        RtcCommand::Create { link, peer, .. } if *k == A && *peer == to => Some(*link),
+        _ => None,
+    });
+    let la = la.expect("A created a connection");
+    w.l[A].described(w.now, la, "offer".into());
+    w.pump();
+    la
+}
+
+#[test]
+fn an_offer_the_ring_cannot_carry_fails_at_once_and_is_retried_later() {
+    let cfg = LinkConfig::default();
+    let mut w = World::line(cfg.clone());
+    let c = w.id(C);
+    // B's link to C is gone: B has nowhere to take A's offer for C.
+    let lbc = *w.wire.iter().find(|((k, _), (j, _))| *k == B && *j == C).map(|((_, l), _)| l).expect("B–C link");
+    w.l[B].closed(w.now, lbc);
+    w.pump();
+    let la = offer_from_a(&mut w, c);
+    assert_eq!(w.take_out(A), vec![LinkOutput::Failed { peer: c, via: Via::Ring, reason: LinkFailure::Unreachable }]);
+    assert!(w.take_cmds(A).contains(&RtcCommand::Close { link: la }));
+    assert_eq!((w.l[A].stats().unreachable, w.l[A].stats().timeouts), (1, 0));
+    assert_eq!(w.l[B].stats().signals_dropped, 1, "B counts the offer it could not carry");
+    // A message sent within the retry pause waits for the next attempt, which comes after it.
+    w.now = w.now + cfg.retry_after_ms / 2;
+    w.l[A].send(w.now, c, CHORD.to_vec());
+    w.l[A].handle_timeout(w.now);
+    w.pump();
+    assert!(!w.take_cmds(A).iter().any(|c| matches!(c, RtcCommand::Create { .. })), "no retry within the pause");
+    w.now = w.now + cfg.retry_after_ms;
+    w.l[A].handle_timeout(w.now);
+    w.pump();
+    assert!(w.take_cmds(A).iter().any(|cmd| matches!(cmd, RtcCommand::Create { peer, .. } if *peer == c)), "retried after the pause");
+}
+
+#[test]
+fn an_offer_for_a_peer_outside_the_ring_comes_back_along_its_path() {
+    let mut w = World::line(LinkConfig::default());
+    let stranger = Id::from_u64(250);
+    let la = offer_from_a(&mut w, stranger);
+    // A → B → C; C has no link the offer has not visited, and says so back through B.
+    assert_eq!(w.take_out(A), vec![LinkOutput::Failed { peer: stranger, via: Via::Ring, reason: LinkFailure::Unreachable }]);
+    assert!(w.take_cmds(A).contains(&RtcCommand::Close { link: la }));
+    assert_eq!((w.l[B].stats().forwarded, w.l[C].stats().signals_dropped), (2, 1), "B relayed the offer and the way back");
+}
+
+#[test]
+fn a_peer_with_no_links_fails_its_ring_offer_at_once() {
+    let mut w = World::new(LinkConfig::default());
+    let c = w.id(C);
+    let _ = offer_from_a(&mut w, c);
+    assert_eq!(w.take_out(A), vec![LinkOutput::Failed { peer: c, via: Via::Ring, reason: LinkFailure::Unreachable }]);
+    assert_eq!(w.l[A].stats().unreachable, 1);
+}
+
+#[test]
+fn an_unreachable_notice_for_another_attempt_is_dropped() {
+    let mut w = World::line(LinkConfig::default());
+    let c = w.id(C);
+    let (a, b) = (w.id(A), w.id(B));
+    let _ = offer_from_a(&mut w, c);
+    let session = w.l[A].links.values().find(|l| l.peer == c).map(|l| l.session).expect("A is linking to C");
+    let lab = *w.wire.iter().find(|((k, _), (j, _))| *k == A && *j == B).map(|((_, l), _)| l).expect("A–B link");
+    let forged = Envelope { to: a, from: c, session: session.wrapping_add(1), path: vec![b], body: EnvelopeBody::Unreachable };
+    let dropped = w.l[A].stats().signals_dropped;
+    w.l[A].received(w.now, lab, forged.encode());
+    w.pump();
+    assert!(w.take_out(A).is_empty(), "the attempt goes on");
+    assert_eq!(w.l[A].stats().signals_dropped, dropped + 1);
+}
+
 #[test]
 fn a_silent_peer_times_out_but_an_answered_link_that_never_connects_has_no_path() {
     let cfg = LinkConfig::default();
     let mut w = World::line(cfg.clone());
     let c = w.id(C);
     let b = w.id(B);
-    // Silent: B's link to C closes before the offer gets through, so nobody answers.
-    let lbc = *w.wire.iter().find(|((k, _), (j, _))| *k == B && *j == C).map(|((_, l), _)| l).expect("B–C link");
-    w.l[B].closed(w.now, lbc);
+    // Silent: the offer reaches C, which never describes its answer.
     w.l[A].send(w.now, c, CHORD.to_vec());
     w.pump();
     let la = w.created(A, C);
     w.l[A].described(w.now, la, "offer".into());
     w.pump();
+    let _ = w.created(C, A);
+    assert!(w.take_out(A).is_empty(), "nothing to say before the deadline");
     w.now = w.now + cfg.connect_timeout_ms;
     w.l[A].handle_timeout(w.now);
     w.pump();

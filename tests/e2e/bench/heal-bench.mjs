@@ -12,7 +12,10 @@
 //   reconnect_ms  sX started → every tab connected to it (/stats members)
 //   reach_ms      sX started → the first open link between a tab of A and a tab of B
 //   heal_ms       that first link → one correct ring over every tab (lib/ring.mjs ringProblems)
-// then every tab gets both files. Prints a table and JSON; exits 1 if a run's heal_ms exceeds
+//   link_failures link attempts that failed, summed over the tabs, by reason (state().linkFailures)
+//   files_ms      one correct ring → every tab got both files ("not sure yet" answers are retried
+//                 for up to 20 s; a "not found" is a miss)
+// Prints a table and JSON; exits 1 if a run's heal_ms exceeds
 // --target-ms, the rings never became one, or a file could not be got.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -43,6 +46,7 @@ const BROWSERS = Number(opt.browsers);
 const RUNS = Number(opt.runs);
 const TARGET_MS = Number(opt['target-ms']);
 const LIMIT_MS = 60_000;
+const FILES_MS = 20_000;
 
 /** A free port with no server on it: start one, note its port, stop it. */
 async function freePort() {
@@ -87,11 +91,38 @@ async function run(i, browsers) {
       if (reach !== undefined && ringProblems(states, { ring }).length === 0) one = now;
       await sleep(100);
     }
-    const problems = one === undefined ? ringProblems(await statesOf(all), { ring }) : [];
-    let missing = null;
+    const end = await statesOf(all);
+    const problems = one === undefined ? ringProblems(end, { ring }) : [];
+    // Link attempts that failed, summed over the tabs, by reason (what slowed a slow run).
+    const linkFailures = {};
+    for (const st of end) for (const [k, n] of Object.entries(st.linkFailures ?? {})) linkFailures[k] = (linkFailures[k] ?? 0) + n;
+    // Every tab gets both files. "Not sure yet" is an honest answer while records move: retried
+    // (as tests/e2e/lib/rings.mjs expectFiles does) for up to FILES_MS; "not found" is a lie.
+    let missing = null, filesMs = null;
+    const failures = [];
     if (one !== undefined) {
       missing = 0;
-      for (const p of all) for (const f of files) if (!(await getBytes(p, f.name).catch(() => undefined))?.equals(f.bytes)) missing++;
+      for (const p of all) {
+        for (const f of files) {
+          let got, err;
+          while (Date.now() - one < FILES_MS) {
+            try {
+              got = await getBytes(p, f.name);
+              err = undefined;
+              break;
+            } catch (e) {
+              err = e;
+              if (!/still settling/.test(String(e?.message))) break;
+              await sleep(200);
+            }
+          }
+          if (!got?.equals(f.bytes)) {
+            missing++;
+            failures.push(`${p.name} get(${f.name}): ${err ? String(err.message).slice(0, 160) : got ? 'bytes differ' : 'not found'}`);
+          }
+        }
+      }
+      filesMs = Date.now() - one;
     }
     return {
       run: i,
@@ -100,6 +131,9 @@ async function run(i, browsers) {
       reach_ms: reach === undefined ? null : reach - t0,
       heal_ms: one === undefined ? null : one - reach,
       files_missing: missing, // null: not checked (no single ring)
+      files_ms: filesMs,
+      file_failures: failures.slice(0, 10),
+      link_failures: linkFailures,
       problems: problems.slice(0, 10),
       stats_x: await sX.stats(),
     };
@@ -115,7 +149,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const r = await run(i, browsers);
     runs.push(r);
-    console.error(`run ${i}: reconnect ${r.reconnect_ms} ms, reach ${r.reach_ms} ms, heal ${r.heal_ms} ms, files missing ${r.files_missing}`);
+    console.error(`run ${i}: reconnect ${r.reconnect_ms} ms, reach ${r.reach_ms} ms, heal ${r.heal_ms} ms, files ${r.files_ms} ms, missing ${r.files_missing} ${JSON.stringify(r.file_failures)}, link failures ${JSON.stringify(r.link_failures)}`);
   }
 } finally {
   await Promise.all(browsers.map((b) => closeBrowser(b)));
