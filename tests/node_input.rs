@@ -291,8 +291,8 @@ fn a_claimed_successor_that_is_not_alive_is_never_adopted() {
     assert_eq!(first, Some(ghost));
 }
 
-/// No false "not found" (issue 13): a primary confirms an absence with the
-/// replicas it knows before it answers a get.
+/// No false "not found" (issue 13): a primary confirms an absence with its
+/// successor list before it answers a get.
 mod confirm {
     use chord::finger::FingerTable;
     use chord::message::{Op, Route, RouteFailure, RouteReply, RouteResult};
@@ -344,16 +344,35 @@ mod confirm {
     }
 
     #[test]
-    fn absent_only_when_every_replica_agrees() {
+    fn absent_only_when_every_successor_agrees() {
         let mut n = primary(3);
         let out = get_from_q(&mut n, 10);
-        assert!(answer(&out).is_none(), "answered before asking the replicas");
+        assert!(answer(&out).is_none(), "answered before asking the successors");
         let asked = fetches(&out);
-        assert_eq!(asked.iter().map(|a| a.0).collect::<Vec<_>>(), vec![id(150), id(200)], "asks its R−1 successors");
+        assert_eq!(asked.iter().map(|a| a.0).collect::<Vec<_>>(), vec![id(150), id(200), id(250)], "asks its whole successor list");
         n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: None });
-        assert!(answer(&drain(&mut n)).is_none(), "answered before the last replica");
-        n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: None });
+        n.handle_message(Millis(25), id(200), Message::Fetched { req: asked[1].1, record: None });
+        assert!(answer(&drain(&mut n)).is_none(), "answered before the last successor");
+        n.handle_message(Millis(30), id(250), Message::Fetched { req: asked[2].1, record: None });
         assert!(matches!(answer(&drain(&mut n)), Some(RouteResult::Value { record: None, .. })));
+    }
+
+    /// After a merge the other ring's copies can lie past the new primary's
+    /// R−1 replicas (here on its third successor, with R = 3) until they are
+    /// handed back: the get still finds them.
+    #[test]
+    fn a_copy_past_the_replicas_is_found() {
+        let mut n = primary(3);
+        let asked = fetches(&get_from_q(&mut n, 10));
+        let theirs = record(5, b"from the other ring");
+        n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: None });
+        n.handle_message(Millis(25), id(200), Message::Fetched { req: asked[1].1, record: None });
+        n.handle_message(Millis(30), id(250), Message::Fetched { req: asked[2].1, record: Some(theirs.clone()) });
+        match answer(&drain(&mut n)) {
+            Some(RouteResult::Value { record: Some(r), .. }) => assert_eq!(r, theirs),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(n.store().get(&id(90)), Some(&theirs), "the primary keeps it");
     }
 
     #[test]
@@ -363,6 +382,7 @@ mod confirm {
         let (old, new) = (record(1, b"old"), record(2, b"new"));
         n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: Some(new.clone()) });
         n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: Some(old) });
+        n.handle_message(Millis(35), id(250), Message::Fetched { req: asked[2].1, record: None });
         match answer(&drain(&mut n)) {
             Some(RouteResult::Value { record: Some(r), .. }) => assert_eq!(r, new),
             other => panic!("{other:?}"),
@@ -407,10 +427,11 @@ mod confirm {
         let route = Route { origin: id(60), req: 78, target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
         n.handle_message(Millis(10), id(60), Message::Route(route));
         let asked = fetches(&drain(&mut n));
-        assert_eq!(asked.len(), 2, "an unsure primary asks its replicas");
+        assert_eq!(asked.len(), 3, "an unsure primary asks its successors");
         let newer = record(4, b"newer");
         n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: Some(newer.clone()) });
         n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: None });
+        n.handle_message(Millis(32), id(250), Message::Fetched { req: asked[2].1, record: None });
         let out = drain(&mut n);
         let got = out.iter().find_map(|o| match o {
             Output::Send { msg: Message::RouteReply(RouteReply { req: 78, result: RouteResult::Value { record, .. }, .. }), .. } => Some(record.clone()),
@@ -424,10 +445,10 @@ mod confirm {
     }
 
     #[test]
-    fn with_one_replica_the_first_successor_is_asked() {
+    fn with_one_replica_the_successors_are_still_asked() {
         let mut n = primary(1);
         let asked = fetches(&get_from_q(&mut n, 10));
-        assert_eq!(asked.iter().map(|a| a.0).collect::<Vec<_>>(), vec![id(150)]);
+        assert_eq!(asked.iter().map(|a| a.0).collect::<Vec<_>>(), vec![id(150), id(200), id(250)]);
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn schedule(seed: u64) -> PartitionParams {
 
 fn run_range(seeds: std::ops::Range<u64>) {
     let mut worst_merge: f64 = 0.0;
+    let (mut gets, mut not_sure) = (0, 0);
     for seed in seeds.clone() {
         let p = schedule(seed);
         let r = run_partition(&p, &mut no_progress());
@@ -67,9 +68,14 @@ fn run_range(seeds: std::ops::Range<u64>) {
         assert_eq!(r.base.invariant_violations, 0, "violations: {what}");
         assert!(r.settle_s.is_some(), "records did not settle (stale, conflicting or under-replicated): {what}");
         assert_eq!((r.stale_versions, r.conflicting_versions, r.under_replicated), (0, 0, 0), "{what}");
+        // No get answers "nothing" for a key a live node holds once the ring is one.
+        assert_eq!(r.false_absent, 0, "false \"nothing stored\" after the merge: {what}");
+        gets += r.gets_after_heal;
+        not_sure += r.gets_not_sure;
         worst_merge = worst_merge.max(r.merge_s.unwrap_or(f64::MAX));
     }
-    eprintln!("seeds {seeds:?}: slowest merge {worst_merge} simulated s after the heal");
+    assert!(gets > 0, "no get was scored");
+    eprintln!("seeds {seeds:?}: slowest merge {worst_merge} simulated s after the heal; {gets} gets after it, {not_sure} not sure");
 }
 
 // 200 schedules, split so the test harness runs them on both cores.

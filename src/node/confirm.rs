@@ -1,16 +1,21 @@
-//! No false "not found": a primary confirms an absence with its replicas.
+//! No false "not found": a primary confirms an absence with its successors.
 //!
 //! A ring that has not converged (a node just took over a range, a merge is
 //! under way, records are still being handed over) can route a get to a
 //! primary that does not hold the key although its replicas do. So a primary
 //! that holds no record for a get — or that is not sure of its range because
 //! its predecessor changed within the last two stabilize periods, or it has
-//! none — asks the replicas it knows (its R−1 first successors; its first
-//! successor when R = 1) with [`Message::Fetch`], all at once, before it
-//! answers:
+//! none — asks its whole successor list (r nodes, not only its R−1
+//! replicas) with [`Message::Fetch`], all at once, before it answers. The
+//! replicas alone are not enough after two rings merged: a key's copies from
+//! the other ring stay on that ring's holders, which can lie a few nodes past
+//! the new primary's replicas until they hand them back (the simulator's
+//! partition scenario found such gets answering "nothing" in one correct
+//! ring; tests/sim_partition.rs now asserts none in its 200 schedules). r Fetches instead of
+//! R−1 is the price of a get for a key nobody stored:
 //!
 //! * some copy exists: it answers the newest (and keeps it, as the primary);
-//! * every replica answered that it holds nothing: "absent";
+//! * every one answered that it holds nothing: "absent";
 //! * else (one did not answer, or answered garbage):
 //!   [`RouteFailure::NotSure`], which the origin reports as
 //!   [`RequestError::NotSure`] — never a false "absent".
@@ -21,18 +26,18 @@
 use super::*;
 use crate::message::{Route, RouteFailure, RouteResult};
 
-/// Most gets a node confirms with its replicas at once.
+/// Most gets a node confirms with its successors at once.
 pub const MAX_CONFIRMS: usize = 256;
 
-/// A get held at its primary while the replicas are asked.
+/// A get held at its primary while its successors are asked.
 #[derive(Clone, Debug)]
 pub(crate) struct Confirm {
     route: Route,
     /// The newest copy found so far (ours first).
     best: Option<Record>,
-    /// Replicas not answered yet.
+    /// Successors not answered yet.
     waiting: usize,
-    /// Replicas that did not answer or answered something unusable.
+    /// Successors that did not answer or answered something unusable.
     silent: usize,
 }
 
@@ -43,13 +48,12 @@ impl Node {
             || self.pred_changed_at.is_some_and(|t| now.0.saturating_sub(t.0) < 2 * self.cfg.stabilize_ms)
     }
 
-    /// The replicas a primary asks before answering a get.
+    /// The nodes a primary asks before answering a get: its successor list.
     fn confirm_targets(&self) -> Vec<Id> {
-        let n = self.cfg.replicas.saturating_sub(1).max(1);
-        self.successors.as_slice().iter().take(n).copied().filter(|s| *s != self.id).collect()
+        self.successors.as_slice().iter().copied().filter(|s| *s != self.id).collect()
     }
 
-    /// Answers a get at its primary, or first asks the replicas (see the module docs).
+    /// Answers a get at its primary, or first asks its successors (see the module docs).
     pub(super) fn execute_get(&mut self, now: Millis, route: Route) {
         let key = route.target;
         let record = self.store.get(&key).cloned();
@@ -84,7 +88,7 @@ impl Node {
         self.confirms.get(id).map(|c| c.route.target)
     }
 
-    /// A replica answered a confirm query (`None` record: it holds nothing;
+    /// A successor answered a confirm query (`None` record: it holds nothing;
     /// `answered` false: it did not answer).
     pub(super) fn on_confirm_answer(&mut self, now: Millis, req: ReqId, record: Option<Record>, answered: bool) {
         let Some(id) = self.confirm_of.remove(&req) else { return };

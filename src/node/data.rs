@@ -1,10 +1,15 @@
 //! Records: put and get at the responsible node, hand-over and replication.
 
 use super::*;
+use std::collections::HashSet;
 use crate::message::{Route, RouteFailure, RouteResult, StoreReason, MAX_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE};
 
 /// Value bytes per `Store` message, leaving room for the framing.
 const STORE_BATCH_BYTES: usize = MAX_MESSAGE_BYTES - 16 * 1024;
+
+/// Most stray records a node looks up at once (see `return_strays`); the
+/// rest wait for the next replicate period.
+pub const MAX_STRAY_LOOKUPS: usize = 8;
 
 impl Node {
     /// Runs a routed request at the node responsible for its key (this one).
@@ -179,36 +184,55 @@ impl Node {
     }
 
     /// Records outside the keys we should hold — `(R-th predecessor, us]` —
-    /// are strays (left by churn). Hand them one step towards where they
-    /// belong, and drop our copy once that neighbour has it.
+    /// are strays: left by churn, or by the other side of a healed split.
+    /// Each goes straight to its primary: we look its key up (at most
+    /// [`MAX_STRAY_LOOKUPS`] at once) and send it there, and drop our copy
+    /// once the primary has it (`on_stray_primary`). The first version handed
+    /// strays one step towards their window per replicate period; after a
+    /// merge of rings with few nodes on one side, copies then lay a dozen
+    /// nodes past their window for tens of seconds, and a get answered
+    /// "nothing" in one correct ring (partition schedules 81, 104 and 158).
     fn return_strays(&mut self, now: Millis) {
-        let preds = self.predecessor_list();
-        let r = self.cfg.replicas.max(1);
-        let (Some(lo), Some(pred), Some(succ)) = (preds.get(r - 1).copied(), self.predecessor, self.successors.first()) else {
+        let Some(lo) = self.window_start() else {
             return; // we do not know our window yet
         };
-        if self.stores.values().any(|w| w.delete_after_ack) {
-            return; // one batch at a time
-        }
         let id = self.id;
-        let (mut ahead, mut behind) = (Vec::new(), Vec::new());
-        for rec in self.store.records() {
-            if rec.key.in_half_open(&lo, &id) {
-                continue;
+        let busy: HashSet<Id> = self
+            .requests
+            .values()
+            .filter(|r| matches!(r.kind, ReqKind::Stray))
+            .map(|r| r.target)
+            .chain(self.stores.values().filter(|w| w.delete_after_ack).flat_map(|w| w.items.iter().map(|(k, _)| *k)))
+            .collect();
+        let looking = self.requests.values().filter(|r| matches!(r.kind, ReqKind::Stray)).count();
+        let strays: Vec<Id> = self
+            .store
+            .records()
+            .map(|r| r.key)
+            .filter(|k| !k.in_half_open(&lo, &id) && !busy.contains(k))
+            .take(MAX_STRAY_LOOKUPS.saturating_sub(looking))
+            .collect();
+        for key in strays {
+            if self.start_request(now, ReqKind::Stray, key, Op::FindSuccessor).is_err() {
+                return; // at the request limit: next period
             }
-            // Walk the shorter way round to the key's window.
-            if id.distance(&rec.key) < rec.key.distance(&id) {
-                ahead.push(rec.clone());
-            } else {
-                behind.push(rec.clone());
-            }
         }
-        if !ahead.is_empty() {
-            self.send_records(now, succ, StoreReason::Sync, ahead, true);
+    }
+
+    /// The start of the keys we should hold, `(R-th predecessor, us]`, if known.
+    fn window_start(&self) -> Option<Id> {
+        let r = self.cfg.replicas.max(1);
+        self.predecessor_list().get(r - 1).copied()
+    }
+
+    /// The lookup for stray `key` found its primary `node`: hand it over.
+    pub(super) fn on_stray_primary(&mut self, now: Millis, key: Id, node: Id) {
+        let Some(record) = self.store.get(&key).cloned() else { return };
+        let still_stray = self.window_start().is_some_and(|lo| !key.in_half_open(&lo, &self.id));
+        if node == self.id || !still_stray {
+            return; // our window moved meanwhile
         }
-        if !behind.is_empty() {
-            self.send_records(now, pred, StoreReason::Sync, behind, true);
-        }
+        self.send_records(now, node, StoreReason::Sync, vec![record], true);
     }
 
     /// Anti-entropy, receiving side: a node we replicate for summarised its

@@ -235,6 +235,8 @@ pub(crate) enum ReqKind {
     Join { via: Id },
     /// Fixing finger `i`.
     FixFinger(usize),
+    /// Finding the primary of a stray record we hold (see `return_strays`).
+    Stray,
 }
 
 #[derive(Clone, Debug)]
@@ -384,7 +386,7 @@ pub struct Node {
     /// A node that asked to be our predecessor while we were checking the current one.
     rectify_candidate: Option<Id>,
     /// Our predecessor's predecessors, nearest first (from its `Pong`), at most R.
-    /// A hint: it only decides where stray records are sent, never routing.
+    /// A hint: it only decides which records we count as strays, never routing.
     earlier: Vec<Id>,
     successors: SuccessorList,
     fingers: FingerTable,

@@ -276,7 +276,7 @@ impl Node {
         }
         let fits = matches!(
             (&request.kind, &result),
-            (ReqKind::Lookup | ReqKind::FixFinger(_), RouteResult::Found { .. })
+            (ReqKind::Lookup | ReqKind::FixFinger(_) | ReqKind::Stray, RouteResult::Found { .. })
                 | (ReqKind::Put, RouteResult::Stored { .. })
                 | (ReqKind::Get, RouteResult::Value { .. })
                 | (ReqKind::Join { .. }, RouteResult::JoinPoint { .. })
@@ -305,6 +305,7 @@ impl Node {
                 self.on_join_point(now, node, predecessor, successors)
             }
             (ReqKind::FixFinger(i), RouteResult::Found { node }) => self.on_finger_found(i, node),
+            (ReqKind::Stray, RouteResult::Found { node }) => self.on_stray_primary(now, target, node),
             // Every other pairing was turned away above.
             (_, _) => {}
         }
@@ -330,6 +331,8 @@ impl Node {
                 self.emit(Event::JoinFailed { error });
             }
             ReqKind::FixFinger(_) => self.fixing_finger = false,
+            // Tried again at the next replicate period.
+            ReqKind::Stray => {}
             _ => self.emit(Event::RequestFailed { req: request.user_req, target: request.target, error }),
         }
     }

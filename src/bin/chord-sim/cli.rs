@@ -124,9 +124,11 @@ enum Scenario {
     /// the records settled, or until --cap-s. Reports rings_before_heal,
     /// rings_after_heal, merge_s (heal → one correct ring), settle_s,
     /// keys_lost (keys a live node held at the heal that none holds at the
-    /// end), stale_versions, conflicting_versions, under_replicated and
-    /// invariant_violations. Exits 1 unless it ends in one correct ring
-    /// without losing a key or violating an invariant.
+    /// end), stale_versions, conflicting_versions, under_replicated,
+    /// invariant_violations, and false_absent: gets issued every second after
+    /// the heal (8 per second, for keys a live node holds) that answered
+    /// "nothing stored". Exits 1 unless it ends in one correct ring without
+    /// losing a key, violating an invariant or answering a false "nothing".
     Partition {
         /// Ring size before the split.
         #[arg(long, default_value_t = 1_000)]
@@ -278,9 +280,10 @@ pub fn main() -> ExitCode {
                     ("messages dropped by the split", r.partitioned_messages.to_string()),
                     ("joins / crashes / puts in the split", format!("{} / {} / {}", r.joins, r.crashes, r.puts)),
                     ("merges started / adopted / dropped", format!("{} / {} / {}", r.merges_started, r.merges_adopted, r.merge_dropped)),
+                    ("gets after the heal: false absent / not sure", format!("{} of {} / {}", r.false_absent, r.gets_after_heal, r.gets_not_sure)),
                 ];
                 for (k, v) in rows {
-                    println!("{k:<38} {v}");
+                    println!("{k:<46} {v}");
                 }
             }
             return if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };

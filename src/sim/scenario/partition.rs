@@ -21,6 +21,15 @@
 //! * **under_replicated**: keys not held, at their newest version, by all of
 //!   their R rightful holders in the ideal ring at the end.
 //!
+//! * **false_absent**: gets issued once the ring is one correct ring (every
+//!   simulated second from `merge_s` on, [`GETS_PER_S`] of them, for keys a
+//!   live node holds, from random members) that answered "nothing stored" —
+//!   a lie, since a live node held the key and keeps it. `gets_not_sure`
+//!   counts those that failed instead (an honest "not sure yet", or a route
+//!   that did not get through). Gets issued while the two rings are still
+//!   merging are not scored: a node of one ring that has not met the other
+//!   yet answers for the range it knows, as during the split.
+//!
 //! After the ring is correct the run goes on until a check finds the ring
 //! correct and the records settled (no conflicting, stale or under-replicated
 //! key), or the cap; `settle_s` is the time from the heal until then.
@@ -28,7 +37,8 @@
 use super::{build_converged, simulator, Progress};
 use crate::config::Config;
 use crate::id::Id;
-use crate::node::Status;
+use crate::message::ReqId;
+use crate::node::{Event, Status};
 use crate::sim::ideal::IdealRing;
 use crate::sim::invariants::{count_rings, one_correct_ring};
 use crate::sim::report::Report;
@@ -37,6 +47,9 @@ use crate::store::Version;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
+
+/// Gets issued per simulated second after the heal.
+pub const GETS_PER_S: usize = 8;
 
 /// Parameters of the partition scenario.
 #[derive(Clone, Debug)]
@@ -137,12 +150,19 @@ pub struct PartitionReport {
     pub merges_adopted: u64,
     /// Merge steps dropped (bounds), over all nodes.
     pub merge_dropped: u64,
+    /// Gets issued after the heal (for keys a live node held) and answered
+    /// before the run ended.
+    pub gets_after_heal: u64,
+    /// Of those, gets answered "nothing stored" (false: the key was held).
+    pub false_absent: u64,
+    /// Of those, gets that failed (not sure yet, or not routed).
+    pub gets_not_sure: u64,
 }
 
 impl PartitionReport {
     /// Whether the run met its promises: one correct ring, no key lost, no violation.
     pub fn ok(&self) -> bool {
-        self.one_ring && self.keys_lost == 0 && self.base.invariant_violations == 0
+        self.one_ring && self.keys_lost == 0 && self.base.invariant_violations == 0 && self.false_absent == 0
     }
 }
 
@@ -186,6 +206,45 @@ fn under_replicated(sim: &Simulator, newest: &HashMap<Id, (Version, Id, usize)>,
         bad += u64::from(!ok);
     }
     bad
+}
+
+/// Gets for keys live nodes hold, and what they answered.
+#[derive(Default)]
+struct Gets {
+    pending: HashMap<(usize, ReqId), Id>,
+}
+
+impl Gets {
+    /// Issues `n` gets for random keys of `held` from random members.
+    fn issue(&mut self, sim: &mut Simulator, held: &[Id], n: usize) {
+        for _ in 0..n {
+            if held.is_empty() {
+                return;
+            }
+            let key = held[sim.rng().below(held.len() as u64) as usize];
+            let Some(h) = sim.random_member() else { return };
+            if let Ok(req) = sim.command(h, |node, now| node.get(now, key)) {
+                self.pending.insert((h, req), key);
+            }
+        }
+    }
+
+    /// Scores the answers that came in.
+    fn absorb(&mut self, sim: &mut Simulator, rep: &mut PartitionReport) {
+        for (h, ev) in sim.take_events() {
+            match ev {
+                Event::GetDone { req, record, .. } if self.pending.remove(&(h, req)).is_some() => {
+                    rep.gets_after_heal += 1;
+                    rep.false_absent += u64::from(record.is_none());
+                }
+                Event::RequestFailed { req, .. } if self.pending.remove(&(h, req)).is_some() => {
+                    rep.gets_after_heal += 1;
+                    rep.gets_not_sure += 1;
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// A random live member of group `g`.
@@ -281,7 +340,9 @@ pub fn run_partition(p: &PartitionParams, progress: Progress) -> PartitionReport
     sim.check();
     rep.rings_before_heal = count_rings(&sim);
     let at_heal = copies(&sim);
+    let _ = sim.take_events();
     sim.heal();
+    let mut gets = Gets::default();
 
     // After the heal: until one correct ring and settled records, or the cap.
     let cap = heal_at + p.cap_s * 1000;
@@ -307,7 +368,13 @@ pub fn run_partition(p: &PartitionParams, progress: Progress) -> PartitionReport
             break;
         }
         progress("heal (simulated s)", (now.0 - heal_at.0) / 1000, p.cap_s);
+        if rep.merge_s.is_some() {
+            let mut held: Vec<Id> = copies(&sim).into_keys().collect();
+            held.sort_unstable();
+            gets.issue(&mut sim, &held, GETS_PER_S);
+        }
         check(&mut sim, now + step);
+        gets.absorb(&mut sim, &mut rep);
     }
     sim.check();
     let end = copies(&sim);
