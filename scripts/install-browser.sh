@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs headless-capable Chromium and its WebDriver (Debian packages `chromium`, `chromium-driver`)
-# when /usr/bin/chromium or /usr/bin/chromedriver is missing. Skips what is already there.
+# Installs the browsers the tests drive, skipping what is already there:
+#   Chromium and its WebDriver (Debian packages `chromium`, `chromium-driver`);
+#   Firefox ESR (Debian `firefox-esr`) and geckodriver, built from crates.io with `cargo install`
+#   at GECKODRIVER_VERSION (no prebuilt download can work here; TOOLCHAIN.md).
 set -euo pipefail
 
 sudo_=()
@@ -16,9 +18,19 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${sudo_[@]}" apt-get install -y -qq "$@"
 }
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-    apt_install chromium chromium-driver
+need=()
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || need+=(chromium chromium-driver)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
+if [ ${#need[@]} -gt 0 ]; then
+    apt_install "${need[@]}"
 fi
-for f in /usr/bin/chromium /usr/bin/chromedriver; do
+for f in /usr/bin/chromium /usr/bin/chromedriver /usr/bin/firefox-esr; do
     if [ ! -x "$f" ]; then echo "install-browser: $f still missing" >&2; exit 1; fi
 done
+
+GECKODRIVER_VERSION=0.37.1
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! "$cargo_bin/geckodriver" --version 2>/dev/null | grep -q "^geckodriver $GECKODRIVER_VERSION"; then
+    echo "install-browser: cargo install geckodriver $GECKODRIVER_VERSION (a few minutes)"
+    cargo install --quiet geckodriver --version "$GECKODRIVER_VERSION"
+fi

@@ -2,23 +2,32 @@
 //!
 //! A ring that has not converged (a node just took over a range, a merge is
 //! under way, records are still being handed over) can route a get to a
-//! primary that does not hold the key although its replicas do. So a primary
-//! that holds no record for a get — or that is not sure of its range because
-//! its predecessor changed within the last two stabilize periods, or it has
-//! none — asks its whole successor list (r nodes, not only its R−1
-//! replicas) with [`Message::Fetch`], all at once, before it answers. The
-//! replicas alone are not enough after two rings merged: a key's copies from
-//! the other ring stay on that ring's holders, which can lie a few nodes past
-//! the new primary's replicas until they hand them back (the simulator's
-//! partition scenario found such gets answering "nothing" in one correct
-//! ring; tests/sim_partition.rs now asserts none in its 200 schedules). r Fetches instead of
-//! R−1 is the price of a get for a key nobody stored:
+//! primary that does not hold the key although its replicas do. So before it
+//! answers, with [`Message::Fetch`] to all at once:
+//!
+//! * a primary that holds **no record** asks its whole successor list (r
+//!   nodes): its R−1 replicas (its first successor when R = 1), and the rest
+//!   of the list besides. The replicas alone were not enough after two rings
+//!   merged: the other ring's copies stay on that ring's holders, which can
+//!   lie a few nodes past the new primary's replicas until they are handed
+//!   back (the simulator's partition scenario found such gets answering
+//!   "nothing" in one correct ring; tests/sim_partition.rs asserts none in its
+//!   200 schedules);
+//! * a primary that holds a record but is not sure of its range (its
+//!   predecessor changed within the last two stabilize periods, or it has
+//!   none) asks its R−1 replicas, so that a newer copy wins.
+//!
+//! Then:
 //!
 //! * some copy exists: it answers the newest (and keeps it, as the primary);
-//! * every one answered that it holds nothing: "absent";
-//! * else (one did not answer, or answered garbage):
+//! * everyone answered that it holds nothing: "absent";
+//! * else, when a *replica* did not answer (or answered garbage):
 //!   [`RouteFailure::NotSure`], which the origin reports as
-//!   [`RequestError::NotSure`] — never a false "absent".
+//!   [`RequestError::NotSure`] — never a false "absent". A silent member
+//!   past the replicas is not waited on for more than its query's deadline
+//!   and does not make the answer unsure: it is asked as a best effort (a
+//!   dead node lingers in successor lists until stabilization drops it, and
+//!   every get of a missing key would fail meanwhile).
 //!
 //! At most [`MAX_CONFIRMS`] gets are confirmed at once; beyond that a get
 //! without a record is answered `NotSure` at once.
@@ -37,7 +46,7 @@ pub(crate) struct Confirm {
     best: Option<Record>,
     /// Successors not answered yet.
     waiting: usize,
-    /// Successors that did not answer or answered something unusable.
+    /// Replicas that did not answer or answered something unusable.
     silent: usize,
 }
 
@@ -48,16 +57,20 @@ impl Node {
             || self.pred_changed_at.is_some_and(|t| now.0.saturating_sub(t.0) < 2 * self.cfg.stabilize_ms)
     }
 
-    /// The nodes a primary asks before answering a get: its successor list.
-    fn confirm_targets(&self) -> Vec<Id> {
-        self.successors.as_slice().iter().copied().filter(|s| *s != self.id).collect()
+    /// The nodes a primary asks before answering a get, each with whether it
+    /// is a replica (see the module docs): with no record, its successor list;
+    /// with one, its replicas.
+    fn confirm_targets(&self, has_record: bool) -> Vec<(Id, bool)> {
+        let replicas = self.cfg.replicas.saturating_sub(1).max(1);
+        let take = if has_record { replicas } else { usize::MAX };
+        self.successors.as_slice().iter().take(take).enumerate().filter(|(_, s)| **s != self.id).map(|(i, s)| (*s, i < replicas)).collect()
     }
 
     /// Answers a get at its primary, or first asks its successors (see the module docs).
     pub(super) fn execute_get(&mut self, now: Millis, route: Route) {
         let key = route.target;
         let record = self.store.get(&key).cloned();
-        let targets = if record.is_none() || self.range_unsure(now) { self.confirm_targets() } else { Vec::new() };
+        let targets = if record.is_none() || self.range_unsure(now) { self.confirm_targets(record.is_some()) } else { Vec::new() };
         if targets.is_empty() {
             let hops = route.hops;
             let result = RouteResult::Value { node: self.id, record, replicas: self.replica_targets() };
@@ -74,9 +87,9 @@ impl Node {
         }
         let id = self.fresh_req();
         self.confirms.insert(id, Confirm { route, best: record, waiting: targets.len(), silent: 0 });
-        for to in targets {
+        for (to, replica) in targets {
             let req = self.fresh_req();
-            self.confirm_of.insert(req, id);
+            self.confirm_of.insert(req, (id, replica));
             let q = Query::new(to, QueryPurpose::Confirm, now);
             self.send_query(now, req, q);
         }
@@ -84,22 +97,22 @@ impl Node {
 
     /// The key a confirm query `req` asks for.
     pub(super) fn confirm_key(&self, req: ReqId) -> Option<Id> {
-        let id = self.confirm_of.get(&req)?;
+        let (id, _) = self.confirm_of.get(&req)?;
         self.confirms.get(id).map(|c| c.route.target)
     }
 
     /// A successor answered a confirm query (`None` record: it holds nothing;
     /// `answered` false: it did not answer).
     pub(super) fn on_confirm_answer(&mut self, now: Millis, req: ReqId, record: Option<Record>, answered: bool) {
-        let Some(id) = self.confirm_of.remove(&req) else { return };
+        let Some((id, replica)) = self.confirm_of.remove(&req) else { return };
         let Some(c) = self.confirms.get_mut(&id) else { return };
         c.waiting = c.waiting.saturating_sub(1);
         let key = c.route.target;
         match record {
-            _ if !answered => c.silent += 1,
+            _ if !answered => c.silent += usize::from(replica),
             Some(r) if r.key != key || !r.is_intact() => {
                 self.stats.count_drop(DropReason::Corrupt);
-                c.silent += 1;
+                c.silent += usize::from(replica);
             }
             Some(r) => {
                 if c.best.as_ref().is_none_or(|b| r.precedence(b) == std::cmp::Ordering::Greater) {

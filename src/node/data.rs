@@ -9,7 +9,7 @@ const STORE_BATCH_BYTES: usize = MAX_MESSAGE_BYTES - 16 * 1024;
 
 /// Most stray records a node looks up at once (see `return_strays`); the
 /// rest wait for the next replicate period.
-pub const MAX_STRAY_LOOKUPS: usize = 8;
+pub const MAX_STRAY_LOOKUPS: usize = 32;
 
 impl Node {
     /// Runs a routed request at the node responsible for its key (this one).

@@ -410,8 +410,8 @@ pub struct Node {
     fallbacks: HashMap<ReqId, fallback::Fallback>,
     /// Gets held at their primary while its replicas confirm, by confirm number.
     confirms: HashMap<ReqId, confirm::Confirm>,
-    /// Which confirm each confirm query belongs to.
-    confirm_of: HashMap<ReqId, ReqId>,
+    /// Which confirm each confirm query belongs to, and whether it asks a replica.
+    confirm_of: HashMap<ReqId, (ReqId, bool)>,
     /// When the predecessor last changed (`None`: not since the node was built).
     pred_changed_at: Option<Millis>,
     /// Peers declared dead or lost, probed for ring unification.

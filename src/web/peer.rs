@@ -176,11 +176,16 @@ impl ChordPeer {
     /// successors, waits (up to 2 s) until the data channels have sent it,
     /// then closes every link and the signaling connection. A peer that is
     /// not in a ring at the moment just closes everything.
+    ///
+    /// The notices and values are handed to the data channels before this
+    /// returns, not in the promise's first step: a closing tab calls it from
+    /// `pagehide`, and Firefox ran nothing of a promise a closing tab started
+    /// there (its neighbours never heard that it left).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn leave(&self) -> Promise {
+        self.core.borrow_mut().leave();
         let core = self.core.clone();
         future_to_promise(async move {
-            core.borrow_mut().leave();
             let deadline = now() + 2_000;
             while core.borrow().buffered() > 0 && now() < deadline {
                 gloo_timers::future::TimeoutFuture::new(20).await;

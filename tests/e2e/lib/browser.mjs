@@ -1,10 +1,23 @@
-// Headless Chromium processes and peer pages for the end-to-end tests.
+// Headless browser processes and peer pages for the end-to-end tests: Chromium (playwright-core)
+// and Firefox ESR (lib/firefox.mjs, puppeteer-core over WebDriver BiDi, behind an adapter with the
+// same API). `E2E_BROWSERS` picks which ones `launchBrowser` starts: `chromium` (the default),
+// `firefox`, or `mixed` (Chromium and Firefox in turn, Chromium first), so every suite that uses
+// it runs on Firefox and on mixed rings unchanged.
 //
-// Every launch uses the flags of TOOLCHAIN.md: without them Chromium sends mDNS and DNS traffic off
-// the machine. Run the tests inside scripts/loopback-only as well (`make test-browser` does).
+// Every launch uses the flags of TOOLCHAIN.md (Chromium) or its prefs (Firefox, FIREFOX_PREFS):
+// without them the browser sends mDNS and DNS traffic off the machine. Run the tests inside
+// scripts/loopback-only as well (`make test-browser` does).
 
 import { chromium } from 'playwright-core';
+import { launchFirefox } from './firefox.mjs';
 import { GiveUp, waitFor, withTimeout } from './wait.mjs';
+
+/** What `launchBrowser` starts: `chromium`, `firefox` or `mixed` (`E2E_BROWSERS`). */
+export const E2E_BROWSERS = process.env.E2E_BROWSERS ?? 'chromium';
+if (!['chromium', 'firefox', 'mixed'].includes(E2E_BROWSERS)) {
+  throw new Error(`E2E_BROWSERS=${E2E_BROWSERS}: expected chromium, firefox or mixed`);
+}
+let launches = 0;
 
 /** The browser binary (Debian's `chromium` package); `CHROMIUM_BIN` overrides. */
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -34,18 +47,24 @@ export const CHROMIUM_ARGS = Object.freeze([
 ]);
 
 /**
- * Starts one headless Chromium process.
- * @param {import('playwright-core').LaunchOptions} [opts]
- * @returns {Promise<import('playwright-core').Browser>}
+ * Starts one headless browser process: `kind` (`chromium` or `firefox`), else as `E2E_BROWSERS`
+ * says. The browser's `kind` property names it. Chromium takes playwright's launch options.
+ * @param {{ kind?: 'chromium' | 'firefox' } & import('playwright-core').LaunchOptions} [opts]
+ * @returns {Promise<import('playwright-core').Browser & { kind: string }>}
  */
-export function launchBrowser(opts = {}) {
-  return chromium.launch({
+export async function launchBrowser({ kind, ...opts } = {}) {
+  const n = launches++;
+  kind ??= E2E_BROWSERS === 'mixed' ? (n % 2 === 0 ? 'chromium' : 'firefox') : E2E_BROWSERS;
+  if (kind === 'firefox') return launchFirefox();
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [...CHROMIUM_ARGS],
     timeout: 30_000,
     ...opts,
   });
+  browser.kind = 'chromium';
+  return browser;
 }
 
 /** Closes `browser`, giving up after `ms` (the namespace or process exit reaps a stuck one). */

@@ -1,0 +1,219 @@
+// Headless Firefox ESR processes for the end-to-end tests, driven by puppeteer-core over WebDriver
+// BiDi (playwright-core drives only its own patched Firefox), behind a small adapter that gives
+// them the part of playwright's Browser / BrowserContext / Page API the tests use.
+//
+// Every profile these start keeps Firefox off the network (FIREFOX_PREFS, next to CHROMIUM_ARGS of
+// lib/browser.mjs). Run the tests inside scripts/loopback-only as well (`make test-browser` does).
+
+import puppeteer from 'puppeteer-core';
+
+/** The browser binary (Debian's `firefox-esr` package); `FIREFOX_BIN` overrides. */
+export const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr';
+
+/**
+ * Prefs for every Firefox profile the tests start, with the reason for each. The first group is
+ * the Firefox counterpart of Chromium's `--allow-loopback-in-peer-connection` and
+ * `--disable-features=WebRtcHideLocalIpsWithMdns`; the rest keep the browser off the network.
+ */
+export const FIREFOX_PREFS = Object.freeze({
+  // WebRTC on loopback. Without a camera/microphone permission Firefox gathers only its
+  // default-route address, and the loopback-only namespace has none: offers would carry no
+  // candidate (TOOLCHAIN.md). Granting the permission by default lifts that restriction.
+  'permissions.default.microphone': 1,
+  'permissions.default.camera': 1,
+  // Offer 127.0.0.1 / ::1 candidates.
+  'media.peerconnection.ice.loopback': true,
+  // Host candidates as plain IPs, not mDNS names (no multicast; the NAT lab keeps hiding on).
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  // No updates of the browser or its extensions.
+  'app.update.enabled': false,
+  'app.update.auto': false,
+  'extensions.update.enabled': false,
+  // No telemetry, health report or studies.
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'toolkit.telemetry.server': '',
+  'app.normandy.enabled': false,
+  'app.shield.optoutstudies.enabled': false,
+  // No captive-portal or connectivity probes (they fetch a URL at start).
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  // No Safe Browsing list downloads.
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'browser.safebrowsing.provider.google4.updateURL': '',
+  // No remote settings (blocklists, certificate data) and no region look-up.
+  'services.settings.server': '',
+  'browser.region.update.enabled': false,
+  'browser.region.network.url': '',
+  // DNS confined as Chromium's --host-resolver-rules does: no DNS over HTTPS (mode 5 = off by
+  // choice), no prefetch, no speculative connections, no IPv6 look-ups beyond what a URL names.
+  'network.trr.mode': 5,
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+  'network.http.speculative-parallel-limit': 0,
+  'browser.urlbar.speculativeConnect.enabled': false,
+  // No first-run pages, new-tab content or search suggestions (each fetches something).
+  'browser.startup.homepage_override.mstone': 'ignore',
+  'startup.homepage_welcome_url': 'about:blank',
+  'browser.newtabpage.enabled': false,
+  'browser.newtabpage.activity-stream.feeds.system.topstories': false,
+  'browser.newtabpage.activity-stream.feeds.section.topstories': false,
+  'browser.search.suggest.enabled': false,
+  'browser.search.update': false,
+  'browser.discovery.enabled': false,
+  'extensions.getAddons.cache.enabled': false,
+  'extensions.systemAddon.update.enabled': false,
+  'media.gmp-manager.updateEnabled': false,
+  'media.gmp-gmpopenh264.enabled': false,
+  // Let a background tab run its timers at full rate, as Chromium's headless tabs do.
+  'dom.min_background_timeout_value': 4,
+  'dom.timeout.enable_budget_timer_throttling': false,
+});
+
+/** The adapter's page: the subset of playwright's Page the tests call. */
+class FirefoxPage {
+  constructor(page, context) {
+    this.raw = page;
+    this.ctx = context;
+  }
+
+  context() {
+    return this.ctx;
+  }
+
+  on(event, fn) {
+    if (event === 'crash') return this; // Firefox over BiDi reports no renderer crash event
+    this.raw.on(event, fn);
+    return this;
+  }
+
+  once(event, fn) {
+    if (event === 'crash') return this;
+    this.raw.once(event, fn);
+    return this;
+  }
+
+  evaluate(fn, arg) {
+    return this.raw.evaluate(fn, arg);
+  }
+
+  /** playwright's order: (fn, arg, options). */
+  waitForFunction(fn, arg, { timeout, polling } = {}) {
+    return this.raw.waitForFunction(fn, { timeout, polling: polling ?? 'raf' }, arg);
+  }
+
+  goto(url, { timeout, waitUntil = 'load' } = {}) {
+    return this.raw.goto(url, { timeout, waitUntil });
+  }
+
+  reload({ timeout, waitUntil = 'load' } = {}) {
+    return this.raw.reload({ timeout, waitUntil });
+  }
+
+  /**
+   * playwright's `page.route` for what lib/files.mjs needs: requests whose URL matches `pattern`
+   * go to `handler(route)`, where `route.fetch()` fetches the URL from node and
+   * `route.fulfill({ response, body, headers })` answers with it; the others go on untouched.
+   */
+  async route(pattern, handler) {
+    await this.raw.setRequestInterception(true);
+    this.raw.on('request', (req) => {
+      if (!pattern.test(req.url())) {
+        req.continue().catch(() => {});
+        return;
+      }
+      const route = {
+        fetch: async () => {
+          const res = await fetch(req.url());
+          const text = await res.text();
+          return { status: () => res.status, headers: () => Object.fromEntries(res.headers), text: async () => text };
+        },
+        fulfill: ({ response, body, headers }) =>
+          req.respond({ status: response?.status() ?? 200, headers: headers ?? {}, body }),
+      };
+      handler(route).catch(() => req.abort().catch(() => {}));
+    });
+  }
+
+  addInitScript(fn, arg) {
+    return this.raw.evaluateOnNewDocument(fn, arg);
+  }
+
+  screenshot(opts) {
+    return this.raw.screenshot(opts);
+  }
+
+  close(opts) {
+    return this.raw.close(opts);
+  }
+}
+
+/** The adapter's context: a BiDi user context (its own cookies, storage, IndexedDB). */
+class FirefoxContext {
+  constructor(context, browser) {
+    this.raw = context;
+    this.owner = browser;
+  }
+
+  browser() {
+    return this.owner;
+  }
+
+  async newPage() {
+    return new FirefoxPage(await this.raw.newPage(), this);
+  }
+
+  close() {
+    return this.raw.close();
+  }
+}
+
+/** The adapter's browser. `kind` tells the tests which browser a peer runs in. */
+class FirefoxBrowser {
+  constructor(browser) {
+    this.raw = browser;
+    this.kind = 'firefox';
+  }
+
+  async newContext() {
+    return new FirefoxContext(await this.raw.createBrowserContext(), this);
+  }
+
+  /** The browser's OS process (the churn tests kill it). */
+  process() {
+    return this.raw.process();
+  }
+
+  version() {
+    return this.raw.version();
+  }
+
+  close() {
+    return this.raw.close();
+  }
+}
+
+/**
+ * Starts one headless Firefox ESR process with FIREFOX_PREFS (and `prefs` on top).
+ * @param {{ prefs?: Record<string, string | number | boolean>, executablePath?: string, env?: Record<string, string> }} [opts]
+ * @returns {Promise<FirefoxBrowser>}
+ */
+export async function launchFirefox({ prefs = {}, executablePath = FIREFOX, env } = {}) {
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath,
+    headless: true,
+    protocolTimeout: 60_000,
+    timeout: 60_000,
+    extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+    ...(env ? { env } : {}),
+  });
+  return new FirefoxBrowser(browser);
+}
