@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser tests, run INSIDE scripts/loopback-only after everything was built outside it
 # (`make test-browser` does both):
-#   1. the wasm-bindgen tests (tests/web_ring.rs) in headless Chromium via wasm-bindgen-test-runner,
+#   1. the wasm-bindgen tests (tests/web_ring.rs) in headless Chromium and in headless Firefox ESR
+#      (geckodriver) via wasm-bindgen-test-runner,
 #      against a signaling server on 127.0.0.1:8090 (the port the tests expect);
 #   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers;
 #      the longest is churn.test.mjs (~3 min);
@@ -47,18 +48,27 @@ if ! curl -fsS --max-time 1 "http://127.0.0.1:$PORT/stats" >/dev/null; then
     cat "$LOG_DIR/server-$PORT.log" >&2
     status=1
 else
-    echo "test-browser: wasm tests (tests/web_ring.rs) in headless Chromium"
-    start=$SECONDS
-    # webdriver.json (crate root) carries the Chromium flags; the runner adds --headless itself.
-    if CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-        CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
-        WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-90} \
-        "$CARGO" test --offline --release --target wasm32-unknown-unknown --test web_ring; then
-        echo "test-browser: wasm tests passed ($((SECONDS - start)) s)"
-    else
-        echo "test-browser: wasm tests FAILED ($((SECONDS - start)) s); server log: $LOG_DIR/server-$PORT.log" >&2
-        status=1
-    fi
+    # webdriver.json (crate root) carries the Chromium flags and the Firefox prefs; the runner
+    # adds headless itself. The runner picks the browser from the driver variable it finds.
+    GECKODRIVER_BIN=${GECKODRIVER:-${CARGO_HOME:-$HOME/.cargo}/bin/geckodriver}
+    for browser in chromium firefox; do
+        echo "test-browser: wasm tests (tests/web_ring.rs) in headless $browser"
+        start=$SECONDS
+        if [ "$browser" = chromium ]; then
+            driver=(CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}")
+        else
+            driver=(GECKODRIVER="$GECKODRIVER_BIN")
+        fi
+        if env -u CHROMEDRIVER -u GECKODRIVER "${driver[@]}" \
+            CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+            WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-90} \
+            "$CARGO" test --offline --release --target wasm32-unknown-unknown --test web_ring; then
+            echo "test-browser: wasm tests in $browser passed ($((SECONDS - start)) s)"
+        else
+            echo "test-browser: wasm tests in $browser FAILED ($((SECONDS - start)) s); server log: $LOG_DIR/server-$PORT.log" >&2
+            status=1
+        fi
+    done
     echo "test-browser: server stats: $(curl -fsS --max-time 1 "http://127.0.0.1:$PORT/stats" || echo unavailable)"
 fi
 stop_server

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import { steps } from './lib/steps.mjs';
-import { closeBrowser, getBytes, launchBrowser, openPeer, putBytes, waitForLink } from './lib/browser.mjs';
+import { BROWSERS_LABEL, closeBrowser, getBytes, launchBrowser, openPeer, putBytes, waitForLink } from './lib/browser.mjs';
 import { keyOf, ringProblems, short, successorOf, big } from './lib/ring.mjs';
 import { fetchJson, ROOT, SERVER_BIN, startServer, WWW } from './lib/server.mjs';
 import { waitFor, withTimeout } from './lib/wait.mjs';
@@ -85,7 +85,7 @@ async function putChecked(peer, file) {
   return r;
 }
 
-describe(`browser ring: real server, ${BROWSERS} Chromium processes (issue #3)`, { timeout: 120_000 }, () => {
+describe(`browser ring: real server, ${BROWSERS} ${BROWSERS_LABEL} processes (issue #3)`, { timeout: 120_000 }, () => {
   before(async () => {
     for (const f of [SERVER_BIN, path.join(WWW, 'index.html'), path.join(WWW, 'pkg', 'chord_bg.wasm')]) {
       assert.ok(existsSync(f), `${f} is missing: run \`make web\` and \`cargo build --release -p chord-signaling\``);

@@ -18,6 +18,8 @@ if (!['chromium', 'firefox', 'mixed'].includes(E2E_BROWSERS)) {
   throw new Error(`E2E_BROWSERS=${E2E_BROWSERS}: expected chromium, firefox or mixed`);
 }
 let launches = 0;
+/** The browsers `launchBrowser` starts, in words for test titles. */
+export const BROWSERS_LABEL = { chromium: 'Chromium', firefox: 'Firefox', mixed: 'Chromium and Firefox' }[E2E_BROWSERS];
 
 /** The browser binary (Debian's `chromium` package); `CHROMIUM_BIN` overrides. */
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
