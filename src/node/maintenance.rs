@@ -583,15 +583,6 @@ impl Node {
             return Err(CommandError::NotJoined);
         }
         if let Some(s) = self.successors.first() {
-            // The notices first: they are small, and a closing tab's last
-            // messages may not all leave it (Firefox closes its peer
-            // connections as the page unloads, and the tail of what a page
-            // queued in its last moment was seen lost).
-            let msg = Message::Leaving { predecessor: self.predecessor, successors: self.successors.as_slice().to_vec() };
-            if let Some(p) = self.predecessor.filter(|p| *p != s) {
-                self.send(p, msg.clone());
-            }
-            self.send(s, msg);
             // Everything goes, not only our own range: we may hold the last copy
             // of a replica or of a record that churn left here. A leaving node
             // cannot wait for receipts (a closing tab has no time), and several of
@@ -604,6 +595,11 @@ impl Node {
             targets.extend(self.predecessor.filter(|p| !targets.contains(p)));
             for t in targets {
                 self.hand_over(now, t, id, id, StoreReason::LeaveHandover);
+            }
+            let msg = Message::Leaving { predecessor: self.predecessor, successors: self.successors.as_slice().to_vec() };
+            self.send(s, msg.clone());
+            if let Some(p) = self.predecessor.filter(|p| *p != s) {
+                self.send(p, msg);
             }
         }
         self.status = Status::Left;
