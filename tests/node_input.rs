@@ -343,6 +343,14 @@ mod confirm {
         std::iter::from_fn(|| n.poll_output()).collect()
     }
 
+    /// Lets the clock run (up to 20 s) until P answers Q.
+    fn answer_once_timed_out(n: &mut Node) -> Option<RouteResult> {
+        (100..20_000).step_by(100).find_map(|t| {
+            n.handle_timeout(Millis(t));
+            answer(&drain(n))
+        })
+    }
+
     #[test]
     fn absent_only_when_every_successor_agrees() {
         let mut n = primary(3);
@@ -398,14 +406,7 @@ mod confirm {
         let asked = fetches(&get_from_q(&mut n, 10));
         n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: None });
         n.handle_message(Millis(25), id(200), Message::Fetched { req: asked[1].1, record: None });
-        let mut result = None;
-        for t in (100..20_000).step_by(100) {
-            n.handle_timeout(Millis(t));
-            if let Some(r) = answer(&drain(&mut n)) {
-                result = Some(r);
-                break;
-            }
-        }
+        let result = answer_once_timed_out(&mut n);
         assert!(matches!(result, Some(RouteResult::Value { record: None, .. })), "{result:?}");
     }
 
@@ -414,14 +415,7 @@ mod confirm {
         let mut n = primary(3);
         let asked = fetches(&get_from_q(&mut n, 10));
         n.handle_message(Millis(20), id(150), Message::Fetched { req: asked[0].1, record: None });
-        let mut result = None;
-        for t in (100..20_000).step_by(100) {
-            n.handle_timeout(Millis(t));
-            if let Some(r) = answer(&drain(&mut n)) {
-                result = Some(r);
-                break;
-            }
-        }
+        let result = answer_once_timed_out(&mut n);
         assert!(matches!(result, Some(RouteResult::Failed { reason: RouteFailure::NotSure, .. })), "{result:?}");
     }
 
