@@ -291,6 +291,51 @@ fn a_claimed_successor_that_is_not_alive_is_never_adopted() {
     assert_eq!(first, Some(ghost));
 }
 
+/// What the transport says about a peer (`node/transport.rs`): a lost link
+/// to a stranger changes nothing; a neighbour is probed at once; one the ring
+/// cannot reach is dropped, and a stabilize round's check of it fails at once
+/// rather than after three deadlines, until it is heard from again.
+#[test]
+fn a_neighbour_whose_link_closed_is_probed_and_dropped_when_unreachable() {
+    use chord::finger::FingerTable;
+    let me = Id::key_of("me");
+    let s2 = Id::key_of("successor 2");
+    let s1 = (1..).map(|i| Id::key_of(&format!("s1 {i}"))).find(|g| g.in_open(&me, &s2)).unwrap();
+    let stranger = (1..).map(|i| Id::key_of(&format!("x {i}"))).find(|g| g.in_open(&s2, &me)).unwrap();
+    let cfg = Config { stabilize_ms: 1_000_000, fix_fingers_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, ..Config::default() };
+    let mut n = Node::with_ring_state(me, cfg, 3, Some(s2), &[s1, s2], FingerTable::new(), Millis(0));
+    while n.poll_output().is_some() {}
+    let now = Millis(100);
+    let sent = |n: &mut Node| std::iter::from_fn(|| n.poll_output()).filter_map(|o| match o { Output::Send { to, msg } => Some((to, msg)), _ => None }).collect::<Vec<_>>();
+
+    assert!(!n.link_lost(now, stranger), "a stranger is no neighbour");
+    assert!(sent(&mut n).is_empty());
+    assert!(n.link_lost(now, s1));
+    assert!(sent(&mut n).iter().any(|(to, m)| *to == s1 && matches!(m, Message::Ping { .. })), "the neighbour was not probed at once");
+    assert_eq!(n.stats().links_lost, 1);
+
+    // The ring cannot reach s1: dropped now, and s2 is asked at once.
+    assert!(n.unreachable(now, s1));
+    assert_eq!(n.successors(), &[s2]);
+    assert_eq!(n.stats().dead_by_transport, 1);
+    let req = sent(&mut n).into_iter().find_map(|(to, m)| match m { Message::GetNeighbors { req } if to == s2 => Some(req), _ => None }).expect("a stabilize round with the next successor");
+    // s2 still names s1 as its predecessor: the check of that claim fails at
+    // once (nothing is sent to s1), and s1 is not adopted.
+    n.handle_message(now, s2, Message::Neighbors { req, predecessor: Some(s1), successors: vec![me] });
+    assert!(sent(&mut n).iter().all(|(to, _)| *to != s1), "a question went to a peer the ring cannot reach");
+    n.handle_timeout(now);
+    let out = sent(&mut n);
+    assert!(out.iter().any(|(to, m)| *to == s2 && matches!(m, Message::Rectify)), "the round did not end at once: {out:?}");
+    assert_eq!(n.successors(), &[s2]);
+
+    // One more round follows at once (the neighbours repair their lists too).
+    let req = out.into_iter().find_map(|(to, m)| match m { Message::GetNeighbors { req } if to == s2 => Some(req), _ => None }).expect("a second stabilize round");
+    // s1 speaks again: it is reachable after all, and the next claim is checked with it.
+    n.handle_message(now, s1, Message::SuccessorsChanged);
+    n.handle_message(now, s2, Message::Neighbors { req, predecessor: Some(s1), successors: vec![me] });
+    assert!(sent(&mut n).iter().any(|(to, m)| *to == s1 && matches!(m, Message::GetNeighbors { .. })), "a peer heard from again was not asked");
+}
+
 /// No false "not found" (issue 13): a primary confirms an absence with its
 /// successor list before it answers a get.
 mod confirm {

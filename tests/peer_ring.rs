@@ -256,6 +256,33 @@ fn two_crashes_keep_the_ring_and_the_values() {
     }
 }
 
+/// A tab that dies closes its data channels: its neighbours probe it at once,
+/// the ring answers that nobody can reach it, and they drop it well before
+/// three unanswered pings (3 × `rpc_timeout_ms`) would have.
+#[test]
+fn a_crashed_tabs_closed_links_repair_its_neighbours_at_once() {
+    for seed in seeds(&[81, 82, 83]) {
+        let mut w = ring(seed, 12, peer_config());
+        w.run_for(3_000);
+        let victim = (seed % 12) as usize;
+        let id = w.id(victim);
+        let ideal = w.ideal();
+        let pos = ideal.ids().iter().position(|i| *i == id).expect("member");
+        let pred = w.index_of(&ideal.predecessor_of(pos)).expect("member");
+        let before = w.tabs[pred].peer.node().stats().dead_by_transport;
+        w.crash(victim);
+        let start = w.now;
+        let neighbours_ok = |w: &mut World| w.ring_errors().iter().all(|e| e.ends_with("wrong fingers"));
+        let ok = w.run_until(1_000, neighbours_ok);
+        assert!(ok, "seed {seed}: neighbours not correct 1 s after a crash (pings alone take {} ms): {:?}\n{}", 3 * peer_config().node.rpc_timeout_ms, w.ring_errors(), w.dump());
+        eprintln!("seed {seed}: neighbours correct {} ms after peer {victim} crashed", w.now.since(start));
+        let stats = w.tabs[pred].peer.node().stats();
+        assert!(stats.dead_by_transport > before, "seed {seed}: the predecessor {pred} did not learn of the crash from the closed link");
+        w.converge(CONVERGE_MS, "after the crash");
+        w.assert_clean();
+    }
+}
+
 #[test]
 fn glare_ends_with_exactly_one_link() {
     let (mut glares, mut late_offers) = (0, 0);

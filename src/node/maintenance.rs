@@ -73,6 +73,15 @@ impl Node {
         };
         q.attempts += 1;
         q.sent_at = now;
+        if self.gone.recently(&q.to, now, self.cfg.rpc_timeout_ms * u64::from(self.cfg.rpc_attempts)) {
+            // The ring just said nobody can reach it: no answer can come, so
+            // the question fails now (its last deadline, in the next timer round).
+            q.attempts = q.attempts.max(self.cfg.rpc_attempts);
+            q.extensions = MAX_ALIVE_EXTENSIONS;
+            q.token = self.timers.schedule(now, Timer::Query(req));
+            self.queries.insert(req, q);
+            return;
+        }
         q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Query(req));
         let to = q.to;
         self.queries.insert(req, q);
@@ -320,6 +329,7 @@ impl Node {
             None => true,
             Some(p) => from.in_open(&p, &self.id),
         };
+
         if !accept {
             // Zave's rectify also accepts when the current predecessor is dead.
             // Check it now (rather than at the next check-predecessor period) and

@@ -83,6 +83,7 @@ mod routing;
 mod rtt;
 mod stats;
 mod timers;
+mod transport;
 mod unify;
 
 pub use confirm::MAX_CONFIRMS;
@@ -420,6 +421,8 @@ pub struct Node {
     merging: unify::Merging,
     /// When each peer was last heard from (any frame).
     heard: HashMap<Id, Millis>,
+    /// Peers the transport found unreachable, and when (see `node/transport.rs`).
+    gone: transport::Gone,
     /// Answer-time estimates per peer: how long to wait for each.
     answer_times: rtt::AnswerTimes,
     stores: HashMap<ReqId, StoreWait>,
@@ -476,6 +479,7 @@ impl Node {
             lost: unify::LostList::default(),
             merging: unify::Merging::default(),
             heard: HashMap::default(),
+            gone: transport::Gone::default(),
             answer_times: rtt::AnswerTimes::default(),
             stores: HashMap::default(),
             out: VecDeque::new(),
@@ -661,6 +665,7 @@ impl Node {
             return;
         }
         self.stats.received += 1;
+        self.gone.heard(&from);
         match msg {
             Message::GetNeighbors { req } => self.on_get_neighbors(from, req),
             Message::Neighbors { req, predecessor, successors } => {

@@ -49,6 +49,10 @@ pub struct Stats {
     pub received: u64,
     /// Peers found silent and dropped from the tables.
     pub declared_dead: u64,
+    /// Links to ring neighbours the transport reported closed (each probed at once).
+    pub links_lost: u64,
+    /// Of `declared_dead`: peers the ring reported unreachable after their link closed.
+    pub dead_by_transport: u64,
     /// Reply deadlines that fired late (this node was stalled) and were set again.
     pub late_timeouts: u64,
     /// Ring unification: merges this node started (`unify_with`, or a lost peer that answered).

@@ -242,6 +242,10 @@ pub struct Peer {
     ice_override: Option<Vec<IceServer>>,
     /// Fresh ICE server sets received from the signaling server after its welcome.
     ice_refreshes: u64,
+    /// Ring neighbours whose open link closed and that the node is probing
+    /// (see `node/transport.rs`): if the ring cannot reach them either, they
+    /// are gone. At most one successor list and a predecessor long.
+    suspects: BTreeSet<Id>,
 }
 
 impl Peer {
@@ -264,6 +268,7 @@ impl Peer {
             join_failures: 0,
             ice_override: cfg.ice_servers.clone(),
             ice_refreshes: 0,
+            suspects: BTreeSet::new(),
         }
         .with_ice(cfg.ice_servers.unwrap_or_default(), cfg.ice_policy)
         .with_a_server()
@@ -771,6 +776,7 @@ impl Peer {
                 return;
             }
             LinkOutput::Opened { peer, via } => {
+                self.suspects.remove(&peer);
                 self.files_reachable(&peer);
                 if self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle {
                     let _ = self.node.join(now, peer);
@@ -780,7 +786,14 @@ impl Peer {
                 }
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
             }
-            LinkOutput::Closed { peer } => PeerOutput::Event(PeerEvent::LinkClosed { peer }),
+            LinkOutput::Closed { peer } => {
+                // A closed or crashed tab closes its channels at once: probe a
+                // neighbour now rather than wait for its pings to go unanswered.
+                if self.node.link_lost(now, peer) && self.suspects.len() <= self.node.config().successors {
+                    self.suspects.insert(peer);
+                }
+                PeerOutput::Event(PeerEvent::LinkClosed { peer })
+            }
             LinkOutput::Restarting { peer } => {
                 // Another holder serves a get's bytes sooner than a restart that may fail.
                 self.pulls.unreachable(now, peer);
@@ -788,6 +801,11 @@ impl Peer {
             }
             LinkOutput::Failed { peer, via, reason } => {
                 self.out.push_back(PeerOutput::Event(PeerEvent::LinkFailed { peer, reason }));
+                // A neighbour whose link closed, and that no member of the ring
+                // can reach any more, is gone (other failures leave it to the probe).
+                if self.suspects.remove(&peer) && reason == LinkFailure::Unreachable {
+                    self.node.unreachable(now, peer);
+                }
                 // Bytes are pulled over a direct link: a holder that cannot
                 // be linked now is left for the next one, and put last in
                 // later gets for a while (Chord messages still reach it

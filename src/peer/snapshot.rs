@@ -127,6 +127,10 @@ pub struct PeerState {
     pub signals_forwarded: u64,
     /// Peers this node found silent and dropped from its tables.
     pub peers_declared_dead: u64,
+    /// Links to ring neighbours that closed under this tab (each neighbour probed at once).
+    pub neighbour_links_lost: u64,
+    /// Of `peers_declared_dead`: neighbours whose link closed and that no member could reach.
+    pub dead_by_transport: u64,
     /// Reply deadlines that fired while this tab was stalled and were given more time.
     pub late_timeouts: u64,
     /// What this tab received and refused, by reason (counts since it started):
@@ -206,6 +210,8 @@ impl PeerState {
             connections_created: peer.links().stats().created,
             signals_forwarded: peer.links().stats().forwarded,
             peers_declared_dead: node.stats().declared_dead,
+            neighbour_links_lost: node.stats().links_lost,
+            dead_by_transport: node.stats().dead_by_transport,
             late_timeouts: node.stats().late_timeouts,
             rejected: rejected(peer),
             ice: IceView {

@@ -239,8 +239,12 @@ export interface PeerState {
   connectionsCreated: number;
   /** Envelopes of ring signaling this peer forwarded for others. */
   signalsForwarded: number;
-  /** Times this peer found a neighbour silent (3 s by default) and dropped it from its tables. */
+  /** Times this peer found a neighbour gone (silent for 3 s by default, or unreachable once its link closed) and dropped it from its tables. */
   peersDeclaredDead: number;
+  /** Times a link to a ring neighbour closed under this tab; each such neighbour is checked at once. */
+  neighbourLinksLost: number;
+  /** Of peersDeclaredDead: neighbours whose link closed and that no other member could reach (a closed or crashed tab). */
+  deadByTransport: number;
   /** Reply deadlines that passed while this tab itself was stalled; they were given more time. */
   lateTimeouts: number;
   /** What this tab received from other peers and refused, by reason (counts since it started):
