@@ -47,7 +47,9 @@ const dropped = [];
 const step = steps();
 
 const byName = (name) => tabs.find((t) => t.name === name);
-const pageErrors = (tab) => tab.logs.filter((l) => l.includes('[pageerror]'));
+/** Thrown on purpose in one tab of each browser, to show that uncaught errors reach `logs`. */
+const PROBE = 'page.test probe: an uncaught error';
+const pageErrors = (tab) => tab.logs.filter((l) => l.includes('[pageerror]') && !l.includes(PROBE));
 const states = () => Promise.all(tabs.map((t) => withTimeout(t.state(), 5000, `${t.name}.state()`)));
 
 async function open(kind, name) {
@@ -100,6 +102,11 @@ describe('the page in Chromium and Firefox (issue 14)', { timeout: 150_000 }, ()
       what: 'a correct ring of the 4 tabs',
       detail: () => problems.join('; '),
     });
+    // The no-page-error checks below could not fail if the browser did not report them.
+    for (const tab of [byName('C1'), byName('F1')]) {
+      await tab.page.evaluate((msg) => { setTimeout(() => { throw new Error(msg); }); }, PROBE);
+      await waitFor(() => tab.logs.some((l) => l.includes('[pageerror]') && l.includes(PROBE)), 5000, { what: `${tab.name} (${tab.kind}): an uncaught error reported` });
+    }
     const views = {};
     for (const tab of tabs) {
       assert.equal(await withTimeout(show(tab), 10_000, `${tab.name}: bring to front`), 'visible', `${tab.name} (${tab.kind}): the tab in front`);
