@@ -74,7 +74,7 @@ fi
 stop_server
 
 # 2. End-to-end tests: real server, several Chromium processes (playwright-core), and the
-#    Firefox/Chromium suite (firefox.test.mjs, puppeteer-core for Firefox ESR).
+#    Firefox/Chromium suites (firefox.test.mjs, page.test.mjs; puppeteer-core for Firefox ESR).
 echo "test-browser: end-to-end tests (tests/e2e)"
 start=$SECONDS
 if node --test --test-concurrency=1 --test-timeout=450000 tests/e2e/*.test.mjs; then

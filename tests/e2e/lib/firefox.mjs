@@ -146,8 +146,35 @@ class FirefoxPage {
     return this.raw.evaluateOnNewDocument(fn, arg);
   }
 
-  screenshot(opts) {
-    return this.raw.screenshot(opts);
+  /** PNG bytes (puppeteer answers a Uint8Array; playwright a Buffer). */
+  async screenshot(opts) {
+    return Buffer.from(await this.raw.screenshot(opts));
+  }
+
+  /** The first element matching `selector`, or null: an element handle with `screenshot`, `click`, `boundingBox`. */
+  async $(selector) {
+    const el = await this.raw.$(selector);
+    if (!el) return null;
+    return { raw: el, screenshot: async (opts) => Buffer.from(await el.screenshot(opts)), click: (opts) => el.click(opts), boundingBox: () => el.boundingBox() };
+  }
+
+  /** Clicks the element `selector` with the mouse (scrolled into view first), as a user would. */
+  click(selector) {
+    return this.raw.click(selector);
+  }
+
+  /** Replaces the value of the input `selector` by typing `value`. */
+  fill(selector, value) {
+    return this.raw.locator(selector).fill(value);
+  }
+
+  /** Makes this the window's active tab (a background tab's page is hidden, and clicks on it hang). */
+  bringToFront() {
+    return this.raw.bringToFront();
+  }
+
+  setViewportSize({ width, height }) {
+    return this.raw.setViewport({ width, height });
   }
 
   close(opts) {
