@@ -97,6 +97,12 @@ lab_up() {
         ip -n "$nat" addr add "10.0.$n.1/24" dev lan
         ip -n "$host" addr add "10.0.$n.2/24" dev eth0
         ip -n "$host" route add default via "10.0.$n.1" dev eth0
+        # DNS leaving the host is counted and dropped (DNSOUT): the browsers' flags and prefs
+        # confine it, and the cases check that nothing was sent (lab has no resolver anyway).
+        lab_ipt "$host" -N DNSOUT
+        lab_ipt "$host" -A DNSOUT -j DROP
+        lab_ipt "$host" -A OUTPUT -p udp --dport 53 -j DNSOUT
+        lab_ipt "$host" -A OUTPUT -p tcp --dport 53 -j DNSOUT
         lab_sysctl "$nat" net.ipv4.ip_forward=1
         # NAT: LAN → WAN masqueraded; replies only (conntrack) back in; nothing else crosses.
         if [ "$kind" = symmetric ]; then

@@ -23,6 +23,7 @@
 //   (f3) coturn dead: a get whose primary is reachable only through TURN, a replica directly, ≤ 2 s
 //   (k) Firefox (h5) ↔ Chromium, NAT↔NAT open: direct srflx links, a file held by Firefox across
 //   (l) Firefox (h5) ↔ Chromium, NAT↔NAT cut: links relayed through coturn, a file across
+//   (m) no host sent a DNS packet (the browsers' DNS confinement holds; last, covers every case run)
 // Logs (states, page logs, server and coturn logs) go to out/netlab/<case>.log.
 
 import assert from 'node:assert/strict';
@@ -976,4 +977,11 @@ test('(l) Firefox behind a cone NAT ↔ Chromium, NAT↔NAT cut, STUN+TURN: link
       await lab.natnat('open');
     }
   });
+});
+
+test('(m) no lab host sent a DNS packet during the cases run (Chromium\'s resolver rule, Firefox\'s TRR-only prefs)', async () => {
+  const counts = {};
+  for (const h of lab.HOSTS) counts[h] = await lab.dnsPacketsFrom(h);
+  console.log(`# m-no-dns: DNS packets dropped per host since the lab started: ${JSON.stringify(counts)}`);
+  for (const h of lab.HOSTS) assert.equal(counts[h], 0, `${h} (${S.browsers[h].kind}) sent ${counts[h]} DNS packets`);
 });

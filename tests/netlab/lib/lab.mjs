@@ -92,6 +92,14 @@ export async function natnatDropped() {
   return line ? Number(line.trim().split(/\s+/)[0]) : 0;
 }
 
+/** DNS packets (UDP or TCP port 53) `host` tried to send so far: lab.sh drops and counts them (DNSOUT). */
+export async function dnsPacketsFrom(host) {
+  const { stdout } = await run('ip', ['netns', 'exec', host, 'iptables', '-w', '-L', 'DNSOUT', '-v', '-n', '-x'], { timeout: 10_000 });
+  const line = stdout.split('\n').find((l) => /DROP/.test(l));
+  if (!line) throw new Error(`${host}: no DNSOUT counter (lab.sh)`);
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
 /**
  * A long-running process in a lab namespace, its output kept in `log` (and in out/netlab/NAME.log
  * when `save()` is called).
