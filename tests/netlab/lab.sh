@@ -12,14 +12,15 @@
 #   nat2 203.0.113.22 ─ 10.0.2.0/24 ─ h2 (10.0.2.2)  port-restricted cone
 #   nat3 203.0.113.23 ─ 10.0.3.0/24 ─ h3 (10.0.3.2)  symmetric (MASQUERADE --random-fully)
 #   nat4 203.0.113.24 ─ 10.0.4.0/24 ─ h4 (10.0.4.2)  port-restricted cone
+#   nat5 203.0.113.25 ─ 10.0.5.0/24 ─ h5 (10.0.5.2)  port-restricted cone (the Firefox host)
 
 LAB_ROUTER=203.0.113.1
 LAB_CTL=203.0.113.2
 LAB_PUB=203.0.113.10
-LAB_NATS=(nat1 nat2 nat3 nat4)
-LAB_HOSTS=(h1 h2 h3 h4)
-LAB_NAT_KIND=(cone cone symmetric cone)
-lab_wan_ip() { echo "203.0.113.2$1"; }   # NAT n's public address (n = 1..4)
+LAB_NATS=(nat1 nat2 nat3 nat4 nat5)
+LAB_HOSTS=(h1 h2 h3 h4 h5)
+LAB_NAT_KIND=(cone cone symmetric cone cone)
+lab_wan_ip() { echo "203.0.113.2$1"; }   # NAT n's public address (n = 1..5)
 
 lab_guard() {
     # Never touch the machine's own network: the initial namespace has more than `lo`, and
@@ -88,7 +89,7 @@ lab_up() {
     ip -n pub route add default via "$LAB_ROUTER" dev eth0
 
     local n nat host kind wan
-    for n in 1 2 3 4; do
+    for n in $(seq "${#LAB_NATS[@]}"); do
         nat=${LAB_NATS[n-1]} host=${LAB_HOSTS[n-1]} kind=${LAB_NAT_KIND[n-1]} wan=$(lab_wan_ip "$n")
         lab_attach "$nat" wan "$wan" "i-$nat"
         ip -n "$nat" route add default via "$LAB_ROUTER" dev wan
@@ -96,6 +97,12 @@ lab_up() {
         ip -n "$nat" addr add "10.0.$n.1/24" dev lan
         ip -n "$host" addr add "10.0.$n.2/24" dev eth0
         ip -n "$host" route add default via "10.0.$n.1" dev eth0
+        # DNS leaving the host is counted and dropped (DNSOUT): the browsers' flags and prefs
+        # confine it, and the cases check that nothing was sent (lab has no resolver anyway).
+        lab_ipt "$host" -N DNSOUT
+        lab_ipt "$host" -A DNSOUT -j DROP
+        lab_ipt "$host" -A OUTPUT -p udp --dport 53 -j DNSOUT
+        lab_ipt "$host" -A OUTPUT -p tcp --dport 53 -j DNSOUT
         lab_sysctl "$nat" net.ipv4.ip_forward=1
         # NAT: LAN → WAN masqueraded; replies only (conntrack) back in; nothing else crosses.
         if [ "$kind" = symmetric ]; then

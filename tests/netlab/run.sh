@@ -43,10 +43,13 @@ if ! lab_up >out/netlab/lab-up.log 2>&1; then
     cat out/netlab/lab-up.log >&2
     exit 2
 fi
-# Chromium per host: a wrapper playwright can use as executablePath.
+# Per host, a wrapper playwright can use as Chromium's executablePath, and one puppeteer can use as
+# Firefox's (lib/firefox-netns.mjs: Firefox in the host, its BiDi WebSocket bridged to this namespace).
 for h in "${LAB_HOSTS[@]}"; do
     printf '#!/bin/sh\nexec ip netns exec %s /usr/lib/chromium/chromium "$@"\n' "$h" >"/run/netlab/chromium-$h"
-    chmod +x "/run/netlab/chromium-$h"
+    printf '#!/bin/sh\nexec %s %s %s /usr/lib/firefox-esr/firefox-esr "$@"\n' \
+        "$(command -v node)" "$PWD/tests/netlab/lib/firefox-netns.mjs" "$h" >"/run/netlab/firefox-$h"
+    chmod +x "/run/netlab/chromium-$h" "/run/netlab/firefox-$h"
 done
 export NETLAB_RUN=/run/netlab NETLAB_PUB=$LAB_PUB NETLAB_HOSTS="${LAB_HOSTS[*]}"
 "$@"

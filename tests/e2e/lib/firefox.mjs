@@ -11,11 +11,11 @@ import puppeteer from 'puppeteer-core';
 export const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr';
 
 /**
- * Prefs for every Firefox profile the tests start, with the reason for each. The first group is
- * the Firefox counterpart of Chromium's `--allow-loopback-in-peer-connection` and
- * `--disable-features=WebRtcHideLocalIpsWithMdns`; the rest keep the browser off the network.
+ * WebRTC on loopback: the Firefox counterpart of Chromium's `--allow-loopback-in-peer-connection`
+ * and `--disable-features=WebRtcHideLocalIpsWithMdns`. The NAT lab leaves these out (its tabs
+ * behave as on the internet).
  */
-export const FIREFOX_PREFS = Object.freeze({
+export const FIREFOX_LOOPBACK_PREFS = Object.freeze({
   // WebRTC on loopback. Without a camera/microphone permission Firefox gathers only its
   // default-route address, and the loopback-only namespace has none: offers would carry no
   // candidate (TOOLCHAIN.md). Granting the permission by default lifts that restriction.
@@ -25,6 +25,10 @@ export const FIREFOX_PREFS = Object.freeze({
   'media.peerconnection.ice.loopback': true,
   // Host candidates as plain IPs, not mDNS names (no multicast; the NAT lab keeps hiding on).
   'media.peerconnection.ice.obfuscate_host_addresses': false,
+});
+
+/** Prefs that keep every Firefox the tests start off the network, with the reason for each. */
+export const FIREFOX_OFFLINE_PREFS = Object.freeze({
   // No updates of the browser or its extensions.
   'app.update.enabled': false,
   'app.update.auto': false,
@@ -76,6 +80,9 @@ export const FIREFOX_PREFS = Object.freeze({
   'dom.min_background_timeout_value': 4,
   'dom.timeout.enable_budget_timer_throttling': false,
 });
+
+/** Prefs for every Firefox profile the tests start outside the NAT lab. */
+export const FIREFOX_PREFS = Object.freeze({ ...FIREFOX_LOOPBACK_PREFS, ...FIREFOX_OFFLINE_PREFS });
 
 /** The adapter's page: the subset of playwright's Page the tests call. */
 class FirefoxPage {
@@ -228,18 +235,19 @@ class FirefoxBrowser {
 }
 
 /**
- * Starts one headless Firefox ESR process with FIREFOX_PREFS (and `prefs` on top).
- * @param {{ prefs?: Record<string, string | number | boolean>, executablePath?: string, env?: Record<string, string> }} [opts]
+ * Starts one headless Firefox ESR process with FIREFOX_PREFS (and `prefs` on top); with
+ * `loopback: false`, FIREFOX_OFFLINE_PREFS only (the NAT lab).
+ * @param {{ prefs?: Record<string, string | number | boolean>, loopback?: boolean, executablePath?: string, env?: Record<string, string> }} [opts]
  * @returns {Promise<FirefoxBrowser>}
  */
-export async function launchFirefox({ prefs = {}, executablePath = FIREFOX, env } = {}) {
+export async function launchFirefox({ prefs = {}, loopback = true, executablePath = FIREFOX, env } = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath,
     headless: true,
     protocolTimeout: 60_000,
     timeout: 60_000,
-    extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+    extraPrefsFirefox: { ...(loopback ? FIREFOX_PREFS : FIREFOX_OFFLINE_PREFS), ...prefs },
     ...(env ? { env } : {}),
   });
   return new FirefoxBrowser(browser);

@@ -12,6 +12,7 @@ import { chromium } from '../../e2e/node_modules/playwright-core/index.mjs';
 import { GiveUp, sleep, waitFor, withTimeout } from '../../e2e/lib/wait.mjs';
 import { ROOT, SERVER_BIN, WWW } from '../../e2e/lib/server.mjs';
 import { AUTOMATION_ARGS, closeBrowser, openPeer as openE2ePeer } from '../../e2e/lib/browser.mjs';
+import { launchFirefox } from '../../e2e/lib/firefox.mjs';
 import { connectRawChannel, selectedPair } from '../../e2e/lib/rtc.mjs';
 
 const run = promisify(execFile);
@@ -26,10 +27,18 @@ export const TURN_URL = `turn:${PUB}:3478?transport=udp`;
 /** A lab address nothing answers: inet silently drops every packet to it (`blackhole()`). */
 export const DEAD_IP = process.env.NETLAB_DEAD_IP ?? '203.0.113.99';
 export const DEAD_TURN_URL = `turn:${DEAD_IP}:3478?transport=udp`;
-/** The NATed hosts: h1, h2 and h4 behind port-restricted cone NATs, h3 behind a symmetric NAT. */
-export const HOSTS = (process.env.NETLAB_HOSTS ?? 'h1 h2 h3 h4').split(' ');
+/**
+ * The NATed hosts: h1, h2, h4 and h5 behind port-restricted cone NATs, h3 behind a symmetric NAT.
+ * h1–h4 run Chromium, h5 Firefox (`browserOf`).
+ */
+export const HOSTS = (process.env.NETLAB_HOSTS ?? 'h1 h2 h3 h4 h5').split(' ');
+/** The cone hosts that run Chromium. */
 export const CONE_HOSTS = ['h1', 'h2', 'h4'];
 export const SYMMETRIC_HOST = 'h3';
+/** The host that runs Firefox ESR (behind a port-restricted cone NAT, 203.0.113.25). */
+export const FIREFOX_HOST = 'h5';
+/** Which browser the cases run on `host`. */
+export const browserOf = (host) => (host === FIREFOX_HOST ? 'firefox' : 'chromium');
 export const OUT = path.join(ROOT, 'out/netlab');
 const RUN_DIR = process.env.NETLAB_RUN ?? '/run/netlab';
 export const TURN_SECRET = 'netlab-turn-secret-not-for-production';
@@ -81,6 +90,14 @@ export async function natnatDropped() {
   const { stdout } = await inetIptables('-L', 'NATNAT', '-v', '-n', '-x');
   const line = stdout.split('\n').find((l) => /DROP/.test(l));
   return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+}
+
+/** DNS packets (UDP or TCP port 53) `host` tried to send so far: lab.sh drops and counts them (DNSOUT). */
+export async function dnsPacketsFrom(host) {
+  const { stdout } = await run('ip', ['netns', 'exec', host, 'iptables', '-w', '-L', 'DNSOUT', '-v', '-n', '-x'], { timeout: 10_000 });
+  const line = stdout.split('\n').find((l) => /DROP/.test(l));
+  if (!line) throw new Error(`${host}: no DNSOUT counter (lab.sh)`);
+  return Number(line.trim().split(/\s+/)[0]);
 }
 
 /**
@@ -268,7 +285,7 @@ export const LAB_CHROMIUM_ARGS = Object.freeze([
   ...AUTOMATION_ARGS,
 ]);
 
-/** A headless Chromium process in host namespace `host` (h1, h2, h3). */
+/** A headless Chromium process in host namespace `host` (h1–h4). */
 export async function launchOn(host) {
   const browser = await chromium.launch({
     executablePath: `${RUN_DIR}/chromium-${host}`,
@@ -277,8 +294,43 @@ export async function launchOn(host) {
     timeout: 30_000,
   });
   browser.host = host;
+  browser.kind = 'chromium';
   return browser;
 }
+
+/**
+ * Firefox prefs in the lab: the network-off prefs of tests/e2e (FIREFOX_OFFLINE_PREFS) but not its
+ * loopback group, so mDNS hiding stays ON, no loopback candidates and no camera/microphone
+ * permission: Firefox then gathers on the default-route interface only and names its host
+ * candidate `<uuid>.local`, as for a user who granted nothing (measured: with the permission it
+ * offers 10.0.5.2 in the clear). On top:
+ * - DNS confined like Chromium's `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE PUB`: DNS over
+ *   HTTPS only (`network.trr.mode` 3: no native fallback) to a resolver that does not exist
+ *   (127.0.0.1:9 in the host's namespace), for every name (no built-in exclusions such as
+ *   `localhost`, `local`), so every look-up fails and no DNS packet leaves the host; the page, its
+ *   WebSocket and the ICE servers are IP literals (PUB) and need none. Measured: with
+ *   FIREFOX_OFFLINE_PREFS alone (`trr.mode` 5) Firefox on h5 sent 10–36 UDP packets to port 53 in
+ *   35 s (`firefox.settings.services.mozilla.com`, and any name a page fetches); with these, 0.
+ * - The page's origin http://PUB:8080 counts as secure (Chromium's
+ *   `--unsafely-treat-insecure-origin-as-secure`; else `crypto.subtle` is missing there).
+ */
+export const LAB_FIREFOX_PREFS = Object.freeze({
+  'network.trr.mode': 3,
+  'network.trr.uri': 'https://127.0.0.1:9/dns-query',
+  'network.trr.excluded-domains': '',
+  'network.trr.builtin-excluded-domains': '',
+  'dom.securecontext.allowlist': PUB,
+});
+
+/** A headless Firefox ESR process in host namespace `host` (puppeteer over the bridged BiDi socket). */
+export async function launchFirefoxOn(host, { prefs = {} } = {}) {
+  const browser = await launchFirefox({ executablePath: `${RUN_DIR}/firefox-${host}`, loopback: false, prefs: { ...LAB_FIREFOX_PREFS, ...prefs } });
+  browser.host = host;
+  return browser;
+}
+
+/** The lab's browser on `host`: Firefox on FIREFOX_HOST, else Chromium. */
+export const launchBrowserOn = (host) => (browserOf(host) === 'firefox' ? launchFirefoxOn(host) : launchOn(host));
 
 /** A blank page (about:blank) in `browser` for raw RTCPeerConnections. */
 export async function blankPage(browser, name = 'raw') {
