@@ -20,8 +20,8 @@
 //                    a name nobody stored (10 distinct names per tab, in-page clock): the lookup of
 //                    the key's successor plus its "not found" answer, no value bytes
 // and once: the gzipped size of www/pkg (wasm + js). Prints a table; writes JSON with every sample.
-// The browser is E2E_BROWSERS's (lib/browser.mjs; Chromium by default), and the targets are
-// reported, not enforced.
+// The browser is E2E_BROWSERS's (lib/browser.mjs; Chromium by default); this mode checks no
+// target (BENCHMARKS.md compares the figures with them).
 //
 // With --pairings (issue 14) it measures each pairing KIND-KIND (chromium or firefox) in turn with
 // the same settings: process i runs the kind at position i mod 2, so with 2 processes
