@@ -1,8 +1,9 @@
 // File transfer benchmark (issue #4): Chord `get` throughput against a plain RTCDataChannel, and a
-// 100 MiB round trip with the peers' wasm memory watched. Two tabs in two separate Chromium
-// processes, the real signaling server and page.
+// 100 MiB round trip with the peers' wasm memory watched. Two tabs in two separate browser
+// processes (E2E_BROWSERS's, lib/browser.mjs; Chromium by default), the real signaling server and page.
 //
 //   node tests/e2e/bench/file-bench.mjs [--mib 16] [--big-mib 100] [--runs 3] [--message-kib 128] [--out out/bench/files.json]
+//                                       [--pairings chromium-chromium,firefox-firefox,firefox-chromium,chromium-firefox]
 //
 // Run it inside scripts/loopback-only after `make web server` (`make bench-files` does both).
 // The raw and get runs alternate (raw 1, get 1, raw 2, …) so load from elsewhere hits both alike.
@@ -10,7 +11,8 @@
 //            exchanged through node, no ICE servers, loopback candidates only), one ordered
 //            reliable channel: MIB MiB in MESSAGE-KIB KiB messages (default 128, the peer's chunk size), paused above 1 MiB buffered, resumed on
 //            bufferedamountlow at 256 KiB; timed on the sender from the first send to the
-//            receiver's confirmation that it has every byte. RUNS times; median MB/s.
+//            receiver's confirmation that it has every byte. The bytes flow the way the get's do:
+//            from B's process to A's. RUNS times; median MB/s.
 //   get      a 2-tab ring with replicas=1. Tab B puts a random MIB MiB file under a name whose key's
 //            successor is B (so B alone holds it), tab A gets it: timed in the page from the get()
 //            call to the Blob; SHA-256 of both Blobs compared in the pages. RUNS files; median MB/s,
@@ -19,9 +21,18 @@
 //            put), then got in B; a second one put in B and got in A (across the processes);
 //            SHA-256 compared; whether the writer A still has the first file's chunks;
 //            state().wasmMemoryBytes of both tabs before and after; growth vs the file size
-//            (target: growth < file size).
+//            (target: growth < file size). --big-mib 0 leaves it out.
 // MB = 10^6 bytes. Prints a table; writes every sample as JSON. Exits non-zero if a transfer
 // failed or the bytes differ (the targets are reported, not enforced).
+//
+// With --pairings (issue 14) it measures raw and get for each pairing KIND-KIND (chromium or
+// firefox) in turn, with the same settings: A (the getter, the raw receiver) in a process of the
+// first kind, B (the holder, the raw sender) in one of the second, so the raw channel joins the
+// same two processes as the get and carries the bytes the same way (firefox-chromium: a Firefox
+// tab gets from a Chromium tab). Fresh processes per pairing, one server. Prints one row per
+// pairing, writes { pairings: { NAME: { kinds, raw, get, ratio, summary, big? } }, targets,
+// missed } to --out, and exits 1 if any pairing misses the target get / raw ≥ 0.70 or fails,
+// naming each miss.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +40,7 @@ import { closeBrowser, launchBrowser, openPeer, waitForLink } from '../lib/brows
 import { chunkCount, dropBlob, getBlob, heldRecords, makeRandomBlob, mbps, median, putBlob, wasmMemory } from '../lib/files.mjs';
 import { big, keyOf, ringProblems, short, successorOf } from '../lib/ring.mjs';
 import { closeRawChannel, connectRawChannel, rawTransfer } from '../lib/rtc.mjs';
+import { missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { waitFor, withTimeout } from '../lib/wait.mjs';
 
@@ -40,6 +52,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '3' },
     out: { type: 'string', default: 'out/bench/files.json' },
     'raw-only': { type: 'boolean', default: false },
+    pairings: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -47,13 +60,34 @@ if (opt.help) {
   console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
   process.exit(0);
 }
+/** Bad options: the reason on stderr, exit 2. */
+function usage(message) {
+  console.error(`file-bench: ${message} (--help lists the options)`);
+  process.exit(2);
+}
+const number = (flag, { min, integer = false }) => {
+  const n = Number(opt[flag]);
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    usage(`--${flag} ${opt[flag]}: expected a${integer ? ' whole' : ''} number ≥ ${min}`);
+  }
+  return n;
+};
 const MIB = 1 << 20;
-const SIZE = Number(opt.mib) * MIB;
-const BIG = Number(opt['big-mib']) * MIB;
+const SIZE = Math.round(number('mib', { min: 1 / 1024 }) * MIB);
+const BIG = Math.round(number('big-mib', { min: 0 }) * MIB);
 // Raw messages as large as the peer's chunks (src/transfer/mod.rs CHUNK_BYTES), so both move
 // the same number of data-channel messages.
-const MESSAGE = Number(opt['message-kib']) * 1024;
-const RUNS = Number(opt.runs);
+const MESSAGE = number('message-kib', { min: 1, integer: true }) * 1024;
+const RUNS = number('runs', { min: 1, integer: true });
+let PAIRINGS = null;
+try {
+  if (opt.pairings !== undefined) PAIRINGS = parsePairings(opt.pairings);
+} catch (e) {
+  usage(e.message);
+}
+if (PAIRINGS && opt['raw-only']) usage('--raw-only measures no get, so no ratio to hold a pairing to: leave it out with --pairings');
+/** What every pairing is held to with --pairings (issue #5's target, BENCHMARKS.md). */
+const TARGETS = Object.freeze([{ key: 'ratio', label: `get / raw RTCDataChannel, ${opt.mib} MiB, medians`, min: 0.7 }]);
 const round = (x, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 const log = (...a) => console.error(...a);
 
@@ -66,10 +100,13 @@ function nameHeldBy(base, holder, ids) {
   }
 }
 
-/** The raw pair: one page of the server's origin per process (about:blank gathers no candidates). */
+/**
+ * The raw pair: one page of the server's origin per process (about:blank gathers no candidates),
+ * sending from B's process (browsers[1]) to A's (browsers[0]), the way a get by A moves B's bytes.
+ */
 async function openRawPair(server, browsers) {
   const ctxs = await Promise.all(browsers.map((b) => b.newContext()));
-  const [sender, receiver] = await Promise.all(ctxs.map((c) => c.newPage()));
+  const [receiver, sender] = await Promise.all(ctxs.map((c) => c.newPage()));
   const close = async () => {
     await closeRawChannel(sender, receiver);
     for (const c of ctxs) await c.close().catch(() => {});
@@ -214,16 +251,17 @@ function printTable(res) {
   for (const [k, v] of rows) console.log(`${String(k).padEnd(62)} ${v}`);
 }
 
-async function main() {
-  const t0 = Date.now();
-  const server = await startServer();
+/**
+ * raw, get (and big unless BIG is 0) between two fresh browser processes (`kinds`, or
+ * E2E_BROWSERS's); fills `res` and returns whether everything worked (a failure is in res.error).
+ */
+async function measurePair(server, res, kinds) {
   const browsers = [];
-  const res = { date: new Date().toISOString(), bytes: SIZE, runs: RUNS, browsers: 2 };
   let failed = false;
   let raw;
   let ring;
   try {
-    for (let i = 0; i < 2; i++) browsers.push(await launchBrowser());
+    for (let i = 0; i < 2; i++) browsers.push(await launchBrowser(kinds ? { kind: kinds[i] } : {}));
     raw = await openRawPair(server, browsers);
     res.raw = { runs: [] };
     if (opt['raw-only']) {
@@ -238,7 +276,7 @@ async function main() {
       }
       await raw.close();
       raw = undefined;
-      res.big = await bigRoundTrip(ring);
+      if (BIG > 0) res.big = await bigRoundTrip(ring);
     }
   } catch (e) {
     failed = true;
@@ -251,9 +289,7 @@ async function main() {
     if (ring) res.logs = Object.fromEntries(ring.peers.map((p) => [p.name, p.logs.slice(-200)]));
     await raw?.close();
     for (const b of browsers) await closeBrowser(b);
-    await server.stop();
   }
-  res.wall_s = (Date.now() - t0) / 1000;
   res.summary = {
     raw_mbps: round(res.raw?.mbps_median, 2),
     get_mbps: round(res.get?.mbps_median, 2),
@@ -263,15 +299,71 @@ async function main() {
     big_growth_bytes: res.big?.growth,
     big_growth_below_size: res.big?.growth_below_size,
   };
-  printTable(res);
+  return !failed;
+}
+
+function writeJson(res) {
   const file = path.resolve(ROOT, opt.out);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(res, null, 2));
   console.error(`wrote ${opt.out} (${round(res.wall_s)} s)`);
-  process.exit(failed ? 1 : 0);
 }
 
-main().catch((e) => {
-  console.error(e.stack ?? e.message);
-  process.exit(1);
-});
+/** --pairings: each pairing in turn; a failed pairing is recorded and the others still run. */
+async function measurePairings(server, t0) {
+  const out = { date: new Date().toISOString(), bytes: SIZE, big_bytes: BIG, message_bytes: MESSAGE, runs: RUNS, targets: TARGETS, pairings: {}, missed: [] };
+  for (const pairing of PAIRINGS) {
+    const res = { kinds: pairing.kinds, getter_A: pairing.kinds[0], holder_B: pairing.kinds[1] };
+    const p0 = Date.now();
+    log(`--- ${pairing.name}: A (getter, raw receiver) in ${pairing.kinds[0]}, B (holder, raw sender) in ${pairing.kinds[1]}`);
+    await measurePair(server, res, pairing.kinds);
+    res.wall_s = (Date.now() - p0) / 1000;
+    // Judged on the unrounded ratio (the summary's is rounded to 3 places).
+    res.missed = missedTargets(pairing.name, { ...res.summary, ratio: res.ratio }, TARGETS);
+    out.pairings[pairing.name] = res;
+    out.missed.push(...res.missed);
+  }
+  out.wall_s = (Date.now() - t0) / 1000;
+  const mb = (x) => (Number.isFinite(x) ? round(x, 2) : '-');
+  const rows = [['pairing (A gets from B)', 'raw MB/s', 'get MB/s', `get/raw (${targetText(TARGETS[0])})`, 'raw runs', 'get runs', 'target']];
+  for (const p of PAIRINGS) {
+    const r = out.pairings[p.name];
+    const runs = (x) => (x?.runs.length ? x.runs.map((y) => round(y.mbps, 1)).join(' / ') : '-');
+    rows.push([p.name, mb(r.raw?.mbps_median), mb(r.get?.mbps_median), Number.isFinite(r.ratio) ? round(r.ratio, 2) : '-', runs(r.raw), runs(r.get),
+      r.error ? `FAILED: ${r.error.split('\n')[0]}` : r.missed.length ? 'MISSED' : 'met']);
+  }
+  console.log(`file bench: ${opt.mib} MiB, ${opt['message-kib']} KiB raw messages, replicas=1, ${RUNS} runs per pairing, medians over the runs`);
+  printColumns(rows);
+  if (BIG > 0) {
+    for (const p of PAIRINGS) {
+      const b = out.pairings[p.name].big;
+      if (b) console.log(`${p.name}: ${opt['big-mib']} MiB put ${round(b.put_ms / 1000, 1)} s, get across ${round(b.remote_get_ms / 1000, 1)} s, identical ${b.identical ? 'yes' : 'NO'}, wasm growth < size ${b.growth_below_size ? 'yes' : 'NO'}`);
+    }
+  }
+  writeJson(out);
+  return reportMissed(out.missed, 'file bench');
+}
+
+async function main() {
+  const t0 = Date.now();
+  const server = await startServer();
+  try {
+    if (PAIRINGS) return await measurePairings(server, t0);
+    const res = { date: new Date().toISOString(), bytes: SIZE, runs: RUNS, browsers: 2 };
+    const ok = await measurePair(server, res);
+    res.wall_s = (Date.now() - t0) / 1000;
+    printTable(res);
+    writeJson(res);
+    return ok ? 0 : 1;
+  } finally {
+    await server.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e.stack ?? e.message);
+    process.exit(1);
+  },
+);

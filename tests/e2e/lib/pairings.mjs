@@ -1,0 +1,91 @@
+// Browser pairings for the benchmarks' `--pairings` option (issue 14): which browser each process
+// of a measurement runs, and the targets every pairing is held to.
+//
+// A pairing is `KIND-KIND` (`chromium` or `firefox`): browser process i runs the kind at position
+// i mod 2, so `firefox-chromium` puts process 0 in Firefox and process 1 in Chromium.
+
+/** Browser kinds `launchBrowser({ kind })` starts. */
+export const KINDS = Object.freeze(['chromium', 'firefox']);
+
+/**
+ * Parses a comma-separated list of pairings (`chromium-chromium,firefox-firefox,firefox-chromium`)
+ * into `[{ name, kinds: [kind0, kind1] }]`. Throws with the offending entry on bad input.
+ * @param {string} list
+ * @returns {{ name: string, kinds: string[] }[]}
+ */
+export function parsePairings(list) {
+  const names = String(list).split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new Error(`--pairings ${JSON.stringify(list)}: expected e.g. chromium-chromium,firefox-firefox,firefox-chromium`);
+  const seen = new Set();
+  return names.map((name) => {
+    const kinds = name.split('-');
+    if (kinds.length !== 2 || !kinds.every((k) => KINDS.includes(k))) {
+      throw new Error(`--pairings: ${JSON.stringify(name)} is not a pairing; expected KIND-KIND with KIND one of ${KINDS.join(', ')}`);
+    }
+    if (seen.has(name)) throw new Error(`--pairings: ${name} is listed twice`);
+    seen.add(name);
+    return { name, kinds };
+  });
+}
+
+/** The kind of browser process `i` in `pairing`. */
+export const kindOf = (pairing, i) => pairing.kinds[i % pairing.kinds.length];
+
+/**
+ * @typedef {object} Target
+ * @property {string} key    the summary field it judges
+ * @property {string} label  what it is, for the messages
+ * @property {number} [max]  met if value ≤ max
+ * @property {number} [min]  met if value ≥ min
+ * @property {string} [unit]
+ */
+
+/** `≤ 500 ms` / `≥ 0.7`: a target in words. */
+export function targetText(t) {
+  const unit = t.unit ? ` ${t.unit}` : '';
+  return t.max !== undefined ? `≤ ${t.max}${unit}` : `≥ ${t.min}${unit}`;
+}
+
+/**
+ * The targets `summary` misses, each as a sentence naming the pairing, the measure, the value
+ * and the target. A value that is missing or not a number (the measurement failed) is a miss.
+ * @param {string} pairing
+ * @param {Record<string, unknown>} summary
+ * @param {Target[]} targets
+ * @returns {string[]}
+ */
+export function missedTargets(pairing, summary, targets) {
+  const missed = [];
+  for (const t of targets) {
+    const v = summary?.[t.key];
+    const unit = t.unit ? ` ${t.unit}` : '';
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      missed.push(`${pairing}: ${t.label} not measured (target ${targetText(t)})`);
+    } else if ((t.max !== undefined && !(v <= t.max)) || (t.min !== undefined && !(v >= t.min))) {
+      missed.push(`${pairing}: ${t.label} ${Number(v.toPrecision(4))}${unit}, target ${targetText(t)}`);
+    }
+  }
+  return missed;
+}
+
+/** Prints `rows` (the first is the header) as aligned columns on stdout. */
+export function printColumns(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  for (const r of rows) console.log(r.map((cell, c) => String(cell).padEnd(widths[c])).join('  ').trimEnd());
+}
+
+/**
+ * Prints the verdict of a pairings run: every missed target on stdout, or that all were met.
+ * Returns the exit code the benchmark should end with (1 if anything was missed).
+ * @param {string[]} missed
+ * @param {string} what  e.g. `ring bench`
+ */
+export function reportMissed(missed, what) {
+  if (missed.length === 0) {
+    console.log(`${what}: every pairing met every target`);
+    return 0;
+  }
+  console.log(`${what}: ${missed.length} target${missed.length === 1 ? '' : 's'} missed:`);
+  for (const m of missed) console.log(`  MISSED ${m}`);
+  return 1;
+}
