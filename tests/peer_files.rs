@@ -137,6 +137,34 @@ fn a_blob_is_replicated_and_every_peer_reads_it_back() {
     }
 }
 
+/// Links whose other end accepts 64 KiB (half a chunk frame): every chunk
+/// goes in parts that fit, the file is put, replicated and read back whole,
+/// and `state().links` shows the limit. The world fails the test on any
+/// message above the limit (`assert_clean`), as a browser would throw.
+#[test]
+fn a_file_crosses_links_that_accept_only_64_kib_messages() {
+    for seed in seeds(&[12]) {
+        let mut w = World::new(seed, peer_config());
+        w.max_message_size = MaxMessageSize::bytes(65_536);
+        w.join(5, JOIN_GAP_MS);
+        w.converge(CONVERGE_MS, "after the joins");
+        let data = content(5 * CHUNK_BYTES as usize + 4_321, seed);
+        assert!(matches!(w.put_blob(1, "movie.webm", &data), Event::PutDone { .. }), "seed {seed}");
+        w.run_for(30_000);
+        assert_eq!(w.holders(&data), w.replica_set("movie.webm", 3), "seed {seed}: holders");
+        let reader = (0..5).find(|p| !w.replica_set("movie.webm", 3).contains(p) && *p != 1).unwrap_or(0);
+        assert_eq!(w.get_bytes(reader, "movie.webm"), Ok(Some(data.clone())), "seed {seed}");
+        assert!(w.largest_sent <= 65_536 && w.largest_sent > 32 * 1024, "seed {seed}: largest message {}", w.largest_sent);
+        for t in &w.tabs {
+            let st = t.peer.state();
+            assert_eq!(st.frames_too_large, 0, "seed {seed}: nothing had to be refused");
+            let open: Vec<_> = st.links.iter().filter(|l| l.state == LinkState::Open).collect();
+            assert!(!open.is_empty() && open.iter().all(|l| l.max_message_size == Some(MaxMessageSize::bytes(65_536))), "seed {seed}");
+        }
+        w.assert_clean();
+    }
+}
+
 #[test]
 fn a_corrupt_copy_is_reported_and_another_replica_serves() {
     for seed in seeds(&[7]) {

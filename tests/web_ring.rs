@@ -133,6 +133,14 @@ async fn four_peers_form_a_ring_and_share_a_file() {
         })
         .sum();
     assert!(ring_links > 0, "no link was signaled through the ring");
+    // Every open link shows what its other end accepts (RTCSctpTransport.maxMessageSize):
+    // 262144 in Chromium, 1073741823 between two Firefoxes; 0 would mean no limit.
+    for p in &peers {
+        for l in Array::from(&get(&p.state().unwrap(), "links")).iter().filter(|l| get(l, "state").as_string().as_deref() == Some("open")) {
+            let max = get(&l, "maxMessageSize").as_f64();
+            assert!(max.is_some_and(|m| m == 0.0 || m >= 262_144.0), "maxMessageSize {max:?} of an open link");
+        }
+    }
 
     let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 + 3) as u8).collect();
     let name = "notes from the ring — ünïcödé.txt";

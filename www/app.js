@@ -497,9 +497,10 @@ function renderTables(st) {
           h("td", {}, h("span", { class: `pill pill-${l.state}`, title: l.stateTitle }, l.state)),
           h("td", { class: `path path-${l.path === "direct" ? "direct" : l.path === "—" ? "unknown" : "relayed"}`, title: l.pathTitle }, l.path),
           h("td", { class: "num" }, l.rtt),
+          h("td", { class: "num" }, l.maxMessage),
           h("td", {}, l.via),
           h("td", {}, l.wanted)))
-      : [h("tr", {}, h("td", { colspan: "6", class: "muted" }, "no links"))]);
+      : [h("tr", {}, h("td", { colspan: "7", class: "muted" }, "no links"))]);
 }
 
 // ---- values held in this tab ----------------------------------------------------

@@ -1,6 +1,7 @@
 // The WebRTC links and NAT traversal as the page shows them: `state()` in, table rows and
 // sentences out. Pure: no DOM, no peer (tests/page/links.test.mjs). Fields a peer built before
-// NAT traversal lacks (candidates, rttMs, ice, linkFailures, iceRestarts) show as unknown.
+// NAT traversal lacks (candidates, rttMs, maxMessageSize, ice, linkFailures, iceRestarts) show as
+// unknown.
 
 import { cw } from "./ids.js";
 
@@ -23,6 +24,7 @@ export const FAILURE_WORDS = {
   timeout: "it took too long to connect",
   refused: "the peer refused it (it has as many links as it allows)",
   unreachable: "no tab of this ring could pass the request on to that peer (it may be in another ring that is still merging with this one)",
+  message_limit: "its browser accepts only messages under 16 KiB on the link, too small for this ring (tried again in a minute)",
 };
 
 /** Tooltips of the link states. @type {Record<string, string>} */
@@ -55,6 +57,21 @@ export function rttLabel(ms) {
 }
 
 /**
+ * The largest message the other end of a link accepts (`LinkInfo.maxMessageSize`): "256 KiB",
+ * "1 GiB", "no limit" (0), or "—" while unknown (not open yet, or a peer that does not report it).
+ * @param {number | null | undefined} bytes
+ */
+export function maxMessageLabel(bytes) {
+  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) return "—";
+  if (bytes === 0) return "no limit";
+  // Rounded, so Firefox's 2^30 − 1 reads as 1 GiB.
+  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]]) {
+    if (bytes >= size * 0.999) return `${Math.round(bytes / size)} ${unit}`;
+  }
+  return `${bytes} B`;
+}
+
+/**
  * One row of the links table.
  * @typedef {object} LinkRow
  * @property {string} peer
@@ -63,6 +80,7 @@ export function rttLabel(ms) {
  * @property {string} path       "direct" | "relayed (TURN)" | "—"
  * @property {string} pathTitle
  * @property {string} rtt
+ * @property {string} maxMessage  the largest message the peer's end accepts ("256 KiB", "no limit", "—")
  * @property {string} via
  * @property {string} wanted     "yes" | "no"
  */
@@ -82,6 +100,7 @@ export function linkRows(st) {
       path: path.text,
       pathTitle: path.title,
       rtt: rttLabel(l.rttMs),
+      maxMessage: maxMessageLabel(l.maxMessageSize),
       via: l.via,
       wanted: l.wanted ? "yes" : "no",
     };
@@ -169,6 +188,7 @@ export function linkProblemsText(st) {
       [f.timeout || 0, "timed out"],
       [f.refused || 0, "refused by a full peer"],
       [f.unreachable || 0, "not reachable through the ring"],
+      [f.messageLimit || 0, "accepting too small messages"],
     ];
     const why = counts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`);
     const total = counts.reduce((sum, [n]) => sum + n, 0);

@@ -14,7 +14,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use chord::link::LinkId;
+use chord::link::{LinkId, MaxMessageSize};
 use chord::peer::{BlobCommand, ServerId, ServerInput};
 use chord::signal::{ServerMsg, SignalPayload};
 use chord::transfer::XferMsg;
@@ -75,8 +75,9 @@ enum Action {
     OfferFrom(FId),
     /// The local description of a link is complete.
     Describe(u8),
-    /// A link's data channel opened.
-    Open(u8),
+    /// A link's data channel opened; its other end accepts `max` bytes
+    /// (`RTCSctpTransport.maxMessageSize`; 0 no limit, tiny ones fail the link).
+    Open { link: u8, max: u32 },
     /// A link closed.
     Closed(u8),
     /// A frame arrives on a link.
@@ -147,7 +148,7 @@ impl Harness {
                     self.links.push((link, peer));
                     if self.auto_open && remote_offer.is_some() {
                         self.peer.rtc_described(self.now, link, "v=0".into());
-                        self.peer.rtc_opened(self.now, link);
+                        self.peer.rtc_opened(self.now, link, MaxMessageSize::CHROMIUM);
                     }
                 }
                 PeerOutput::Rtc(RtcCommand::Send { link, bytes }) => {
@@ -209,9 +210,9 @@ impl Harness {
                     self.peer.rtc_described(now, l, "v=0".into());
                 }
             }
-            Action::Open(i) => {
+            Action::Open { link: i, max } => {
                 if let Some((l, _)) = link(self, *i) {
-                    self.peer.rtc_opened(now, l);
+                    self.peer.rtc_opened(now, l, MaxMessageSize::bytes(u64::from(*max)));
                 }
             }
             Action::Closed(i) => {

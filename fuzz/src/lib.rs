@@ -680,6 +680,17 @@ pub enum FXfer {
         /// Final count claimed.
         done: bool,
     },
+    /// Part of a chunk.
+    Part {
+        /// Pull.
+        pull: FReq,
+        /// Chunk.
+        index: u32,
+        /// Where in the chunk.
+        offset: u32,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
 }
 
 impl FXfer {
@@ -710,6 +721,9 @@ impl FXfer {
             FXfer::Holding { key, digest } => XferMsg::Holding { key: ctx.id(key, me), digest: ctx.id(digest, me) },
             FXfer::Copies { put, holders, target, done } => {
                 XferMsg::Copies { put: put.get(), holders: *holders, target: *target, done: *done }
+            }
+            FXfer::Part { pull, index, offset, bytes } => {
+                XferMsg::Part { pull: pull.get(), index: *index, offset: *offset, bytes: bytes.clone() }
             }
         }
     }

@@ -20,7 +20,8 @@ use crate::message::ReqId;
 use crate::node::{Event, Status};
 use crate::store::{Blob, Record, Version};
 use crate::time::Millis;
-use crate::transfer::{chunk_count, PullError, PullId, PullOutput, Refusal, Sink, XferMsg, WINDOW_CHUNKS};
+use crate::link::MaxMessageSize;
+use crate::transfer::{chunk_count, chunk_frames, PullError, PullId, PullOutput, Refusal, Sink, XferMsg, WINDOW_CHUNKS};
 use crate::{CommandError, RequestError};
 use std::collections::{BTreeMap, HashMap};
 
@@ -323,11 +324,18 @@ impl Peer {
                 None => self.pulls.on_missing(now, to, pull),
             }
         } else {
-            let msg = match bytes {
-                Some(bytes) => XferMsg::Chunk { pull, index, bytes },
-                None => XferMsg::Missing { pull },
-            };
-            self.send_xfer(now, to, msg);
+            match bytes {
+                Some(bytes) => {
+                    // Cut to what the puller's end of the link accepts; with
+                    // no link open (the frames wait for one) assume the SDP
+                    // default, which any usable link carries.
+                    let limit = self.links.max_message_size(&to).unwrap_or(MaxMessageSize::SDP_DEFAULT);
+                    for msg in chunk_frames(pull, index, bytes, limit.max_len()) {
+                        self.send_xfer(now, to, msg);
+                    }
+                }
+                None => self.send_xfer(now, to, XferMsg::Missing { pull }),
+            }
         }
         self.pump(now);
     }
@@ -344,6 +352,9 @@ impl Peer {
             XferMsg::Want { pull, digest, index } => self.on_want(now, from, pull, digest, index),
             XferMsg::Chunk { pull, index, bytes } => {
                 self.pulls.on_chunk(now, from, pull, index, bytes);
+            }
+            XferMsg::Part { pull, index, offset, bytes } => {
+                self.pulls.on_part(now, from, pull, index, offset, bytes);
             }
             XferMsg::Missing { pull } => self.pulls.on_missing(now, from, pull),
             XferMsg::Offer { put, blob } => self.on_offer(now, from, put, Offered { blob, holders: None }),
@@ -855,7 +866,10 @@ impl Peer {
         }
     }
 
+    /// Sends a transfer frame. One larger than the link accepts is refused
+    /// and counted by the link manager; chunk frames are cut to fit, and the
+    /// others are far smaller than any usable link's limit.
     fn send_xfer(&mut self, now: Millis, to: Id, msg: XferMsg) {
-        self.links.send(now, to, msg.encode());
+        let _ = self.links.send(now, to, msg.encode());
     }
 }

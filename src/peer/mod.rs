@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::ice::{Candidate, IceConfig, IcePolicy, IceServer, PathInfo};
 use crate::id::Id;
 pub use crate::link::ServerId;
-use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, ServerIntro, Via};
+use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, MaxMessageSize, ServerIntro, Via};
 pub use crate::link::RtcCommand;
 use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
@@ -86,8 +86,9 @@ pub enum RtcInput {
     Described(String),
     /// A local candidate was gathered; `None` when gathering is complete.
     Candidate(Option<Candidate>),
-    /// The data channel opened.
-    Opened,
+    /// The data channel opened; its other end accepts messages up to this
+    /// size (`RTCSctpTransport.maxMessageSize`).
+    Opened(MaxMessageSize),
     /// The data channel or the connection closed.
     Closed,
     /// A message arrived on the data channel.
@@ -569,7 +570,7 @@ impl Peer {
         match input {
             RtcInput::Described(sdp) => self.links.described(now, link, sdp),
             RtcInput::Candidate(c) => self.links.local_candidate(now, link, c),
-            RtcInput::Opened => self.links.opened(now, link),
+            RtcInput::Opened(max) => self.links.opened(now, link, max),
             RtcInput::Closed => self.links.closed(now, link),
             RtcInput::Message(bytes) => self.links.received(now, link, bytes),
             RtcInput::Connectivity(c) => self.links.connectivity(now, link, c),
@@ -583,9 +584,9 @@ impl Peer {
         self.rtc_input(now, link, RtcInput::Described(sdp));
     }
 
-    /// The data channel of `link` opened.
-    pub fn rtc_opened(&mut self, now: Millis, link: LinkId) {
-        self.links.opened(now, link);
+    /// The data channel of `link` opened ([`RtcInput::Opened`]).
+    pub fn rtc_opened(&mut self, now: Millis, link: LinkId, max_message_size: MaxMessageSize) {
+        self.links.opened(now, link, max_message_size);
         self.pump(now);
     }
 
@@ -670,7 +671,10 @@ impl Peer {
                 busy = true;
                 match o {
                     crate::Output::Send { to, msg } => match msg.encode() {
-                        Ok(bytes) => self.links.send(now, to, bytes),
+                        // Refused when larger than the link accepts: counted, and lost like any message.
+                        Ok(bytes) => {
+                            let _ = self.links.send(now, to, bytes);
+                        }
                         // The node only builds messages within the limits.
                         Err(_) => continue,
                     },

@@ -5,7 +5,7 @@
 
 use super::{Peer, ServerState, ServerView};
 use crate::ice::{CandidateKind, IcePolicy, IceServer};
-use crate::link::{LinkState, Via};
+use crate::link::{LinkState, MaxMessageSize, Via};
 use crate::node::Status;
 use serde::Serialize;
 
@@ -36,6 +36,10 @@ pub struct LinkView {
     /// The pair's round-trip time in ms, once measured.
     #[serde(rename = "rttMs")]
     pub rtt_ms: Option<u32>,
+    /// The largest message the other end accepts, in bytes (`0`: no
+    /// limit), once the link is open.
+    #[serde(rename = "maxMessageSize")]
+    pub max_message_size: Option<MaxMessageSize>,
 }
 
 /// The candidate types of a link's selected pair: `relay` on either side
@@ -133,6 +137,9 @@ pub struct PeerState {
     pub dead_by_transport: u64,
     /// Reply deadlines that fired while this tab was stalled and were given more time.
     pub late_timeouts: u64,
+    /// Frames this tab did not send because they were larger than the other
+    /// end of their link accepts (its `maxMessageSize`).
+    pub frames_too_large: u64,
     /// What this tab received and refused, by reason (counts since it started):
     /// Chord frames by [`DropReason`](crate::node::DropReason) (`malformed`,
     /// `oversized`, `version`, `limit`, `unsolicited`, `notJoined`, `badPath`,
@@ -161,6 +168,8 @@ pub struct LinkFailuresView {
     pub refused: u64,
     /// The ring could not carry the offer to the other side.
     pub unreachable: u64,
+    /// The other side accepts too small messages.
+    pub message_limit: u64,
 }
 
 /// ICE restarts of links whose path failed.
@@ -202,6 +211,7 @@ impl PeerState {
                     wanted: l.wanted,
                     candidates: l.path.map(|p| CandidatePair { local: p.local, remote: p.remote }),
                     rtt_ms: l.path.and_then(|p| p.rtt_ms),
+                    max_message_size: l.max_message_size,
                 })
                 .collect(),
             server: peer.server(),
@@ -213,6 +223,7 @@ impl PeerState {
             neighbour_links_lost: node.stats().links_lost,
             dead_by_transport: node.stats().dead_by_transport,
             late_timeouts: node.stats().late_timeouts,
+            frames_too_large: peer.links().stats().too_large,
             rejected: rejected(peer),
             ice: IceView {
                 servers: peer.links().ice().servers.iter().map(IceServer::without_credentials).collect(),
@@ -222,7 +233,14 @@ impl PeerState {
             },
             link_failures: {
                 let s = peer.links().stats();
-                LinkFailuresView { no_candidates: s.no_candidates, no_path: s.no_path, timeout: s.timeouts, refused: s.refused_by_peer, unreachable: s.unreachable }
+                LinkFailuresView {
+                    no_candidates: s.no_candidates,
+                    no_path: s.no_path,
+                    timeout: s.timeouts,
+                    refused: s.refused_by_peer,
+                    unreachable: s.unreachable,
+                    message_limit: s.message_limit,
+                }
             },
             ice_restarts: {
                 let s = peer.links().stats();

@@ -100,6 +100,44 @@ pub enum XferMsg {
         /// Whether this is the final count.
         done: bool,
     },
+    /// Holder → puller: bytes `offset..offset + bytes.len()` of chunk
+    /// `index`, when a whole [`XferMsg::Chunk`] frame is larger than the
+    /// puller's end of the link accepts (see [`chunk_frames`]). The parts
+    /// of a chunk go out in order, one after the other.
+    Part {
+        /// The transfer.
+        pull: u64,
+        /// Which chunk.
+        index: u32,
+        /// Where in the chunk these bytes start.
+        offset: u32,
+        /// The bytes (not empty; they end within [`CHUNK_BYTES`]).
+        bytes: Vec<u8>,
+    },
+}
+
+/// Most bytes a [`XferMsg::Chunk`] or [`XferMsg::Part`] frame adds to the
+/// bytes it carries: the tag, the variant, and the varints of `pull` (≤ 10
+/// bytes), `index`, `offset` and the length (≤ 5 each) — 27, rounded up.
+pub const CHUNK_FRAME_OVERHEAD: usize = 32;
+
+/// The frames that carry chunk `index` of pull `pull` over a link whose
+/// other end accepts messages of at most `max_frame` bytes: one
+/// [`XferMsg::Chunk`] when it fits, else [`XferMsg::Part`]s of at most
+/// `max_frame - CHUNK_FRAME_OVERHEAD` bytes each. `max_frame` is at least
+/// the links' minimum (16 KiB), so parts are never tiny; a smaller one still
+/// gets parts of one byte or more rather than nothing.
+pub fn chunk_frames(pull: u64, index: u32, bytes: Vec<u8>, max_frame: usize) -> Vec<XferMsg> {
+    if bytes.len().saturating_add(CHUNK_FRAME_OVERHEAD) <= max_frame {
+        return vec![XferMsg::Chunk { pull, index, bytes }];
+    }
+    let room = max_frame.saturating_sub(CHUNK_FRAME_OVERHEAD).max(1);
+    bytes
+        .chunks(room)
+        .enumerate()
+        // Offsets stay below CHUNK_BYTES (a u32) for any chunk the store holds.
+        .map(|(k, part)| XferMsg::Part { pull, index, offset: (k * room) as u32, bytes: part.to_vec() })
+        .collect()
 }
 
 /// Why a primary did not commit an offered blob.
@@ -159,6 +197,10 @@ impl XferMsg {
         }
         match &msg {
             XferMsg::Chunk { bytes, .. } if bytes.len() > CHUNK_BYTES as usize => Err(XferError::Limit("chunk too long")),
+            XferMsg::Part { bytes, .. } if bytes.is_empty() => Err(XferError::Limit("empty part")),
+            XferMsg::Part { offset, bytes, .. } if *offset as u64 + bytes.len() as u64 > CHUNK_BYTES as u64 => {
+                Err(XferError::Limit("part beyond its chunk"))
+            }
             XferMsg::Offer { blob, .. } | XferMsg::OfferFor { blob, .. } if blob.name.len() > MAX_NAME_BYTES => {
                 Err(XferError::Limit("name too long"))
             }
@@ -198,6 +240,7 @@ mod tests {
             XferMsg::OfferFor { put: 3, blob: blob(), holders: 1 },
             XferMsg::Holding { key: Id::key_of("f"), digest: Id::hash(b"x") },
             XferMsg::Copies { put: 3, holders: 2, target: 3, done: true },
+            XferMsg::Part { pull: 1, index: 3, offset: 100, bytes: vec![7; 1000] },
         ];
         for m in msgs {
             let b = m.encode();
@@ -211,8 +254,41 @@ mod tests {
         assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("blob size")));
         let none = XferMsg::OfferFor { put: 1, blob: blob(), holders: 0 }.encode();
         assert_eq!(XferMsg::decode(&none), Err(XferError::Limit("no holder asked for")));
+        let past = XferMsg::Part { pull: 1, index: 0, offset: CHUNK_BYTES - 1, bytes: vec![0; 2] }.encode();
+        assert_eq!(XferMsg::decode(&past), Err(XferError::Limit("part beyond its chunk")));
+        let empty = XferMsg::Part { pull: 1, index: 0, offset: 0, bytes: vec![] }.encode();
+        assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("empty part")));
         assert_eq!(XferMsg::decode(&[1, 2]), Err(XferError::NotTransfer));
         assert!(matches!(XferMsg::decode(&vec![TRANSFER_FRAME_TAG; MAX_TRANSFER_FRAME_BYTES + 1]), Err(XferError::Oversized(_))));
+    }
+
+    /// Every frame fits the limit, the parts cover the chunk in order, and
+    /// a chunk that fits goes whole — also with the largest pull numbers.
+    #[test]
+    fn chunk_frames_fit_the_limit() {
+        let chunk: Vec<u8> = (0..CHUNK_BYTES).map(|i| (i * 7 % 251) as u8).collect();
+        for max_frame in [16 * 1024, 65_536, 100_000, CHUNK_BYTES as usize + CHUNK_FRAME_OVERHEAD - 1, 262_144, usize::MAX] {
+            for (pull, index) in [(1, 0), (u64::MAX, u32::MAX)] {
+                let frames = chunk_frames(pull, index, chunk.clone(), max_frame);
+                let mut joined = Vec::new();
+                for f in &frames {
+                    let bytes = f.encode();
+                    assert!(bytes.len() <= max_frame, "{} > {max_frame}", bytes.len());
+                    assert_eq!(XferMsg::decode(&bytes).as_ref(), Ok(f));
+                    match f {
+                        XferMsg::Chunk { bytes, .. } => joined.extend_from_slice(bytes),
+                        XferMsg::Part { offset, bytes, .. } => {
+                            assert_eq!(*offset as usize, joined.len());
+                            joined.extend_from_slice(bytes);
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                assert_eq!(joined, chunk);
+                let whole = max_frame >= CHUNK_BYTES as usize + CHUNK_FRAME_OVERHEAD;
+                assert_eq!(frames.len() == 1 && matches!(frames[0], XferMsg::Chunk { .. }), whole, "max_frame {max_frame}");
+            }
+        }
     }
 
     proptest! {

@@ -13,12 +13,17 @@
 //! holder whose bytes do not match is reported and the next holder is asked.
 //!
 //! Transfer frames share the data channel with Chord and link frames; they
-//! start with [`TRANSFER_FRAME_TAG`].
+//! start with [`TRANSFER_FRAME_TAG`]. A chunk travels in one
+//! [`XferMsg::Chunk`] frame when the puller's end of the link accepts it,
+//! else in [`XferMsg::Part`]s that do ([`chunk_frames`]; the browser reports
+//! the limit, `RTCSctpTransport.maxMessageSize`); the puller puts the parts
+//! together before it hashes and stores the chunk, so chunks in the store keep
+//! their size whatever the link.
 
 mod frame;
 mod pull;
 
-pub use frame::{is_transfer_frame, Refusal, XferMsg, TRANSFER_FRAME_TAG};
+pub use frame::{chunk_frames, is_transfer_frame, Refusal, XferMsg, CHUNK_FRAME_OVERHEAD, TRANSFER_FRAME_TAG};
 pub use pull::{PullConfig, PullError, PullId, PullOutput, Pulls, Sink};
 
 pub use crate::store::Blob;

@@ -184,10 +184,11 @@ export interface IceState {
 
 /** Why a link could not be made: this tab gathered no ICE candidate at all (`"no_candidates"`),
  *  ICE found no working path (`"no_path"`; a TURN server may be needed), it took too long
- *  (`"timeout"`), the other peer refused it, being at its link limit (`"refused"`), or no ring
+ *  (`"timeout"`), the other peer refused it, being at its link limit (`"refused"`), no ring
  *  member could carry the offer to that peer (`"unreachable"`: it is not in this tab's ring yet,
- *  as while two rings merge). */
-export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused" | "unreachable";
+ *  as while two rings merge), or its data channel opened but accepts messages of under 16 KiB
+ *  only (`"message_limit"`: too small for the protocol; that peer is not tried again for 60 s). */
+export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused" | "unreachable" | "message_limit";
 
 /** A WebRTC link to another peer. */
 export interface LinkInfo {
@@ -204,6 +205,10 @@ export interface LinkInfo {
   candidates: IcePath | null;
   /** Round-trip time of the selected candidate pair in ms; null until measured. */
   rttMs: number | null;
+  /** The largest message the other peer's end accepts, in bytes (`RTCSctpTransport.maxMessageSize`:
+   *  262144 when either end is Chromium, 1073741823 between two Firefoxes); 0 means no limit; null
+   *  until the link is open. No frame above it is sent: file chunks go in parts that fit. */
+  maxMessageSize: number | null;
 }
 
 /** `peer.state()`: a snapshot of the routing state. */
@@ -232,7 +237,9 @@ export interface PeerState {
   /** STUN/TURN servers and policy of the links. */
   ice: IceState;
   /** Links that could not be made, by `LinkFailureReason` (counts since the tab started). */
-  linkFailures: { noCandidates: number; noPath: number; timeout: number; refused: number; unreachable: number };
+  linkFailures: {
+    noCandidates: number; noPath: number; timeout: number; refused: number; unreachable: number; messageLimit: number;
+  };
   /** ICE restarts of links whose path failed: begun, that found a path again, that did not. */
   iceRestarts: { started: number; succeeded: number; failed: number };
   /** RTCPeerConnections this page has created (Chromium allows about 500 per page). */
@@ -247,6 +254,9 @@ export interface PeerState {
   deadByTransport: number;
   /** Reply deadlines that passed while this tab itself was stalled; they were given more time. */
   lateTimeouts: number;
+  /** Frames this tab did not send because they were larger than the other end of their link accepts
+   *  (`LinkInfo.maxMessageSize`); each is lost like a dropped message. */
+  framesTooLarge: number;
   /** What this tab received from other peers and refused, by reason (counts since it started):
    *  Chord frames that were malformed, oversized, of another version, over a limit, unsolicited
    *  (answers to nothing it asked, or from the wrong peer), for a ring it is not in, with a bad path,

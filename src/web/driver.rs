@@ -383,12 +383,9 @@ impl Core {
                 RtcEvent::Connectivity(c) => self.peer.rtc_input(now, link, RtcInput::Connectivity(c)),
                 RtcEvent::Path(p) => self.peer.rtc_input(now, link, RtcInput::Path(p)),
                 RtcEvent::Opened => {
-                    if let Some(size) = self.rtc.get(&link).and_then(|r| r.max_message_size()) {
-                        if size < crate::message::MAX_MESSAGE_BYTES as f64 {
-                            web_sys::console::warn_1(&format!("chord: data channel maxMessageSize {size} is below the protocol's frames").into());
-                        }
-                    }
-                    self.peer.rtc_opened(now, link)
+                    // The core decides what the limit means (parts, refusals).
+                    let reported = self.rtc.get(&link).and_then(|r| r.max_message_size());
+                    self.peer.rtc_opened(now, link, crate::link::MaxMessageSize::from_reported(reported))
                 }
                 RtcEvent::Closed => self.peer.rtc_closed(now, link),
                 RtcEvent::Failed(why) => {

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  pathLabel, rttLabel, linkRows, linkCounts, connectionsText, iceUrls, iceLabel, linkProblemsText, linkEventLine,
+  pathLabel, rttLabel, maxMessageLabel, linkRows, linkCounts, connectionsText, iceUrls, iceLabel, linkProblemsText, linkEventLine,
   FAILURE_WORDS,
 } from "../../www/links.js";
 
@@ -38,20 +38,29 @@ test("rtt in whole ms, <1 ms on loopback, — while unknown", () => {
   for (const v of [null, undefined, NaN, -1, "5"]) assert.equal(rttLabel(v), "—", String(v));
 });
 
-test("rows: clockwise from this tab, with state, path, rtt, via, wanted", () => {
+test("max message size in binary units, no limit for 0, — while unknown", () => {
+  assert.equal(maxMessageLabel(262144), "256 KiB");
+  assert.equal(maxMessageLabel(1073741823), "1 GiB");
+  assert.equal(maxMessageLabel(65536), "64 KiB");
+  assert.equal(maxMessageLabel(1000), "1000 B");
+  assert.equal(maxMessageLabel(0), "no limit");
+  for (const v of [null, undefined, NaN, -1, "5", Infinity]) assert.equal(maxMessageLabel(v), "—", String(v));
+});
+
+test("rows: clockwise from this tab, with state, path, rtt, max message, via, wanted", () => {
   const st = state({
     links: [
-      link(id("2"), "restarting", { candidates: { local: "host", remote: "host" }, rttMs: 3 }),
-      link(id("8"), "open", { candidates: { local: "relay", remote: "host" }, rttMs: 41.6, via: "server", wanted: false }),
-      link(id("5"), "connecting"),
+      link(id("2"), "restarting", { candidates: { local: "host", remote: "host" }, rttMs: 3, maxMessageSize: 1073741823 }),
+      link(id("8"), "open", { candidates: { local: "relay", remote: "host" }, rttMs: 41.6, via: "server", wanted: false, maxMessageSize: 262144 }),
+      link(id("5"), "connecting", { maxMessageSize: null }),
     ],
   });
   const rows = linkRows(st);
   assert.deepEqual(rows.map((r) => r.peer), [id("5"), id("8"), id("2")], "5 then 8 then round to 2");
-  assert.deepEqual(rows.map((r) => [r.state, r.path, r.rtt, r.via, r.wanted]), [
-    ["connecting", "—", "—", "ring", "yes"],
-    ["open", "relayed (TURN)", "42 ms", "server", "no"],
-    ["restarting", "direct", "3 ms", "ring", "yes"],
+  assert.deepEqual(rows.map((r) => [r.state, r.path, r.rtt, r.maxMessage, r.via, r.wanted]), [
+    ["connecting", "—", "—", "—", "ring", "yes"],
+    ["open", "relayed (TURN)", "42 ms", "256 KiB", "server", "no"],
+    ["restarting", "direct", "3 ms", "1 GiB", "ring", "yes"],
   ]);
   assert.match(rows[2].stateTitle, /ICE restart/);
 });
@@ -60,6 +69,7 @@ test("rows from a peer that does not report candidates or rtt", () => {
   const rows = linkRows(state({ links: [{ peer: id("9"), state: "open", via: "ring", wanted: true }] }));
   assert.equal(rows[0].path, "—");
   assert.equal(rows[0].rtt, "—");
+  assert.equal(rows[0].maxMessage, "—");
 });
 
 test("counts and the Connections line", () => {
@@ -123,6 +133,8 @@ test("link problems: failures by reason, restarts by outcome", () => {
     "4 ICE restarts (2 recovered, 1 failed, 1 under way)");
   assert.equal(linkProblemsText(state({ linkFailures: { ...none, unreachable: 2 }, iceRestarts: noRestarts })),
     "2 links failed (2 not reachable through the ring)");
+  assert.equal(linkProblemsText(state({ linkFailures: { ...none, messageLimit: 1 }, iceRestarts: noRestarts })),
+    "1 link failed (1 accepting too small messages)");
   assert.equal(linkProblemsText(state({ linkFailures: none, iceRestarts: { started: 1, succeeded: 1, failed: 0 } })),
     "1 ICE restart (1 recovered)");
 });
@@ -130,7 +142,7 @@ test("link problems: failures by reason, restarts by outcome", () => {
 test("events in words, with the peer's id where it goes", () => {
   assert.deepEqual(linkEventLine({ type: "link_restarting", peer: "p" }),
     { kind: "warn", parts: ["The network path to ", { peer: "p" }, " failed; trying to reconnect (ICE restart)"] });
-  for (const reason of ["no_candidates", "no_path", "timeout", "refused"]) {
+  for (const reason of ["no_candidates", "no_path", "timeout", "refused", "unreachable", "message_limit"]) {
     const line = linkEventLine({ type: "link_failed", peer: "p", reason });
     assert.equal(line.kind, "warn");
     assert.deepEqual(line.parts, ["Could not link to ", { peer: "p" }, `: ${FAILURE_WORDS[reason]}`]);

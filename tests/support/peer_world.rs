@@ -3,7 +3,7 @@
 
 use chord::id::{Id, ID_BITS};
 use chord::link::frame::LINK_FRAME_TAG;
-use chord::link::{Envelope, EnvelopeBody, LinkId, LinkState, Via};
+use chord::link::{Envelope, EnvelopeBody, LinkId, LinkState, MaxMessageSize, Via};
 use chord::message::ReqId;
 use chord::peer::{BlobCommand, ServerId, ServerInput};
 use chord::transfer::{PullId, Sink};
@@ -180,6 +180,11 @@ struct World {
     lost: u64,
     /// Driver-level protocol errors (should never happen).
     anomalies: Vec<String>,
+    /// What every data channel's other end accepts (`RTCSctpTransport.maxMessageSize`);
+    /// a larger message is an anomaly (a browser throws).
+    max_message_size: MaxMessageSize,
+    /// The largest message sent on any link.
+    largest_sent: usize,
 }
 
 /// Extra delay of a slow offerer's offers (see `World::slow_offerer`).
@@ -216,6 +221,8 @@ impl World {
             slow_offerer: None,
             lost: 0,
             anomalies: Vec::new(),
+            max_message_size: MaxMessageSize::CHROMIUM,
+            largest_sent: 0,
         }
     }
 
@@ -495,7 +502,8 @@ impl World {
             Ev::Opened(p, link) => {
                 if let Some(end) = self.rtc.get_mut(&(p, link)) {
                     end.open = true;
-                    self.input(p, |peer, now| peer.rtc_opened(now, link));
+                    let max = self.max_message_size;
+                    self.input(p, |peer, now| peer.rtc_opened(now, link, max));
                 }
             }
             Ev::Received(p, link, bytes) => {
@@ -600,6 +608,10 @@ impl World {
                 }
             }
             RtcCommand::Send { link, bytes } => {
+                self.largest_sent = self.largest_sent.max(bytes.len());
+                if !self.max_message_size.fits(bytes.len()) {
+                    self.anomalies.push(format!("peer {p} sent {} bytes over a link accepting {}", bytes.len(), self.max_message_size));
+                }
                 let mut extra = 0;
                 if bytes.first() == Some(&LINK_FRAME_TAG) {
                     match Envelope::decode(&bytes) {

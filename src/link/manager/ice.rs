@@ -178,9 +178,7 @@ impl Links {
                 l.last_used = now;
                 let peer = l.peer;
                 self.stats.restarts_succeeded += 1;
-                for bytes in self.queues.remove(&peer).unwrap_or_default() {
-                    self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link, bytes }));
-                }
+                self.flush_queue(link, peer);
             }
             // The restart goes on until it connects or its deadline.
             (LinkState::Restarting, _) => {}
@@ -284,6 +282,7 @@ impl Links {
             LinkFailure::Timeout => self.stats.timeouts += 1,
             LinkFailure::Refused => self.stats.refused_by_peer += 1,
             LinkFailure::Unreachable => self.stats.unreachable += 1,
+            LinkFailure::MessageLimit => self.stats.message_limit += 1,
         }
         self.out.push_back(LinkOutput::Failed { peer, via, reason });
         self.end(now, link, true);

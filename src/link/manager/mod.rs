@@ -23,6 +23,10 @@
 //!   server that never answers cannot delay a link. A link whose path fails
 //!   is restarted (new candidates, same data channel) through the ring
 //!   before it is given up.
+//! * The driver reports with [`Links::opened`] the largest message the other
+//!   end accepts ([`MaxMessageSize`], see [`limit`](super::limit)); no frame
+//!   above it is sent, and a link whose limit is below
+//!   [`MIN_MAX_MESSAGE_SIZE`](super::MIN_MAX_MESSAGE_SIZE) is failed at once.
 
 mod ice;
 
@@ -34,6 +38,7 @@ use crate::ice::{Candidate, IceConfig, PathInfo};
 use crate::id::Id;
 use crate::rng::SeededRng;
 use super::intro::ServerIntro;
+use super::limit::{MaxMessageSize, SendError};
 use crate::signal::SignalPayload;
 use crate::time::Millis;
 use serde::Serialize;
@@ -82,7 +87,15 @@ pub enum LinkFailure {
     /// No ring member could carry the offer to the other side (it is not in
     /// this tab's ring, or not yet reachable through it).
     Unreachable,
+    /// The data channel opened, but the other side accepts only messages
+    /// smaller than [`MIN_MAX_MESSAGE_SIZE`](super::MIN_MAX_MESSAGE_SIZE): too small for the protocol.
+    MessageLimit,
 }
+
+/// How long a peer whose link failed with [`LinkFailure::MessageLimit`] is
+/// not tried again: its limit comes from its browser and will not change, and
+/// every attempt costs a peer connection (Chromium allows ~500 per page).
+pub const MESSAGE_LIMIT_RETRY_MS: u64 = 60_000;
 
 /// Limits and clocks of the link manager. Durations in milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,6 +265,8 @@ pub struct LinkInfo {
     pub wanted: bool,
     /// The network path, once connected and measured.
     pub path: Option<PathInfo>,
+    /// The largest message the other end accepts, once the channel is open.
+    pub max_message_size: Option<MaxMessageSize>,
 }
 
 /// Counters of the link manager.
@@ -289,6 +304,11 @@ pub struct LinkStats {
     pub restarts_failed: u64,
     /// Candidates dropped: beyond [`crate::ice::MAX_CANDIDATES_PER_SESSION`] or malformed.
     pub candidates_dropped: u64,
+    /// Links failed because the other side accepts too small messages.
+    pub message_limit: u64,
+    /// Frames not sent because they were larger than the other end of
+    /// their link accepts ([`SendError::TooLarge`]).
+    pub too_large: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +351,8 @@ struct Link {
     restart_deadline: Option<Millis>,
     /// The measured path.
     path: Option<PathInfo>,
+    /// The largest message the other end accepts (known once open).
+    max_message_size: Option<MaxMessageSize>,
 }
 
 /// The link manager of one peer. See the [module docs](self).
@@ -397,8 +419,15 @@ impl Links {
                 via: l.via,
                 wanted: self.wanted.contains(peer),
                 path: l.path,
+                max_message_size: l.max_message_size,
             })
             .collect()
+    }
+
+    /// The largest message the other end of the open link to `peer`
+    /// accepts; `None` when no link to it is open.
+    pub fn max_message_size(&self, peer: &Id) -> Option<MaxMessageSize> {
+        self.link_of(peer).filter(|l| l.state == LinkState::Open).and_then(|l| l.max_message_size)
     }
 
     /// Whether an open link to `peer` exists.
@@ -440,18 +469,26 @@ impl Links {
         deadlines.chain(self.next_housekeeping).min()
     }
 
-    /// Sends a Chord frame to `to`, opening a link through the ring if none is open.
-    pub fn send(&mut self, now: Millis, to: Id, bytes: Vec<u8>) {
+    /// Sends a frame (Chord or transfer) to `to`, opening a link through the
+    /// ring if none is open. A frame larger than the open link's other end
+    /// accepts is not sent ([`SendError::TooLarge`], counted in
+    /// [`LinkStats::too_large`]); one queued for a link still to open is
+    /// checked when it opens, and dropped and counted the same way.
+    pub fn send(&mut self, now: Millis, to: Id, bytes: Vec<u8>) -> Result<(), SendError> {
         if to == self.me {
-            return;
+            return Ok(());
         }
         self.arm(now);
         if let Some(id) = self.by_peer.get(&to).copied() {
             if let Some(l) = self.links.get_mut(&id) {
                 if l.state == LinkState::Open {
                     l.last_used = now;
+                    if let Some(limit) = l.max_message_size.filter(|m| !m.fits(bytes.len())) {
+                        self.stats.too_large += 1;
+                        return Err(SendError::TooLarge { len: bytes.len(), limit });
+                    }
                     self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link: id, bytes }));
-                    return;
+                    return Ok(());
                 }
             }
         }
@@ -464,6 +501,7 @@ impl Links {
         if !self.by_peer.contains_key(&to) {
             self.try_connect(now, to);
         }
+        Ok(())
     }
 
     /// The peers the Chord tables need links to (predecessor, successors,
@@ -574,22 +612,44 @@ impl Links {
         }
     }
 
-    /// The data channel of `link` opened.
-    pub fn opened(&mut self, now: Millis, link: LinkId) {
+    /// The data channel of `link` opened; its other end accepts messages of
+    /// up to `max_message_size` (`RTCSctpTransport.maxMessageSize`). Below
+    /// [`MIN_MAX_MESSAGE_SIZE`](super::MIN_MAX_MESSAGE_SIZE) the link fails at once with
+    /// [`LinkFailure::MessageLimit`], and the peer is not tried again for
+    /// [`MESSAGE_LIMIT_RETRY_MS`].
+    pub fn opened(&mut self, now: Millis, link: LinkId, max_message_size: MaxMessageSize) {
         let Some(l) = self.links.get_mut(&link) else { return };
         if l.state != LinkState::Connecting {
             return;
         }
+        if !max_message_size.is_usable() {
+            let peer = l.peer;
+            self.fail(now, link, LinkFailure::MessageLimit);
+            self.retry_at.insert(peer, now + self.cfg.retry_after_ms.max(MESSAGE_LIMIT_RETRY_MS));
+            return;
+        }
         l.state = LinkState::Open;
         l.last_used = now;
+        l.max_message_size = Some(max_message_size);
         let (peer, via) = (l.peer, l.via);
         self.stats.opened += 1;
         self.retry_at.remove(&peer);
         self.out.push_back(LinkOutput::Opened { peer, via });
-        for bytes in self.queues.remove(&peer).unwrap_or_default() {
-            self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link, bytes }));
-        }
+        self.flush_queue(link, peer);
         self.connect_wanted(now);
+    }
+
+    /// Sends what waited for `peer`'s link over `link`, now open; frames
+    /// larger than its other end accepts are dropped and counted.
+    fn flush_queue(&mut self, link: LinkId, peer: Id) {
+        let limit = self.links.get(&link).and_then(|l| l.max_message_size).unwrap_or(MaxMessageSize::UNLIMITED);
+        for bytes in self.queues.remove(&peer).unwrap_or_default() {
+            if limit.fits(bytes.len()) {
+                self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link, bytes }));
+            } else {
+                self.stats.too_large += 1;
+            }
+        }
     }
 
     /// `link` closed or failed (data channel closed, connection failed).
@@ -762,6 +822,7 @@ impl Links {
                 disconnected_at: None,
                 restart_deadline: None,
                 path: None,
+                max_message_size: None,
             },
         );
         self.by_peer.insert(peer, link);
@@ -969,10 +1030,18 @@ impl Links {
         }
     }
 
+    /// Sends an envelope over the open link to `peer`. One larger than its
+    /// other end accepts (an SDP of tens of KiB over a link near
+    /// [`MIN_MAX_MESSAGE_SIZE`](super::MIN_MAX_MESSAGE_SIZE)) is dropped and counted like any frame: the
+    /// attempt it belongs to then times out.
     fn send_envelope(&mut self, peer: Id, env: &Envelope) {
-        if let Some(id) = self.by_peer.get(&peer).copied() {
-            self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link: id, bytes: env.encode() }));
+        let Some(id) = self.by_peer.get(&peer).copied() else { return };
+        let bytes = env.encode();
+        if self.links.get(&id).and_then(|l| l.max_message_size).is_some_and(|m| !m.fits(bytes.len())) {
+            self.stats.too_large += 1;
+            return;
         }
+        self.out.push_back(LinkOutput::Rtc(RtcCommand::Send { link: id, bytes }));
     }
 }
 

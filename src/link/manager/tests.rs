@@ -5,6 +5,8 @@
 use super::*;
 use crate::link::{Connectivity, ServerId};
 
+mod limit;
+
 const A: usize = 0;
 const B: usize = 1;
 const C: usize = 2;
@@ -29,12 +31,22 @@ struct World {
     out: Vec<(usize, LinkOutput)>,
     /// Chord frames delivered.
     delivered: Vec<(usize, Id)>,
+    /// What each end of a link opened by [`World::open`] reports as the other end's limit.
+    max_message_size: MaxMessageSize,
 }
 
 impl World {
     fn new(cfg: LinkConfig) -> World {
         let l = (0..3).map(|i| Links::new(Id::from_u64(100 * (i as u64 + 1)), cfg.clone(), i as u64)).collect();
-        World { l, now: Millis(1_000), wire: BTreeMap::new(), cmds: Vec::new(), out: Vec::new(), delivered: Vec::new() }
+        World {
+            l,
+            now: Millis(1_000),
+            wire: BTreeMap::new(),
+            cmds: Vec::new(),
+            out: Vec::new(),
+            delivered: Vec::new(),
+            max_message_size: MaxMessageSize::CHROMIUM,
+        }
     }
 
     fn id(&self, i: usize) -> Id {
@@ -49,7 +61,11 @@ impl World {
                 while let Some(o) = self.l[i].poll_output() {
                     match o {
                         LinkOutput::Rtc(RtcCommand::Send { link, bytes }) => match self.wire.get(&(i, link)) {
-                            Some(&(j, lj)) => frames.push((j, lj, bytes)),
+                            Some(&(j, lj)) => {
+                                // A browser throws on a larger message.
+                                assert!(self.max_message_size.fits(bytes.len()), "{} bytes over a link accepting {}", bytes.len(), self.max_message_size);
+                                frames.push((j, lj, bytes))
+                            }
                             None => self.cmds.push((i, RtcCommand::Send { link, bytes })),
                         },
                         LinkOutput::Rtc(cmd) => self.cmds.push((i, cmd)),
@@ -95,8 +111,8 @@ impl World {
     fn open(&mut self, a: usize, la: LinkId, b: usize, lb: LinkId) {
         self.wire.insert((a, la), (b, lb));
         self.wire.insert((b, lb), (a, la));
-        self.l[a].opened(self.now, la);
-        self.l[b].opened(self.now, lb);
+        self.l[a].opened(self.now, la, self.max_message_size);
+        self.l[b].opened(self.now, lb, self.max_message_size);
         self.pump();
         self.out.retain(|(_, o)| !matches!(o, LinkOutput::Opened { .. }));
     }
@@ -163,7 +179,13 @@ impl World {
     /// A ring in a line: A–B and C–B through two servers that both
     /// numbered their introduction 1.
     fn line(cfg: LinkConfig) -> World {
+        World::line_with(cfg, MaxMessageSize::CHROMIUM)
+    }
+
+    /// [`World::line`] whose links report `max` as the other end's limit.
+    fn line_with(cfg: LinkConfig, max: MaxMessageSize) -> World {
         let mut w = World::new(cfg);
+        w.max_message_size = max;
         w.introduce(A, B, ServerIntro { server: ServerId(0), intro: 1 });
         w.introduce(C, B, ServerIntro { server: ServerId(1), intro: 1 });
         w.cmds.clear();
@@ -174,7 +196,7 @@ impl World {
     /// A links to C through B, trickling a candidate each way; returns (A's link, C's link).
     fn ring_link(&mut self) -> (LinkId, LinkId) {
         let c = self.id(C);
-        self.l[A].send(self.now, c, CHORD.to_vec());
+        self.l[A].send(self.now, c, CHORD.to_vec()).expect("small frames are sent or queued");
         self.pump();
         let la = self.created(A, C);
         self.l[A].local_candidate(self.now, la, Some(cand("10.0.1.2", "host")));
@@ -257,7 +279,7 @@ fn a_link_without_a_single_candidate_fails_and_says_why() {
     let mut w = World::line(LinkConfig::default());
     w.l[A].cfg.loopback_only = true;
     let c = w.id(C);
-    w.l[A].send(w.now, c, CHORD.to_vec());
+    w.l[A].send(w.now, c, CHORD.to_vec()).expect("small frames are sent or queued");
     w.pump();
     let la = w.created(A, C);
     w.l[A].described(w.now, la, "v=0\r\n".into());
@@ -271,7 +293,7 @@ fn a_link_without_a_single_candidate_fails_and_says_why() {
 
 /// A's link to `to` (its offer described): returns A's link.
 fn offer_from_a(w: &mut World, to: Id) -> LinkId {
-    w.l[A].send(w.now, to, CHORD.to_vec());
+    w.l[A].send(w.now, to, CHORD.to_vec()).expect("small frames are sent or queued");
     w.pump();
     let la = w.cmds.iter().rev().find_map(|(k, c)| match c {
         RtcCommand::Create { link, peer, .. } if *k == A && *peer == to => Some(*link),
@@ -299,7 +321,7 @@ fn an_offer_the_ring_cannot_carry_fails_at_once_and_is_retried_later() {
     assert_eq!(w.l[B].stats().signals_dropped, 1, "B counts the offer it could not carry");
     // A message sent within the retry pause waits for the next attempt, which comes after it.
     w.now = w.now + cfg.retry_after_ms / 2;
-    w.l[A].send(w.now, c, CHORD.to_vec());
+    w.l[A].send(w.now, c, CHORD.to_vec()).expect("small frames are sent or queued");
     w.l[A].handle_timeout(w.now);
     w.pump();
     assert!(!w.take_cmds(A).iter().any(|c| matches!(c, RtcCommand::Create { .. })), "no retry within the pause");
@@ -352,7 +374,7 @@ fn a_silent_peer_times_out_but_an_answered_link_that_never_connects_has_no_path(
     let c = w.id(C);
     let b = w.id(B);
     // Silent: the offer reaches C, which never describes its answer.
-    w.l[A].send(w.now, c, CHORD.to_vec());
+    w.l[A].send(w.now, c, CHORD.to_vec()).expect("small frames are sent or queued");
     w.pump();
     let la = w.created(A, C);
     w.l[A].described(w.now, la, "offer".into());
@@ -386,7 +408,7 @@ fn a_failed_path_is_restarted_through_the_ring_and_queued_messages_follow() {
     assert_eq!(w.take_out(A), vec![LinkOutput::Restarting { peer: c }]);
     assert_eq!(w.take_cmds(A), vec![RtcCommand::Restart { link: la, remote_offer: None }]);
     assert!(!w.l[A].is_open(&c), "a restarting link carries no signaling");
-    w.l[A].send(w.now, c, CHORD.to_vec());
+    w.l[A].send(w.now, c, CHORD.to_vec()).expect("small frames are sent or queued");
     w.pump();
     assert!(w.delivered.is_empty(), "messages wait while the path is down");
     w.l[A].described(w.now, la, "restart offer".into());
@@ -469,7 +491,7 @@ fn new_ice_servers_reach_new_and_open_connections() {
     w.pump();
     assert_eq!(w.take_cmds(A), vec![RtcCommand::UpdateIce { ice: ice.clone() }], "once, for the open links");
     let c = w.id(C);
-    w.l[A].send(w.now, c, CHORD.to_vec());
+    w.l[A].send(w.now, c, CHORD.to_vec()).expect("small frames are sent or queued");
     w.pump();
     assert!(w.take_cmds(A).iter().any(|cmd| matches!(cmd, RtcCommand::Create { ice: i, .. } if *i == ice)));
 }

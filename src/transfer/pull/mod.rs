@@ -168,6 +168,9 @@ struct Pull {
     /// Chunks received ahead of `next_hash` (the data channel is ordered,
     /// but a holder's reads may finish out of order).
     ahead: BTreeMap<u32, Vec<u8>>,
+    /// Chunks arriving in [`XferMsg::Part`]s: the bytes so far (at most a
+    /// window of chunks).
+    parts: BTreeMap<u32, Vec<u8>>,
     /// Next chunk to hash and hand to the driver.
     next_hash: u32,
     hasher: Sha1,
@@ -241,6 +244,7 @@ impl Pulls {
             at: 0,
             next_want: 0,
             ahead: BTreeMap::new(),
+            parts: BTreeMap::new(),
             next_hash: 0,
             hasher: Sha1::new(),
             unwritten: 0,
@@ -288,6 +292,7 @@ impl Pulls {
         }
         p.deadline = now + stall;
         p.stalls = 0;
+        p.parts.remove(&index);
         p.ahead.insert(index, bytes);
         while let Some(bytes) = p.ahead.remove(&p.next_hash) {
             p.hasher.update(&bytes);
@@ -305,6 +310,39 @@ impl Pulls {
             p.verified = true;
         }
         self.advance(pull);
+        true
+    }
+
+    /// Part of a chunk from `from` ([`XferMsg::Part`]): bytes from `offset`
+    /// on. A holder sends a chunk's parts in order over an ordered channel, so
+    /// a part goes on where the chunk's bytes so far end; one at offset 0
+    /// starts the chunk afresh (the holder answers a repeated want), and any
+    /// other is ignored (the chunk is asked for again after a stall). The
+    /// complete chunk is taken as by [`Pulls::on_chunk`]. Returns whether the
+    /// part was taken.
+    pub fn on_part(&mut self, now: Millis, from: Id, pull: PullId, index: u32, offset: u32, bytes: Vec<u8>) -> bool {
+        let stall = self.cfg.stall_ms;
+        let Some(p) = self.pulls.get_mut(&pull) else { return false };
+        if p.sources.get(p.at) != Some(&from) || index >= p.next_want || index < p.next_hash || p.ahead.contains_key(&index) {
+            return false;
+        }
+        if offset == 0 {
+            p.parts.insert(index, Vec::new());
+        }
+        let Some(so_far) = p.parts.get_mut(&index).filter(|b| b.len() == offset as usize) else { return false };
+        so_far.extend_from_slice(&bytes);
+        let (len, want) = (so_far.len(), chunk_len(p.blob.size, index) as usize);
+        if len > want {
+            // More bytes than the chunk has: a bad copy.
+            self.reject_source(now, pull, Rejection::Corrupt);
+            return false;
+        }
+        p.deadline = now + stall;
+        p.stalls = 0;
+        if len == want {
+            let chunk = p.parts.remove(&index).unwrap_or_default();
+            return self.on_chunk(now, from, pull, index, chunk);
+        }
         true
     }
 
@@ -412,6 +450,7 @@ impl Pulls {
         p.next_want = 0;
         p.next_hash = 0;
         p.ahead.clear();
+        p.parts.clear();
         p.hasher = Sha1::new();
         p.unwritten = 0;
         p.written = 0;

@@ -20,11 +20,17 @@ struct World {
     fail_write_at: Option<u32>,
     /// Wants lost before this time (a link that is reopening).
     lost_until: Millis,
+    /// The largest message the puller's end of the links accepts: holders
+    /// answer with [`chunk_frames`](crate::transfer::chunk_frames).
+    max_frame: usize,
+    /// Frames the holders sent, and the largest.
+    frames: usize,
+    largest_frame: usize,
 }
 
 impl World {
     fn new(holders: Vec<(Id, Option<Vec<u8>>)>) -> World {
-        World { pulls: Pulls::new(PullConfig::default()), holders, stored: BTreeMap::new(), events: vec![], max_window: 0, fail_write_at: None, lost_until: Millis(0) }
+        World { pulls: Pulls::new(PullConfig::default()), holders, stored: BTreeMap::new(), events: vec![], max_window: 0, fail_write_at: None, lost_until: Millis(0), max_frame: usize::MAX, frames: 0, largest_frame: 0 }
     }
 
     /// Runs until quiet; holders that have `None` never answer (a timeout moves on).
@@ -70,7 +76,15 @@ impl World {
                     Some(c) => {
                         let s = (index * CHUNK_BYTES) as usize;
                         let e = (s + CHUNK_BYTES as usize).min(c.len());
-                        self.pulls.on_chunk(*now, to, pull, index, c[s..e].to_vec());
+                        for frame in crate::transfer::chunk_frames(pull, index, c[s..e].to_vec(), self.max_frame) {
+                            self.frames += 1;
+                            self.largest_frame = self.largest_frame.max(frame.encode().len());
+                            match frame {
+                                XferMsg::Chunk { pull, index, bytes } => self.pulls.on_chunk(*now, to, pull, index, bytes),
+                                XferMsg::Part { pull, index, offset, bytes } => self.pulls.on_part(*now, to, pull, index, offset, bytes),
+                                other => panic!("not a chunk frame: {other:?}"),
+                            };
+                        }
                     }
                     None => {}
                 }
@@ -222,4 +236,49 @@ fn wants_lost_while_a_link_reopens_are_asked_again() {
     assert_eq!(w.done(), vec![&Ok(h)], "the holder answers the second time it is asked");
     assert_eq!(w.assembled(), data);
     assert_eq!(now, Millis(PullConfig::default().stall_ms));
+}
+
+#[test]
+fn a_link_with_a_64_kib_limit_carries_every_chunk_in_parts() {
+    let data = content(3 * CHUNK_BYTES as usize + 1_000, 10);
+    let h = Id::from_u64(1);
+    let mut w = World::new(vec![(h, Some(data.clone()))]);
+    w.max_frame = 65_536;
+    let mut now = Millis(0);
+    w.pulls.start(now, blob_of(&data), Sink::Store, vec![h]);
+    w.run(&mut now);
+    assert_eq!(w.done(), vec![&Ok(h)]);
+    assert_eq!(w.assembled(), data);
+    assert!(w.largest_frame <= 65_536, "a frame of {} bytes", w.largest_frame);
+    assert!(w.frames > crate::transfer::chunk_count(data.len() as u64) as usize, "chunks went in parts");
+    // Chunks are stored whole, whatever the link.
+    assert!(w.stored.values().rev().skip(1).all(|c| c.len() == CHUNK_BYTES as usize));
+    assert_eq!(now, Millis(0), "no stall");
+}
+
+#[test]
+fn parts_out_of_place_are_ignored_a_repeat_starts_afresh_and_too_many_bytes_are_corrupt() {
+    let data = content(CHUNK_BYTES as usize + 5_000, 11);
+    let h = Id::from_u64(1);
+    let mut p = Pulls::new(PullConfig::default());
+    p.start(Millis(0), blob_of(&data), Sink::Store, vec![h]);
+    let pull = match p.poll_output() {
+        Some(PullOutput::Send { msg: XferMsg::Want { pull, .. }, .. }) => pull,
+        other => panic!("{other:?}"),
+    };
+    while p.poll_output().is_some() {}
+    let chunk0 = &data[..CHUNK_BYTES as usize];
+    assert!(!p.on_part(Millis(1), h, pull, 0, 100, chunk0[100..200].to_vec()), "no part 0 yet");
+    assert!(p.on_part(Millis(1), h, pull, 0, 0, chunk0[..100].to_vec()));
+    assert!(!p.on_part(Millis(1), h, pull, 0, 150, chunk0[150..200].to_vec()), "a gap");
+    // The holder answers the want again: its parts start over.
+    assert!(p.on_part(Millis(2), h, pull, 0, 0, chunk0[..1000].to_vec()));
+    assert!(p.on_part(Millis(2), h, pull, 0, 1000, chunk0[1000..].to_vec()));
+    let writes: Vec<_> = std::iter::from_fn(|| p.poll_output()).filter(|o| matches!(o, PullOutput::Write { index: 0, .. })).collect();
+    assert!(matches!(&writes[..], [PullOutput::Write { bytes, .. }] if bytes == chunk0));
+    // The last chunk is 5,000 bytes: 6,000 are a bad copy.
+    assert!(p.on_part(Millis(3), h, pull, 1, 0, vec![0; 4_000]));
+    assert!(!p.on_part(Millis(3), h, pull, 1, 4_000, vec![0; 2_000]));
+    let outs: Vec<_> = std::iter::from_fn(|| p.poll_output()).collect();
+    assert!(outs.iter().any(|o| matches!(o, PullOutput::BadHolder { peer, .. } if *peer == h)));
 }
