@@ -103,6 +103,11 @@ pub enum RtcInput {
 pub const NO_PATH_MESSAGE: &str = "no network path to any ring member; a TURN server may be needed \
     (ICE found no working pair of addresses between this tab and the member the server introduced)";
 /// The join failed because this tab could not gather a single ICE candidate.
+/// Why a bootstrap failed when the member's browser accepts only tiny
+/// data-channel messages (below `link::MIN_MAX_MESSAGE_SIZE`).
+pub const MESSAGE_LIMIT_MESSAGE: &str = "the ring member's browser accepts only very small WebRTC messages, \
+too small for this ring's frames; try another browser";
+
 pub const NO_CANDIDATES_MESSAGE: &str = "this tab could not gather a single network address for WebRTC \
     (no usable network interface, or relay-only without a working TURN server)";
 
@@ -823,6 +828,7 @@ impl Peer {
                 match reason {
                     LinkFailure::NoPath if bootstrap => self.fail_bootstrap(NO_PATH_MESSAGE),
                     LinkFailure::NoCandidates if bootstrap => self.fail_bootstrap(NO_CANDIDATES_MESSAGE),
+                    LinkFailure::MessageLimit if bootstrap => self.fail_bootstrap(MESSAGE_LIMIT_MESSAGE),
                     _ => {}
                 }
                 return;
