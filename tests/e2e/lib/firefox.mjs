@@ -76,8 +76,11 @@ export const FIREFOX_OFFLINE_PREFS = Object.freeze({
   'extensions.systemAddon.update.enabled': false,
   'media.gmp-manager.updateEnabled': false,
   'media.gmp-gmpopenh264.enabled': false,
-  // Let a background tab run its timers at full rate, as Chromium's headless tabs do.
+  // Let a background tab run its timers at full rate, as Chromium's headless tabs do. With budget
+  // throttling off, Firefox clamps a hidden tab's timers to the `…_without_budget_throttling`
+  // value (1000 ms by default): without it every tab but the last one opened ran 1 tick a second.
   'dom.min_background_timeout_value': 4,
+  'dom.min_background_timeout_value_without_budget_throttling': 4,
   'dom.timeout.enable_budget_timer_throttling': false,
 });
 
