@@ -14,8 +14,8 @@
 //     then SIGCONT: nothing of the page runs, its connections stay (see `freezePage`).
 //   close without unload handlers (`closeWithoutUnload`): the same in both.
 
-import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, nextBrowserKind } from './browser.mjs';
 import { launchFirefox } from './firefox.mjs';
 import { getBlob } from './files.mjs';
