@@ -129,6 +129,8 @@ const fmtFailures = (r) => r.failures.slice(0, 10).map((f) => `${f.tab}: ${JSON.
 
 /** Failures that do not stop the later steps; the last step reports them. */
 const softFailures = [];
+/** What the tabs named in a soft failure held at that moment (states, events), for out/e2e/churn.log. */
+const softDetail = [];
 
 /** Marks the suite broken after a failed step, so the later steps skip instead of piling up errors. */
 let broken = '';
@@ -166,7 +168,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} ${BROWSERS_LABEL} processes, ${FILE
       const ev = p.dead ? [] : await withTimeout(chordEvents(p), 3000, 'events').catch((e) => `(${e.message})`);
       report.push(`--- ${p.name} ${p.id}`, JSON.stringify(st, null, 1), `events: ${JSON.stringify(ev)}`, ...p.logs);
     }
-    report.push('--- server', ...(server?.log ?? []));
+    report.push(...softDetail, '--- server', ...(server?.log ?? []));
     try {
       mkdirSync(LOG_DIR, { recursive: true });
       writeFileSync(path.join(LOG_DIR, 'churn.log'), `${report.join('\n')}\n`);
@@ -240,6 +242,13 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} ${BROWSERS_LABEL} processes, ${FILE
     if (problems.length) {
       softFailures.push(`the ring of 16 tabs was not correct right after the gets (no tab had left): ${problems.slice(0, 6).join('; ')}`);
       t.diagnostic(`RING NOT CORRECT after the gets: ${problems.slice(0, 6).join('; ')}`);
+      // Those tabs may die in the churn step, and with them their events: keep them now.
+      const named = all.filter((p) => problems.some((line) => line.startsWith(`${short(p.id)}:`)));
+      for (const p of named) {
+        const st = await withTimeout(p.state(), 3000, 'state').catch((e) => `(${e.message})`);
+        const ev = await withTimeout(chordEvents(p), 3000, 'events').catch((e) => `(${e.message})`);
+        softDetail.push(`--- ${p.name} ${p.id} when the stable ring was not correct`, JSON.stringify(st, null, 1), `events: ${JSON.stringify(ev)}`);
+      }
     }
     figures.ring_correct_after_gets_ms = await waitForCorrectRing(all, 40_000);
     figures.replicated_ms = await waitForHolders(all, REPLICAS, 30_000);
