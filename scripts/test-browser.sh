@@ -89,7 +89,7 @@ fi
 #    Chromium/Firefox rings (issue 14; E2E_BROWSERS, tests/e2e/lib/browser.mjs). churn runs with
 #    Firefox only here (a Firefox tab is crashed by SIGKILL of its own content process and frozen
 #    by SIGSTOP, lib/churn.mjs): it passed 2 of 2 runs on 2026-12-02 (survivors' ring 6.5 and
-#    7.5 s, target 10 s). Mixed churn is left out until it does too: 1 of 2 runs failed (a finger
+#    7.5 s, target 10 s). Mixed churn is left out until it passes 2 of 2: 1 of 3 runs failed (a finger
 #    unknown in the stable ring before the churn); `E2E_BROWSERS=mixed make test-churn` runs it.
 #    tab-life stays Chromium-only: it expects a closing tab's neighbours to know at once, which a
 #    closing Firefox tab does not yet guarantee.
