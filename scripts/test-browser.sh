@@ -6,7 +6,8 @@
 #      against a signaling server on 127.0.0.1:8090 (the port the tests expect);
 #   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers;
 #      the longest is churn.test.mjs (~3 min);
-#   3. four of them again with Firefox ESR only and with mixed Chromium/Firefox rings. The 32-tab stress test (tests/e2e/stress/) is not
+#   3. four of them again with Firefox ESR only and with mixed Chromium/Firefox rings, and churn
+#      with Firefox only. The 32-tab stress test (tests/e2e/stress/) is not
 #      part of it: `make test-scale` runs it on its own (`make test` runs both).
 # All run even if one fails; the exit status is non-zero if any failed.
 set -uo pipefail
@@ -85,14 +86,19 @@ else
 fi
 
 # 3. The suites that take any browser, again with Firefox ESR only and with mixed
-#    Chromium/Firefox rings (issue 14; E2E_BROWSERS, tests/e2e/lib/browser.mjs). tab-life and churn
-#    stay Chromium-only: churn freezes and crashes tabs over CDP, and tab-life expects a closing
-#    tab's neighbours to know at once, which a closing Firefox tab does not yet guarantee.
+#    Chromium/Firefox rings (issue 14; E2E_BROWSERS, tests/e2e/lib/browser.mjs). churn runs with
+#    Firefox only here (a Firefox tab is crashed by SIGKILL of its own content process and frozen
+#    by SIGSTOP, lib/churn.mjs): it passed 2 of 2 runs on 2026-12-02 (survivors' ring 6.5 and
+#    7.5 s, target 10 s). Mixed churn is left out until it passes 2 of 2: 1 of 3 runs failed (a finger
+#    unknown in the stable ring before the churn); `E2E_BROWSERS=mixed make test-churn` runs it.
+#    tab-life stays Chromium-only: it expects a closing tab's neighbours to know at once, which a
+#    closing Firefox tab does not yet guarantee.
 for mode in firefox mixed; do
     echo "test-browser: end-to-end tests with E2E_BROWSERS=$mode"
     start=$SECONDS
-    if E2E_BROWSERS=$mode node --test --test-concurrency=1 --test-timeout=450000 \
-        tests/e2e/ring.test.mjs tests/e2e/files.test.mjs tests/e2e/split.test.mjs tests/e2e/two-servers.test.mjs; then
+    suites=(tests/e2e/ring.test.mjs tests/e2e/files.test.mjs tests/e2e/split.test.mjs tests/e2e/two-servers.test.mjs)
+    if [ "$mode" = firefox ]; then suites+=(tests/e2e/churn.test.mjs); fi
+    if E2E_BROWSERS=$mode node --test --test-concurrency=1 --test-timeout=450000 "${suites[@]}"; then
         echo "test-browser: end-to-end tests with $mode passed ($((SECONDS - start)) s)"
     else
         echo "test-browser: end-to-end tests with $mode FAILED ($((SECONDS - start)) s); logs in out/e2e/" >&2

@@ -1,19 +1,23 @@
-// Issue #5, end to end: churn in a ring of 16 browser tabs over 4 Chromium processes, through the
-// page's window.chord API and the real signaling server (default replicas: 3).
+// Issue #5, end to end: churn in a ring of 16 browser tabs over 4 browser processes, through the
+// page's window.chord API and the real signaling server (default replicas: 3). The processes are
+// Chromium, Firefox or both in turn (E2E_BROWSERS, lib/browser.mjs); lib/churn.mjs injects each
+// fault in the way of the tab's browser.
 //
 //   1. 16 tabs join (5, 5, 4 and 2 per process); the ring becomes correct (predecessors, successor
 //      lists, fingers) — target 5 s after the last join, checked by `make bench`; here ≤ 30 s.
 //   2. 50 files, 1 byte to 8 MiB (log-uniform, names with spaces and non-ASCII), are put from
 //      random tabs; every tab gets every file byte-identical (SHA-256 computed in the page).
 //   3. Churn: at one instant 4 tabs die abruptly: the browser process holding 2 of them is
-//      SIGKILLed, one tab is closed with its pagehide/unload handlers removed first, one renderer
-//      crashes (CDP Page.crash). No 3 consecutive ring positions die (each value keeps a holder).
+//      SIGKILLed, one tab is closed with its pagehide/unload handlers removed first, one tab
+//      crashes (Chromium: CDP Page.crash; Firefox: its content process SIGKILLed). No 3
+//      consecutive ring positions die (each value keeps a holder).
 //      Within 10 s of the kill the survivors' ring is correct again; from then on every survivor
 //      gets every file byte-identical, each at its first attempt, and no file is lost.
 //   3b. A put is durable when it resolves: a 3 MiB file is put, and the moment the put resolves the
 //      key's primary crashes; every other tab still gets the file (never "not found", never "no tab
 //      holding it could be reached").
-//   4. A frozen tab (CDP Page.setWebLifecycleState frozen for 30 s, then active): every other tab
+//   4. A tab frozen for 30 s (Chromium: CDP Page.setWebLifecycleState frozen and its script paused;
+//      Firefox: its content process stopped with SIGSTOP), then thawed: every other tab
 //      gets every file while it is frozen; once active it is back in a correct ring within 10 s
 //      and gets every file.
 //   5. The server is SIGKILLed: puts and gets go on; a finger link closed with closeLink opens
@@ -27,10 +31,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openPeer, waitForLink } from './lib/browser.mjs';
+import { BROWSERS_LABEL, E2E_BROWSERS, openPeer, waitForLink } from './lib/browser.mjs';
 import {
   getEverywhere, prepareCrash, removeUnloadListeners, launchKillableBrowser, logUniformSizes, mapBounded, pickVictims, seededRandom,
-  freezePage, thawPage, trackUnloadListeners, putFile, isNoHolder,
+  freezePage, thawPage, trackUnloadListeners, putFile, isNoHolder, browserKind,
 } from './lib/churn.mjs';
 import { chordEvents, dropBlob, heldRecords, makeRandomBlob, putBlob, recordChordEvents } from './lib/files.mjs';
 import { big, keyOf, ringProblems, short, successorOf } from './lib/ring.mjs';
@@ -51,7 +55,7 @@ const SEED = Number(process.env.CHURN_SEED ?? 5);
 const TARGET_MS = 10_000;
 const BOUND_MS = 30_000;
 const FREEZE_MS = 30_000;
-/** Also pause the frozen page's JavaScript in the debugger (lib/churn.mjs freezePage); CHURN_PAUSE_JS=0: lifecycle state only. */
+/** Chromium: also pause the frozen page's JavaScript in the debugger (lib/churn.mjs freezePage); CHURN_PAUSE_JS=0: lifecycle state only. */
 const PAUSE_JS = process.env.CHURN_PAUSE_JS !== '0';
 const GETS_PER_TAB = 3;
 const RING = `churn-${process.pid}-${Date.now().toString(36)}`;
@@ -67,21 +71,27 @@ const all = [];
 /** The files in the DHT: { name, size, sha256, key, putBy }. */
 const files = [];
 /** Measured figures, printed and written to out/e2e/churn.json. */
-const figures = { ring: RING, seed: SEED, tabs: TABS, browsers: BROWSERS, replicas: REPLICAS };
+const figures = { ring: RING, seed: SEED, tabs: TABS, browsers: BROWSERS, browser_kinds: E2E_BROWSERS, replicas: REPLICAS };
 
 const live = () => all.filter((p) => !p.dead);
+/** How a tab's crash is done in its browser, for messages. */
+const crashHow = (p) => (browserKind(p) === 'firefox' ? 'content process SIGKILLed' : 'renderer crashed (Page.crash)');
 const states = (peers) => Promise.all(peers.map((p) => withTimeout(p.state(), 5000, `${p.name}.state()`)));
 const note = (t, line) => {
   t.diagnostic(line);
   console.log(`# churn: ${line}`);
 };
 
-/** Polls until `peers` form a correct ring; returns the ms since `t0`. */
-async function waitForCorrectRing(peers, timeoutMs, { t0 = Date.now(), interval = 250, what } = {}) {
+/**
+ * Polls until `peers` form a correct ring; returns the ms since `t0`. With `timeline` (an array),
+ * each change of the problem count is pushed to it: { ms, count, first: up to 3 problems }.
+ */
+async function waitForCorrectRing(peers, timeoutMs, { t0 = Date.now(), interval = 250, what, timeline } = {}) {
   let last = [];
   await waitFor(
     async () => {
       last = ringProblems(await states(peers), { ring: RING });
+      if (timeline && timeline.at(-1)?.count !== last.length) timeline.push({ ms: Date.now() - t0, count: last.length, first: last.slice(0, 3) });
       return last.length === 0;
     },
     Math.max(1, t0 + timeoutMs - Date.now()),
@@ -119,6 +129,8 @@ const fmtFailures = (r) => r.failures.slice(0, 10).map((f) => `${f.tab}: ${JSON.
 
 /** Failures that do not stop the later steps; the last step reports them. */
 const softFailures = [];
+/** What the tabs named in a soft failure held at that moment (states, events), for out/e2e/churn.log. */
+const softDetail = [];
 
 /** Marks the suite broken after a failed step, so the later steps skip instead of piling up errors. */
 let broken = '';
@@ -139,13 +151,14 @@ function step(name, timeoutMs, fn) {
   });
 }
 
-describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files, crashes, a killed browser, a frozen tab, no server (issue #5)`, { timeout: 400_000 }, () => {
+describe(`churn: ${TABS} tabs in ${BROWSERS} ${BROWSERS_LABEL} processes, ${FILES} files, crashes, a killed browser, a frozen tab, no server (issue #5)`, { timeout: 400_000 }, () => {
   before(async () => {
     for (const f of [SERVER_BIN, path.join(WWW, 'index.html'), path.join(WWW, 'pkg', 'chord_bg.wasm')]) {
       assert.ok(existsSync(f), `${f} is missing: run \`make web\` and \`cargo build --release -p chord-signaling\``);
     }
     server = await startServer();
     procs.push(...(await Promise.all(Array.from({ length: BROWSERS }, () => launchKillableBrowser()))));
+    figures.processes = procs.map((b, i) => `b${i}=${b.kind}`);
   });
 
   after(async () => {
@@ -155,7 +168,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
       const ev = p.dead ? [] : await withTimeout(chordEvents(p), 3000, 'events').catch((e) => `(${e.message})`);
       report.push(`--- ${p.name} ${p.id}`, JSON.stringify(st, null, 1), `events: ${JSON.stringify(ev)}`, ...p.logs);
     }
-    report.push('--- server', ...(server?.log ?? []));
+    report.push(...softDetail, '--- server', ...(server?.log ?? []));
     try {
       mkdirSync(LOG_DIR, { recursive: true });
       writeFileSync(path.join(LOG_DIR, 'churn.log'), `${report.join('\n')}\n`);
@@ -183,7 +196,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     assert.equal(new Set(all.map((p) => p.id)).size, TABS, 'ids are distinct');
     const ms = await waitForCorrectRing(all, BOUND_MS);
     figures.converge_16_ms = ms;
-    note(t, `${TABS} tabs joined in ${figures.join_all_ms} ms; ring correct ${ms} ms after the last join`);
+    note(t, `${TABS} tabs (${figures.processes.join(' ')}) joined in ${figures.join_all_ms} ms; ring correct ${ms} ms after the last join`);
     t.diagnostic(all.map((p) => `${p.name}=${short(p.id)}`).join(' '));
   });
 
@@ -229,6 +242,13 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     if (problems.length) {
       softFailures.push(`the ring of 16 tabs was not correct right after the gets (no tab had left): ${problems.slice(0, 6).join('; ')}`);
       t.diagnostic(`RING NOT CORRECT after the gets: ${problems.slice(0, 6).join('; ')}`);
+      // Those tabs may die in the churn step, and with them their events: keep them now.
+      const named = all.filter((p) => problems.some((line) => line.startsWith(`${short(p.id)}:`)));
+      for (const p of named) {
+        const st = await withTimeout(p.state(), 3000, 'state').catch((e) => `(${e.message})`);
+        const ev = await withTimeout(chordEvents(p), 3000, 'events').catch((e) => `(${e.message})`);
+        softDetail.push(`--- ${p.name} ${p.id} when the stable ring was not correct`, JSON.stringify(st, null, 1), `events: ${JSON.stringify(ev)}`);
+      }
     }
     figures.ring_correct_after_gets_ms = await waitForCorrectRing(all, 40_000);
     figures.replicated_ms = await waitForHolders(all, REPLICAS, 30_000);
@@ -240,13 +260,17 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     // Two more tabs of the other processes, so that no 3 consecutive ring positions die.
     const extra = pickVictims(ids, { forced: killedTabs.map((p) => p.id), candidates: all.filter((p) => p.proc !== KILLED_PROC).map((p) => p.id), extra: 2, replicas: REPLICAS, random });
     assert.ok(extra, 'no set of victims leaves every value a holder');
-    const [crashed, closed] = extra.map((id) => all.find((p) => p.id === id));
+    let [crashed, closed] = extra.map((id) => all.find((p) => p.id === id));
+    // In a mixed ring, crash a Firefox tab and close a Chromium one when the pick allows it (the
+    // killed process b3 is Firefox there): each browser then meets a fault of its own.
+    if (browserKind(crashed) === 'chromium' && browserKind(closed) === 'firefox') [crashed, closed] = [closed, crashed];
     const victims = [...killedTabs, crashed, closed];
     const survivors = all.filter((p) => !victims.includes(p));
     const order = [...ids].sort();
     note(t, `ring order: ${order.map((id) => { const p = all.find((q) => q.id === id); return `${p.name}${victims.includes(p) ? '✝' : ''}`; }).join(' → ')}`);
 
-    // Before the instant: the tab to close loses its unload listeners, the one to crash gets a CDP session.
+    // Before the instant: the tab to close loses its unload listeners, the one to crash is prepared
+    // (Chromium: a CDP session; Firefox: its content process found).
     const removed = await removeUnloadListeners(closed);
     assert.ok(removed >= 1, `no pagehide listener was registered (${removed})`);
     const crash = await prepareCrash(crashed);
@@ -256,12 +280,13 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     await Promise.all([proc.kill(), crash(), withTimeout(closed.page.close({ runBeforeUnload: false }), 10_000, `${closed.name}: close`).catch(() => {})]);
     const killMs = Date.now() - t0;
     for (const p of killedTabs) p.dead = `browser process ${proc.pid} SIGKILLed`;
-    crashed.dead = 'renderer crashed (Page.crash)';
+    crashed.dead = crashHow(crashed);
     closed.dead = 'closed without pagehide/unload handlers';
-    note(t, `killed in ${killMs} ms: browser b${KILLED_PROC} (pid ${proc.pid}: ${killedTabs.map((p) => p.name).join(', ')}), crashed ${crashed.name}, closed ${closed.name}; ${survivors.length} survivors`);
+    note(t, `killed in ${killMs} ms: ${proc.kind} browser b${KILLED_PROC} (pid ${proc.pid}: ${killedTabs.map((p) => p.name).join(', ')}), crashed ${crashed.name} (${crashed.dead}), closed ${closed.name} (${browserKind(closed)}); ${survivors.length} survivors`);
 
     // The survivors' ring, polled from the kill on.
-    const ringMs = await waitForCorrectRing(survivors, BOUND_MS, { t0, what: `a correct ring of the ${survivors.length} survivors` });
+    const timeline = [];
+    const ringMs = await waitForCorrectRing(survivors, BOUND_MS, { t0, what: `a correct ring of the ${survivors.length} survivors`, timeline });
     note(t, `ring of the ${survivors.length} survivors correct ${ringMs} ms after the kill (target ${TARGET_MS} ms)`);
     // From then on every survivor gets every file, each at its first attempt (failed attempts are
     // retried every 500 ms only to tell a slow file from a lost one).
@@ -269,9 +294,13 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     const got = await getEverywhere(survivors, files, { perTab: GETS_PER_TAB, retryMs: 500, t0: t1, deadline: t1 + 90_000, getTimeoutMs: 30_000 });
     const lost = files.filter((f) => survivors.every((p) => !got.doneAt.has(`${p.name}\u0000${f.name}`)));
     figures.churn = {
-      victims: { browser: `b${KILLED_PROC}`, pid: proc.pid, killed: killedTabs.map((p) => p.name), crashed: crashed.name, closed: closed.name },
+      victims: {
+        browser: `b${KILLED_PROC}`, browser_kind: proc.kind, pid: proc.pid, killed: killedTabs.map((p) => p.name),
+        crashed: crashed.name, crashed_how: crashed.dead, closed: closed.name, closed_kind: browserKind(closed),
+      },
       survivors: survivors.length,
       ring_correct_ms: ringMs,
+      ring_problems_timeline: timeline,
       gets_started_ms: t1 - t0,
       all_files_everywhere_ms: got.ms,
       bytes_moved: got.bytes,
@@ -284,7 +313,8 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     if (got.firstErrors.length) t.diagnostic(`first failed attempts:\n  ${got.firstErrors.join('\n  ')}`);
     assert.deepEqual(lost.map((f) => f.name), [], 'files lost: no survivor could get them');
     assert.deepEqual(got.failures, [], `gets that never succeeded within 90 s:\n  ${fmtFailures(got)}`);
-    assert.ok(ringMs <= TARGET_MS, `the ring took ${ringMs} ms to be correct again (target ${TARGET_MS})`);
+    const lastProblems = timeline.slice(-3, -1).map((e) => `at ${e.ms} ms ${e.count}: ${e.first.join('; ')}`).join('\n  ');
+    assert.ok(ringMs <= TARGET_MS, `the ring took ${ringMs} ms to be correct again (target ${TARGET_MS}); the last problems:\n  ${lastProblems}`);
     assert.deepEqual(got.firstErrors, [], 'gets failed at their first attempt once the ring was correct');
     // Diagnostic, not a target: how long until every value has its 3 holders again.
     figures.churn.replicated_again_ms = await waitForHolders(survivors, REPLICAS, 60_000, t0).catch((e) => `not within 60 s: ${e.message.split('\n').slice(-1)[0]}`);
@@ -313,19 +343,19 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     const t0 = Date.now();
     await crash();
     await dropBlob(writer, 'd0');
-    primary.dead = 'renderer crashed (Page.crash) right after the put it stored resolved';
+    primary.dead = `${crashHow(primary)} right after the put it stored resolved`;
     assert.ok(put.ok, `${writer.name}: put ${JSON.stringify(name)}: ${put.error?.message}`);
     assert.equal(put.result.node, primary.id, 'the put names the key\'s primary');
     assert.equal(put.result.holders, REPLICAS, `the put resolved once ${REPLICAS} tabs held the bytes (${JSON.stringify(put.result)})`);
     assert.equal(put.result.durable, true);
     const file = { name, size, sha256: made.sha256, key: put.result.key, putBy: writer.name };
     files.push(file);
-    note(t, `${writer.name} put ${(size / MIB).toFixed(1)} MiB in ${Math.round(put.ms)} ms (holders ${put.result.holders}); its primary ${primary.name} crashed at once`);
+    note(t, `${writer.name} put ${(size / MIB).toFixed(1)} MiB in ${Math.round(put.ms)} ms (holders ${put.result.holders}); its primary ${primary.name} crashed at once (${crashHow(primary)})`);
     // Every other tab gets it; a failed attempt is retried only to tell a slow get from a lost file.
     const others = live();
     const got = await getEverywhere(others, [file], { perTab: 1, retryMs: 500, t0, deadline: t0 + 60_000, getTimeoutMs: 30_000 });
     figures.durable_put = {
-      writer: writer.name, primary: primary.name, put_ms: Math.round(put.ms), holders: put.result.holders,
+      writer: writer.name, primary: primary.name, primary_crash: crashHow(primary), put_ms: Math.round(put.ms), holders: put.result.holders,
       all_got_it_ms: got.ms, failed_attempts: got.retried, first_errors: got.firstErrors,
     };
     note(t, `every other tab (${others.length}) got it within ${got.ms} ms of the crash; ${got.retried} failed attempts`);
@@ -335,9 +365,11 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     assert.deepEqual(got.failures, [], `gets that never succeeded within 60 s:\n  ${fmtFailures(got)}`);
   });
 
-  step('a tab frozen for 30 s (Page.setWebLifecycleState) is back in a correct ring; no file is lost meanwhile', 120_000, async (t) => {
+  step('a tab frozen for 30 s (Chromium: lifecycle frozen, script paused; Firefox: SIGSTOP) is back in a correct ring; no file is lost meanwhile', 120_000, async (t) => {
     const survivors = live();
-    const frozen = survivors.find((p) => p.proc === 0 && p !== all[0]) ?? survivors[1];
+    // A tab of b0 (Chromium or Firefox alone); in a mixed ring one of b1, a Firefox process.
+    const frozenProc = E2E_BROWSERS === 'mixed' ? 1 : 0;
+    const frozen = survivors.find((p) => p.proc === frozenProc && p !== all[0]) ?? survivors[1];
     const others = survivors.filter((p) => p !== frozen);
     const held = new Set(((await heldRecords(frozen)) ?? []).filter((r) => r.complete).map((r) => r.key));
     const atRisk = files.filter((f) => held.has(f.key));
@@ -346,7 +378,8 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     await freezePage(frozen, { pauseJs: PAUSE_JS });
     const t0 = Date.now();
     figures.freeze_at = t0;
-    note(t, `${frozen.name} ${short(frozen.id)} frozen; ${others.length} other tabs`);
+    const how = browserKind(frozen) === 'firefox' ? 'content process stopped (SIGSTOP)' : `lifecycle frozen${PAUSE_JS ? ', script paused' : ''}`;
+    note(t, `${frozen.name} ${short(frozen.id)} frozen (${how}); ${others.length} other tabs`);
     // While it is frozen: the others find the ring without it, and each gets every file.
     const ringWithout = waitForCorrectRing(others, FREEZE_MS - 1000, { t0, what: `a correct ring of the ${others.length} other tabs` }).then((ms) => ms, () => null);
     // Every other tab gets the files the frozen tab holds; two of them get every file.
@@ -370,6 +403,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
     const back = await waitForCorrectRing(survivors, 60_000, { t0: t1, what: `a correct ring with ${frozen.name} back` }).catch((e) => e);
     figures.frozen = {
       tab: frozen.name,
+      how,
       frozen_ms: frozenFor,
       others_ring_correct_ms: ringWithoutMs,
       files_held_by_frozen: atRisk.length,
@@ -378,7 +412,7 @@ describe(`churn: ${TABS} tabs in ${BROWSERS} Chromium processes, ${FILES} files,
       first_errors_during: during.firstErrors,
       back_in_correct_ring_ms: back instanceof Error ? null : back,
       page_timer_ticks_while_frozen: ticks,
-      js_paused_too: PAUSE_JS,
+      js_paused_too: browserKind(frozen) === 'firefox' ? null : PAUSE_JS,
     };
     note(t, `${frozen.name}'s page ran ${ticks} of ${Math.round(frozenFor / 100)} 100 ms timer ticks while frozen`);
     note(t, `${frozen.name} active again after ${frozenFor} ms frozen; ring correct ${back instanceof Error ? 'NEVER (60 s)' : `${back} ms`} later (target ${TARGET_MS} ms)`);

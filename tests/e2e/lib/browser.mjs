@@ -18,6 +18,15 @@ if (!['chromium', 'firefox', 'mixed'].includes(E2E_BROWSERS)) {
   throw new Error(`E2E_BROWSERS=${E2E_BROWSERS}: expected chromium, firefox or mixed`);
 }
 let launches = 0;
+/**
+ * The kind of the next browser to start as `E2E_BROWSERS` says (`mixed`: Chromium and Firefox in
+ * turn, Chromium first); every launch, `launchBrowser` or lib/churn.mjs's, takes its turn here.
+ * @returns {'chromium' | 'firefox'}
+ */
+export function nextBrowserKind() {
+  const n = launches++;
+  return E2E_BROWSERS === 'mixed' ? (n % 2 === 0 ? 'chromium' : 'firefox') : E2E_BROWSERS;
+}
 /** The browsers `launchBrowser` starts, in words for test titles. */
 export const BROWSERS_LABEL = { chromium: 'Chromium', firefox: 'Firefox', mixed: 'Chromium and Firefox' }[E2E_BROWSERS];
 
@@ -55,8 +64,8 @@ export const CHROMIUM_ARGS = Object.freeze([
  * @returns {Promise<import('playwright-core').Browser & { kind: string }>}
  */
 export async function launchBrowser({ kind, ...opts } = {}) {
-  const n = launches++;
-  kind ??= E2E_BROWSERS === 'mixed' ? (n % 2 === 0 ? 'chromium' : 'firefox') : E2E_BROWSERS;
+  const turn = nextBrowserKind(); // an explicit kind still takes its turn, as it always did
+  kind ??= turn;
   if (kind === 'firefox') return launchFirefox();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -1,49 +1,82 @@
 // Churn for the end-to-end tests (issue #5): browser processes that can be SIGKILLed, tabs that die
-// without running their pagehide/unload handlers (renderer crash, or a close with the handlers
-// removed), frozen tabs (CDP Page.setWebLifecycleState), and the bounded parallel gets that check
-// every tab still reads every file. Bytes stay in the pages (lib/files.mjs): only sizes and SHA-256
-// digests cross into node.
+// without running their pagehide/unload handlers (a crash, or a close with the handlers removed),
+// frozen tabs, and the bounded parallel gets that check every tab still reads every file. Bytes
+// stay in the pages (lib/files.mjs): only sizes and SHA-256 digests cross into node.
+//
+// Each fault is one function that works on a tab of either browser (`browserKind`):
+//   crash (`prepareCrash`, `crashPage`): Chromium: CDP `Page.crash`, the renderer dies.
+//     Firefox: the tab's content process is SIGKILLed (the browser gives each tab its own,
+//     found through the browser's chrome scope; see `firefoxTabProcess`). Both are what a real
+//     crash does: no handler of the page runs, the browser tears the page's connections down
+//     however it does when a renderer/content process dies.
+//   freeze (`freezePage`, `thawPage`): Chromium: CDP `Page.setWebLifecycleState` frozen plus
+//     `Debugger.pause`. Firefox has no lifecycle freeze; its tab's content process gets SIGSTOP,
+//     then SIGCONT: nothing of the page runs, its connections stay (see `freezePage`).
+//   close without unload handlers (`closeWithoutUnload`): the same in both.
 
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, nextBrowserKind } from './browser.mjs';
+import { launchFirefox } from './firefox.mjs';
 import { getBlob } from './files.mjs';
-import { sleep, withTimeout } from './wait.mjs';
+import { sleep, waitFor, withTimeout } from './wait.mjs';
 
 /**
- * A headless Chromium whose process the test can SIGKILL: `chromium.launchServer()` (so its pid is
- * known) with the flags of lib/browser.mjs, and a Browser connected to it over its WebSocket
- * endpoint on 127.0.0.1.
- * @returns {Promise<{ browser: import('playwright-core').Browser, pid: number,
- *   server: import('playwright-core').BrowserServer, kill: () => Promise<void>, close: () => Promise<void> }>}
+ * Prefs of a Firefox whose tabs the churn test crashes and freezes one at a time: a content
+ * process per tab (Firefox's default is 8 per browser; the test opens at most 5 tabs in one).
  */
-export async function launchKillableBrowser(opts = {}) {
-  const server = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...CHROMIUM_ARGS],
-    timeout: 30_000,
-    host: '127.0.0.1',
-    ...opts,
-  });
-  const proc = server.process();
+export const FIREFOX_CHURN_PREFS = Object.freeze({ 'dom.ipc.processCount': 16 });
+
+/**
+ * A headless browser whose process the test can SIGKILL, of `kind` (else as `E2E_BROWSERS` says,
+ * `nextBrowserKind`). Chromium: `chromium.launchServer()` (so its pid is known) with the flags of
+ * lib/browser.mjs, and a Browser connected to it over its WebSocket endpoint on 127.0.0.1. Firefox:
+ * `launchFirefox` (puppeteer knows the pid) with system access, so a tab's content process can
+ * be found, and FIREFOX_CHURN_PREFS. `browser.kind` names the browser.
+ * @returns {Promise<{ browser: import('playwright-core').Browser, pid: number, kind: string,
+ *   kill: () => Promise<void>, close: () => Promise<void> }>}
+ */
+export async function launchKillableBrowser({ kind = nextBrowserKind(), ...opts } = {}) {
+  let browser;
+  let proc;
+  let closeBrowser;
+  if (kind === 'firefox') {
+    browser = await launchFirefox({ systemAccess: true, prefs: FIREFOX_CHURN_PREFS });
+    proc = browser.process();
+    closeBrowser = () => withTimeout(browser.close(), 10_000, 'browser.close').catch(() => {});
+  } else {
+    const server = await chromium.launchServer({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS],
+      timeout: 30_000,
+      host: '127.0.0.1',
+      ...opts,
+    });
+    proc = server.process();
+    try {
+      browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
+    } catch (e) {
+      await server.kill().catch(() => {});
+      throw e;
+    }
+    browser.kind = 'chromium';
+    closeBrowser = async () => {
+      await withTimeout(browser.close(), 10_000, 'browser.close').catch(() => {});
+      await withTimeout(server.close(), 10_000, 'browserServer.close').catch(() => {});
+    };
+  }
   let exited = proc.exitCode !== null || proc.signalCode !== null;
   const gone = new Promise((resolve) => proc.once('exit', () => { exited = true; resolve(); }));
-  let browser;
-  try {
-    browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
-  } catch (e) {
-    await server.kill().catch(() => {});
-    throw e;
-  }
   const killGroup = (signal) => {
-    // Playwright starts the browser in its own process group: take its helpers (zygote,
-    // renderers, utility processes) too, so nothing outlives the test.
+    // Playwright and puppeteer start the browser in its own process group: take its helpers
+    // (zygote, renderers, content processes, utility processes) too, so nothing outlives the test.
     try { process.kill(-proc.pid, signal); } catch { /* gone already */ }
   };
   return {
     browser,
     pid: proc.pid,
-    server,
+    kind,
     /** SIGKILL the browser process (no shutdown of any kind), then its helpers. */
     kill: async () => {
       if (!exited) proc.kill('SIGKILL');
@@ -51,8 +84,8 @@ export async function launchKillableBrowser(opts = {}) {
       killGroup('SIGKILL');
     },
     close: async () => {
-      await withTimeout(browser.close(), 10_000, 'browser.close').catch(() => {});
-      await withTimeout(server.close(), 10_000, 'browserServer.close').catch(() => {});
+      killGroup('SIGCONT'); // a tab left frozen (SIGSTOP) would hold the shutdown up
+      await closeBrowser();
       if (!exited) {
         proc.kill('SIGKILL');
         await withTimeout(gone, 5000, 'browser exit').catch(() => {});
@@ -60,6 +93,32 @@ export async function launchKillableBrowser(opts = {}) {
       killGroup('SIGKILL');
     },
   };
+}
+
+/** `chromium` or `firefox`: the browser `peer`'s tab runs in. */
+export function browserKind(peer) {
+  return peer.page.context().browser()?.kind ?? 'chromium';
+}
+
+/**
+ * The pid of the content process that runs `peer`'s Firefox tab; throws unless that process runs
+ * this tab alone (crashing or stopping it would take other tabs too).
+ */
+export async function firefoxTabProcess(peer) {
+  const { pid, tabs } = await withTimeout(peer.page.contentProcess(), 10_000, `${peer.name}: content process`);
+  if (tabs !== 1) throw new Error(`${peer.name}: its content process ${pid} runs ${tabs} tabs; it cannot be crashed or frozen alone`);
+  return pid;
+}
+
+/** The state letter of process `pid` (`R`, `S`, `T` stopped, `Z` dead…), or null once it is gone. */
+function procState(pid) {
+  try {
+    // "pid (comm) S …": comm may hold spaces and parentheses, the state follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -109,16 +168,27 @@ export function removeUnloadListeners(peer) {
 }
 
 /**
- * Crashes `peer`'s renderer (CDP `Page.crash`): nothing of the page runs any more, no handler,
- * no WebRTC close; the other tabs only learn from failure detection. Resolves once playwright
- * saw the crash (or after 5 s).
+ * Crashes `peer`'s tab: nothing of the page runs any more, no handler; the other tabs learn only
+ * from what the browser does with a dead renderer's connections, or from failure detection.
+ * Chromium: CDP `Page.crash`; resolves once playwright saw the crash (or after 5 s). Firefox: its
+ * content process is SIGKILLed; resolves once the process is dead (or after 5 s).
  */
 export async function crashPage(peer) {
   await (await prepareCrash(peer))();
 }
 
-/** `crashPage` in two halves: opens the CDP session now, returns the function that crashes. */
+/**
+ * `crashPage` in two halves: does the slow part now (Chromium: opens the CDP session; Firefox:
+ * finds the tab's content process), returns the function that crashes.
+ */
 export async function prepareCrash(peer) {
+  if (browserKind(peer) === 'firefox') {
+    const pid = await firefoxTabProcess(peer);
+    return async () => {
+      process.kill(pid, 'SIGKILL');
+      await waitFor(() => ['Z', 'X', null].includes(procState(pid)), 5000, { what: `${peer.name}: content process ${pid} dead`, interval: 20 }).catch(() => {});
+    };
+  }
   const session = await peer.page.context().newCDPSession(peer.page);
   return async () => {
     const crashed = new Promise((resolve) => peer.page.once('crash', resolve));
@@ -127,20 +197,36 @@ export async function prepareCrash(peer) {
   };
 }
 
-/** CDP `Page.setWebLifecycleState` of `peer`'s page: `'frozen'` or `'active'`. */
+/** CDP `Page.setWebLifecycleState` of `peer`'s page (Chromium only): `'frozen'` or `'active'`. */
 export async function setLifecycle(peer, state) {
   peer.cdp ??= await peer.page.context().newCDPSession(peer.page);
   await withTimeout(peer.cdp.send('Page.setWebLifecycleState', { state }), 5000, `${peer.name}: lifecycle ${state}`);
 }
 
 /**
- * Freezes `peer`'s page: CDP `Page.setWebLifecycleState` `frozen` and, unless `pauseJs` is false,
- * the page's JavaScript paused in the debugger (CDP `Debugger.pause`, awaited until `Debugger.paused`):
- * in headless Chromium 14x the lifecycle state alone was seen to leave this page's timers running
+ * Freezes `peer`'s page: none of its script runs until `thawPage`; its connections stay open.
+ *
+ * Chromium: CDP `Page.setWebLifecycleState` `frozen` and, unless `pauseJs` is false, the page's
+ * JavaScript paused in the debugger (CDP `Debugger.pause`, awaited until `Debugger.paused`): in
+ * headless Chromium 14x the lifecycle state alone was seen to leave this page's timers running
  * (a page with WebRTC links, Web Locks and IndexedDB), so the pause makes sure nothing of the page
- * runs. `thawPage` undoes both.
+ * runs. The renderer's WebRTC threads go on (ICE, DTLS, SCTP acknowledgements).
+ *
+ * Firefox has no such state: the tab's own content process gets SIGSTOP, as an OS freezes a
+ * process (`pauseJs` has no meaning there). Nothing of the page runs, and nothing else of that
+ * process either: ICE and DTLS run in Firefox's socket process and go on, but the data channels'
+ * SCTP (in the content process) stops answering. A busy loop in the page would freeze only the
+ * script, but burn a core of this 2-core machine for the whole freeze and be cut short by the
+ * slow-script guard; SIGSTOP costs nothing. Resolves once the process is stopped.
  */
 export async function freezePage(peer, { pauseJs = true } = {}) {
+  if (browserKind(peer) === 'firefox') {
+    const pid = await firefoxTabProcess(peer);
+    process.kill(pid, 'SIGSTOP');
+    peer.stoppedPid = pid;
+    await waitFor(() => procState(pid) === 'T', 5000, { what: `${peer.name}: content process ${pid} stopped`, interval: 20 });
+    return;
+  }
   peer.cdp ??= await peer.page.context().newCDPSession(peer.page);
   await setLifecycle(peer, 'frozen');
   if (!pauseJs) return;
@@ -151,8 +237,13 @@ export async function freezePage(peer, { pauseJs = true } = {}) {
   peer.jsPaused = true;
 }
 
-/** Undoes `freezePage`: resumes the JavaScript, then lifecycle `active`. */
+/** Undoes `freezePage`. Chromium: resumes the JavaScript, then lifecycle `active`. Firefox: SIGCONT. */
 export async function thawPage(peer) {
+  if (peer.stoppedPid) {
+    process.kill(peer.stoppedPid, 'SIGCONT');
+    peer.stoppedPid = undefined;
+    return;
+  }
   if (peer.jsPaused) {
     await withTimeout(peer.cdp.send('Debugger.resume'), 5000, `${peer.name}: Debugger.resume`).catch(() => {});
     await withTimeout(peer.cdp.send('Debugger.disable'), 5000, `${peer.name}: Debugger.disable`).catch(() => {});

@@ -76,8 +76,11 @@ export const FIREFOX_OFFLINE_PREFS = Object.freeze({
   'extensions.systemAddon.update.enabled': false,
   'media.gmp-manager.updateEnabled': false,
   'media.gmp-gmpopenh264.enabled': false,
-  // Let a background tab run its timers at full rate, as Chromium's headless tabs do.
+  // Let a background tab run its timers at full rate, as Chromium's headless tabs do. With budget
+  // throttling off, Firefox clamps a hidden tab's timers to the `…_without_budget_throttling`
+  // value (1000 ms by default): without it every tab but the last one opened ran 1 tick a second.
   'dom.min_background_timeout_value': 4,
+  'dom.min_background_timeout_value_without_budget_throttling': 4,
   'dom.timeout.enable_budget_timer_throttling': false,
 });
 
@@ -184,6 +187,17 @@ class FirefoxPage {
     return this.raw.setViewport({ width, height });
   }
 
+  /**
+   * The OS process that runs this tab's page (its content process), and how many tabs of the
+   * browser that process runs (this one included): `{ pid, tabs }`. The churn tests kill or stop
+   * it to crash or freeze the tab, so they need `tabs` to be 1. Needs `launchFirefox({ systemAccess: true })`.
+   */
+  async contentProcess() {
+    const out = await this.ctx.owner.chromeCall(CONTENT_PROCESS_OF, this.raw.mainFrame()._id);
+    if (!Number.isInteger(out?.pid)) throw new Error(`no content process found for this tab (${JSON.stringify(out)})`);
+    return out;
+  }
+
   close(opts) {
     return this.raw.close(opts);
   }
@@ -209,11 +223,50 @@ class FirefoxContext {
   }
 }
 
+/**
+ * Runs in the browser's privileged (chrome) scope: the content process of the tab whose WebDriver
+ * BiDi context id is `id`, and how many tabs of any window that process runs.
+ */
+const CONTENT_PROCESS_OF = `(id) => {
+  const { NavigableManager } = ChromeUtils.importESModule('chrome://remote/content/shared/NavigableManager.sys.mjs');
+  const pidOf = (bc) => bc?.currentWindowGlobal?.osPid ?? null;
+  const pid = pidOf(NavigableManager.getBrowsingContextById(id));
+  let tabs = 0;
+  for (const win of Services.wm.getEnumerator('navigator:browser')) {
+    for (const b of win.gBrowser.browsers) if (pid !== null && pidOf(b.browsingContext) === pid) tabs++;
+  }
+  return JSON.stringify({ pid, tabs });
+}`;
+
 /** The adapter's browser. `kind` tells the tests which browser a peer runs in. */
 class FirefoxBrowser {
-  constructor(browser) {
+  constructor(browser, { systemAccess = false } = {}) {
     this.raw = browser;
     this.kind = 'firefox';
+    this.systemAccess = systemAccess;
+  }
+
+  /**
+   * Calls `fnSource` (a function's source text) with string `args` in the privileged scope of the
+   * browser window, over WebDriver BiDi (`moz:scope: chrome`); returns its JSON answer parsed.
+   * Only for a browser launched with `systemAccess`.
+   */
+  async chromeCall(fnSource, ...args) {
+    if (!this.systemAccess) throw new Error('this Firefox was not launched with { systemAccess: true }: no chrome scope');
+    const conn = this.raw.connection;
+    if (!this.chromeContext) {
+      const tree = await conn.send('browsingContext.getTree', { 'moz:scope': 'chrome' });
+      this.chromeContext = tree.result.contexts[0]?.context;
+      if (!this.chromeContext) throw new Error('no chrome browsing context');
+    }
+    const r = await conn.send('script.callFunction', {
+      functionDeclaration: fnSource,
+      target: { context: this.chromeContext },
+      awaitPromise: true,
+      arguments: args.map((value) => ({ type: 'string', value: String(value) })),
+    });
+    if (r.result.type !== 'success') throw new Error(`chrome scope: ${JSON.stringify(r.result.exceptionDetails?.text ?? r.result)}`);
+    return JSON.parse(r.result.result.value);
   }
 
   async newContext() {
@@ -236,11 +289,13 @@ class FirefoxBrowser {
 
 /**
  * Starts one headless Firefox ESR process with FIREFOX_PREFS (and `prefs` on top); with
- * `loopback: false`, FIREFOX_OFFLINE_PREFS only (the NAT lab).
- * @param {{ prefs?: Record<string, string | number | boolean>, loopback?: boolean, executablePath?: string, env?: Record<string, string> }} [opts]
+ * `loopback: false`, FIREFOX_OFFLINE_PREFS only (the NAT lab). With `systemAccess`, the remote
+ * agent also runs code in the browser's own privileged scope (`--remote-allow-system-access`):
+ * `page.contentProcess()` needs it.
+ * @param {{ prefs?: Record<string, string | number | boolean>, loopback?: boolean, executablePath?: string, env?: Record<string, string>, systemAccess?: boolean }} [opts]
  * @returns {Promise<FirefoxBrowser>}
  */
-export async function launchFirefox({ prefs = {}, loopback = true, executablePath = FIREFOX, env } = {}) {
+export async function launchFirefox({ prefs = {}, loopback = true, executablePath = FIREFOX, env, systemAccess = false } = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath,
@@ -248,7 +303,8 @@ export async function launchFirefox({ prefs = {}, loopback = true, executablePat
     protocolTimeout: 60_000,
     timeout: 60_000,
     extraPrefsFirefox: { ...(loopback ? FIREFOX_PREFS : FIREFOX_OFFLINE_PREFS), ...prefs },
+    ...(systemAccess ? { args: ['--remote-allow-system-access'] } : {}),
     ...(env ? { env } : {}),
   });
-  return new FirefoxBrowser(browser);
+  return new FirefoxBrowser(browser, { systemAccess });
 }
