@@ -39,7 +39,8 @@ test('every Firefox profile is kept off the network and offers loopback candidat
     'services.settings.server': '',
     'extensions.update.enabled': false,
     'browser.region.update.enabled': false,
-    'network.trr.mode': 5,
+    'network.trr.mode': 3,
+    'network.trr.uri': 'https://127.0.0.1:9/dns-query',
     'network.dns.disablePrefetch': true,
     'app.normandy.enabled': false,
   };

@@ -309,15 +309,14 @@ export async function launchOn(host) {
  *   (127.0.0.1:9 in the host's namespace), for every name (no built-in exclusions such as
  *   `localhost`, `local`), so every look-up fails and no DNS packet leaves the host; the page, its
  *   WebSocket and the ICE servers are IP literals (PUB) and need none. Measured: with
- *   FIREFOX_OFFLINE_PREFS alone (`trr.mode` 5) Firefox on h5 sent 10–36 UDP packets to port 53 in
+ *   the old FIREFOX_OFFLINE_PREFS (`trr.mode` 5, since replaced) Firefox on h5 sent 10–36 UDP packets to port 53 in
  *   35 s (`firefox.settings.services.mozilla.com`, and any name a page fetches); with these, 0.
  * - The page's origin http://PUB:8080 counts as secure (Chromium's
  *   `--unsafely-treat-insecure-origin-as-secure`; else `crypto.subtle` is missing there).
  */
 export const LAB_FIREFOX_PREFS = Object.freeze({
-  'network.trr.mode': 3,
-  'network.trr.uri': 'https://127.0.0.1:9/dns-query',
-  'network.trr.excluded-domains': '',
+  // FIREFOX_OFFLINE_PREFS already sends every look-up to a resolver that does not exist; here not
+  // even `localhost` is answered natively.
   'network.trr.builtin-excluded-domains': '',
   'dom.securecontext.allowlist': PUB,
 });
