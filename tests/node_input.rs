@@ -336,6 +336,30 @@ fn a_neighbour_whose_link_closed_is_probed_and_dropped_when_unreachable() {
     assert!(sent(&mut n).iter().any(|(to, m)| *to == s1 && matches!(m, Message::GetNeighbors { .. })), "a peer heard from again was not asked");
 }
 
+/// A neighbour whose link closed gets one confirming probe: silent for one
+/// deadline, it is declared dead (three deadlines for a peer merely silent).
+#[test]
+fn a_neighbour_whose_link_closed_is_dead_after_one_silent_deadline() {
+    use chord::finger::FingerTable;
+    let me = Id::key_of("me");
+    let s2 = Id::key_of("successor 2");
+    let s1 = (1..).map(|i| Id::key_of(&format!("s1 {i}"))).find(|g| g.in_open(&me, &s2)).unwrap();
+    let cfg = Config { stabilize_ms: 1_000_000, fix_fingers_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, lost_probe_ms: 0, ..Config::default() };
+    let deadline = cfg.rpc_timeout_ms;
+    let mut n = Node::with_ring_state(me, cfg, 3, Some(s2), &[s1, s2], FingerTable::new(), Millis(0));
+    while n.poll_output().is_some() {}
+    assert!(n.link_lost(Millis(100), s1));
+    let mut t = 100;
+    while n.successors().contains(&s1) && t < 100 + 4 * deadline {
+        t += 10;
+        n.handle_timeout(Millis(t));
+        while n.poll_output().is_some() {}
+    }
+    assert!(!n.successors().contains(&s1), "a silent neighbour whose link closed was kept");
+    assert!(t - 100 <= deadline + 10, "it took {} ms, more than one deadline ({deadline} ms)", t - 100);
+    assert_eq!(n.stats().declared_dead, 1);
+}
+
 /// No false "not found" (issue 13): a primary confirms an absence with its
 /// successor list before it answers a get.
 mod confirm {

@@ -15,7 +15,7 @@
 //! after a timeout: stabilization learns a live peer back (Zave: a pointer
 //! is only ever adopted after it was checked).
 
-use super::{Node, QueryPurpose, Status, MAX_ALIVE_EXTENSIONS};
+use super::{Node, Query, QueryPurpose, Status, MAX_ALIVE_EXTENSIONS};
 use std::collections::BTreeMap;
 
 use crate::id::Id;
@@ -28,15 +28,30 @@ impl Node {
     }
 
     /// The transport's link to `peer` closed. A ring neighbour is probed now
-    /// rather than at the next probe period; returns whether it was.
+    /// rather than at the next probe period, and declared dead if that one
+    /// probe goes unanswered; returns whether it was a neighbour.
     pub fn link_lost(&mut self, now: Millis, peer: Id) -> bool {
         if self.status != Status::Joined || peer == self.id || !self.is_neighbour(&peer) {
             return false;
         }
         self.stats.links_lost += 1;
-        let probing = self.queries.values().any(|q| q.to == peer && q.purpose == QueryPurpose::Probe);
-        if !probing {
-            self.query(now, peer, QueryPurpose::Probe);
+        // One confirming probe: a closed channel is strong evidence, so one
+        // deadline without an answer (not `rpc_attempts` of them) declares it
+        // dead, for when no "unreachable" comes back (a relay that has not
+        // seen the crash yet forwards the link offer into a dead channel).
+        // A peer heard from meanwhile still gets its extensions.
+        let pending: Vec<_> = self.queries.iter().filter(|(_, q)| q.to == peer && q.purpose == QueryPurpose::Probe).map(|(r, _)| *r).collect();
+        if pending.is_empty() {
+            let req = self.fresh_req();
+            let mut q = Query::new(peer, QueryPurpose::Probe, now);
+            q.attempts = self.cfg.rpc_attempts.saturating_sub(1);
+            self.send_query(now, req, q);
+        } else {
+            for r in pending {
+                if let Some(q) = self.queries.get_mut(&r) {
+                    q.attempts = q.attempts.max(self.cfg.rpc_attempts);
+                }
+            }
         }
         true
     }
