@@ -795,10 +795,11 @@ impl Peer {
                 }
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
             }
-            LinkOutput::Closed { peer } => {
+            LinkOutput::Closed { peer, lost } => {
                 // A closed or crashed tab closes its channels at once: probe a
                 // neighbour now rather than wait for its pings to go unanswered.
-                if self.node.link_lost(now, peer) && self.suspects.len() <= self.node.config().successors {
+                // (A link this side closed says nothing about the peer.)
+                if lost && self.node.link_lost(now, peer) && self.suspects.len() <= self.node.config().successors {
                     self.suspects.insert(peer);
                 }
                 PeerOutput::Event(PeerEvent::LinkClosed { peer })

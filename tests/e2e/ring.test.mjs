@@ -187,9 +187,10 @@ describe(`browser ring: real server, ${BROWSERS} ${BROWSERS_LABEL} processes (is
     assert.ok(target.wanted, `A has no wanted open link: ${JSON.stringify(st.links)}`);
     const x = target.peer;
     const closed = await a.page.evaluate((x) => {
+      const created = window.chord.state().connectionsCreated;
       const ok = window.chord.closeLink(x);
       const s = window.chord.state();
-      return { ok, link: s.links.find((l) => l.peer === x) ?? null, created: s.connectionsCreated };
+      return { ok, link: s.links.find((l) => l.peer === x) ?? null, created };
     }, x);
     assert.equal(closed.ok, true, `closeLink(${short(x)}) returned ${closed.ok}`);
     assert.ok(!closed.link || closed.link.state !== 'open', `the link to ${short(x)} is still open: ${JSON.stringify(closed.link)}`);

@@ -235,6 +235,10 @@ pub enum LinkOutput {
     Closed {
         /// The peer.
         peer: Id,
+        /// It ended by itself (closed by the remote or the network, or an
+        /// ICE restart gave up), not because this side closed it: a hint
+        /// that the peer may be gone (see `node/transport.rs`).
+        lost: bool,
     },
     /// An attempt to link to `peer` failed.
     Failed {
@@ -858,9 +862,9 @@ impl Links {
         }
         self.out.push_back(LinkOutput::Rtc(RtcCommand::Close { link }));
         match l.state {
-            LinkState::Open => self.out.push_back(LinkOutput::Closed { peer: l.peer }),
+            LinkState::Open => self.out.push_back(LinkOutput::Closed { peer: l.peer, lost: failed }),
             LinkState::Restarting => {
-                self.out.push_back(LinkOutput::Closed { peer: l.peer });
+                self.out.push_back(LinkOutput::Closed { peer: l.peer, lost: failed });
                 if failed {
                     self.retry_at.insert(l.peer, now + self.cfg.retry_after_ms);
                     self.drop_queue(&l.peer);

@@ -451,7 +451,7 @@ fn a_restart_that_never_connects_closes_the_link() {
     w.pump();
     assert_eq!(
         w.take_out(A),
-        vec![LinkOutput::Failed { peer: c, via: Via::Ring, reason: LinkFailure::NoPath }, LinkOutput::Closed { peer: c }]
+        vec![LinkOutput::Failed { peer: c, via: Via::Ring, reason: LinkFailure::NoPath }, LinkOutput::Closed { peer: c, lost: true }]
     );
     assert_eq!((w.l[A].stats().restarts_failed, w.l[A].stats().no_path), (1, 1));
 }
