@@ -76,8 +76,7 @@ impl Node {
         if self.gone.recently(&q.to, now, self.cfg.rpc_timeout_ms * u64::from(self.cfg.rpc_attempts)) {
             // The ring just said nobody can reach it: no answer can come, so
             // the question fails now (its last deadline, in the next timer round).
-            q.attempts = q.attempts.max(self.cfg.rpc_attempts);
-            q.extensions = MAX_ALIVE_EXTENSIONS;
+            q.give_up(self.cfg.rpc_attempts);
             q.token = self.timers.schedule(now, Timer::Query(req));
             self.queries.insert(req, q);
             return;

@@ -349,6 +349,15 @@ impl Query {
     pub(crate) fn new(to: Id, purpose: QueryPurpose, now: Millis) -> Self {
         Query { to, purpose, token: Token::default(), attempts: 0, sent_at: now, first_sent: now, extensions: 0 }
     }
+
+    /// Marks the question as on its last attempt, with no extension left:
+    /// its next deadline fails it (the transport said no answer can come).
+    /// Returns its timer.
+    pub(crate) fn give_up(&mut self, rpc_attempts: u32) -> Token {
+        self.attempts = self.attempts.max(rpc_attempts);
+        self.extensions = MAX_ALIVE_EXTENSIONS;
+        self.token
+    }
 }
 
 /// How often a wait for a peer's answer is extended because the peer was

@@ -15,7 +15,7 @@
 //! after a timeout: stabilization learns a live peer back (Zave: a pointer
 //! is only ever adopted after it was checked).
 
-use super::{Node, Query, QueryPurpose, Status, MAX_ALIVE_EXTENSIONS};
+use super::{Node, Query, QueryPurpose, Status};
 use std::collections::BTreeMap;
 
 use crate::id::Id;
@@ -70,10 +70,8 @@ impl Node {
         self.gone.insert(peer, now);
         let pending: Vec<_> = self.queries.iter().filter(|(_, q)| q.to == peer).map(|(r, _)| *r).collect();
         for r in pending {
-            if let Some(q) = self.queries.get_mut(&r) {
-                q.attempts = self.cfg.rpc_attempts;
-                q.extensions = MAX_ALIVE_EXTENSIONS;
-                let token = q.token;
+            let attempts = self.cfg.rpc_attempts;
+            if let Some(token) = self.queries.get_mut(&r).map(|q| q.give_up(attempts)) {
                 self.timers.cancel(token);
                 self.on_query_timeout(now, r, false);
             }
@@ -90,6 +88,7 @@ impl Node {
         }
         if known {
             self.stats.dead_by_transport += 1;
+            // An expired probe above may have declared it dead already.
             if self.is_neighbour(&peer) || self.fingers.nodes().any(|n| *n == peer) {
                 self.mark_dead(now, &peer);
             }
