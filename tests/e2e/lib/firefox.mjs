@@ -134,6 +134,10 @@ class FirefoxPage {
     return this.raw.reload({ timeout, waitUntil });
   }
 
+  goBack({ timeout, waitUntil = 'load' } = {}) {
+    return this.raw.goBack({ timeout, waitUntil });
+  }
+
   /**
    * playwright's `page.route` for what lib/files.mjs needs: requests whose URL matches `pattern`
    * go to `handler(route)`, where `route.fetch()` fetches the URL from node and
