@@ -459,4 +459,30 @@ mod tests {
         assert!(Candidate::end().is_end());
         assert_eq!(c(&"x".repeat(MAX_CANDIDATE_BYTES + 1)).validate(), Err(CandidateError::TooLong(MAX_CANDIDATE_BYTES + 1)));
     }
+
+    #[test]
+    fn reads_the_candidate_forms_firefox_and_chromium_send() {
+        let c = |line: &str| Candidate { candidate: line.into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) };
+        // Firefox: upper-case transports, an mDNS host name, TCP active candidates on port 9,
+        // srflx with raddr 0.0.0.0 when host addresses are hidden.
+        let ff_mdns = c("candidate:0 1 UDP 2122252543 3c1a5cf4-7f3e-4d9e-9a4b-0d3c2c0b8f7e.local 49729 typ host");
+        let ff_tcp = c("candidate:2 1 TCP 2105524479 3c1a5cf4-7f3e-4d9e-9a4b-0d3c2c0b8f7e.local 9 typ host tcptype active");
+        let ff_srflx = c("candidate:1 1 UDP 1686052863 203.0.113.7 49729 typ srflx raddr 0.0.0.0 rport 0");
+        let ff_loop = c("candidate:0 1 UDP 2122252543 127.0.0.1 38615 typ host");
+        // Chromium: lower case, with generation/ufrag/network fields after the type.
+        let cr_tcp = c("candidate:3081342245 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active generation 0 ufrag Ab12 network-id 1");
+        let cr_relay = c("candidate:842163049 1 udp 41885439 198.51.100.2 53017 typ relay raddr 203.0.113.9 rport 61000 generation 0 ufrag Ab12 network-id 1");
+        let kinds = [&ff_mdns, &ff_tcp, &ff_srflx, &ff_loop, &cr_tcp, &cr_relay].map(|c| c.kind());
+        use CandidateKind::*;
+        assert_eq!(kinds, [Some(Host), Some(Host), Some(Srflx), Some(Host), Some(Host), Some(Relay)]);
+        let loopback = [&ff_mdns, &ff_tcp, &ff_srflx, &ff_loop, &cr_tcp, &cr_relay].map(|c| c.is_loopback());
+        assert_eq!(loopback, [false, false, false, true, true, false]);
+        for x in [&ff_mdns, &ff_tcp, &ff_srflx, &ff_loop, &cr_tcp, &cr_relay] {
+            assert_eq!(x.validate(), Ok(()), "{}", x.candidate);
+        }
+        // The loopback-only filter keeps the same lines in an SDP, whichever browser wrote it.
+        let sdp: String = [&ff_mdns, &ff_tcp, &ff_srflx, &ff_loop, &cr_tcp, &cr_relay].map(|c| format!("a={}\r\n", c.candidate)).concat();
+        let kept = crate::link::sdp::keep_loopback_candidates(&sdp);
+        assert_eq!(kept, format!("a={}\r\na={}\r\n", ff_loop.candidate, cr_tcp.candidate));
+    }
 }

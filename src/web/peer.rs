@@ -178,9 +178,10 @@ impl ChordPeer {
     /// not in a ring at the moment just closes everything.
     ///
     /// The notices and values are handed to the data channels before this
-    /// returns, not in the promise's first step: a closing tab calls it from
-    /// `pagehide`, and Firefox ran nothing of a promise a closing tab started
-    /// there (its neighbours never heard that it left).
+    /// returns, not in the promise's first step: a closing tab cannot wait
+    /// for the promise. Call it from `beforeunload` (and `pagehide`, for what
+    /// has no `beforeunload`): Firefox sends what a closing tab queued in
+    /// `beforeunload`, but only now and then what it queued in `pagehide`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn leave(&self) -> Promise {
         self.core.borrow_mut().leave();
