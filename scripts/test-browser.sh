@@ -7,8 +7,9 @@
 #   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers;
 #      the longest is churn.test.mjs (~3 min);
 #   3. the suites that take any browser (ring, files, split, two-servers, tab-life, churn) again
-#      with Firefox ESR only and with mixed Chromium/Firefox rings. The 32-tab stress test (tests/e2e/stress/) is not
-#      part of it: `make test-scale` runs it on its own (`make test` runs both).
+#      with Firefox ESR only and with mixed Chromium/Firefox rings.
+# The 32-tab stress test (tests/e2e/stress/) is not part of it: `make test-scale` runs it on its
+# own in all three ways (`make test` runs both).
 # All run even if one fails; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
-// Issue 13 (items 4 and 5), end to end at scale: 32 tabs in 4 Chromium processes on this machine
-// (2 cores: heavily loaded on purpose), through the page's window.chord API and the real signaling
-// server (default replicas: 3). In each of 3 runs, on a fresh ring:
+// Issue 13 (items 4 and 5), end to end at scale: 32 tabs in 4 browser processes on this machine
+// (2 cores: heavily loaded on purpose), Chromium, Firefox or both in turn (E2E_BROWSERS,
+// lib/browser.mjs; `make test-scale` runs all three), through the page's window.chord API and the
+// real signaling server (default replicas: 3). In each of 3 runs, on a fresh ring:
 //
 //   1. 32 tabs join (8 per process, one per process at a time; a tab whose join fails is opened
 //      again once, and counted); the ring is correct (predecessors, successor lists, fingers:
@@ -22,7 +23,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closeBrowser, launchBrowser, openPeer } from '../lib/browser.mjs';
+import { BROWSERS_LABEL, closeBrowser, launchBrowser, openPeer } from '../lib/browser.mjs';
 import { isNotSure, mapBounded, putFile, seededRandom } from '../lib/churn.mjs';
 import { dropBlob, getBlob, makeRandomBlob } from '../lib/files.mjs';
 import { keyOf, ringProblems } from '../lib/ring.mjs';
@@ -203,7 +204,7 @@ async function run(t, n) {
   }
 }
 
-describe(`scale: ${TABS} tabs in ${BROWSERS} Chromium processes, ${SIZES.length} puts, every tab gets every file, ${RUNS} runs (issue 13)`, { timeout: RUNS * (RUN_MS + 10_000) }, () => {
+describe(`scale: ${TABS} tabs in ${BROWSERS} ${BROWSERS_LABEL} processes, ${SIZES.length} puts, every tab gets every file, ${RUNS} runs (issue 13)`, { timeout: RUNS * (RUN_MS + 10_000) }, () => {
   before(async () => {
     for (const f of [SERVER_BIN, path.join(WWW, 'index.html'), path.join(WWW, 'pkg', 'chord_bg.wasm')]) {
       assert.ok(existsSync(f), `${f} is missing: run \`make web\` and \`cargo build --release -p chord-signaling\``);
