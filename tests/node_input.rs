@@ -114,6 +114,52 @@ fn a_forged_answer_to_a_pending_request_is_dropped() {
     assert_eq!(done, Some((s, None)));
 }
 
+/// Issue 15, hole 1: an answer is passed back only along a hop this node took.
+/// A linked peer that sends an answer naming a stranger as the next hop back
+/// gets nothing sent to that stranger (which would start a new WebRTC link);
+/// a genuine answer, from the peer the route was handed to, goes back to the
+/// peer it came from, once.
+#[test]
+fn an_answer_goes_back_only_along_a_hop_this_node_took() {
+    use chord::finger::FingerTable;
+    use chord::message::{Op, Route};
+    let me = Id::key_of("me");
+    let s = Id::key_of("successor");
+    let (a, stranger) = (Id::key_of("asker"), Id::key_of("stranger"));
+    let mut n = Node::with_ring_state(me, Config::default(), 3, Some(a), &[s], FingerTable::new(), Millis(0));
+    while n.poll_output().is_some() {}
+    let sends = |n: &mut Node| -> Vec<(Id, Message)> {
+        std::iter::from_fn(|| n.poll_output())
+            .filter_map(|o| match o {
+                Output::Send { to, msg: msg @ Message::RouteReply(_) } => Some((to, msg)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Out of nowhere: an answer to a route this node never saw, "back" to a stranger.
+    let forged = RouteReply { origin: stranger, req: 5, path: vec![stranger], hops: 2, result: RouteResult::Found { node: s } };
+    n.handle_message(Millis(1), s, Message::RouteReply(forged.clone()));
+    assert_eq!(sends(&mut n), vec![], "an answer went to a peer this node never forwarded for");
+    assert_eq!(n.stats().dropped(DropReason::BadPath), 1);
+
+    // A route from `a` for a key our successor holds: forwarded to it.
+    let key = (1..).map(|i| Id::key_of(&format!("k{i}"))).find(|k| k.in_half_open(&me, &s)).unwrap();
+    let route = Route { origin: a, req: 9, target: key, hops: 1, path: vec![a], last_hop: false, op: Op::Get };
+    n.handle_message(Millis(2), a, Message::Route(route));
+    while n.poll_output().is_some() {}
+    let answer = |path: Vec<Id>| RouteReply { origin: a, req: 9, path, hops: 2, result: RouteResult::Found { node: s } };
+    // Right route, but "back" to a stranger, or from a peer it was not handed to: dropped.
+    n.handle_message(Millis(3), s, Message::RouteReply(answer(vec![stranger])));
+    n.handle_message(Millis(3), stranger, Message::RouteReply(answer(vec![a])));
+    assert_eq!(sends(&mut n), vec![]);
+    assert_eq!(n.stats().dropped(DropReason::BadPath), 3);
+    // The genuine answer goes back to `a`, once.
+    n.handle_message(Millis(4), s, Message::RouteReply(answer(vec![a])));
+    assert_eq!(sends(&mut n), vec![(a, Message::RouteReply(answer(vec![])))]);
+    n.handle_message(Millis(5), s, Message::RouteReply(answer(vec![a])));
+    assert_eq!(sends(&mut n), vec![], "a second answer to the same hop");
+}
+
 /// A neighbour cannot make a node hold routed requests without bound: beyond
 /// `max_forwarding_per_peer` (or its byte budget) held for one peer, a route
 /// is acknowledged and answered `Busy` at once; other peers are still served.

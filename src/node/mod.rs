@@ -78,6 +78,7 @@
 mod confirm;
 mod data;
 mod fallback;
+mod forwarded;
 mod maintenance;
 mod routing;
 mod rtt;
@@ -415,6 +416,8 @@ pub struct Node {
     req_rng: SeededRng,
     requests: HashMap<ReqId, Request>,
     hops: HashMap<(Id, ReqId), HopWait>,
+    /// Routes forwarded for others: their answers go back only along these hops.
+    forwarded: forwarded::Forwarded,
     queries: HashMap<ReqId, Query>,
     /// Gets waiting for an intact copy from a replica, by fetch query number.
     fallbacks: HashMap<ReqId, fallback::Fallback>,
@@ -480,6 +483,7 @@ impl Node {
             req_rng: SeededRng::new(seed ^ REQ_SEED_SALT),
             requests: HashMap::default(),
             hops: HashMap::default(),
+            forwarded: forwarded::Forwarded::default(),
             queries: HashMap::default(),
             fallbacks: HashMap::default(),
             confirms: HashMap::default(),

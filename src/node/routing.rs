@@ -168,6 +168,9 @@ impl Node {
         let token = self.timers.schedule(now + self.deadline(&next), Timer::Hop(out.origin, out.req));
         // The path ends with us; the peer before us handed the route over.
         let from = out.path.len().checked_sub(2).map(|i| out.path[i]);
+        if let Some(back) = from {
+            self.forwarded.note(now, key, back, next, now + self.cfg.request_timeout_ms);
+        }
         let wait = HopWait { next, from, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, first_sent: now, extensions: 0 };
         if let Some(old) = self.hops.insert(key, wait) {
             self.timers.cancel(old.token);
@@ -252,8 +255,12 @@ impl Node {
             }
             return self.complete(now, reply.req, reply.result, reply.hops);
         }
+        // Back only along a hop this node took: from a peer it handed the route
+        // to, towards the peer it came from (node/forwarded.rs).
         match reply.path.pop() {
-            Some(back) if back != self.id => self.send(back, Message::RouteReply(reply)),
+            Some(back) if back != self.id && self.forwarded.take(now, (reply.origin, reply.req), from, back) => {
+                self.send(back, Message::RouteReply(reply))
+            }
             _ => self.stats.count_drop(DropReason::BadPath),
         }
     }

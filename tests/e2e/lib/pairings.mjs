@@ -75,14 +75,14 @@ export function printColumns(rows) {
 }
 
 /**
- * Prints the verdict of a pairings run: every missed target on stdout, or that all were met.
+ * Prints the verdict of a benchmark: every missed target on stdout, or that all were met.
  * Returns the exit code the benchmark should end with (1 if anything was missed).
  * @param {string[]} missed
  * @param {string} what  e.g. `ring bench`
  */
 export function reportMissed(missed, what) {
   if (missed.length === 0) {
-    console.log(`${what}: every pairing met every target`);
+    console.log(`${what}: every target met`);
     return 0;
   }
   console.log(`${what}: ${missed.length} target${missed.length === 1 ? '' : 's'} missed:`);
