@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files bench-browsers bench-heal paper fmt clippy clean fuzz
+.PHONY: help setup setup-wasm lint test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files bench-browsers bench-heal paper fmt clippy clean fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ setup: ## Install everything: wasm target, wasm-bindgen-cli, Chromium + driver, 
 setup-wasm: ## Install only what the web build needs (wasm target, wasm-bindgen-cli)
 	@./scripts/setup.sh wasm
 
-test: setup test-native test-page test-wasm test-browser test-scale test-netlab ## All tests: unit, property, simulator, CLI, page modules, wasm build, browser (wasm-bindgen + end-to-end, 32-tab stress), NAT lab
+test: setup lint test-native test-page test-wasm test-browser test-scale test-netlab ## All tests: lints, unit, property, simulator, CLI, page modules, wasm build, browser (wasm-bindgen + end-to-end, 32-tab stress), NAT lab
 	@echo "make test: all green"
 
 test-native: ## Native tests, release-optimised (the simulator tests need it)
@@ -49,8 +49,16 @@ FUZZ_SECONDS ?= 60
 fuzz: ## Fuzz each target (fuzz/) for FUZZ_SECONDS (60) under nice; table of executions, corpus, findings
 	@./scripts/fuzz.sh $(FUZZ_SECONDS)
 
-clippy: ## Lints
+lint: ## rustfmt --check and clippy (warnings are errors), native and wasm32; make test runs it
+	$(CARGO) fmt --all --check
+	$(MAKE) --no-print-directory clippy
+
+fmt: ## Format the Rust code (rustfmt.toml)
+	$(CARGO) fmt --all
+
+clippy: setup-wasm ## Lints (clippy, warnings are errors), native and wasm32
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
 
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 	$(CARGO) build --release --bin chord-sim

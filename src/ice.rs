@@ -259,11 +259,11 @@ fn valid_host(host: &str) -> bool {
     if host.contains(':') {
         // An IPv6 literal (the browser parses it exactly; this keeps out
         // anything that is not one, without linking a full address parser).
-        return host.len() <= 45 && host.matches("::").count() <= 1 && host.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return host.len() <= 45
+            && host.matches("::").count() <= 1
+            && host.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
     }
-    host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && !host.starts_with('.')
-        && !host.starts_with('-')
+    host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') && !host.starts_with('.') && !host.starts_with('-')
 }
 
 /// One trickled ICE candidate (the fields of `RTCIceCandidateInit`).
@@ -404,7 +404,10 @@ mod tests {
         let u = IceUrl::parse("turn:203.0.113.1:3478?transport=udp").unwrap();
         assert_eq!((u.scheme, u.host.as_str(), u.port, u.transport), (IceScheme::Turn, "203.0.113.1", Some(3478), Some(IceTransport::Udp)));
         let u = IceUrl::parse("turns:[2001:db8::1]:5349?transport=tcp").unwrap();
-        assert_eq!((u.scheme, u.host.as_str(), u.port, u.transport), (IceScheme::Turns, "2001:db8::1", Some(5349), Some(IceTransport::Tcp)));
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.transport),
+            (IceScheme::Turns, "2001:db8::1", Some(5349), Some(IceTransport::Tcp))
+        );
         assert_eq!(IceUrl::parse("stuns:[::1]").unwrap().host, "::1");
     }
 

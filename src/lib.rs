@@ -20,6 +20,9 @@
 //!
 //! The module docs of [`node`] describe the driver loop and the invariants.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod error;
 pub mod finger;
@@ -33,9 +36,9 @@ pub mod rng;
 pub mod signal;
 pub mod sim;
 pub mod store;
-pub mod transfer;
 pub mod successors;
 pub mod time;
+pub mod transfer;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

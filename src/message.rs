@@ -317,8 +317,7 @@ pub enum EncodeError {
 impl Message {
     /// Encodes into one frame: version byte + postcard.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        let framed = postcard::to_extend(self, vec![PROTOCOL_VERSION])
-            .map_err(|e| EncodeError::Serialize(e.to_string()))?;
+        let framed = postcard::to_extend(self, vec![PROTOCOL_VERSION]).map_err(|e| EncodeError::Serialize(e.to_string()))?;
         if framed.len() > MAX_MESSAGE_BYTES {
             return Err(EncodeError::Oversized(framed.len()));
         }
@@ -334,8 +333,7 @@ impl Message {
         if version != PROTOCOL_VERSION {
             return Err(DecodeError::Version(version));
         }
-        let (msg, rest): (Message, &[u8]) =
-            postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let (msg, rest): (Message, &[u8]) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
         }
@@ -465,7 +463,11 @@ mod tests {
                 req: 3,
                 path: vec![],
                 hops: 2,
-                result: RouteResult::Value { node: b, record: Some(Record::new(b, b"v".to_vec(), Version { seq: 1, writer: a })), replicas: vec![a] },
+                result: RouteResult::Value {
+                    node: b,
+                    record: Some(Record::new(b, b"v".to_vec(), Version { seq: 1, writer: a })),
+                    replicas: vec![a],
+                },
             }),
             Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
             Message::StoreAck { req: 9 },

@@ -289,9 +289,7 @@ impl ServerMsg {
     pub fn validate(&self) -> Result<(), SignalError> {
         match self {
             ServerMsg::Signal { payload, .. } => payload.validate(),
-            ServerMsg::Welcome { ice_servers, .. } | ServerMsg::IceServers { ice_servers } => {
-                Ok(validate_ice_servers(ice_servers)?)
-            }
+            ServerMsg::Welcome { ice_servers, .. } | ServerMsg::IceServers { ice_servers } => Ok(validate_ice_servers(ice_servers)?),
             ServerMsg::IntroFailed { reason, .. } | ServerMsg::Error { reason } if reason.len() > MAX_REASON_BYTES => {
                 Err(SignalError::ReasonTooLong(reason.len()))
             }
@@ -310,9 +308,7 @@ impl SignalPayload {
             SignalPayload::Ice { candidate, .. } if candidate.len() > MAX_CANDIDATE_BYTES => {
                 Err(SignalError::CandidateTooLong(candidate.len()))
             }
-            SignalPayload::Ice { sdp_mid: Some(mid), .. } if mid.len() > MAX_SDP_MID_BYTES => {
-                Err(SignalError::SdpMidTooLong(mid.len()))
-            }
+            SignalPayload::Ice { sdp_mid: Some(mid), .. } if mid.len() > MAX_SDP_MID_BYTES => Err(SignalError::SdpMidTooLong(mid.len())),
             _ => Ok(()),
         }
     }
@@ -329,9 +325,7 @@ pub fn check_frame_len(len: usize) -> Result<(), SignalError> {
 /// Whether `name` is 1 to [`MAX_RING_NAME_LEN`] characters of `[A-Za-z0-9_-]`.
 pub fn is_valid_ring_name(name: &str) -> bool {
     // ASCII only, so the byte length is the character count.
-    !name.is_empty()
-        && name.len() <= MAX_RING_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !name.is_empty() && name.len() <= MAX_RING_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn default_ring() -> String {
@@ -445,14 +439,9 @@ mod tests {
     fn wire_format_is_tagged_snake_case_with_hex_ids() {
         let hello = ClientMsg::Hello { version: 1, ring: "default".into(), id: id(), member: true };
         let text = serde_json::to_string(&hello).unwrap();
-        assert_eq!(
-            text,
-            format!(r#"{{"type":"hello","version":1,"ring":"default","id":"{}","member":true}}"#, id().to_hex())
-        );
-        let ice = ClientMsg::Signal {
-            intro: 1,
-            payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) },
-        };
+        assert_eq!(text, format!(r#"{{"type":"hello","version":1,"ring":"default","id":"{}","member":true}}"#, id().to_hex()));
+        let ice =
+            ClientMsg::Signal { intro: 1, payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) } };
         assert_eq!(
             serde_json::to_string(&ice).unwrap(),
             r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":"c","sdp_mid":null,"sdp_m_line_index":2}}"#
@@ -469,14 +458,10 @@ mod tests {
         let text = format!(r#"{{"type":"hello","version":1,"id":"{}","extra":[1,2]}}"#, id().to_hex());
         let m: ClientMsg = serde_json::from_str(&text).unwrap();
         assert_eq!(m, ClientMsg::Hello { version: 1, ring: DEFAULT_RING.into(), id: id(), member: false });
-        let m: ClientMsg =
-            serde_json::from_str(r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":""}}"#).unwrap();
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":""}}"#).unwrap();
         assert_eq!(
             m,
-            ClientMsg::Signal {
-                intro: 1,
-                payload: SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None }
-            }
+            ClientMsg::Signal { intro: 1, payload: SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None } }
         );
     }
 
@@ -510,27 +495,15 @@ mod tests {
 
         let signal = |payload| ClientMsg::Signal { intro: 1, payload };
         let long_sdp = "x".repeat(MAX_SDP_BYTES + 1);
-        assert_eq!(
-            signal(SignalPayload::Offer { sdp: long_sdp.clone() }).validate(),
-            Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1))
-        );
-        assert_eq!(
-            signal(SignalPayload::Answer { sdp: long_sdp }).validate(),
-            Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1))
-        );
+        assert_eq!(signal(SignalPayload::Offer { sdp: long_sdp.clone() }).validate(), Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1)));
+        assert_eq!(signal(SignalPayload::Answer { sdp: long_sdp }).validate(), Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1)));
         let ice = |candidate: usize, mid: usize| SignalPayload::Ice {
             candidate: "c".repeat(candidate),
             sdp_mid: Some("m".repeat(mid)),
             sdp_m_line_index: None,
         };
-        assert_eq!(
-            signal(ice(MAX_CANDIDATE_BYTES + 1, 1)).validate(),
-            Err(SignalError::CandidateTooLong(MAX_CANDIDATE_BYTES + 1))
-        );
-        assert_eq!(
-            signal(ice(1, MAX_SDP_MID_BYTES + 1)).validate(),
-            Err(SignalError::SdpMidTooLong(MAX_SDP_MID_BYTES + 1))
-        );
+        assert_eq!(signal(ice(MAX_CANDIDATE_BYTES + 1, 1)).validate(), Err(SignalError::CandidateTooLong(MAX_CANDIDATE_BYTES + 1)));
+        assert_eq!(signal(ice(1, MAX_SDP_MID_BYTES + 1)).validate(), Err(SignalError::SdpMidTooLong(MAX_SDP_MID_BYTES + 1)));
         assert_eq!(signal(ice(MAX_CANDIDATE_BYTES, MAX_SDP_MID_BYTES)).validate(), Ok(()));
 
         let error = ServerMsg::Error { reason: "r".repeat(MAX_REASON_BYTES + 1) };

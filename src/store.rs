@@ -192,10 +192,7 @@ impl Store {
 
     /// Records in `(from, to]` not yet acknowledged by `node`.
     pub fn unreplicated<'a>(&'a self, from: &'a Id, to: &'a Id, node: &'a Id) -> impl Iterator<Item = &'a Record> + 'a {
-        self.entries
-            .values()
-            .filter(move |e| e.record.key.in_half_open(from, to) && !e.replicated_to.contains(node))
-            .map(|e| &e.record)
+        self.entries.values().filter(move |e| e.record.key.in_half_open(from, to) && !e.replicated_to.contains(node)).map(|e| &e.record)
     }
 
     /// Notes that `node` acknowledged holding `version` of `key` (or newer),

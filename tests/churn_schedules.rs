@@ -71,11 +71,8 @@ fn schedule_with(seed: u64, switches: Switches) -> Outcome {
         request_timeout_ms: 3_000,
         ..Config::default()
     };
-    let cfg = Config {
-        lost_probe_ms: switches.lost_probe_ms.unwrap_or(cfg.lost_probe_ms),
-        rescue: switches.rescue.unwrap_or(cfg.rescue),
-        ..cfg
-    };
+    let cfg =
+        Config { lost_probe_ms: switches.lost_probe_ms.unwrap_or(cfg.lost_probe_ms), rescue: switches.rescue.unwrap_or(cfg.rescue), ..cfg };
     let mut sim = Simulator::new(SimConfig {
         seed,
         node: cfg,
@@ -235,10 +232,7 @@ fn other_seeds() {
     if std::env::var("CHURN_KEEP_GOING").is_err() {
         return run_range_with(range, switches);
     }
-    let failed: Vec<u64> = range
-        .clone()
-        .filter(|seed| std::panic::catch_unwind(|| schedule_with(*seed, switches)).is_err())
-        .collect();
+    let failed: Vec<u64> = range.clone().filter(|seed| std::panic::catch_unwind(|| schedule_with(*seed, switches)).is_err()).collect();
     eprintln!("seeds {range:?} with {switches:?}: {} failed: {failed:?}", failed.len());
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }

@@ -19,8 +19,20 @@ fn one_json_object(args: &[&str]) -> serde_json::Value {
 fn json(args: &[&str]) -> serde_json::Value {
     let v = one_json_object(args);
     for field in [
-        "scenario", "nodes", "lookups", "mean_hops", "p1_hops", "p50_hops", "p99_hops", "max_hops", "failed_lookups",
-        "keys", "keys_lost", "invariant_violations", "assumption_breaches", "wall_s",
+        "scenario",
+        "nodes",
+        "lookups",
+        "mean_hops",
+        "p1_hops",
+        "p50_hops",
+        "p99_hops",
+        "max_hops",
+        "failed_lookups",
+        "keys",
+        "keys_lost",
+        "invariant_violations",
+        "assumption_breaches",
+        "wall_s",
     ] {
         assert!(v.get(field).is_some(), "missing field {field} in {v}");
     }
@@ -97,7 +109,8 @@ fn bad_arguments_are_refused_with_a_message() {
 /// The seed decides everything: two runs print the same report but for wall time and memory.
 #[test]
 fn a_seed_reproduces_the_whole_report() {
-    let args = ["churn", "--nodes", "60", "--rate", "0.3", "--duration-s", "200", "--stabilize-ms", "5000", "--seed", "9", "--json", "--quiet"];
+    let args =
+        ["churn", "--nodes", "60", "--rate", "0.3", "--duration-s", "200", "--stabilize-ms", "5000", "--seed", "9", "--json", "--quiet"];
     let strip = |mut v: serde_json::Value| {
         let o = v.as_object_mut().unwrap();
         o.remove("wall_s");

@@ -84,7 +84,13 @@ fn f4_a_wrong_kind_of_answer_does_not_stop_finger_fixing() {
     // Three nodes: most finger starts lie between the successor and the
     // predecessor, so their lookups go to the successor (which lies).
     let (me, s, p) = (Id::from_u64(1), Id::from_u64(1 << 20), Id::MAX);
-    let cfg = Config { fix_fingers_ms: 100, stabilize_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, ..Config::default() };
+    let cfg = Config {
+        fix_fingers_ms: 100,
+        stabilize_ms: 1_000_000,
+        check_predecessor_ms: 1_000_000,
+        replicate_ms: 1_000_000,
+        ..Config::default()
+    };
     let mut n = Node::with_ring_state(me, cfg, 3, Some(p), &[s, p], FingerTable::new(), Millis(0));
     let mut lookups = 0;
     let mut t = 0;

@@ -105,7 +105,13 @@ fn a_forged_answer_to_a_pending_request_is_dropped() {
     assert_eq!(n.stats().dropped(DropReason::Unsolicited), before + 1);
     assert!(std::iter::from_fn(|| n.poll_output()).all(|o| !matches!(o, Output::Event(Event::GetDone { .. }))));
     // The real answer, from the successor, still completes the get.
-    let genuine = RouteReply { origin: me, req: route.req, path: vec![], hops: 1, result: RouteResult::Value { node: s, record: None, replicas: vec![] } };
+    let genuine = RouteReply {
+        origin: me,
+        req: route.req,
+        path: vec![],
+        hops: 1,
+        result: RouteResult::Value { node: s, record: None, replicas: vec![] },
+    };
     n.handle_message(now, s, Message::RouteReply(genuine));
     let done = std::iter::from_fn(|| n.poll_output()).find_map(|o| match o {
         Output::Event(Event::GetDone { req, node, record, .. }) if req == get => Some((node, record)),
@@ -278,16 +284,10 @@ fn a_corrupt_answer_falls_back_to_a_replica() {
     };
     // The first replica's copy is corrupt too, the second's is good.
     let events = run([Some(&bad), Some(&good)]);
-    assert!(
-        matches!(&events[..], [Event::GetDone { record: Some(r), node, .. }] if r == &good && *node == r2),
-        "{events:?}"
-    );
+    assert!(matches!(&events[..], [Event::GetDone { record: Some(r), node, .. }] if r == &good && *node == r2), "{events:?}");
     // No good copy anywhere: the get fails and says why.
     let events = run([None, Some(&bad)]);
-    assert!(
-        matches!(&events[..], [Event::RequestFailed { error: chord::RequestError::Corrupt { copies: 2 }, .. }]),
-        "{events:?}"
-    );
+    assert!(matches!(&events[..], [Event::RequestFailed { error: chord::RequestError::Corrupt { copies: 2 }, .. }]), "{events:?}");
 }
 
 /// A successor that claims a predecessor which is not alive does not get that
@@ -301,7 +301,13 @@ fn a_claimed_successor_that_is_not_alive_is_never_adopted() {
     let s = Id::key_of("successor");
     // A node between us and our successor, which the successor claims as its predecessor.
     let ghost = (1..).map(|i| Id::key_of(&format!("ghost {i}"))).find(|g| g.in_open(&me, &s)).unwrap();
-    let cfg = Config { stabilize_ms: 200, fix_fingers_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, ..Config::default() };
+    let cfg = Config {
+        stabilize_ms: 200,
+        fix_fingers_ms: 1_000_000,
+        check_predecessor_ms: 1_000_000,
+        replicate_ms: 1_000_000,
+        ..Config::default()
+    };
     let run = |ghost_answers: bool| {
         let mut n = Node::with_ring_state(me, cfg.clone(), 3, Some(s), &[s], FingerTable::new(), Millis(0));
         let mut asked_ghost = 0;
@@ -348,11 +354,24 @@ fn a_neighbour_whose_link_closed_is_probed_and_dropped_when_unreachable() {
     let s2 = Id::key_of("successor 2");
     let s1 = (1..).map(|i| Id::key_of(&format!("s1 {i}"))).find(|g| g.in_open(&me, &s2)).unwrap();
     let stranger = (1..).map(|i| Id::key_of(&format!("x {i}"))).find(|g| g.in_open(&s2, &me)).unwrap();
-    let cfg = Config { stabilize_ms: 1_000_000, fix_fingers_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, ..Config::default() };
+    let cfg = Config {
+        stabilize_ms: 1_000_000,
+        fix_fingers_ms: 1_000_000,
+        check_predecessor_ms: 1_000_000,
+        replicate_ms: 1_000_000,
+        ..Config::default()
+    };
     let mut n = Node::with_ring_state(me, cfg, 3, Some(s2), &[s1, s2], FingerTable::new(), Millis(0));
     while n.poll_output().is_some() {}
     let now = Millis(100);
-    let sent = |n: &mut Node| std::iter::from_fn(|| n.poll_output()).filter_map(|o| match o { Output::Send { to, msg } => Some((to, msg)), _ => None }).collect::<Vec<_>>();
+    let sent = |n: &mut Node| {
+        std::iter::from_fn(|| n.poll_output())
+            .filter_map(|o| match o {
+                Output::Send { to, msg } => Some((to, msg)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
 
     assert!(!n.link_lost(now, stranger), "a stranger is no neighbour");
     assert!(sent(&mut n).is_empty());
@@ -364,7 +383,13 @@ fn a_neighbour_whose_link_closed_is_probed_and_dropped_when_unreachable() {
     assert!(n.unreachable(now, s1));
     assert_eq!(n.successors(), &[s2]);
     assert_eq!(n.stats().dead_by_transport, 1);
-    let req = sent(&mut n).into_iter().find_map(|(to, m)| match m { Message::GetNeighbors { req } if to == s2 => Some(req), _ => None }).expect("a stabilize round with the next successor");
+    let req = sent(&mut n)
+        .into_iter()
+        .find_map(|(to, m)| match m {
+            Message::GetNeighbors { req } if to == s2 => Some(req),
+            _ => None,
+        })
+        .expect("a stabilize round with the next successor");
     // s2 still names s1 as its predecessor: the check of that claim fails at
     // once (nothing is sent to s1), and s1 is not adopted.
     n.handle_message(now, s2, Message::Neighbors { req, predecessor: Some(s1), successors: vec![me] });
@@ -375,11 +400,20 @@ fn a_neighbour_whose_link_closed_is_probed_and_dropped_when_unreachable() {
     assert_eq!(n.successors(), &[s2]);
 
     // One more round follows at once (the neighbours repair their lists too).
-    let req = out.into_iter().find_map(|(to, m)| match m { Message::GetNeighbors { req } if to == s2 => Some(req), _ => None }).expect("a second stabilize round");
+    let req = out
+        .into_iter()
+        .find_map(|(to, m)| match m {
+            Message::GetNeighbors { req } if to == s2 => Some(req),
+            _ => None,
+        })
+        .expect("a second stabilize round");
     // s1 speaks again: it is reachable after all, and the next claim is checked with it.
     n.handle_message(now, s1, Message::SuccessorsChanged);
     n.handle_message(now, s2, Message::Neighbors { req, predecessor: Some(s1), successors: vec![me] });
-    assert!(sent(&mut n).iter().any(|(to, m)| *to == s1 && matches!(m, Message::GetNeighbors { .. })), "a peer heard from again was not asked");
+    assert!(
+        sent(&mut n).iter().any(|(to, m)| *to == s1 && matches!(m, Message::GetNeighbors { .. })),
+        "a peer heard from again was not asked"
+    );
 }
 
 /// A neighbour whose link closed gets one confirming probe: silent for one
@@ -390,7 +424,14 @@ fn a_neighbour_whose_link_closed_is_dead_after_one_silent_deadline() {
     let me = Id::key_of("me");
     let s2 = Id::key_of("successor 2");
     let s1 = (1..).map(|i| Id::key_of(&format!("s1 {i}"))).find(|g| g.in_open(&me, &s2)).unwrap();
-    let cfg = Config { stabilize_ms: 1_000_000, fix_fingers_ms: 1_000_000, check_predecessor_ms: 1_000_000, replicate_ms: 1_000_000, lost_probe_ms: 0, ..Config::default() };
+    let cfg = Config {
+        stabilize_ms: 1_000_000,
+        fix_fingers_ms: 1_000_000,
+        check_predecessor_ms: 1_000_000,
+        replicate_ms: 1_000_000,
+        lost_probe_ms: 0,
+        ..Config::default()
+    };
     let deadline = cfg.rpc_timeout_ms;
     let mut n = Node::with_ring_state(me, cfg, 3, Some(s2), &[s1, s2], FingerTable::new(), Millis(0));
     while n.poll_output().is_some() {}
@@ -537,7 +578,11 @@ mod confirm {
     #[test]
     fn a_sure_primary_with_the_record_answers_at_once() {
         let mut n = primary(3);
-        n.handle_message(Millis(5), id(50), Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] });
+        n.handle_message(
+            Millis(5),
+            id(50),
+            Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] },
+        );
         drain(&mut n);
         let out = get_from_q(&mut n, 10);
         assert!(fetches(&out).is_empty());
@@ -547,7 +592,11 @@ mod confirm {
     #[test]
     fn a_primary_whose_predecessor_just_changed_asks_even_with_a_record() {
         let mut n = primary(3);
-        n.handle_message(Millis(5), id(50), Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] });
+        n.handle_message(
+            Millis(5),
+            id(50),
+            Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] },
+        );
         // A node between Q and P rectifies P: P's range just changed.
         n.handle_message(Millis(6), id(60), Message::Rectify);
         assert_eq!(n.predecessor(), Some(id(60)));
@@ -561,7 +610,9 @@ mod confirm {
         n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: None });
         let out = drain(&mut n);
         let got = out.iter().find_map(|o| match o {
-            Output::Send { msg: Message::RouteReply(RouteReply { req: 78, result: RouteResult::Value { record, .. }, .. }), .. } => Some(record.clone()),
+            Output::Send { msg: Message::RouteReply(RouteReply { req: 78, result: RouteResult::Value { record, .. }, .. }), .. } => {
+                Some(record.clone())
+            }
             _ => None,
         });
         assert_eq!(got, Some(Some(newer)));
@@ -591,7 +642,13 @@ mod confirm {
         });
         let (hop, route) = route.expect("the get left");
         n.handle_message(Millis(2), hop, Message::RouteAck { origin: me, req: route.req });
-        let reply = RouteReply { origin: me, req: route.req, path: vec![], hops: 1, result: RouteResult::Failed { node: id(100), reason: RouteFailure::NotSure } };
+        let reply = RouteReply {
+            origin: me,
+            req: route.req,
+            path: vec![],
+            hops: 1,
+            result: RouteResult::Failed { node: id(100), reason: RouteFailure::NotSure },
+        };
         n.handle_message(Millis(3), hop, Message::RouteReply(reply));
         let failed = drain(&mut n).into_iter().find_map(|o| match o {
             Output::Event(Event::RequestFailed { req, error, .. }) if req == get => Some(error),

@@ -44,7 +44,9 @@ impl World {
         let seed = self.seed;
         let req = self.cmd(p, |peer, now| peer.put_blob_for(now, blob, holders)).unwrap_or_else(|e| panic!("seed {seed}: put_blob: {e}"));
         let answered = |w: &World| {
-            w.tabs[p].events.iter().any(|(_, e)| matches!(e, PeerEvent::Node(Event::PutDone { req: r, .. } | Event::RequestFailed { req: r, .. }) if *r == req))
+            w.tabs[p].events.iter().any(
+                |(_, e)| matches!(e, PeerEvent::Node(Event::PutDone { req: r, .. } | Event::RequestFailed { req: r, .. }) if *r == req),
+            )
         };
         // Checked at every step: the stores as they were when the answer came.
         let mut at_answer = None;
@@ -179,7 +181,10 @@ fn a_corrupt_copy_is_reported_and_another_replica_serves() {
         // Not the writer either: it may still have its own copy.
         let reader = (1..6).find(|p| !w.replica_set("photo.jpg", 3).contains(p)).expect("a non-holder");
         assert_eq!(w.get_bytes(reader, "photo.jpg"), Ok(Some(data.clone())), "seed {seed}");
-        let reported = w.tabs[reader].events.iter().any(|(_, e)| matches!(e, PeerEvent::BadHolder { peer, name, .. } if *peer == w.id(primary) && name == "photo.jpg"));
+        let reported = w.tabs[reader]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, PeerEvent::BadHolder { peer, name, .. } if *peer == w.id(primary) && name == "photo.jpg"));
         assert!(reported, "seed {seed}: the corrupt holder was not reported");
         // Every copy corrupt: a readable error naming them.
         for p in w.replica_set("photo.jpg", 3) {
@@ -213,7 +218,11 @@ fn blobs_survive_two_crashes_and_are_copied_to_new_replicas() {
             let have = w.holders(data);
             assert!(want.iter().all(|p| have.contains(p)), "seed {seed}: {name}: replicas {want:?} hold {have:?}");
             for p in w.expected() {
-                assert_eq!(w.get_bytes(p, name).as_ref().map(|b| b.as_ref().map(|b| b.len())), Ok(Some(data.len())), "seed {seed}: {name} on {p}");
+                assert_eq!(
+                    w.get_bytes(p, name).as_ref().map(|b| b.as_ref().map(|b| b.len())),
+                    Ok(Some(data.len())),
+                    "seed {seed}: {name} on {p}"
+                );
             }
         }
         w.assert_clean();
@@ -271,7 +280,8 @@ fn a_reloaded_tab_takes_its_records_back_and_nothing_is_lost() {
         let mut cfg = peer_config();
         cfg.node = Config { replicas: 1, ..Config::default() };
         let mut w = ring(seed, 6, cfg);
-        let files: Vec<(String, Vec<u8>)> = (0..6).map(|i| (format!("doc {i}"), content(70_000 + i * 1000, seed * 10 + i as u64))).collect();
+        let files: Vec<(String, Vec<u8>)> =
+            (0..6).map(|i| (format!("doc {i}"), content(70_000 + i * 1000, seed * 10 + i as u64))).collect();
         for (i, (name, data)) in files.iter().enumerate() {
             w.put_blob(i % 6, name, data);
         }
@@ -329,7 +339,10 @@ fn a_full_store_refuses_the_put_with_a_reason_and_a_cancelled_get_stops() {
         w.run_until(30_000, |w| w.tabs[reader].disk.caller.contains_key(&req));
         assert!(w.cmd(reader, |peer, now| peer.cancel(now, req)));
         w.run_for(20_000);
-        let answered = w.tabs[reader].events.iter().any(|(_, e)| matches!(e, PeerEvent::Node(Event::GetDone { req: r, .. } | Event::RequestFailed { req: r, .. }) if *r == req));
+        let answered = w.tabs[reader]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, PeerEvent::Node(Event::GetDone { req: r, .. } | Event::RequestFailed { req: r, .. }) if *r == req));
         assert!(!answered, "seed {seed}: a cancelled get was answered");
         assert!(!w.tabs[reader].disk.caller.contains_key(&req), "seed {seed}: a cancelled get's bytes were kept");
         assert_eq!(w.get_bytes(reader, "too big"), Ok(Some(data)));
@@ -348,7 +361,12 @@ fn a_put_is_answered_once_three_holders_have_the_bytes() {
         assert!(matches!(ev, Event::PutDone { .. }), "seed {seed}: {ev:?}");
         assert_eq!(counts, Some(PutHolders { holders: 3, target: 3 }), "seed {seed}");
         assert!(counts.is_some_and(|c| c.durable()));
-        assert_eq!(held, w.replica_set("durable.bin", 3), "seed {seed}: the replica set held the bytes when the put was answered\n{}", w.dump());
+        assert_eq!(
+            held,
+            w.replica_set("durable.bin", 3),
+            "seed {seed}: the replica set held the bytes when the put was answered\n{}",
+            w.dump()
+        );
         w.assert_clean();
     }
     // A ring of two keeps two copies: the put waits for both, and is durable.

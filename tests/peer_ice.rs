@@ -24,7 +24,11 @@ fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (u64, IceConfig) {
     let now = Millis(10);
     p.server_input(now, S, ServerInput::Connecting);
     p.server_input(now, S, ServerInput::Opened);
-    p.server_input(now, S, ServerInput::Message(ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(Id::from_u64(7)), ice_servers }));
+    p.server_input(
+        now,
+        S,
+        ServerInput::Message(ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(Id::from_u64(7)), ice_servers }),
+    );
     drain(p)
         .into_iter()
         .find_map(|o| match o {
@@ -70,7 +74,8 @@ fn a_join_whose_first_link_finds_no_path_fails_naming_the_cause() {
     let (link, _) = introduced(&mut p, vec![]);
     let now = Millis(30);
     p.rtc_input(now, link, RtcInput::Described("offer".into()));
-    let host = chord::ice::Candidate { candidate: "candidate:1 1 udp 1 10.0.1.2 5000 typ host".into(), sdp_mid: None, sdp_m_line_index: None };
+    let host =
+        chord::ice::Candidate { candidate: "candidate:1 1 udp 1 10.0.1.2 5000 typ host".into(), sdp_mid: None, sdp_m_line_index: None };
     p.rtc_input(now, link, RtcInput::Candidate(Some(host)));
     p.rtc_input(now, link, RtcInput::Candidate(None));
     let out = drain(&mut p);

@@ -274,7 +274,13 @@ fn a_crashed_tabs_closed_links_repair_its_neighbours_at_once() {
         let start = w.now;
         let neighbours_ok = |w: &mut World| w.ring_errors().iter().all(|e| e.ends_with("wrong fingers"));
         let ok = w.run_until(1_000, neighbours_ok);
-        assert!(ok, "seed {seed}: neighbours not correct 1 s after a crash (pings alone take {} ms): {:?}\n{}", 3 * peer_config().node.rpc_timeout_ms, w.ring_errors(), w.dump());
+        assert!(
+            ok,
+            "seed {seed}: neighbours not correct 1 s after a crash (pings alone take {} ms): {:?}\n{}",
+            3 * peer_config().node.rpc_timeout_ms,
+            w.ring_errors(),
+            w.dump()
+        );
         eprintln!("seed {seed}: neighbours correct {} ms after peer {victim} crashed", w.now.since(start));
         let stats = w.tabs[pred].peer.node().stats();
         assert!(stats.dead_by_transport > before, "seed {seed}: the predecessor {pred} did not learn of the crash from the closed link");
@@ -345,7 +351,6 @@ fn a_leaving_peer_hands_its_records_over() {
         w.assert_clean();
     }
 }
-
 
 // ------------------------------------------------------------ several servers
 
@@ -489,7 +494,15 @@ fn a_meeting_links_a_member_to_the_other_ring_through_its_server() {
         });
         assert!(linked, "seed {seed}: no meeting link\n{}", w.dump());
         let (at, _) = joined(&w, n).expect("joined");
-        let group = |peer: &Id| if a.iter().any(|&x| w.id(x) == *peer) { 'A' } else if b.contains(&w.index_of(peer).unwrap_or(usize::MAX)) { 'B' } else { '?' };
+        let group = |peer: &Id| {
+            if a.iter().any(|&x| w.id(x) == *peer) {
+                'A'
+            } else if b.contains(&w.index_of(peer).unwrap_or(usize::MAX)) {
+                'B'
+            } else {
+                '?'
+            }
+        };
         let server_links: Vec<(bool, char)> = w.tabs[n]
             .events
             .iter()

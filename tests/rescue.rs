@@ -84,7 +84,15 @@ fn a_rescuing_node_is_out_of_the_ring_until_its_finger_answers() {
     assert_eq!(n.status(), Status::Joining, "a node with no successor must not count as a member");
     let now = Millis(t + 1);
     // It does not answer as a ring of one: no route is answered or stored.
-    let route = Route { origin: id(PRED), req: 3, target: id(ME + 70), hops: 1, path: vec![id(PRED)], last_hop: false, op: Op::Put { name: String::new(), value: b"v".to_vec() } };
+    let route = Route {
+        origin: id(PRED),
+        req: 3,
+        target: id(ME + 70),
+        hops: 1,
+        path: vec![id(PRED)],
+        last_hop: false,
+        op: Op::Put { name: String::new(), value: b"v".to_vec() },
+    };
     n.handle_message(now, id(PRED), Message::Route(route));
     // Nor does a would-be predecessor make it stabilize through that node.
     n.handle_message(now, id(PRED + 10), Message::Rectify);
@@ -97,7 +105,10 @@ fn a_rescuing_node_is_out_of_the_ring_until_its_finger_answers() {
     n.handle_message(now, id(PRED), Message::GetNeighbors { req: 2 });
     let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
     assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Message::Pong { req: 1, .. }, .. })), "{out:?}");
-    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Message::Neighbors { req: 2, successors, .. }, .. } if successors.is_empty())), "{out:?}");
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Send { msg: Message::Neighbors { req: 2, successors, .. }, .. } if successors.is_empty())),
+        "{out:?}"
+    );
     // While the finger is silent (but not yet timed out) nothing else is asked.
     let out = run(&mut n, t + 10, t + 50);
     assert!(out.iter().all(|o| !matches!(o, Output::Send { msg: Message::GetNeighbors { .. }, .. })), "{out:?}");
@@ -118,7 +129,11 @@ fn the_finger_that_answers_becomes_the_successor_and_maintenance_resumes() {
     for t in (t0 + 10..=t0 + 10_010).step_by(10) {
         for req in asked(&out, FINGER) {
             rounds += 1;
-            n.handle_message(Millis(t), id(FINGER), Message::Neighbors { req, predecessor: Some(id(ME)), successors: vec![id(350), id(400)] });
+            n.handle_message(
+                Millis(t),
+                id(FINGER),
+                Message::Neighbors { req, predecessor: Some(id(ME)), successors: vec![id(350), id(400)] },
+            );
         }
         n.handle_timeout(Millis(t));
         out = std::iter::from_fn(|| n.poll_output()).collect();
@@ -141,7 +156,11 @@ fn the_finger_that_answers_becomes_the_successor_and_maintenance_resumes() {
 #[test]
 fn a_finger_that_lists_us_is_adopted_up_to_us() {
     let (mut n, req, t) = rescuing();
-    n.handle_message(Millis(t + 1), id(FINGER), Message::Neighbors { req, predecessor: Some(id(250)), successors: vec![id(20), id(ME), id(120)] });
+    n.handle_message(
+        Millis(t + 1),
+        id(FINGER),
+        Message::Neighbors { req, predecessor: Some(id(250)), successors: vec![id(20), id(ME), id(120)] },
+    );
     assert_eq!(n.status(), Status::Joined);
     assert_eq!(n.successors(), &[id(FINGER), id(20)]);
 }

@@ -280,10 +280,7 @@ fn a_forged_merge_plants_no_pointer() {
     let ghost = Id::from_u64(200);
     n.handle_message(Millis(10), Id::from_u64(999), Message::Merge { node: ghost, hops: 0 });
     let out: Vec<_> = std::iter::from_fn(|| n.poll_output()).collect();
-    assert!(
-        out.iter().any(|o| matches!(o, chord::Output::Send { to, msg: Message::GetNeighbors { .. } } if *to == ghost)),
-        "{out:?}"
-    );
+    assert!(out.iter().any(|o| matches!(o, chord::Output::Send { to, msg: Message::GetNeighbors { .. } } if *to == ghost)), "{out:?}");
     assert!(n.successors().is_empty(), "adopted on the forger's word");
     // The ghost never answers: nothing is adopted, and the check is dropped.
     for t in (100..20_000).step_by(100) {
@@ -299,7 +296,25 @@ fn a_forged_merge_plants_no_pointer() {
 #[test]
 fn chord_sim_partition_command() {
     let bin = env!("CARGO_BIN_EXE_chord-sim");
-    let args = ["partition", "--nodes", "32", "--groups", "2", "--split-s", "5", "--heal-s", "60", "--keys", "20", "--actions", "8", "--seed", "3", "--json", "--quiet"];
+    let args = [
+        "partition",
+        "--nodes",
+        "32",
+        "--groups",
+        "2",
+        "--split-s",
+        "5",
+        "--heal-s",
+        "60",
+        "--keys",
+        "20",
+        "--actions",
+        "8",
+        "--seed",
+        "3",
+        "--json",
+        "--quiet",
+    ];
     let out = std::process::Command::new(bin).args(args).env("CHORD_SIM_NO_HUGEPAGES", "1").output().expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
@@ -308,7 +323,11 @@ fn chord_sim_partition_command() {
     assert_eq!(r["rings_after_heal"], 1);
     assert_eq!(r["keys_lost"], 0);
     assert!(r["merge_s"].as_f64().is_some());
-    let out = std::process::Command::new(bin).args(["partition", "--groups", "1", "--quiet"]).env("CHORD_SIM_NO_HUGEPAGES", "1").output().expect("runs");
+    let out = std::process::Command::new(bin)
+        .args(["partition", "--groups", "1", "--quiet"])
+        .env("CHORD_SIM_NO_HUGEPAGES", "1")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let out = std::process::Command::new(bin).args(["partition", "--help"]).env("CHORD_SIM_NO_HUGEPAGES", "1").output().expect("runs");
     let help = String::from_utf8_lossy(&out.stdout);

@@ -126,10 +126,8 @@ async fn four_peers_form_a_ring_and_share_a_file() {
     let ring_links: u32 = peers
         .iter()
         .map(|p| {
-            Array::from(&get(&p.state().unwrap(), "links"))
-                .iter()
-                .filter(|l| get(l, "via").as_string().as_deref() == Some("ring"))
-                .count() as u32
+            Array::from(&get(&p.state().unwrap(), "links")).iter().filter(|l| get(l, "via").as_string().as_deref() == Some("ring")).count()
+                as u32
         })
         .sum();
     assert!(ring_links > 0, "no link was signaled through the ring");
@@ -287,7 +285,8 @@ async fn bad_data_options_and_empty_names_are_refused_in_words() {
     let chosen = "00112233445566778899aabbccddeeff00112233";
     let peer = join(options(&fresh_ring("wbt-limits"), &[("id", chosen.into())])).await;
     assert_eq!(peer.id(), chosen, "a peer joins with the id it was given");
-    let err = JsFuture::from(peer.put("n.bin".into(), JsValue::from(42), JsValue::UNDEFINED)).await.err().map(message).expect("put must fail");
+    let err =
+        JsFuture::from(peer.put("n.bin".into(), JsValue::from(42), JsValue::UNDEFINED)).await.err().map(message).expect("put must fail");
     assert!(err.contains("needs the data as a Blob"), "{err}");
     let bad = Object::new();
     set(&bad, "onProgress", 5.into());
@@ -366,7 +365,9 @@ async fn a_large_file_moves_in_chunks_is_verified_and_can_be_cancelled() {
     }
     // Both holders get the bytes; the other two tabs hold nothing of it.
     let key = ChordPeer::key_of(name);
-    let holds = |p: &ChordPeer| records_of(p).iter().any(|r| get(r, "key").as_string() == Some(key.clone()) && get(r, "complete").as_bool() == Some(true));
+    let holds = |p: &ChordPeer| {
+        records_of(p).iter().any(|r| get(r, "key").as_string() == Some(key.clone()) && get(r, "complete").as_bool() == Some(true))
+    };
     let mut waited = 0;
     while peers.iter().filter(|p| holds(p)).count() < 2 {
         assert!(waited < 20_000, "replicas did not copy the file");
@@ -479,17 +480,20 @@ async fn a_hostile_peer_cannot_break_a_member() {
     loop {
         match next(&mut rx).await {
             Input::Rtc { ev: RtcEvent::Opened, .. } => break,
-            Input::Server(_, ServerEvent::Message(Ok(ServerMsg::Signal {
-                payload: SignalPayload::Ice { candidate, sdp_mid, sdp_m_line_index }, ..
-            }))) => link.add_candidate(chord::ice::Candidate { candidate, sdp_mid, sdp_m_line_index }),
+            Input::Server(
+                _,
+                ServerEvent::Message(Ok(ServerMsg::Signal {
+                    payload: SignalPayload::Ice { candidate, sdp_mid, sdp_m_line_index }, ..
+                })),
+            ) => link.add_candidate(chord::ice::Candidate { candidate, sdp_mid, sdp_m_line_index }),
             _ => {}
         }
     }
     let target = peers.iter().find(|p| p.id() == member.to_hex()).expect("introduced to a ring member").clone();
-    const KINDS: [&str; 8] = ["version", "malformed", "oversized", "unsolicited", "corrupt", "badPath", "transferMalformed", "signalsDropped"];
+    const KINDS: [&str; 8] =
+        ["version", "malformed", "oversized", "unsolicited", "corrupt", "badPath", "transferMalformed", "signalsDropped"];
     let rejected = |p: &ChordPeer, k: &str| get(&get(&p.state().unwrap(), "rejected"), k).as_f64().unwrap();
-    let before: Vec<f64> =
-        KINDS.iter().map(|k| rejected(&target, k)).collect();
+    let before: Vec<f64> = KINDS.iter().map(|k| rejected(&target, k)).collect();
 
     let chord = |m: &Message| m.encode().unwrap();
     let mut bad = Record::new(Id::key_of("planted"), b"planted".to_vec(), Version { seq: 1, writer: me });
@@ -523,8 +527,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     }
     let mut waited = 0;
     loop {
-        let now: Vec<f64> =
-            KINDS.iter().map(|k| rejected(&target, k)).collect();
+        let now: Vec<f64> = KINDS.iter().map(|k| rejected(&target, k)).collect();
         let grew: Vec<f64> = now.iter().zip(&before).map(|(a, b)| a - b).collect();
         // The garbage (no known version byte), the broken frame and the big one;
         // 2 + 50 answers to nothing asked; the corrupt record; the bad path;
@@ -546,10 +549,8 @@ async fn a_hostile_peer_cannot_break_a_member() {
     for p in &peers {
         let got = JsFuture::from(p.get("kept.txt".into(), JsValue::UNDEFINED)).await.map_err(message).unwrap();
         assert_eq!(bytes_of(&got).await, data);
-        let keys: Vec<String> = Array::from(&get(&p.state().unwrap(), "records"))
-            .iter()
-            .filter_map(|r| get(&r, "key").as_string())
-            .collect();
+        let keys: Vec<String> =
+            Array::from(&get(&p.state().unwrap(), "records")).iter().filter_map(|r| get(&r, "key").as_string()).collect();
         assert!(!keys.contains(&Id::key_of("planted").to_hex()), "a corrupt record was stored");
     }
     put(&peers[1], "after.txt", b"still works", JsValue::UNDEFINED).await.map_err(message).unwrap();

@@ -43,11 +43,7 @@ pub fn router(config: Config, gauges: Arc<Gauges>, issuer: Arc<Issuer>) -> Route
 }
 
 /// Accepts a WebSocket unless its origin is not allowed or the server is full.
-async fn upgrade(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Result<axum::response::Response, Refusal> {
+async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Result<axum::response::Response, Refusal> {
     if let Err(refusal) = check_origin(&state.config.allowed_origins, headers.get(header::ORIGIN)) {
         return Err(state.gauges.refuse(refusal));
     }

@@ -76,10 +76,7 @@ impl CloseReason {
     /// Whether the client broke the protocol (counted in the stats), as
     /// opposed to timing out, going quiet, or finding its ring full.
     pub fn is_protocol_error(&self) -> bool {
-        !matches!(
-            self,
-            CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader | CloseReason::RingFull { .. }
-        )
+        !matches!(self, CloseReason::Idle | CloseReason::HelloTimeout | CloseReason::SlowReader | CloseReason::RingFull { .. })
     }
 }
 

@@ -78,11 +78,8 @@ mod tests {
         // form (with the sender's id) is just over it.
         let sdp_len = (MAX_FRAME_BYTES - 60) / 6;
         assert!(sdp_len <= MAX_SDP_BYTES);
-        let text = serde_json::to_string(&ClientMsg::Signal {
-            intro: 1,
-            payload: SignalPayload::Offer { sdp: "\u{1}".repeat(sdp_len) },
-        })
-        .unwrap();
+        let text =
+            serde_json::to_string(&ClientMsg::Signal { intro: 1, payload: SignalPayload::Offer { sdp: "\u{1}".repeat(sdp_len) } }).unwrap();
         assert!(text.len() <= MAX_FRAME_BYTES, "the client frame itself fits");
         assert!(matches!(decode(&text), Err(SignalError::FrameTooLarge(n)) if n > MAX_FRAME_BYTES));
     }

@@ -85,8 +85,7 @@ struct Hub {
 /// every sender is dropped. `gauges` are the HTTP side's live counts. The
 /// grace period ([`Config::grace`]) starts now.
 pub fn spawn(config: &Config, gauges: Arc<Gauges>) -> mpsc::Sender<Event> {
-    let policy =
-        IntroPolicy { timeout: config.intro_timeout, lifetime: config.intro_lifetime, tries: config.intro_tries };
+    let policy = IntroPolicy { timeout: config.intro_timeout, lifetime: config.intro_lifetime, tries: config.intro_tries };
     let grace = Grace { started: Instant::now(), length: config.grace };
     let hub = Hub {
         rings: Rings::new(policy, config.max_per_ring, config.seed, grace),

@@ -224,14 +224,10 @@ impl IceServers {
         }
         match (&auth, turn.first()) {
             (None, Some(url)) => return Err(IceConfigError::TurnWithoutCredentials(url.clone())),
-            (Some(TurnAuth::Rest { .. }), None) => {
-                return Err(IceConfigError::CredentialsWithoutTurn("turn-secret-file"))
-            }
+            (Some(TurnAuth::Rest { .. }), None) => return Err(IceConfigError::CredentialsWithoutTurn("turn-secret-file")),
             (Some(TurnAuth::Static { .. }), None) => return Err(IceConfigError::CredentialsWithoutTurn("turn-username")),
             (Some(TurnAuth::Rest { ttl, .. }), _) if *ttl < MIN_TURN_TTL => return Err(IceConfigError::TtlTooShort),
-            (Some(TurnAuth::Static { username, .. }), _) if username.is_empty() => {
-                return Err(IceConfigError::EmptyUsername)
-            }
+            (Some(TurnAuth::Static { username, .. }), _) if username.is_empty() => return Err(IceConfigError::EmptyUsername),
             _ => {}
         }
         let servers = IceServers { stun, turn, auth };
@@ -373,8 +369,7 @@ mod tests {
 
     #[test]
     fn rest_credentials_are_minted_per_peer_and_expire_after_the_ttl() {
-        let ice = IceServers::new(&urls(&["stun:s.example.org", "turn:t.example.org?transport=udp"]), rest("k", 600))
-            .unwrap();
+        let ice = IceServers::new(&urls(&["stun:s.example.org", "turn:t.example.org?transport=udp"]), rest("k", 600)).unwrap();
         let id = Id::from_u64(42);
         let servers = ice.for_peer(&id, 1_700_000_000);
         assert_eq!(servers.len(), 2);
@@ -390,11 +385,8 @@ mod tests {
 
     #[test]
     fn the_readme_example_is_what_the_server_sends() {
-        let urls = urls(&[
-            "stun:turn.example.org:3478",
-            "turn:turn.example.org:3478?transport=udp",
-            "turns:turn.example.org:5349?transport=tcp",
-        ]);
+        let urls =
+            urls(&["stun:turn.example.org:3478", "turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349?transport=tcp"]);
         let ice = IceServers::new(&urls, rest("example-secret", 86_400)).unwrap();
         let newcomer = Id::from_hex("7fcb3a51b0848303ccd4112d90e32cd806ae4497").unwrap();
         let introducer = Id::from_hex("4891b74befc8326c269e21c636b6c61c99013873").unwrap();

@@ -51,14 +51,7 @@ pub struct Intro {
 
 impl Intro {
     /// An introduction starting at `now`.
-    pub fn new(
-        newcomer: ConnId,
-        introducer: ConnId,
-        purpose: Purpose,
-        now: Instant,
-        timeout: Duration,
-        lifetime: Duration,
-    ) -> Intro {
+    pub fn new(newcomer: ConnId, introducer: ConnId, purpose: Purpose, now: Instant, timeout: Duration, lifetime: Duration) -> Intro {
         Intro {
             newcomer,
             introducer,

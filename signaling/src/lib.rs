@@ -35,6 +35,9 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod config;
 pub mod error;

@@ -1,5 +1,7 @@
 //! `chord-signaling`: command-line flags and startup.
 
+#![forbid(unsafe_code)]
+
 use chord::ice::{IceUrl, IceUrlError};
 use chord_signaling::config::{
     DEFAULT_GRACE_SECS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PER_RING, DEFAULT_MESSAGE_BURST,
@@ -207,11 +209,9 @@ const SPARE_FILES: u64 = 1024;
 fn raise_open_files_limit(config: &Config) {
     let wanted = (config.max_connections as u64).saturating_add(SPARE_FILES);
     match rlimit::increase_nofile_limit(wanted) {
-        Ok(got) if got < wanted => tracing::warn!(
-            got,
-            wanted,
-            "the open-files limit is below --max-connections plus spare; connections beyond it will be refused"
-        ),
+        Ok(got) if got < wanted => {
+            tracing::warn!(got, wanted, "the open-files limit is below --max-connections plus spare; connections beyond it will be refused")
+        }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
     }

@@ -44,8 +44,8 @@
 //!   applies to hellos only: a newcomer whose introductions all fail is
 //!   answered as outside the grace period.
 
-use crate::error::CloseReason;
 use crate::config::deadline;
+use crate::error::CloseReason;
 use crate::intro::{ConnId, Intro, Party, Purpose};
 use crate::stats::RingCounters;
 use chord::rng::SeededRng;
@@ -445,8 +445,7 @@ impl Rings {
         if self.held == 0 || self.in_grace(now) {
             return;
         }
-        let mut names: Vec<String> =
-            self.rings.iter().filter(|(_, r)| !r.held.is_empty()).map(|(name, _)| name.clone()).collect();
+        let mut names: Vec<String> = self.rings.iter().filter(|(_, r)| !r.held.is_empty()).map(|(name, _)| name.clone()).collect();
         names.sort_unstable();
         for name in names {
             self.release_held(&name, now);
@@ -480,8 +479,7 @@ impl Rings {
     /// Starts an introduction between an offering peer (a joining newcomer, or
     /// the announcer of a meeting) and an introducer.
     fn open_intro(&mut self, newcomer: ConnId, introducer: ConnId, purpose: Purpose, now: Instant) {
-        let (Some(newcomer_id), Some(introducer_id)) =
-            (self.peers.get(&newcomer).map(|p| p.id), self.peers.get(&introducer).map(|p| p.id))
+        let (Some(newcomer_id), Some(introducer_id)) = (self.peers.get(&newcomer).map(|p| p.id), self.peers.get(&introducer).map(|p| p.id))
         else {
             return;
         };

@@ -78,9 +78,7 @@ fn ring_of(members: &[ConnId], now: Instant) -> Rings {
 fn welcome_of(out: &[Output], newcomer: ConnId) -> (IntroId, ConnId) {
     out.iter()
         .find_map(|o| match o {
-            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by), .. })
-                if *c == newcomer =>
-            {
+            Output::Send(c, ServerMsg::Welcome { first: false, intro: Some(i), introducer: Some(by), .. }) if *c == newcomer => {
                 Some((*i, by_conn(by)))
             }
             _ => None,
@@ -460,9 +458,8 @@ fn a_member_announcing_itself_to_a_ring_with_members_meets_one_of_them() {
 fn meetings_are_spread_over_the_members_by_the_seed() {
     let now = Instant::now();
     let members: Vec<ConnId> = (1..=4).collect();
-    let met_by = |r: &mut Rings| -> Vec<ConnId> {
-        (10..30).map(|announcer| meeting_of(&announce(r, announcer, "r", now), announcer).1).collect()
-    };
+    let met_by =
+        |r: &mut Rings| -> Vec<ConnId> { (10..30).map(|announcer| meeting_of(&announce(r, announcer, "r", now), announcer).1).collect() };
     let mut a = ring_of(&members, now);
     let mut b = ring_of(&members, now);
     let (met_a, met_b) = (met_by(&mut a), met_by(&mut b));

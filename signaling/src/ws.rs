@@ -59,13 +59,7 @@ const LINGER: Duration = Duration::from_millis(500);
 const GRACE: Duration = Duration::from_millis(250);
 
 /// Runs one connection until it ends, then tells the hub.
-pub async fn serve(
-    mut socket: WebSocket,
-    conn: ConnId,
-    hub: mpsc::Sender<Event>,
-    config: Arc<Config>,
-    issuer: Arc<Issuer>,
-) {
+pub async fn serve(mut socket: WebSocket, conn: ConnId, hub: mpsc::Sender<Event>, config: Arc<Config>, issuer: Arc<Issuer>) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
     if hub.send(Event::Open { conn, outbox }).await.is_err() {
         return;
@@ -210,13 +204,10 @@ fn transport_ended(error: axum::Error) -> Ended {
         return Ended::Broken(CloseReason::Transport(inner.to_string()));
     };
     match error {
-        Error::ConnectionClosed
-        | Error::AlreadyClosed
-        | Error::Io(_)
-        | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Ended::Normally,
-        Error::Capacity(CapacityError::MessageTooLong { size, .. }) => {
-            Ended::Broken(SignalError::FrameTooLarge(*size).into())
+        Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_) | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            Ended::Normally
         }
+        Error::Capacity(CapacityError::MessageTooLong { size, .. }) => Ended::Broken(SignalError::FrameTooLarge(*size).into()),
         other => Ended::Broken(CloseReason::Transport(other.to_string())),
     }
 }

@@ -57,17 +57,9 @@ async fn malformed_frames_are_refused_with_a_reason() {
     let cases: Vec<(Vec<Message>, &str, u16)> = vec![
         (vec![Message::text("{not json")], "malformed", 1008),
         (vec![Message::text(r#"{"type":"launch_missiles"}"#)], "unknown variant", 1008),
-        (
-            vec![Message::text(format!(r#"{{"type":"hello","version":1,"id":"{}"}}"#, "zz".repeat(20)))],
-            "malformed",
-            1008,
-        ),
+        (vec![Message::text(format!(r#"{{"type":"hello","version":1,"id":"{}"}}"#, "zz".repeat(20)))], "malformed", 1008),
         (vec![Message::binary(vec![0xff, 0x00, 0x13, 0x37])], "binary", 1003),
-        (
-            vec![json(&ClientMsg::Hello { version: SIGNAL_VERSION + 1, ring: "r".into(), id: id(1), member: false })],
-            "version",
-            1008,
-        ),
+        (vec![json(&ClientMsg::Hello { version: SIGNAL_VERSION + 1, ring: "r".into(), id: id(1), member: false })], "version", 1008),
         (vec![json(&hello("bad name!", 1))], "ring name", 1008),
         (vec![json(&hello(&"r".repeat(65), 1))], "ring name", 1008),
         (vec![json(&ClientMsg::Member)], "hello", 1008),
@@ -75,10 +67,7 @@ async fn malformed_frames_are_refused_with_a_reason() {
         (
             vec![
                 json(&hello("sdp", 1)),
-                json(&ClientMsg::Signal {
-                    intro: 1,
-                    payload: SignalPayload::Offer { sdp: "x".repeat(MAX_SDP_BYTES + 1) },
-                }),
+                json(&ClientMsg::Signal { intro: 1, payload: SignalPayload::Offer { sdp: "x".repeat(MAX_SDP_BYTES + 1) } }),
             ],
             "sdp",
             1008,
@@ -88,10 +77,8 @@ async fn malformed_frames_are_refused_with_a_reason() {
     for (n, (frames, needle, code)) in cases.into_iter().enumerate() {
         let ending = refused(addr, frames).await;
         // The two-hello case gets its welcome before the error.
-        let ending = Ending {
-            messages: ending.messages.into_iter().filter(|m| !matches!(m, ServerMsg::Welcome { .. })).collect(),
-            ..ending
-        };
+        let ending =
+            Ending { messages: ending.messages.into_iter().filter(|m| !matches!(m, ServerMsg::Welcome { .. })).collect(), ..ending };
         assert_refused(&ending, needle, code);
         still_serving(addr, 100 + n as u64).await;
     }
@@ -136,10 +123,8 @@ async fn peers_cannot_take_ids_or_introductions_of_others() {
     let ServerMsg::Welcome { intro: Some(intro), .. } = welcome else { panic!("{welcome:?}") };
     member.recv().await;
     // A third peer of another ring tries to answer in their place.
-    let intruder = vec![
-        json(&hello("elsewhere", 3)),
-        json(&ClientMsg::Signal { intro, payload: SignalPayload::Answer { sdp: "v=0".into() } }),
-    ];
+    let intruder =
+        vec![json(&hello("elsewhere", 3)), json(&ClientMsg::Signal { intro, payload: SignalPayload::Answer { sdp: "v=0".into() } })];
     let ending = refused(addr, intruder).await;
     let ending = Ending { messages: ending.messages.into_iter().skip(1).collect(), ..ending };
     assert_refused(&ending, "not a party", 1008);

@@ -68,10 +68,6 @@ async fn ten_thousand_idle_clients_fit_in_150_mib_while_pairs_are_introduced() {
     // Introductions went on while the clients were being opened and while all were held.
     assert!(report.pairs_introduced > report.pairs_at_full_load, "no pair introduced during the ramp-up");
     let held_seconds = HOLD.as_secs().max(1) as usize;
-    assert!(
-        report.pairs_at_full_load >= held_seconds,
-        "only {} pairs in {held_seconds} s at full load",
-        report.pairs_at_full_load
-    );
+    assert!(report.pairs_at_full_load >= held_seconds, "only {} pairs in {held_seconds} s at full load", report.pairs_at_full_load);
     assert_eq!(report.stats.protocol_errors, 0, "{}", report.log);
 }

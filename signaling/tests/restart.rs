@@ -35,8 +35,7 @@ impl Server {
         };
         listener.set_nonblocking(true).expect("non-blocking listener");
         let addr = listener.local_addr().expect("bound address");
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
             chord_signaling::run(listener, config).await

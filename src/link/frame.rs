@@ -110,8 +110,7 @@ impl Envelope {
         if bytes.len() > MAX_LINK_FRAME_BYTES {
             return Err(FrameError::Oversized(bytes.len()));
         }
-        let (env, rest): (Envelope, &[u8]) =
-            postcard::take_from_bytes(body).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let (env, rest): (Envelope, &[u8]) = postcard::take_from_bytes(body).map_err(|e| FrameError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(FrameError::Malformed(format!("{} trailing bytes", rest.len())));
         }
@@ -119,12 +118,12 @@ impl Envelope {
             return Err(FrameError::Limit("path too long"));
         }
         match &env.body {
-            EnvelopeBody::Offer(sdp) | EnvelopeBody::Answer(sdp) | EnvelopeBody::Restart(sdp)
-                if sdp.len() > MAX_ENVELOPE_SDP_BYTES =>
-            {
+            EnvelopeBody::Offer(sdp) | EnvelopeBody::Answer(sdp) | EnvelopeBody::Restart(sdp) if sdp.len() > MAX_ENVELOPE_SDP_BYTES => {
                 Err(FrameError::Limit("sdp too long"))
             }
-            EnvelopeBody::OfferCandidate(c) | EnvelopeBody::AnswerCandidate(c) if c.validate().is_err() => Err(FrameError::Limit("candidate too long")),
+            EnvelopeBody::OfferCandidate(c) | EnvelopeBody::AnswerCandidate(c) if c.validate().is_err() => {
+                Err(FrameError::Limit("candidate too long"))
+            }
             _ => Ok(env),
         }
     }
@@ -146,7 +145,8 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let cand = Candidate { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) };
+        let cand =
+            Candidate { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) };
         for e in [
             env(EnvelopeBody::Offer("v=0".into()), 3),
             env(EnvelopeBody::Answer(String::new()), 0),
@@ -182,7 +182,10 @@ mod tests {
         let long_restart = env(EnvelopeBody::Restart("a".repeat(MAX_ENVELOPE_SDP_BYTES + 1)), 0).encode();
         assert_eq!(Envelope::decode(&long_restart), Err(FrameError::Limit("sdp too long")));
         let long_cand = Candidate { candidate: "c".repeat(crate::ice::MAX_CANDIDATE_BYTES + 1), sdp_mid: None, sdp_m_line_index: None };
-        assert_eq!(Envelope::decode(&env(EnvelopeBody::AnswerCandidate(long_cand), 0).encode()), Err(FrameError::Limit("candidate too long")));
+        assert_eq!(
+            Envelope::decode(&env(EnvelopeBody::AnswerCandidate(long_cand), 0).encode()),
+            Err(FrameError::Limit("candidate too long"))
+        );
         let mut huge = vec![LINK_FRAME_TAG];
         huge.resize(MAX_LINK_FRAME_BYTES + 1, 0);
         assert_eq!(Envelope::decode(&huge), Err(FrameError::Oversized(MAX_LINK_FRAME_BYTES + 1)));

@@ -20,4 +20,7 @@ pub mod sdp;
 pub use frame::{Envelope, EnvelopeBody, FrameError};
 pub use intro::{ServerId, ServerIntro};
 pub use limit::{MaxMessageSize, SendError, MIN_MAX_MESSAGE_SIZE};
-pub use manager::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via, MESSAGE_LIMIT_RETRY_MS};
+pub use manager::{
+    Connectivity, LinkConfig, LinkFailure, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via,
+    MESSAGE_LIMIT_RETRY_MS,
+};

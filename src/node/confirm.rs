@@ -53,8 +53,7 @@ pub(crate) struct Confirm {
 impl Node {
     /// Whether this node may not know its whole range yet.
     fn range_unsure(&self, now: Millis) -> bool {
-        self.predecessor.is_none()
-            || self.pred_changed_at.is_some_and(|t| now.0.saturating_sub(t.0) < 2 * self.cfg.stabilize_ms)
+        self.predecessor.is_none() || self.pred_changed_at.is_some_and(|t| now.0.saturating_sub(t.0) < 2 * self.cfg.stabilize_ms)
     }
 
     /// The nodes a primary asks before answering a get, each with whether it
@@ -114,12 +113,8 @@ impl Node {
                 self.stats.count_drop(DropReason::Corrupt);
                 c.silent += usize::from(replica);
             }
-            Some(r) => {
-                if c.best.as_ref().is_none_or(|b| r.precedence(b) == std::cmp::Ordering::Greater) {
-                    c.best = Some(r);
-                }
-            }
-            None => {}
+            Some(r) if c.best.as_ref().is_none_or(|b| r.precedence(b) == std::cmp::Ordering::Greater) => c.best = Some(r),
+            Some(_) | None => {}
         }
         if c.waiting > 0 {
             return;

@@ -1,8 +1,8 @@
 //! Records: put and get at the responsible node, hand-over and replication.
 
 use super::*;
-use std::collections::HashSet;
 use crate::message::{Route, RouteFailure, RouteResult, StoreReason, MAX_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE};
+use std::collections::HashSet;
 
 /// Value bytes per `Store` message, leaving room for the framing.
 const STORE_BATCH_BYTES: usize = MAX_MESSAGE_BYTES - 16 * 1024;
@@ -18,11 +18,9 @@ impl Node {
         let key = route.target;
         let result = match &route.op {
             Op::FindSuccessor => RouteResult::Found { node: self.id },
-            Op::Join => RouteResult::JoinPoint {
-                node: self.id,
-                predecessor: self.predecessor,
-                successors: self.successors.as_slice().to_vec(),
-            },
+            Op::Join => {
+                RouteResult::JoinPoint { node: self.id, predecessor: self.predecessor, successors: self.successors.as_slice().to_vec() }
+            }
             Op::Get => return self.execute_get(now, route),
             Op::Put { name, value } => {
                 let value = value.clone();
@@ -95,8 +93,7 @@ impl Node {
         while let Some(r) = it.next() {
             bytes += r.value.len() + 128;
             batch.push(r);
-            let full = batch.len() >= MAX_RECORDS_PER_MESSAGE
-                || it.peek().is_some_and(|n| bytes + n.value.len() + 128 > STORE_BATCH_BYTES);
+            let full = batch.len() >= MAX_RECORDS_PER_MESSAGE || it.peek().is_some_and(|n| bytes + n.value.len() + 128 > STORE_BATCH_BYTES);
             if full || it.peek().is_none() {
                 let req = self.fresh_req();
                 let items = batch.iter().map(|r| (r.key, r.version)).collect();

@@ -85,11 +85,13 @@ impl Forwarded {
     }
 
     /// How many routes are remembered.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.routes.len()
     }
 
     /// Whether none is.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }

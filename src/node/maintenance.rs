@@ -20,11 +20,18 @@ impl Node {
         self.fingers = FingerTable::new();
         self.predecessor = None;
         let req = self.fresh_req();
-        let request = Request { kind: ReqKind::Join { via }, target: self.id, op: Op::Join, token: Token::default(), attempts: 0, user_req: req, first_hop: None };
+        let request = Request {
+            kind: ReqKind::Join { via },
+            target: self.id,
+            op: Op::Join,
+            token: Token::default(),
+            attempts: 0,
+            user_req: req,
+            first_hop: None,
+        };
         self.launch(now, req, request);
         Ok(())
     }
-
 
     /// The joiner's successor-to-be answered the join lookup itself.
     pub(super) fn on_join_point(&mut self, now: Millis, node: Id, pred: Option<Id>, succs: Vec<Id>) {
@@ -169,11 +176,7 @@ impl Node {
             QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
             QueryPurpose::Rescue => self.on_rescue_answer(now, from, &succs),
             // take_query only returns the purposes a `Neighbors` answers.
-            QueryPurpose::CheckPredecessor
-            | QueryPurpose::Probe
-            | QueryPurpose::Fetch
-            | QueryPurpose::Confirm
-            | QueryPurpose::Unify => {}
+            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Fetch | QueryPurpose::Confirm | QueryPurpose::Unify => {}
         }
     }
 

@@ -100,8 +100,8 @@ use crate::rng::SeededRng;
 use crate::store::{Record, Store, Version};
 use crate::successors::SuccessorList;
 use crate::time::Millis;
-use serde::Serialize;
 use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
 use std::collections::VecDeque;
 use timers::{Timer, Timers, Token};
 
@@ -234,7 +234,9 @@ pub(crate) enum ReqKind {
     Put,
     Get,
     /// Looking up our own successor to join.
-    Join { via: Id },
+    Join {
+        via: Id,
+    },
     /// Fixing finger `i`.
     FixFinger(usize),
     /// Finding the primary of a stray record we hold (see `return_strays`).
@@ -323,9 +325,7 @@ impl QueryPurpose {
             | QueryPurpose::Candidate
             | QueryPurpose::Join { .. }
             | QueryPurpose::MergeCandidate
-            | QueryPurpose::Rescue => {
-                Answer::Neighbors
-            }
+            | QueryPurpose::Rescue => Answer::Neighbors,
         }
     }
 }
@@ -681,9 +681,7 @@ impl Node {
         self.gone.heard(&from);
         match msg {
             Message::GetNeighbors { req } => self.on_get_neighbors(from, req),
-            Message::Neighbors { req, predecessor, successors } => {
-                self.on_neighbors(now, from, req, predecessor, successors)
-            }
+            Message::Neighbors { req, predecessor, successors } => self.on_neighbors(now, from, req, predecessor, successors),
             Message::Rectify => self.on_rectify(now, from),
             Message::SuccessorsChanged => self.on_successors_changed(now, from),
             // Only a member answers: a node that lost its ring and is joining
@@ -787,8 +785,7 @@ impl Node {
         if blob.name.len() > crate::store::MAX_NAME_BYTES || (!blob.name.is_empty() && Id::key_of(&blob.name) != blob.key) {
             return Err(CommandError::NameTooLong(blob.name.len()));
         }
-        self.commit(now, blob.key, writer, |version| Record::blob(blob, version))
-            .map_err(|_| CommandError::StoreFull)
+        self.commit(now, blob.key, writer, |version| Record::blob(blob, version)).map_err(|_| CommandError::StoreFull)
     }
 
     /// Takes back records this node held before (say, kept across a reload

@@ -31,15 +31,8 @@ impl Node {
         request.attempts += 1;
         request.first_hop = None;
         request.token = self.timers.schedule(now + self.cfg.request_timeout_ms, Timer::Request(req));
-        let route = Route {
-            origin: self.id,
-            req,
-            target: request.target,
-            hops: 0,
-            path: Vec::new(),
-            last_hop: false,
-            op: request.op.clone(),
-        };
+        let route =
+            Route { origin: self.id, req, target: request.target, hops: 0, path: Vec::new(), last_hop: false, op: request.op.clone() };
         let first_hop = match request.kind {
             ReqKind::Join { via } => Some(via),
             _ => None,
@@ -101,9 +94,7 @@ impl Node {
             // Our predecessor-side neighbour thinks we are responsible. If we
             // know a closer predecessor that is, pass it on (it joined in between).
             match self.predecessor {
-                Some(p) if !key.in_half_open(&p, &self.id) && route.path.len() <= MAX_HOPS => {
-                    self.forward(now, p, route, true, false)
-                }
+                Some(p) if !key.in_half_open(&p, &self.id) && route.path.len() <= MAX_HOPS => self.forward(now, p, route, true, false),
                 _ => self.execute(now, route),
             }
             return;
@@ -171,7 +162,18 @@ impl Node {
         if let Some(back) = from {
             self.forwarded.note(now, key, back, next, now + self.cfg.request_timeout_ms);
         }
-        let wait = HopWait { next, from, sent: out.clone(), arrived_last_hop, counted: count_hop, token, attempts: 1, sent_at: now, first_sent: now, extensions: 0 };
+        let wait = HopWait {
+            next,
+            from,
+            sent: out.clone(),
+            arrived_last_hop,
+            counted: count_hop,
+            token,
+            attempts: 1,
+            sent_at: now,
+            first_sent: now,
+            extensions: 0,
+        };
         if let Some(old) = self.hops.insert(key, wait) {
             self.timers.cancel(old.token);
         }
@@ -297,9 +299,7 @@ impl Node {
             return self.fail_request(now, req, request, RequestError::BadAnswer);
         }
         match (request.kind, result) {
-            (ReqKind::Lookup, RouteResult::Found { node }) => {
-                self.emit(Event::LookupDone { req: user_req, target, node, hops })
-            }
+            (ReqKind::Lookup, RouteResult::Found { node }) => self.emit(Event::LookupDone { req: user_req, target, node, hops }),
             (ReqKind::Put, RouteResult::Stored { node, version }) => {
                 self.emit(Event::PutDone { req: user_req, key: target, node, version, hops })
             }
@@ -375,7 +375,11 @@ impl Node {
             }
         }
         if removed && self.successors.is_empty() && self.status == Status::Joined {
-            if self.cfg.rescue { self.rescue(now) } else { self.lose_ring(now) }
+            if self.cfg.rescue {
+                self.rescue(now)
+            } else {
+                self.lose_ring(now)
+            }
         } else if was_first && self.status == Status::Joined {
             // Check the new first successor at once rather than at the next period.
             self.stabilize_now(now);

@@ -40,7 +40,8 @@ impl Node {
         // dead, for when no "unreachable" comes back (a relay that has not
         // seen the crash yet forwards the link offer into a dead channel).
         // A peer heard from meanwhile still gets its extensions.
-        let pending: Vec<_> = self.queries.iter().filter(|(_, q)| q.to == peer && q.purpose == QueryPurpose::Probe).map(|(r, _)| *r).collect();
+        let pending: Vec<_> =
+            self.queries.iter().filter(|(_, q)| q.to == peer && q.purpose == QueryPurpose::Probe).map(|(r, _)| *r).collect();
         if pending.is_empty() {
             let req = self.fresh_req();
             let mut q = Query::new(peer, QueryPurpose::Probe, now);

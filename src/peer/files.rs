@@ -16,11 +16,11 @@
 
 use super::{Peer, PeerEvent, PeerOutput};
 use crate::id::Id;
+use crate::link::MaxMessageSize;
 use crate::message::ReqId;
 use crate::node::{Event, Status};
 use crate::store::{Blob, Record, Version};
 use crate::time::Millis;
-use crate::link::MaxMessageSize;
 use crate::transfer::{chunk_count, chunk_frames, PullError, PullId, PullOutput, Refusal, Sink, XferMsg, WINDOW_CHUNKS};
 use crate::{CommandError, RequestError};
 use std::collections::{BTreeMap, HashMap};
@@ -767,8 +767,7 @@ impl Peer {
 
     /// A pull into the store ended: commit waiting offers, or plan another attempt.
     fn on_stored_pull(&mut self, now: Millis, blob: Blob, result: Result<Id, PullError>) {
-        let waiting: Vec<(Id, u64)> =
-            self.files.offers.iter().filter(|(_, o)| o.blob.digest == blob.digest).map(|(k, _)| *k).collect();
+        let waiting: Vec<(Id, u64)> = self.files.offers.iter().filter(|(_, o)| o.blob.digest == blob.digest).map(|(k, _)| *k).collect();
         match result {
             Ok(_) => {
                 self.files.held.insert(blob.digest, blob.size);

@@ -29,22 +29,24 @@ mod snapshot;
 
 pub use files::{BlobCommand, Phase, PutHolders};
 pub use servers::{ServerInput, ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};
-pub use snapshot::{CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView};
+pub use snapshot::{
+    CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView,
+};
 
 use crate::config::Config;
 use crate::ice::{Candidate, IceConfig, IcePolicy, IceServer, PathInfo};
 use crate::id::Id;
+pub use crate::link::RtcCommand;
 pub use crate::link::ServerId;
 use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, MaxMessageSize, ServerIntro, Via};
-pub use crate::link::RtcCommand;
 use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
 use crate::rng::SeededRng;
-use servers::{Answer, Slot};
 use crate::signal::{ClientMsg, ServerMsg, SIGNAL_VERSION};
 use crate::time::Millis;
 use crate::transfer::{is_transfer_frame, PullConfig, Pulls, XferMsg};
 use crate::{CommandError, RequestError};
+use servers::{Answer, Slot};
 use std::collections::{BTreeSet, VecDeque};
 
 /// How a peer is set up.
@@ -102,12 +104,12 @@ pub enum RtcInput {
 /// The join failed on the bootstrap link because ICE found no path.
 pub const NO_PATH_MESSAGE: &str = "no network path to any ring member; a TURN server may be needed \
     (ICE found no working pair of addresses between this tab and the member the server introduced)";
-/// The join failed because this tab could not gather a single ICE candidate.
 /// Why a bootstrap failed when the member's browser accepts only tiny
 /// data-channel messages (below `link::MIN_MAX_MESSAGE_SIZE`).
 pub const MESSAGE_LIMIT_MESSAGE: &str = "the ring member's browser accepts only very small WebRTC messages, \
 too small for this ring's frames; try another browser";
 
+/// The join failed because this tab could not gather a single ICE candidate.
 pub const NO_CANDIDATES_MESSAGE: &str = "this tab could not gather a single network address for WebRTC \
     (no usable network interface, or relay-only without a working TURN server)";
 

@@ -9,8 +9,8 @@
 //! again. The backoff is sans-IO: the delay comes from the peer's seeded
 //! generator and the wake-up is part of [`Peer::poll_timeout`](super::Peer::poll_timeout).
 
-use crate::link::{ServerId, ServerIntro};
 use crate::id::Id;
+use crate::link::{ServerId, ServerIntro};
 use crate::rng::SeededRng;
 use crate::signal::ServerMsg;
 use crate::time::Millis;

@@ -39,7 +39,11 @@ impl IdealRing {
     /// Position of the first node at or after `key` (wrapping).
     pub fn successor_pos(&self, key: &Id) -> usize {
         let p = self.ids.partition_point(|id| id < key);
-        if p == self.ids.len() { 0 } else { p }
+        if p == self.ids.len() {
+            0
+        } else {
+            p
+        }
     }
 
     /// The node responsible for `key`.
@@ -87,7 +91,11 @@ impl IdealRing {
             }
         }
         let p = lo + self.ids[lo..hi].partition_point(|id| id < key);
-        if p == n { 0 } else { p }
+        if p == n {
+            0
+        } else {
+            p
+        }
     }
 
     /// Predecessor of the node at `pos`.

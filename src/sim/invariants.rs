@@ -156,9 +156,7 @@ impl Checker {
         }
         for cycle in &cycles {
             let n = cycle.len();
-            let wraps = (0..n)
-                .filter(|&i| nodes[cycle[(i + 1) % n]].node.id() <= nodes[cycle[i]].node.id())
-                .count();
+            let wraps = (0..n).filter(|&i| nodes[cycle[(i + 1) % n]].node.id() <= nodes[cycle[i]].node.id()).count();
             // A cycle that forms while several rings are expected may run
             // through stale entries of other groups and wrap more than once.
             if wraps != 1 && !sim.many_rings_expected() {

@@ -37,8 +37,8 @@ use crate::rng::SeededRng;
 use crate::time::Millis;
 use invariants::Checker;
 pub use network::NetModel;
-use std::cmp::Ordering;
 use rustc_hash::FxHashMap as HashMap;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// How a simulation is set up.

@@ -190,8 +190,7 @@ impl XferMsg {
         if bytes.len() > MAX_TRANSFER_FRAME_BYTES {
             return Err(XferError::Oversized(bytes.len()));
         }
-        let (msg, rest): (XferMsg, &[u8]) =
-            postcard::take_from_bytes(body).map_err(|e| XferError::Malformed(e.to_string()))?;
+        let (msg, rest): (XferMsg, &[u8]) = postcard::take_from_bytes(body).map_err(|e| XferError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(XferError::Malformed(format!("{} trailing bytes", rest.len())));
         }

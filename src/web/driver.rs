@@ -218,13 +218,7 @@ pub fn now() -> Millis {
 
 impl Core {
     /// A core for `peer`; `join` is answered once the peer joined or failed to.
-    pub fn new(
-        peer: Peer,
-        tx: mpsc::UnboundedSender<Input>,
-        on_event: Option<Function>,
-        join: Reply,
-        store: Option<BlobStore>,
-    ) -> Core {
+    pub fn new(peer: Peer, tx: mpsc::UnboundedSender<Input>, on_event: Option<Function>, join: Reply, store: Option<BlobStore>) -> Core {
         Core {
             peer,
             rtc: BTreeMap::new(),
@@ -429,7 +423,11 @@ impl Core {
                 sock.conn = None;
                 let unreachable = self.servers.iter().all(|x| x.conn.is_none() && !x.ever_open);
                 if unreachable {
-                    let mut msg = String::from(if self.servers.len() > 1 { "cannot reach any of the signaling servers" } else { "cannot reach the signaling server at" });
+                    let mut msg = String::from(if self.servers.len() > 1 {
+                        "cannot reach any of the signaling servers"
+                    } else {
+                        "cannot reach the signaling server at"
+                    });
                     for (i, x) in self.servers.iter().enumerate() {
                         msg.push_str(if i == 0 { " " } else { ", " });
                         msg.push_str(&x.url);
@@ -544,9 +542,7 @@ impl Core {
             PeerEvent::IceServers { servers } => self.emit(JsEvent::IceServers { servers }),
             PeerEvent::BootstrapFailed { reason } => self.fail_join(reason),
             PeerEvent::Progress { req, phase, done, total } => self.on_progress(req, phase, done, total),
-            PeerEvent::BadHolder { peer, key, name } => {
-                self.emit(JsEvent::BadHolder { peer: peer.to_hex(), key: key.to_hex(), name })
-            }
+            PeerEvent::BadHolder { peer, key, name } => self.emit(JsEvent::BadHolder { peer: peer.to_hex(), key: key.to_hex(), name }),
         }
     }
 
@@ -608,9 +604,7 @@ impl Core {
             }
             Event::LookupDone { .. } => {}
             Event::SuccessorChanged { successor } => self.emit(JsEvent::Successor { successor: successor.map(|s| s.to_hex()) }),
-            Event::PredecessorChanged { predecessor } => {
-                self.emit(JsEvent::Predecessor { predecessor: predecessor.map(|p| p.to_hex()) })
-            }
+            Event::PredecessorChanged { predecessor } => self.emit(JsEvent::Predecessor { predecessor: predecessor.map(|p| p.to_hex()) }),
             Event::LostRing => self.emit(JsEvent::LostRing),
             Event::Left => self.emit(JsEvent::Left),
         }

@@ -100,9 +100,7 @@ impl AbortHook {
         });
         let opts = AddEventListenerOptions::new();
         opts.set_once(true);
-        signal
-            .add_event_listener_with_callback_and_add_event_listener_options("abort", closure.as_ref().unchecked_ref(), &opts)
-            .ok()?;
+        signal.add_event_listener_with_callback_and_add_event_listener_options("abort", closure.as_ref().unchecked_ref(), &opts).ok()?;
         Some(AbortHook { signal: signal.clone(), closure })
     }
 }
@@ -134,7 +132,8 @@ pub fn to_blob(data: &JsValue) -> Result<web_sys::Blob, String> {
 /// Reads bytes `start..end` of `blob` (a JS array; not copied into wasm memory).
 pub async fn read_slice(blob: &web_sys::Blob, start: u64, end: u64) -> Result<Uint8Array, String> {
     let part = blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(|_| "the file could not be read".to_string())?;
-    let buf = JsFuture::from(part.array_buffer()).await.map_err(|e| format!("the file could not be read: {}", super::rtc::js_message(&e)))?;
+    let buf =
+        JsFuture::from(part.array_buffer()).await.map_err(|e| format!("the file could not be read: {}", super::rtc::js_message(&e)))?;
     Ok(Uint8Array::new(&buf))
 }
 

@@ -203,10 +203,7 @@ impl ChordPeer {
 }
 
 /// The answer to a started request.
-async fn answer(
-    tx: mpsc::UnboundedSender<Input>,
-    started: Result<Answer, Failure>,
-) -> Result<JsValue, JsValue> {
+async fn answer(tx: mpsc::UnboundedSender<Input>, started: Result<Answer, Failure>) -> Result<JsValue, JsValue> {
     // The driver recomputes its next wake-up: the request armed timers.
     let _ = tx.unbounded_send(Input::Wake);
     let rx = started.map_err(|e| js_error(e.code, &capitalize(&e.message)))?;

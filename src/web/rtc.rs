@@ -24,9 +24,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState, RtcDataChannelType,
-    RtcIceCandidateInit, RtcIceTransportPolicy, RtcOfferOptions, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit,
+    RtcIceTransportPolicy, RtcOfferOptions, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
+    RtcSessionDescriptionInit,
 };
 
 /// A negotiation step, run in order on the link's task.
@@ -342,18 +342,16 @@ fn selected_path(report: &JsValue) -> Option<PathInfo> {
     let field = |v: &JsValue, name: &str| Reflect::get(v, &name.into()).ok().filter(|x| !x.is_undefined() && !x.is_null());
     let mut pair_id = None;
     let mut selected_pair = None;
-    map.for_each(&mut |value, _key| {
-        match field(&value, "type").and_then(|t| t.as_string()).as_deref() {
-            Some("transport") => {
-                if let Some(id) = field(&value, "selectedCandidatePairId").and_then(|x| x.as_string()) {
-                    pair_id = Some(id);
-                }
+    map.for_each(&mut |value, _key| match field(&value, "type").and_then(|t| t.as_string()).as_deref() {
+        Some("transport") => {
+            if let Some(id) = field(&value, "selectedCandidatePairId").and_then(|x| x.as_string()) {
+                pair_id = Some(id);
             }
-            Some("candidate-pair") if field(&value, "selected").and_then(|x| x.as_bool()) == Some(true) => {
-                selected_pair = Some(value.clone());
-            }
-            _ => {}
         }
+        Some("candidate-pair") if field(&value, "selected").and_then(|x| x.as_bool()) == Some(true) => {
+            selected_pair = Some(value.clone());
+        }
+        _ => {}
     });
     let pair = match pair_id {
         Some(id) => Some(map.get(&id.into())).filter(|p| !p.is_undefined()),

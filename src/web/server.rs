@@ -24,7 +24,8 @@ pub struct ServerConn {
 impl ServerConn {
     /// Opens a socket to `url`; its events go to `tx`, tagged with `tag`.
     pub fn open(url: &str, tx: UnboundedSender<Input>, tag: SocketTag) -> Result<ServerConn, String> {
-        let ws = WebSocket::new(url).map_err(|e| format!("cannot open the signaling connection to {url}: {}", super::rtc::js_message(&e)))?;
+        let ws =
+            WebSocket::new(url).map_err(|e| format!("cannot open the signaling connection to {url}: {}", super::rtc::js_message(&e)))?;
         let send = move |ev: ServerEvent| {
             let _ = tx.unbounded_send(Input::Server(tag, ev));
         };

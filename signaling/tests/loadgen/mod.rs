@@ -438,9 +438,9 @@ impl ServerProcess {
             });
         }
         let mut server = ServerProcess { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log };
-        server.addr = address.recv_timeout(STEP_TIMEOUT).map_err(|_| {
-            LoadError::Start(format!("no \"listening on\" line within {STEP_TIMEOUT:?}:\n{}", server.log()))
-        })?;
+        server.addr = address
+            .recv_timeout(STEP_TIMEOUT)
+            .map_err(|_| LoadError::Start(format!("no \"listening on\" line within {STEP_TIMEOUT:?}:\n{}", server.log())))?;
         Ok(server)
     }
 

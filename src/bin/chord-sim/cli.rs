@@ -280,7 +280,10 @@ pub fn main() -> ExitCode {
                     ("messages dropped by the split", r.partitioned_messages.to_string()),
                     ("joins / crashes / puts in the split", format!("{} / {} / {}", r.joins, r.crashes, r.puts)),
                     ("merges started / adopted / dropped", format!("{} / {} / {}", r.merges_started, r.merges_adopted, r.merge_dropped)),
-                    ("gets after the heal: false absent / not sure", format!("{} of {} / {}", r.false_absent, r.gets_after_heal, r.gets_not_sure)),
+                    (
+                        "gets after the heal: false absent / not sure",
+                        format!("{} of {} / {}", r.false_absent, r.gets_after_heal, r.gets_not_sure),
+                    ),
                 ];
                 for (k, v) in rows {
                     println!("{k:<46} {v}");
@@ -312,7 +315,11 @@ pub fn main() -> ExitCode {
     } else {
         print_table(&report);
     }
-    if report.invariant_violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if report.invariant_violations > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// A readable table of a report.

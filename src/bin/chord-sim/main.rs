@@ -1,5 +1,7 @@
 //! `chord-sim`: runs the Chord paper's experiments on the deterministic simulator.
 
+#![forbid(unsafe_code)]
+
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
@@ -32,10 +34,7 @@ mod hugepages {
         }
         let Ok(exe) = std::env::current_exe() else { return };
         // exec only returns on failure; then we simply run without huge pages.
-        let _ = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("MIMALLOC_ALLOW_LARGE_OS_PAGES", "1")
-            .exec();
+        let _ = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("MIMALLOC_ALLOW_LARGE_OS_PAGES", "1").exec();
     }
 }
 

@@ -138,29 +138,62 @@ fn table(
         let _ = writeln!(
             s,
             "| 2^{k} | {} | {:.3} | {:.1} | {} | {} | {} | {} | {} | {:.1} |",
-            r.lookups, r.mean_hops, *k as f64 / 2.0, r.p1_hops, r.p50_hops, r.p99_hops, r.max_hops, r.failed_lookups, r.wall_s
+            r.lookups,
+            r.mean_hops,
+            *k as f64 / 2.0,
+            r.p1_hops,
+            r.p50_hops,
+            r.p99_hops,
+            r.max_hops,
+            r.failed_lookups,
+            r.wall_s
         );
     }
-    let _ = writeln!(s, "\nPDF of path length at N = 2^{pdf_k}: {}\n", pdf.iter().enumerate().map(|(h, p)| format!("{h}: {p:.4}")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        s,
+        "\nPDF of path length at N = 2^{pdf_k}: {}\n",
+        pdf.iter().enumerate().map(|(h, p)| format!("{h}: {p:.4}")).collect::<Vec<_>>().join(", ")
+    );
     let _ = writeln!(s, "## Simultaneous failures (R = 1, r = 20, lookups after stabilization)\n");
-    let _ = writeln!(s, "| fraction failed | nodes | keys | failed lookups | wrong successor | value missing | keys lost | violations | breaches |");
+    let _ = writeln!(
+        s,
+        "| fraction failed | nodes | keys | failed lookups | wrong successor | value missing | keys lost | violations | breaches |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     for (f, r) in fails {
         let _ = writeln!(
             s,
             "| {f:.1} | {} | {} | {:.4} | {} | {} | {} | {} | {} |",
-            r.nodes, r.keys, r.failed_fraction, r.wrong_successor, r.missing_values, r.keys_lost, r.invariant_violations, r.assumption_breaches
+            r.nodes,
+            r.keys,
+            r.failed_fraction,
+            r.wrong_successor,
+            r.missing_values,
+            r.keys_lost,
+            r.invariant_violations,
+            r.assumption_breaches
         );
     }
     let _ = writeln!(s, "\nThe paper (SIGCOMM 2001, §6.4): \"The lookup failure rate is almost exactly p.\"\n");
     let _ = writeln!(s, "## Churn (500 nodes, stabilize every 30 s on average, R = 3, r = 8, 1 lookup/s)\n");
-    let _ = writeln!(s, "| rate /s | lookups | failed | failed fraction | wrong successor | value missing | keys lost (allowed) | violations | breaches |");
+    let _ = writeln!(
+        s,
+        "| rate /s | lookups | failed | failed fraction | wrong successor | value missing | keys lost (allowed) | violations | breaches |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     for (x, r) in churns {
         let _ = writeln!(
             s,
             "| {x:.2} | {} | {} | {:.4} | {} | {} | {} ({}) | {} | {} |",
-            r.lookups, r.failed_lookups, r.failed_fraction, r.wrong_successor, r.missing_values, r.keys_lost, r.keys_lost_allowed, r.invariant_violations, r.assumption_breaches
+            r.lookups,
+            r.failed_lookups,
+            r.failed_fraction,
+            r.wrong_successor,
+            r.missing_values,
+            r.keys_lost,
+            r.keys_lost_allowed,
+            r.invariant_violations,
+            r.assumption_breaches
         );
     }
     s
@@ -179,18 +212,21 @@ fn plot_path_length(path: &Path, rows: &[(u32, Report)]) -> Result<(), Error> {
         .build_cartesian_2d(2.0..max_k + 1.0, 0.0..max_y)?;
     chart.configure_mesh().x_desc("log2 N").y_desc("path length (hops)").draw()?;
     type Series = (&'static str, RGBColor, fn(&Report) -> f64);
-    let series: [Series; 3] = [
-        ("mean", BLUE, |r| r.mean_hops),
-        ("1st percentile", GREEN, |r| r.p1_hops as f64),
-        ("99th percentile", RED, |r| r.p99_hops as f64),
-    ];
+    let series: [Series; 3] =
+        [("mean", BLUE, |r| r.mean_hops), ("1st percentile", GREEN, |r| r.p1_hops as f64), ("99th percentile", RED, |r| r.p99_hops as f64)];
     for (name, color, f) in series {
         let pts: Vec<(f64, f64)> = rows.iter().map(|(k, r)| (*k as f64, f(r))).collect();
-        chart.draw_series(LineSeries::new(pts.clone(), color))?.label(name).legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
     }
     let half: Vec<(f64, f64)> = rows.iter().map(|(k, _)| (*k as f64, *k as f64 / 2.0)).collect();
-    chart.draw_series(LineSeries::new(half, BLACK.mix(0.4)))?.label("½·log2 N").legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.4)));
+    chart
+        .draw_series(LineSeries::new(half, BLACK.mix(0.4)))?
+        .label("½·log2 N")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.4)));
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     root.present()?;
     Ok(())
@@ -207,7 +243,8 @@ fn plot_pdf(path: &Path, k: u32, pdf: &[f64]) -> Result<(), Error> {
         .y_label_area_size(50)
         .build_cartesian_2d(-0.5..(pdf.len() as f64), 0.0..max_y)?;
     chart.configure_mesh().x_desc("path length (hops)").y_desc("probability").draw()?;
-    chart.draw_series(pdf.iter().enumerate().map(|(h, p)| Rectangle::new([(h as f64 - 0.35, 0.0), (h as f64 + 0.35, *p)], BLUE.filled())))?;
+    chart
+        .draw_series(pdf.iter().enumerate().map(|(h, p)| Rectangle::new([(h as f64 - 0.35, 0.0), (h as f64 + 0.35, *p)], BLUE.filled())))?;
     root.present()?;
     Ok(())
 }
@@ -225,9 +262,15 @@ fn plot_xy(path: &Path, title: &str, xd: &str, yd: &str, pts: &[(f64, f64)], dia
         .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart.configure_mesh().x_desc(xd).y_desc(yd).draw()?;
     if diagonal {
-        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (max_x, max_x)], BLACK.mix(0.3)))?.label("y = x").legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.3)));
+        chart
+            .draw_series(LineSeries::new(vec![(0.0, 0.0), (max_x, max_x)], BLACK.mix(0.3)))?
+            .label("y = x")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.3)));
     }
-    chart.draw_series(LineSeries::new(pts.to_vec(), BLUE))?.label("simulated").legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
+    chart
+        .draw_series(LineSeries::new(pts.to_vec(), BLUE))?
+        .label("simulated")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
     chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     root.present()?;

@@ -100,7 +100,8 @@ impl Links {
             }
             (true, _, None) => {}
             (false, Role::Offerer { .. }, _) => {
-                let env = Envelope { to: l.peer, from: self.me, session: l.session, path: Vec::new(), body: EnvelopeBody::OfferCandidate(c) };
+                let env =
+                    Envelope { to: l.peer, from: self.me, session: l.session, path: Vec::new(), body: EnvelopeBody::OfferCandidate(c) };
                 self.route_offer(now, env, None);
             }
             (false, Role::Answerer, _) => {
@@ -129,9 +130,11 @@ impl Links {
 
     /// A candidate envelope for this peer from `from`.
     pub(super) fn ring_candidate(&mut self, now: Millis, from: Id, session: u64, c: Candidate, from_offerer: bool) {
-        let link = self.by_peer.get(&from).copied().filter(|id| {
-            self.links.get(id).is_some_and(|l| l.session == session && matches!(l.role, Role::Answerer) == from_offerer)
-        });
+        let link = self
+            .by_peer
+            .get(&from)
+            .copied()
+            .filter(|id| self.links.get(id).is_some_and(|l| l.session == session && matches!(l.role, Role::Answerer) == from_offerer));
         match link {
             Some(id) => self.remote_candidate(id, c),
             None if from_offerer => {

@@ -33,12 +33,12 @@ mod ice;
 pub use ice::Connectivity;
 
 use super::frame::{is_link_frame, Envelope, EnvelopeBody, MAX_SIGNAL_HOPS};
+use super::intro::ServerIntro;
+use super::limit::{MaxMessageSize, SendError};
 use super::sdp::{count_candidates, keep_loopback_candidates};
 use crate::ice::{Candidate, IceConfig, PathInfo};
 use crate::id::Id;
 use crate::rng::SeededRng;
-use super::intro::ServerIntro;
-use super::limit::{MaxMessageSize, SendError};
 use crate::signal::SignalPayload;
 use crate::time::Millis;
 use serde::Serialize;
@@ -610,7 +610,8 @@ impl Links {
                 self.route_offer(now, env, None);
             }
             (Via::Ring, Role::Answerer, _) => {
-                let env = Envelope { to: l.peer, from: self.me, session: l.session, path: l.reply_path.clone(), body: EnvelopeBody::Answer(sdp) };
+                let env =
+                    Envelope { to: l.peer, from: self.me, session: l.session, path: l.reply_path.clone(), body: EnvelopeBody::Answer(sdp) };
                 self.route_reply(env, false);
             }
         }
@@ -936,7 +937,12 @@ impl Links {
                 // A ring answer, or the answer to a restart of a link first
                 // negotiated through the server (`apply_answer` takes only
                 // an answer the link waits for).
-                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && (l.via == Via::Ring || l.role == (Role::Offerer { answered: false }) && l.state != LinkState::Connecting)) => {
+                Some(id)
+                    if self.links.get(&id).is_some_and(|l| {
+                        l.session == env.session
+                            && (l.via == Via::Ring || l.role == (Role::Offerer { answered: false }) && l.state != LinkState::Connecting)
+                    }) =>
+                {
                     self.apply_answer(id, sdp)
                 }
                 _ => self.stats.signals_dropped += 1,
@@ -948,7 +954,14 @@ impl Links {
                 _ => self.stats.signals_dropped += 1,
             },
             EnvelopeBody::Unreachable => match existing {
-                Some(id) if self.links.get(&id).is_some_and(|l| l.session == env.session && l.via == Via::Ring && l.state == LinkState::Connecting && l.role == (Role::Offerer { answered: false })) => {
+                Some(id)
+                    if self.links.get(&id).is_some_and(|l| {
+                        l.session == env.session
+                            && l.via == Via::Ring
+                            && l.state == LinkState::Connecting
+                            && l.role == (Role::Offerer { answered: false })
+                    }) =>
+                {
                     self.fail(now, id, LinkFailure::Unreachable)
                 }
                 _ => self.stats.signals_dropped += 1,

@@ -63,7 +63,12 @@ impl World {
                         LinkOutput::Rtc(RtcCommand::Send { link, bytes }) => match self.wire.get(&(i, link)) {
                             Some(&(j, lj)) => {
                                 // A browser throws on a larger message.
-                                assert!(self.max_message_size.fits(bytes.len()), "{} bytes over a link accepting {}", bytes.len(), self.max_message_size);
+                                assert!(
+                                    self.max_message_size.fits(bytes.len()),
+                                    "{} bytes over a link accepting {}",
+                                    bytes.len(),
+                                    self.max_message_size
+                                );
                                 frames.push((j, lj, bytes))
                             }
                             None => self.cmds.push((i, RtcCommand::Send { link, bytes })),
@@ -206,7 +211,12 @@ impl World {
         let lc = self.created(C, A);
         let cmds = self.take_cmds(C);
         assert!(
-            cmds.contains(&RtcCommand::Create { link: lc, peer: self.id(A), remote_offer: Some("offer-ac".into()), ice: IceConfig::default() }),
+            cmds.contains(&RtcCommand::Create {
+                link: lc,
+                peer: self.id(A),
+                remote_offer: Some("offer-ac".into()),
+                ice: IceConfig::default()
+            }),
             "C answers A's offer, relayed by B: {cmds:?}"
         );
         let added: Vec<&Candidate> = cmds
@@ -268,7 +278,8 @@ fn only_loopback_candidates_leave_a_loopback_only_peer() {
     w.l[A].local_candidate(w.now, la, Some(cand("10.0.0.5", "host")));
     w.l[A].local_candidate(w.now, la, Some(cand("127.0.0.1", "host")));
     w.pump();
-    let sent: Vec<SignalPayload> = w.take_out(A).into_iter().filter_map(|o| if let LinkOutput::ToServer { payload, .. } = o { Some(payload) } else { None }).collect();
+    let sent: Vec<SignalPayload> =
+        w.take_out(A).into_iter().filter_map(|o| if let LinkOutput::ToServer { payload, .. } = o { Some(payload) } else { None }).collect();
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(sent[0], SignalPayload::Offer { sdp: "v=0\r\n".into() });
     assert!(matches!(&sent[1], SignalPayload::Ice { candidate, .. } if candidate.contains("127.0.0.1")));

@@ -102,7 +102,11 @@ pub fn run_churn(p: &ChurnParams, progress: Progress) -> Report {
     let start = sim.now();
     let end = start + p.duration_s * 1000;
     let exp_ms = |sim: &mut Simulator, rate: f64| -> u64 {
-        if rate <= 0.0 { u64::MAX / 4 } else { (sim.rng().exponential(1000.0 / rate)).round() as u64 }
+        if rate <= 0.0 {
+            u64::MAX / 4
+        } else {
+            (sim.rng().exponential(1000.0 / rate)).round() as u64
+        }
     };
     let mut next_join = start + exp_ms(&mut sim, p.rate);
     let mut next_crash = start + exp_ms(&mut sim, p.rate);

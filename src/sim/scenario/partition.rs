@@ -199,9 +199,7 @@ fn under_replicated(sim: &Simulator, newest: &HashMap<Id, (Version, Id, usize)>,
         let pos = ring.successor_pos(key);
         let ok = (0..want).all(|k| {
             let id = ring.ids()[(pos + k) % ring.len()];
-            sim.handle_of(&id)
-                .and_then(|h| nodes[h].node.store().get(key))
-                .is_some_and(|r| r.version == *ver && r.digest == *dig)
+            sim.handle_of(&id).and_then(|h| nodes[h].node.store().get(key)).is_some_and(|r| r.version == *ver && r.digest == *dig)
         });
         bad += u64::from(!ok);
     }

@@ -262,12 +262,8 @@ impl Pulls {
     /// Stops the pulls for `sink` (of `digest` only, if given); their chunks
     /// are discarded. Returns whether one ran.
     pub fn cancel(&mut self, sink: Sink, digest: Option<&Id>) -> bool {
-        let ids: Vec<PullId> = self
-            .pulls
-            .iter()
-            .filter(|(_, p)| p.sink == sink && digest.is_none_or(|d| *d == p.blob.digest))
-            .map(|(id, _)| *id)
-            .collect();
+        let ids: Vec<PullId> =
+            self.pulls.iter().filter(|(_, p)| p.sink == sink && digest.is_none_or(|d| *d == p.blob.digest)).map(|(id, _)| *id).collect();
         for id in &ids {
             if let Some(p) = self.pulls.remove(id) {
                 self.out.push_back(PullOutput::Discard { sink, digest: p.blob.digest });

@@ -30,7 +30,18 @@ struct World {
 
 impl World {
     fn new(holders: Vec<(Id, Option<Vec<u8>>)>) -> World {
-        World { pulls: Pulls::new(PullConfig::default()), holders, stored: BTreeMap::new(), events: vec![], max_window: 0, fail_write_at: None, lost_until: Millis(0), max_frame: usize::MAX, frames: 0, largest_frame: 0 }
+        World {
+            pulls: Pulls::new(PullConfig::default()),
+            holders,
+            stored: BTreeMap::new(),
+            events: vec![],
+            max_window: 0,
+            fail_write_at: None,
+            lost_until: Millis(0),
+            max_frame: usize::MAX,
+            frames: 0,
+            largest_frame: 0,
+        }
     }
 
     /// Runs until quiet; holders that have `None` never answer (a timeout moves on).
@@ -113,7 +124,8 @@ fn pulls_a_large_blob_within_the_window_and_out_of_order() {
     assert_eq!(w.done(), vec![&Ok(h)]);
     assert_eq!(w.assembled(), data);
     assert!(w.max_window <= WINDOW_CHUNKS, "window {} exceeded", w.max_window);
-    let last = w.events.iter().rev().find_map(|e| if let PullOutput::Progress { done, total, .. } = e { Some((*done, *total)) } else { None });
+    let last =
+        w.events.iter().rev().find_map(|e| if let PullOutput::Progress { done, total, .. } = e { Some((*done, *total)) } else { None });
     assert_eq!(last, Some((data.len() as u64, data.len() as u64)));
 }
 
