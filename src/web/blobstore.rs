@@ -2,7 +2,7 @@
 //! the records this tab holds, under its node id, so that a reload keeps
 //! them. Errors come back as sentences for the user (a full quota says so).
 
-use super::rtc::js_message;
+use super::js::js_message;
 use crate::id::Id;
 use crate::store::{Record, Version};
 use js_sys::{Object, Reflect, Uint8Array};

@@ -15,7 +15,9 @@
 
 use super::blobstore::BlobStore;
 use super::files::{cancelled, AbortHook, TransferOptions};
-use super::rtc::{js_message, RtcLink};
+use super::input::{Input, RtcEvent, ServerEvent, SocketTag};
+use super::js::{js_message, now, to_js};
+use super::rtc::RtcLink;
 use super::server::ServerConn;
 use super::wake::Wake;
 use crate::id::Id;
@@ -23,7 +25,6 @@ use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
 use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
-use crate::signal::ServerMsg;
 use crate::time::Millis;
 use crate::{CommandError, RequestError};
 use futures::channel::{mpsc, oneshot};
@@ -34,86 +35,6 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
-
-/// What a peer connection reports.
-pub enum RtcEvent {
-    /// The local description is set (candidates follow as `Candidate`).
-    Described(String),
-    /// A local candidate; `None` when gathering is complete.
-    Candidate(Option<crate::ice::Candidate>),
-    /// The connection's network path changed state.
-    Connectivity(crate::link::Connectivity),
-    /// The selected candidate pair, read from `getStats()`.
-    Path(crate::ice::PathInfo),
-    /// The data channel opened.
-    Opened,
-    /// The channel or the connection closed or failed.
-    Closed,
-    /// A binary message.
-    Message(Vec<u8>),
-    /// A negotiation step failed.
-    Failed(String),
-    /// The channel's send buffer fell below its low-water mark.
-    Drained,
-}
-
-/// Which socket a [`ServerEvent`] comes from: the server, and which of the
-/// sockets opened to it (events of a socket already replaced are dropped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SocketTag {
-    /// The server.
-    pub server: ServerId,
-    /// Sockets opened to it before this one.
-    pub generation: u32,
-}
-
-/// What a signaling socket reports.
-pub enum ServerEvent {
-    /// The socket opened.
-    Opened,
-    /// A message, or why a frame was rejected.
-    Message(Result<ServerMsg, String>),
-    /// The socket closed, with the server's reason.
-    Closed(String),
-}
-
-/// Everything the driver task waits for.
-pub enum Input {
-    /// From a peer connection.
-    Rtc {
-        /// Which.
-        link: LinkId,
-        /// What happened.
-        ev: RtcEvent,
-    },
-    /// From a signaling socket.
-    Server(SocketTag, ServerEvent),
-    /// The timer fired, or an API call changed the peer: handle what is due
-    /// and recompute the next wake-up.
-    Wake,
-    /// The blob store read a chunk for `to` (`None`: it is not there).
-    BlobRead {
-        /// Who asked.
-        to: Id,
-        /// Their pull.
-        pull: crate::transfer::PullId,
-        /// Which chunk.
-        index: u32,
-        /// The bytes.
-        bytes: Option<Vec<u8>>,
-    },
-    /// The blob store stored a chunk (or could not, and why).
-    BlobWritten {
-        /// The pull.
-        pull: crate::transfer::PullId,
-        /// Which chunk.
-        index: u32,
-        /// The outcome.
-        result: Result<(), String>,
-    },
-    /// The caller aborted request `ReqId`.
-    Cancel(ReqId),
-}
 
 /// A data channel's send buffer above this holds further transfer frames
 /// back until `bufferedamountlow` (flow control: a sender never queues
@@ -208,12 +129,6 @@ pub struct Core {
     /// The wake-up the timer is set for.
     armed_for: Option<Millis>,
     stopped: bool,
-}
-
-/// Milliseconds since the page started (`performance.now()`), the peer's clock.
-pub fn now() -> Millis {
-    let ms = web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_else(js_sys::Date::now);
-    Millis(ms.max(0.0) as u64)
 }
 
 impl Core {
@@ -648,11 +563,6 @@ struct PutResult {
 struct VersionJs {
     seq: u64,
     writer: String,
-}
-
-/// Serializes for JavaScript: plain objects, `null` for `None`.
-pub fn to_js<T: Serialize>(v: &T) -> Result<JsValue, String> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| e.to_string())
 }
 
 fn check_name(name: &str) -> Result<(), String> {

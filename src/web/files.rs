@@ -3,7 +3,9 @@
 //! cancelling with an `AbortSignal`.
 
 use super::blobstore::BlobStore;
-use super::driver::{now, to_js, Core, Input};
+use super::driver::Core;
+use super::input::Input;
+use super::js::{js_message, now, to_js};
 use crate::id::Id;
 use crate::message::ReqId;
 use crate::peer::{BlobCommand, Phase};
@@ -132,8 +134,7 @@ pub fn to_blob(data: &JsValue) -> Result<web_sys::Blob, String> {
 /// Reads bytes `start..end` of `blob` (a JS array; not copied into wasm memory).
 pub async fn read_slice(blob: &web_sys::Blob, start: u64, end: u64) -> Result<Uint8Array, String> {
     let part = blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(|_| "the file could not be read".to_string())?;
-    let buf =
-        JsFuture::from(part.array_buffer()).await.map_err(|e| format!("the file could not be read: {}", super::rtc::js_message(&e)))?;
+    let buf = JsFuture::from(part.array_buffer()).await.map_err(|e| format!("the file could not be read: {}", js_message(&e)))?;
     Ok(Uint8Array::new(&buf))
 }
 

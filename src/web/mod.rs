@@ -11,10 +11,12 @@
 //!   `bufferedamountlow` tells the driver to send frames it held back.
 //! * [`server`] — the signaling WebSocket; owns its callbacks.
 //! * [`wake`] — the peer's timer, in a dedicated worker so hidden tabs keep pace.
+//! * [`input`] — what the callbacks push into the driver's channel ([`input::Input`]).
+//! * [`js`] — the clock, JavaScript error words, serialization to JS objects.
 //! * [`options`] — reading `JoinOptions`.
 //! * [`api_types`] — the TypeScript shapes of options, results and events.
 //!
-//! Every JavaScript callback does one thing: it pushes an [`driver::Input`]
+//! Every JavaScript callback does one thing: it pushes an [`input::Input`]
 //! into the driver's channel. Callbacks live in the struct of the object they
 //! belong to and are dropped with it; nothing is leaked with `forget()`.
 
@@ -22,6 +24,8 @@ pub mod api_types;
 pub mod blobstore;
 pub mod driver;
 pub mod files;
+pub mod input;
+pub mod js;
 pub mod options;
 pub mod peer;
 pub mod rtc;

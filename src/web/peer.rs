@@ -3,8 +3,10 @@
 //! program (`"not_sure"`: the ring is settling, try again; see `api_types.rs`).
 
 use super::blobstore::BlobStore;
-use super::driver::{self, now, Answer, Core, Failure, Input};
+use super::driver::{self, Answer, Core, Failure};
 use super::files::{read_slice, store_file, to_blob, TransferOptions, INLINE_MAX_BYTES};
+use super::input::Input;
+use super::js::{now, to_js};
 use super::options::JoinOptions;
 use crate::id::Id;
 use crate::peer::Peer;
@@ -153,7 +155,7 @@ impl ChordPeer {
     #[wasm_bindgen(unchecked_return_type = "PeerState")]
     pub fn state(&self) -> Result<JsValue, JsError> {
         let core = self.core.borrow();
-        let state = driver::to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
+        let state = to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
         let timer = if core.timer_in_worker() { "worker" } else { "page" };
         js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| JsError::new("state() could not be built"))?;
         let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();

@@ -12,7 +12,8 @@
 //! belongs to. While the link lives, a second task reads the selected
 //! candidate pair from `getStats()` (which path, and its round-trip time).
 
-use super::driver::{Input, RtcEvent};
+use super::input::{Input, RtcEvent};
+use super::js::{js_message, to_js};
 use crate::ice::{Candidate, CandidateKind, IceConfig, IcePolicy, PathInfo};
 use crate::link::{Connectivity, LinkId};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -78,7 +79,7 @@ const BUFFER_LOW_BYTES: u32 = 256 * 1024;
 fn configuration(ice: &IceConfig) -> Result<RtcConfiguration, JsValue> {
     let config = RtcConfiguration::new();
     if !ice.servers.is_empty() {
-        let servers = super::driver::to_js(&ice.servers).map_err(|e| JsValue::from_str(&e))?;
+        let servers = to_js(&ice.servers).map_err(|e| JsValue::from_str(&e))?;
         config.set_ice_servers(&servers);
     }
     config.set_ice_transport_policy(match ice.policy {
@@ -364,9 +365,4 @@ fn selected_path(report: &JsValue) -> Option<PathInfo> {
     };
     let rtt_ms = field(&pair, "currentRoundTripTime").and_then(|x| x.as_f64()).map(|s| (s * 1000.0).round() as u32);
     Some(PathInfo { local: kind("localCandidateId")?, remote: kind("remoteCandidateId")?, rtt_ms })
-}
-
-/// The message of a JavaScript error value.
-pub fn js_message(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }

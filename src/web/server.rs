@@ -5,7 +5,8 @@
 //! `serde-wasm-bindgen`, so no JSON library ships in the bundle. Everything
 //! received is checked against the protocol's limits before use.
 
-use super::driver::{Input, ServerEvent, SocketTag};
+use super::input::{Input, ServerEvent, SocketTag};
+use super::js::js_message;
 use crate::signal::{ClientMsg, ServerMsg, MAX_FRAME_BYTES};
 use futures::channel::mpsc::UnboundedSender;
 use wasm_bindgen::prelude::*;
@@ -24,8 +25,7 @@ pub struct ServerConn {
 impl ServerConn {
     /// Opens a socket to `url`; its events go to `tx`, tagged with `tag`.
     pub fn open(url: &str, tx: UnboundedSender<Input>, tag: SocketTag) -> Result<ServerConn, String> {
-        let ws =
-            WebSocket::new(url).map_err(|e| format!("cannot open the signaling connection to {url}: {}", super::rtc::js_message(&e)))?;
+        let ws = WebSocket::new(url).map_err(|e| format!("cannot open the signaling connection to {url}: {}", js_message(&e)))?;
         let send = move |ev: ServerEvent| {
             let _ = tx.unbounded_send(Input::Server(tag, ev));
         };

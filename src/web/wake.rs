@@ -8,7 +8,8 @@
 //! up. Where workers cannot be created (a page whose CSP forbids `blob:`
 //! workers), it falls back to the page's own `setTimeout`.
 
-use super::driver::Input;
+use super::input::Input;
+use super::js::js_message;
 use futures::channel::mpsc::UnboundedSender;
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::prelude::*;
@@ -38,8 +39,7 @@ impl Wake {
             Ok(b) => b,
             Err(e) => {
                 web_sys::console::warn_1(
-                    &format!("chord: no worker for timers ({}); using page timers, which hidden tabs throttle", super::rtc::js_message(&e))
-                        .into(),
+                    &format!("chord: no worker for timers ({}); using page timers, which hidden tabs throttle", js_message(&e)).into(),
                 );
                 Backend::Page(None)
             }
