@@ -36,6 +36,18 @@ struct Entry {
     until: Millis,
 }
 
+/// What to do with an answer on its way back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it on: this node took that hop.
+    Pass,
+    /// No such route here: never forwarded, or its answer already passed
+    /// (a duplicate), or the origin gave up on it long ago.
+    Unknown,
+    /// A route this node forwarded, but not from that peer or not towards that one.
+    Mismatch,
+}
+
 /// Passes per route at most (a route makes at most a few attempts per hop).
 const MAX_PASSES: usize = 8;
 
@@ -70,18 +82,18 @@ impl Forwarded {
 
     /// Whether an answer to `key` that arrived from `from` may go on to `back`;
     /// if so, that pass is used up.
-    pub fn take(&mut self, now: Millis, key: (Id, ReqId), from: Id, back: Id) -> bool {
-        let Some(entry) = self.routes.get_mut(&key) else { return false };
+    pub fn take(&mut self, now: Millis, key: (Id, ReqId), from: Id, back: Id) -> Verdict {
+        let Some(entry) = self.routes.get_mut(&key) else { return Verdict::Unknown };
         if entry.until <= now {
             self.routes.remove(&key);
-            return false;
+            return Verdict::Unknown;
         }
-        let Some(i) = entry.passes.iter().position(|p| p.back == back && p.next == from) else { return false };
+        let Some(i) = entry.passes.iter().position(|p| p.back == back && p.next == from) else { return Verdict::Mismatch };
         entry.passes.remove(i);
         if entry.passes.is_empty() {
             self.routes.remove(&key);
         }
-        true
+        Verdict::Pass
     }
 
     /// How many routes are remembered.
@@ -111,14 +123,14 @@ mod tests {
         let key = (id("origin"), 7);
         f.note(Millis(0), key, id("a"), id("b"), Millis(100));
         // From the wrong peer, towards the wrong peer, for another route, too late.
-        assert!(!f.take(Millis(1), key, id("x"), id("a")));
-        assert!(!f.take(Millis(1), key, id("b"), id("x")));
-        assert!(!f.take(Millis(1), (id("origin"), 8), id("b"), id("a")));
-        assert!(f.take(Millis(1), key, id("b"), id("a")));
+        assert_eq!(f.take(Millis(1), key, id("x"), id("a")), Verdict::Mismatch);
+        assert_eq!(f.take(Millis(1), key, id("b"), id("x")), Verdict::Mismatch);
+        assert_eq!(f.take(Millis(1), (id("origin"), 8), id("b"), id("a")), Verdict::Unknown);
+        assert_eq!(f.take(Millis(1), key, id("b"), id("a")), Verdict::Pass);
         // Used up: a second answer does not pass.
-        assert!(!f.take(Millis(2), key, id("b"), id("a")));
+        assert_eq!(f.take(Millis(2), key, id("b"), id("a")), Verdict::Unknown);
         f.note(Millis(0), key, id("a"), id("b"), Millis(100));
-        assert!(!f.take(Millis(100), key, id("b"), id("a")), "expired");
+        assert_eq!(f.take(Millis(100), key, id("b"), id("a")), Verdict::Unknown, "expired");
         assert!(f.is_empty());
     }
 
@@ -129,9 +141,9 @@ mod tests {
         f.note(Millis(0), key, id("a"), id("b"), Millis(100));
         f.note(Millis(5), key, id("a"), id("c"), Millis(105)); // b was dead: around it
         f.note(Millis(6), key, id("d"), id("e"), Millis(106)); // the route came by again
-        assert!(f.take(Millis(7), key, id("e"), id("d")));
-        assert!(f.take(Millis(8), key, id("c"), id("a")));
-        assert!(f.take(Millis(8), key, id("b"), id("a")));
+        assert_eq!(f.take(Millis(7), key, id("e"), id("d")), Verdict::Pass);
+        assert_eq!(f.take(Millis(8), key, id("c"), id("a")), Verdict::Pass);
+        assert_eq!(f.take(Millis(8), key, id("b"), id("a")), Verdict::Pass);
         assert!(f.is_empty());
     }
 
@@ -142,7 +154,7 @@ mod tests {
             f.note(Millis(i), (id("o"), i), id("a"), id("b"), Millis(1_000_000 + i));
         }
         assert_eq!(f.len(), MAX_FORWARDED);
-        assert!(!f.take(Millis(0), (id("o"), 0), id("b"), id("a")), "the oldest went");
-        assert!(f.take(Millis(0), (id("o"), MAX_FORWARDED as u64 + 9), id("b"), id("a")));
+        assert_eq!(f.take(Millis(0), (id("o"), 0), id("b"), id("a")), Verdict::Unknown, "the oldest went");
+        assert_eq!(f.take(Millis(0), (id("o"), MAX_FORWARDED as u64 + 9), id("b"), id("a")), Verdict::Pass);
     }
 }

@@ -1,5 +1,6 @@
 //! Recursive routing: find the node responsible for a key, hop by hop.
 
+use super::forwarded::Verdict;
 use super::*;
 use crate::message::{Route, RouteFailure, RouteReply, RouteResult, MAX_HOPS};
 use std::mem;
@@ -160,7 +161,9 @@ impl Node {
         // The path ends with us; the peer before us handed the route over.
         let from = out.path.len().checked_sub(2).map(|i| out.path[i]);
         if let Some(back) = from {
-            self.forwarded.note(now, key, back, next, now + self.cfg.request_timeout_ms);
+            // Long enough for an honest answer that went round dead hops (the sim saw
+            // them come 14 s after the route passed; the origin waits 8 s per attempt).
+            self.forwarded.note(now, key, back, next, now + 3 * self.cfg.request_timeout_ms);
         }
         let wait = HopWait {
             next,
@@ -259,11 +262,14 @@ impl Node {
         }
         // Back only along a hop this node took: from a peer it handed the route
         // to, towards the peer it came from (node/forwarded.rs).
-        match reply.path.pop() {
-            Some(back) if back != self.id && self.forwarded.take(now, (reply.origin, reply.req), from, back) => {
-                self.send(back, Message::RouteReply(reply))
-            }
-            _ => self.stats.count_drop(DropReason::BadPath),
+        let Some(back) = reply.path.pop().filter(|b| *b != self.id) else {
+            return self.stats.count_drop(DropReason::BadPath);
+        };
+        match self.forwarded.take(now, (reply.origin, reply.req), from, back) {
+            Verdict::Pass => self.send(back, Message::RouteReply(reply)),
+            // As the origin would count a duplicate or late answer.
+            Verdict::Unknown => self.stats.count_drop(DropReason::Unsolicited),
+            Verdict::Mismatch => self.stats.count_drop(DropReason::BadPath),
         }
     }
 
