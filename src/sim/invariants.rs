@@ -52,6 +52,23 @@ pub struct Outcome {
     pub appendages_ordered: bool,
 }
 
+/// OrderedSuccessorLists for one list: strictly increasing in clockwise
+/// distance from `own`, and without `own`. (A node's [`SuccessorList`]
+/// keeps only such a prefix by construction; the simulator checks it anyway.)
+///
+/// [`SuccessorList`]: crate::successors::SuccessorList
+pub fn ordered_successor_list(own: &Id, list: &[Id]) -> bool {
+    let mut last = Id::ZERO;
+    for s in list {
+        let d = own.distance(s);
+        if d <= last {
+            return false;
+        }
+        last = d;
+    }
+    true
+}
+
 /// The number of rings among the members: distinct cycles of the graph of
 /// each member's best successor (first live member in its list).
 pub fn count_rings(sim: &Simulator) -> usize {
@@ -86,14 +103,8 @@ impl Checker {
             let node = &nodes[h].node;
             let own = node.id();
             let list = node.successors();
-            let mut last = Id::ZERO;
-            for s in list {
-                let d = own.distance(s);
-                if d <= last {
-                    out.violations.push(format!("OrderedSuccessorLists: {own:?} has {list:?}"));
-                    break;
-                }
-                last = d;
+            if !ordered_successor_list(&own, list) {
+                out.violations.push(format!("OrderedSuccessorLists: {own:?} has {list:?}"));
             }
             let b = if list.is_empty() {
                 Some(h)
