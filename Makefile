@@ -58,7 +58,7 @@ fmt: ## Format the Rust code (rustfmt.toml)
 
 clippy: setup-wasm ## Lints (clippy, warnings are errors), native and wasm32
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy --release --lib --test web_ring --target wasm32-unknown-unknown -- -D warnings
 
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 	$(CARGO) build --release --bin chord-sim

@@ -67,7 +67,7 @@ fn put(p: &ChordPeer, name: &str, data: &[u8], opts: JsValue) -> JsFuture {
 async fn join(opts: JsValue) -> ChordPeer {
     match ChordPeer::join(opts).await {
         Ok(p) => p,
-        Err(e) => panic!("join failed: {}", message(e.into())),
+        Err(e) => panic!("join failed: {}", message(e)),
     }
 }
 
@@ -193,7 +193,7 @@ async fn a_value_survives_its_holder_leaving() {
 #[wasm_bindgen_test]
 async fn an_unreachable_server_is_reported_in_words() {
     let o = options(&fresh_ring("wbt-down"), &[("signalingUrl", "ws://127.0.0.1:9/ws".into())]);
-    let err = ChordPeer::join(o).await.err().map(|e| message(e.into())).expect("join must fail");
+    let err = ChordPeer::join(o).await.err().map(message).expect("join must fail");
     assert!(err.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"), "{err}");
 }
 
@@ -212,7 +212,7 @@ async fn signaling_servers_are_tried_in_order() {
     let err = ChordPeer::join(options(&fresh_ring("wbt-list"), &[("signalingUrl", both_dead.into())]))
         .await
         .err()
-        .map(|e| message(e.into()))
+        .map(message)
         .expect("join must fail");
     assert!(err.contains("cannot reach any of the signaling servers ws://127.0.0.1:9/ws, ws://127.0.0.1:10/ws"), "{err}");
 }
@@ -275,7 +275,7 @@ async fn bad_options_are_rejected_in_words() {
         (options("bad ring!", &[]), "ring name \"bad ring!\" is not valid"),
     ];
     for (opts, expected) in cases {
-        let err = ChordPeer::join(opts).await.err().map(|e| message(e.into())).expect("join must fail");
+        let err = ChordPeer::join(opts).await.err().map(message).expect("join must fail");
         assert!(err.contains(expected), "{err:?} should mention {expected:?}");
     }
 }
@@ -292,7 +292,7 @@ async fn bad_data_options_and_empty_names_are_refused_in_words() {
     set(&bad, "onProgress", 5.into());
     let err = JsFuture::from(peer.get("x".into(), bad.into())).await.err().map(message).expect("get must fail");
     assert!(err.contains("options.onProgress must be a function"), "{err}");
-    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.err().expect("get must fail");
+    let err = JsFuture::from(peer.get(String::new(), JsValue::UNDEFINED)).await.expect_err("get must fail");
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid"), "errors carry a code for the program");
     let err = message(err);
     assert!(err.contains("needs a name"), "{err}");
@@ -425,7 +425,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     use chord::message::{Op, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
     use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
     use chord::store::Version;
-    use chord::web::driver::{Input, RtcEvent, ServerEvent, SocketTag};
+    use chord::web::input::{Input, RtcEvent, ServerEvent, SocketTag};
     use chord::web::{rtc::RtcLink, server::ServerConn};
     use chord::{Id, Message, Record};
     use futures::StreamExt;
