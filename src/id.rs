@@ -147,12 +147,6 @@ impl Id {
         0
     }
 
-    /// The id as a fraction of the ring in `[0, 1)`, for drawing and statistics.
-    pub fn as_fraction(&self) -> f64 {
-        let hi = u64::from_be_bytes(self.0[..8].try_into().expect("slice of 8 bytes"));
-        hi as f64 / 2f64.powi(64)
-    }
-
     /// Short form for logs: the first 8 hex digits.
     pub fn short(&self) -> String {
         hex::encode(&self.0[..4])

@@ -46,7 +46,7 @@ pub use config::Config;
 pub use error::{CommandError, RequestError};
 pub use id::Id;
 pub use message::Message;
-pub use node::{Event, Node, NodeState, Output, Status};
+pub use node::{Event, Node, Output, Status};
 pub use peer::{Peer, PeerConfig, PeerEvent, PeerOutput, RtcCommand};
 pub use store::{Record, Version};
 pub use time::Millis;

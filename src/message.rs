@@ -403,28 +403,6 @@ impl Message {
         }
         Ok(())
     }
-
-    /// A short name for counters and logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Message::GetNeighbors { .. } => "get_neighbors",
-            Message::Neighbors { .. } => "neighbors",
-            Message::Rectify => "rectify",
-            Message::SuccessorsChanged => "successors_changed",
-            Message::Ping { .. } => "ping",
-            Message::Pong { .. } => "pong",
-            Message::Leaving { .. } => "leaving",
-            Message::Route(_) => "route",
-            Message::RouteAck { .. } => "route_ack",
-            Message::RouteReply(_) => "route_reply",
-            Message::Store { .. } => "store",
-            Message::StoreAck { .. } => "store_ack",
-            Message::SyncRange { .. } => "sync_range",
-            Message::Fetch { .. } => "fetch",
-            Message::Fetched { .. } => "fetched",
-            Message::Merge { .. } => "merge",
-        }
-    }
 }
 
 /// Whether a record's sizes are within the limits (its integrity is checked by the node).

@@ -442,23 +442,6 @@ pub struct Node {
     stats: Stats,
 }
 
-/// A read-only snapshot of a node's routing state (for pages, tests and the simulator).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NodeState {
-    /// The node's id.
-    pub id: Id,
-    /// Life-cycle status.
-    pub status: Status,
-    /// Predecessor.
-    pub predecessor: Option<Id>,
-    /// Successor list, nearest first.
-    pub successors: Vec<Id>,
-    /// Finger runs.
-    pub fingers: Vec<crate::finger::Run>,
-    /// Number of records held.
-    pub keys: usize,
-}
-
 impl Node {
     /// A node with id `id` that draws its randomness from `seed`.
     pub fn new(id: Id, cfg: Config, seed: u64) -> Node {
@@ -580,18 +563,6 @@ impl Node {
         let mut list: Vec<Id> = self.predecessor.into_iter().chain(self.earlier.iter().copied()).collect();
         list.truncate(self.cfg.replicas.clamp(1, crate::message::MAX_SUCCESSORS));
         list
-    }
-
-    /// A snapshot of the routing state.
-    pub fn state(&self) -> NodeState {
-        NodeState {
-            id: self.id,
-            status: self.status,
-            predecessor: self.predecessor,
-            successors: self.successors.as_slice().to_vec(),
-            fingers: self.fingers.runs().to_vec(),
-            keys: self.store.len(),
-        }
     }
 
     /// Next output, if any. Drain after every input.

@@ -590,9 +590,4 @@ impl Simulator {
             self.join(h, via);
         }
     }
-
-    /// Sum of messages dropped by nodes, by any reason.
-    pub fn dropped_by_nodes(&self) -> u64 {
-        self.nodes.iter().map(|n| n.node.stats().dropped_total()).sum()
-    }
 }
