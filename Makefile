@@ -61,7 +61,7 @@ clippy: setup-wasm ## Lints (clippy, warnings are errors), native and wasm32
 	$(CARGO) clippy --release --lib --test web_ring --target wasm32-unknown-unknown -- -D warnings
 
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
-	$(CARGO) build --release --bin chord-sim
+	$(CARGO) build --release --features sim --bin chord-sim
 
 bench: ## Every benchmark of BENCHMARKS.md, all of them even when one misses a target (then it fails); JSON in $(BENCH_OUT)/
 	$(MAKE) --no-print-directory -k bench-sim bench-browser bench-files bench-heal bench-netlab bench-browsers

@@ -1,7 +1,7 @@
 //! # chord — a Chord DHT whose nodes are browser tabs
 //!
 //! This crate is the protocol core: a Chord node written as a **sans-IO state
-//! machine** ([`Node`]) and a **deterministic simulator** ([`sim`]) that drives
+//! machine** ([`Node`]) and a **deterministic simulator** (`sim`, behind the `sim` feature) that drives
 //! many nodes over a modelled network. The same node code runs in the
 //! simulator, in the browser (over WebRTC data channels) and in any future
 //! native peer; it never reads a clock, never does IO and draws randomness only
@@ -11,7 +11,8 @@
 //! * [`message`] — the versioned wire protocol, with limits; decoding never panics.
 //! * [`node`] — the node: routing, Zave-correct maintenance, replication.
 //! * [`finger`], [`successors`], [`store`] — the node's tables.
-//! * [`sim`] — the discrete-event simulator and the ring invariants it checks.
+//! * `sim` (feature `sim`: chord-sim, the tests and the fuzz targets enable it) — the
+//!   discrete-event simulator and the ring invariants it checks.
 //! * [`link`] — WebRTC links without IO: which links a peer keeps, and ring signaling.
 //! * [`peer`] — a node, its links and the bootstrap: what a browser tab runs.
 //! * [`ice`] — STUN/TURN servers, trickled candidates, link paths (shared with `chord-signaling`).
@@ -34,6 +35,7 @@ pub mod node;
 pub mod peer;
 pub mod rng;
 pub mod signal;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
 pub mod successors;

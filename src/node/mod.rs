@@ -484,7 +484,9 @@ impl Node {
         }
     }
 
-    /// A node placed directly into a converged ring (the simulator's ideal state).
+    /// A node placed directly into a converged ring (the simulator's ideal
+    /// state). For the simulator and tests only (feature `sim`).
+    #[cfg(any(test, feature = "sim"))]
     pub fn with_ring_state(
         id: Id,
         cfg: Config,
