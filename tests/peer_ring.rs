@@ -470,6 +470,57 @@ fn members_reconnect_with_backoff_after_a_server_restart() {
     }
 }
 
+/// A meeting whose link cannot be made (no network path to the member met:
+/// the connection times out) is not the end: the peer opens that server
+/// again after a delay and is met again, and once a path exists the rings
+/// are linked. (Seen in the browser split test: one meeting link timed out
+/// and the two rings stayed apart.)
+#[test]
+fn a_meeting_whose_link_fails_is_tried_again() {
+    for seed in seeds(&[241, 242]) {
+        let mut w = two_servers(seed);
+        let a = join_with(&mut w, 3, &[0]);
+        let b = join_with(&mut w, 3, &[1]);
+        w.run_for(10_000);
+        let n = w.add_peer_with(&[0, 1]);
+        // No path from the newcomer to anyone until it has joined; then none to
+        // the other ring, so the first meeting's link fails.
+        for &x in a.iter().chain(&b) {
+            w.no_path.insert((x.min(n), x.max(n)));
+        }
+        w.connect(n);
+        let mut joined_at = None;
+        // Let it join through whichever server introduces it first: open its paths to that ring.
+        let ok = w.run_until(30_000, |w| {
+            if joined_at.is_none() {
+                let first = w.servers.iter().flat_map(|s| s.pairs.iter()).find(|(x, _)| *x == n).map(|&(_, m)| m);
+                if let Some(m) = first {
+                    let group = if a.contains(&m) { &a } else { &b };
+                    for &x in group {
+                        w.no_path.remove(&(x.min(n), x.max(n)));
+                    }
+                    joined_at = Some(w.now);
+                }
+            }
+            joined(w, n).is_some()
+        });
+        assert!(ok, "seed {seed}: the newcomer never joined\n{}", w.dump());
+        let (at, founded) = joined(&w, n).expect("joined");
+        assert!(!founded, "seed {seed}: it founded a ring");
+        let failed = w.run_until(60_000, |w| w.tabs[n].events.iter().any(|(t, e)| *t >= at && matches!(e, PeerEvent::LinkFailed { .. })));
+        assert!(failed, "seed {seed}: no meeting link failed\n{}", w.dump());
+        // A path to the other ring appears.
+        w.no_path.clear();
+        let failed_at = w.now;
+        let linked = w.run_until(60_000, |w| {
+            w.tabs[n].events.iter().any(|(t, e)| *t > failed_at && matches!(e, PeerEvent::LinkOpened { via: Via::Server, .. }))
+        });
+        assert!(linked, "seed {seed}: the meeting was not tried again after its link failed\n{}", w.dump());
+        w.converge(CONVERGE_MS, "after the second meeting");
+        w.assert_clean();
+    }
+}
+
 /// Two rings of the same name formed apart (group A knows only server 0,
 /// group B only server 1). A newcomer given both joins through the first
 /// introduction; the other server's is then used as a meeting: it comes

@@ -465,6 +465,7 @@ impl Peer {
                 let failed = ServerIntro { server, intro };
                 if let Some(k) = self.meetings.iter().position(|&(x, _)| x == failed) {
                     self.meetings.remove(k);
+                    self.meeting_failed(now, failed);
                 }
                 if idle && matches!(self.servers[i].answer, Answer::Intro(x, _) if x == failed) {
                     self.servers[i].answer = Answer::Failed;
@@ -524,10 +525,20 @@ impl Peer {
         self.links.connect_via_server(now, via, intro);
     }
 
-    /// Forgets the meeting with `peer`; whether there was one.
-    fn forget_meeting(&mut self, peer: &Id) -> bool {
+    /// Forgets the meeting with `peer`; the introduction it came with, if there was one.
+    fn forget_meeting(&mut self, peer: &Id) -> Option<ServerIntro> {
         let k = self.meetings.iter().position(|(_, p)| p == peer);
-        k.map(|k| self.meetings.remove(k)).is_some()
+        k.map(|k| self.meetings.remove(k).0)
+    }
+
+    /// A meeting's link could not be made (say it timed out): the rings it
+    /// was to join may still be apart, and nothing else would ever meet them
+    /// again. Open that server again after a delay (1 s, doubling to 30 s per
+    /// meeting that failed in a row): it opens a new meeting.
+    fn meeting_failed(&mut self, now: Millis, intro: ServerIntro) {
+        if let Some(slot) = self.servers.get_mut(intro.server.0 as usize) {
+            slot.schedule_meeting_retry(now, &mut self.rng);
+        }
     }
 
     /// Whether a server that closes should be opened again: this peer is in
@@ -792,7 +803,10 @@ impl Peer {
                 if self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle {
                     let _ = self.node.join(now, peer);
                 }
-                if self.forget_meeting(&peer) {
+                if let Some(intro) = self.forget_meeting(&peer) {
+                    if let Some(slot) = self.servers.get_mut(intro.server.0 as usize) {
+                        slot.meeting_failures = 0;
+                    }
                     self.node.unify_with(now, peer);
                 }
                 PeerOutput::Event(PeerEvent::LinkOpened { peer, via })
@@ -824,7 +838,9 @@ impl Peer {
                 // through other peers).
                 self.pulls.unreachable(now, peer);
                 self.files_unreachable(now, peer);
-                self.forget_meeting(&peer);
+                if let Some(intro) = self.forget_meeting(&peer) {
+                    self.meeting_failed(now, intro);
+                }
                 // The bootstrap link failed on the network, not on the member:
                 // every member is as far away, so say so now rather than wait.
                 let bootstrap = via == Via::Server && self.introducer.is_some_and(|(_, p)| p == peer) && self.node.status() == Status::Idle;

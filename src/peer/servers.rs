@@ -74,11 +74,21 @@ pub(super) struct Slot {
     pub reconnect_at: Option<Millis>,
     /// Sockets opened again after a close.
     pub reconnects: u64,
+    /// Meetings through this server whose link failed, in a row.
+    pub meeting_failures: u32,
 }
 
 impl Slot {
     pub fn new(name: String) -> Slot {
-        Slot { name, state: ServerState::Closed, answer: Answer::Waiting, failures: 0, reconnect_at: None, reconnects: 0 }
+        Slot {
+            name,
+            state: ServerState::Closed,
+            answer: Answer::Waiting,
+            failures: 0,
+            reconnect_at: None,
+            reconnects: 0,
+            meeting_failures: 0,
+        }
     }
 
     /// Arms the reconnect timer: 0.5 s doubling to 8 s per failure in a row,
@@ -92,7 +102,23 @@ impl Slot {
         self.reconnect_at = Some(now + (max / 2 + rng.below(max / 2 + 1)));
         self.failures = self.failures.saturating_add(1).min(16);
     }
+
+    /// Arms the reconnect timer after a failed meeting: 1 s doubling to 30 s
+    /// per meeting that failed in a row, drawn from the upper half.
+    pub fn schedule_meeting_retry(&mut self, now: Millis, rng: &mut SeededRng) {
+        if self.reconnect_at.is_some() {
+            return;
+        }
+        let max = (MEETING_RETRY_BASE_MS << self.meeting_failures.min(5)).min(MEETING_RETRY_CAP_MS);
+        self.reconnect_at = Some(now + (max / 2 + rng.below(max / 2 + 1)));
+        self.meeting_failures = self.meeting_failures.saturating_add(1).min(16);
+    }
 }
+
+/// The first wait before a server is opened again for a new meeting.
+pub const MEETING_RETRY_BASE_MS: u64 = 1_000;
+/// The longest.
+pub const MEETING_RETRY_CAP_MS: u64 = 30_000;
 
 /// One server as `state().servers` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

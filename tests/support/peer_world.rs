@@ -185,6 +185,9 @@ struct World {
     max_message_size: MaxMessageSize,
     /// The largest message sent on any link.
     largest_sent: usize,
+    /// Pairs of tabs (lower index first) between which no link ever opens
+    /// (no network path: their connections time out).
+    no_path: BTreeSet<(usize, usize)>,
 }
 
 /// Extra delay of a slow offerer's offers (see `World::slow_offerer`).
@@ -223,6 +226,7 @@ impl World {
             anomalies: Vec::new(),
             max_message_size: MaxMessageSize::CHROMIUM,
             largest_sent: 0,
+            no_path: BTreeSet::new(),
         }
     }
 
@@ -599,7 +603,7 @@ impl World {
                 }
                 let connectable = has_candidate(&sdp)
                     && self.rtc.get(&a).is_some_and(|e| e.offer_of.is_some_and(|(o, had)| o == (p, link) && had));
-                if connectable {
+                if connectable && !self.cut_off(p, a.0) {
                     self.rtc.get_mut(&(p, link)).expect("checked").remote = Some(a);
                     self.rtc.get_mut(&a).expect("checked").remote = Some((p, link));
                     let (d1, d2) = (self.lat(), self.lat());
@@ -669,10 +673,18 @@ impl World {
     }
 
     /// Trickle: opens both ends once they are paired and each added a usable candidate of the other.
+    /// Whether tabs `p` and `q` have no network path (`no_path`).
+    fn cut_off(&self, p: usize, q: usize) -> bool {
+        self.no_path.contains(&(p.min(q), p.max(q)))
+    }
+
     fn try_open(&mut self, p: usize, link: LinkId) {
         let Some(e) = self.rtc.get(&(p, link)) else { return };
         let Some(r) = e.remote else { return };
-        let ready = e.got_remote && !e.opening && self.rtc.get(&r).is_some_and(|o| o.got_remote && o.remote == Some((p, link)));
+        let ready = e.got_remote
+            && !e.opening
+            && !self.cut_off(p, r.0)
+            && self.rtc.get(&r).is_some_and(|o| o.got_remote && o.remote == Some((p, link)));
         if ready {
             self.rtc.get_mut(&(p, link)).expect("checked").opening = true;
             self.rtc.get_mut(&r).expect("checked").opening = true;
