@@ -95,24 +95,26 @@ impl Slot {
     /// each drawn uniformly from its upper half, so members of a ring whose
     /// server restarted do not all knock at once.
     pub fn schedule_reconnect(&mut self, now: Millis, rng: &mut SeededRng) {
-        if self.reconnect_at.is_some() {
-            return;
+        if self.reconnect_at.is_none() {
+            self.reconnect_at = Some(backoff(now, rng, &mut self.failures, BACKOFF_BASE_MS, BACKOFF_CAP_MS));
         }
-        let max = (BACKOFF_BASE_MS << self.failures.min(4)).min(BACKOFF_CAP_MS);
-        self.reconnect_at = Some(now + (max / 2 + rng.below(max / 2 + 1)));
-        self.failures = self.failures.saturating_add(1).min(16);
     }
 
     /// Arms the reconnect timer after a failed meeting: 1 s doubling to 30 s
     /// per meeting that failed in a row, drawn from the upper half.
     pub fn schedule_meeting_retry(&mut self, now: Millis, rng: &mut SeededRng) {
-        if self.reconnect_at.is_some() {
-            return;
+        if self.reconnect_at.is_none() {
+            self.reconnect_at = Some(backoff(now, rng, &mut self.meeting_failures, MEETING_RETRY_BASE_MS, MEETING_RETRY_CAP_MS));
         }
-        let max = (MEETING_RETRY_BASE_MS << self.meeting_failures.min(5)).min(MEETING_RETRY_CAP_MS);
-        self.reconnect_at = Some(now + (max / 2 + rng.below(max / 2 + 1)));
-        self.meeting_failures = self.meeting_failures.saturating_add(1).min(16);
     }
+}
+
+/// When to try again after `count` failures in a row: `base` doubling up to
+/// `cap`, drawn uniformly from the upper half of that wait; counts one more.
+fn backoff(now: Millis, rng: &mut SeededRng, count: &mut u32, base: u64, cap: u64) -> Millis {
+    let max = (base << (*count).min(5)).min(cap);
+    *count = count.saturating_add(1).min(16);
+    now + (max / 2 + rng.below(max / 2 + 1))
 }
 
 /// The first wait before a server is opened again for a new meeting.
