@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm lint test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-sim bench-browser bench-files bench-browsers bench-heal paper fmt clippy clean fuzz
+.PHONY: help setup setup-wasm lint test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-report bench-sim bench-browser bench-files bench-browsers bench-heal paper fmt clippy clean fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,8 +63,14 @@ clippy: setup-wasm ## Lints (clippy, warnings are errors), native and wasm32
 sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 	$(CARGO) build --release --features sim --bin chord-sim
 
-bench: ## Every benchmark of BENCHMARKS.md, all of them even when one misses a target (then it fails); JSON in $(BENCH_OUT)/
-	$(MAKE) --no-print-directory -k bench-sim bench-browser bench-files bench-heal bench-netlab bench-browsers
+bench: ## Every benchmark of BENCHMARKS.md, all of them even when one misses a target; then writes their ✓/✗ into BENCHMARKS.md and fails naming each miss; JSON in $(BENCH_OUT)/
+	rc=0; \
+	$(MAKE) --no-print-directory -k bench-sim bench-browser bench-files bench-heal bench-netlab bench-browsers || rc=1; \
+	node scripts/bench-report.mjs --out $(BENCH_OUT) || rc=1; \
+	exit $$rc
+
+bench-report: ## Only the last step of make bench: the verdicts of the reports in $(BENCH_OUT)/ (and fuzz/runs.tsv) into BENCHMARKS.md
+	node scripts/bench-report.mjs --out $(BENCH_OUT)
 
 bench-sim: sim ## The simulator benchmarks; JSON in $(BENCH_OUT)/
 	@./scripts/bench.sh $(BENCH_OUT)

@@ -7,7 +7,7 @@
 #
 #   scripts/fuzz.sh [seconds per target] [target ...]
 #
-# Each run is appended to fuzz/runs.tsv (not committed), so the executions
+# Each run is appended to fuzz/runs.tsv (committed: BENCHMARKS.md sums it), so the executions
 # of several runs can be added up.
 set -euo pipefail
 

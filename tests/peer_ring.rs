@@ -18,6 +18,7 @@
 //!   open. Every description that crosses the network is inspected.
 
 include!("support/peer_world.rs");
+use chord::Status;
 
 use chord::peer::ServerState;
 

@@ -143,7 +143,13 @@ impl IdealRing {
                 None => i += 1,
             }
         }
-        FingerTable::from_starts(&runs)
+        let mut table = FingerTable::from_starts(&runs);
+        // The last run reaches finger 159; fingers whose ideal is the node
+        // itself (their start lies after its predecessor) stay unknown.
+        if let Some(first_self) = (0..ID_BITS).rev().take_while(|&i| self.finger(pos, i).is_none()).last() {
+            table.clear_from(first_self);
+        }
+        table
     }
 }
 

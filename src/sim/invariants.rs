@@ -26,9 +26,10 @@
 //! wrap more than once. Ring unification repairs that; all invariants are
 //! asserted again from the first check that finds one correct ring.
 
+use super::correct::{member_problems, Problem, View};
 use super::ideal::IdealRing;
 use super::Simulator;
-use crate::id::{Id, ID_BITS};
+use crate::id::Id;
 use crate::node::Status;
 use std::collections::{HashMap, HashSet};
 
@@ -77,7 +78,9 @@ pub fn count_rings(sim: &Simulator) -> usize {
 
 /// Whether the members form one correct ring: one cycle, every member's
 /// predecessor and successor list as in the ideal ring over the members, no
-/// node still joining (fingers are not required).
+/// node still joining. Fingers are not required here: a split heals when the
+/// successor lists are one ring again, and fingers follow by fix-fingers
+/// ([`convergence`] counts them).
 pub fn one_correct_ring(sim: &Simulator) -> bool {
     let c = convergence(sim);
     c.not_joined == 0 && c.wrong_predecessors == 0 && c.wrong_successor_lists == 0 && count_rings(sim) == 1
@@ -232,33 +235,22 @@ impl Convergence {
     }
 }
 
-/// Compares every member's pointers with the ideal ring over the members.
+/// Compares every member's pointers with the ideal ring over the members
+/// (the rules of [`super::correct`]).
 pub fn convergence(sim: &Simulator) -> Convergence {
     let nodes = sim.nodes();
     let ring = IdealRing::new(sim.members().iter().map(|&h| nodes[h].node.id()).collect());
     let alive = nodes.iter().filter(|n| n.alive).count();
     let mut c = Convergence { nodes: ring.len(), not_joined: alive - ring.len(), ..Default::default() };
+    let mut found = Vec::new();
     for &h in sim.members() {
-        let node = &nodes[h].node;
-        let own = node.id();
-        let pos = ring.successor_pos(&own);
-        if ring.len() > 1 && node.predecessor() != Some(ring.predecessor_of(pos)) {
-            c.wrong_predecessors += 1;
-        }
-        let r = node.config().successors;
-        if node.successors() != ring.successors_of(pos, r).as_slice() {
-            c.wrong_successor_lists += 1;
-        }
-        if ring.len() < 2 {
-            continue;
-        }
-        let succ = ring.successors_of(pos, 1)[0];
-        let first_beyond = own.distance(&succ).bit_len();
-        let table = node.fingers();
-        for i in 0..ID_BITS {
-            let expected = if i < first_beyond { Some(succ) } else { ring.finger(pos, i) };
-            if expected.is_some() && table.get(i) != expected {
-                c.wrong_fingers += 1;
+        member_problems(&ring, &View::of(&nodes[h].node), &mut found);
+        for p in found.drain(..) {
+            match p {
+                Problem::NotJoined { .. } => c.not_joined += 1,
+                Problem::Predecessor { .. } => c.wrong_predecessors += 1,
+                Problem::Successors { .. } => c.wrong_successor_lists += 1,
+                Problem::Fingers { wrong, .. } => c.wrong_fingers += wrong,
             }
         }
     }

@@ -21,6 +21,7 @@
 //! [`invariants`] checks Zave's ring invariants and key safety; the
 //! [`scenario`] module runs the experiments of the Chord paper.
 
+pub mod correct;
 pub mod ideal;
 pub mod invariants;
 pub mod network;

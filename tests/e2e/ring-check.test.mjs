@@ -1,12 +1,16 @@
-// The ring checker of lib/ring.mjs, on made-up rings (no browser needed).
+// The ring checker of lib/ring.mjs, on made-up rings (no browser needed): the same verdicts as the
+// Rust definition (src/sim/correct.rs) on the shared cases of tests/fixtures/ring-cases.json.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { big, hex, ID_BITS, keyOf, ringProblems, successorOf } from './lib/ring.mjs';
+import { readFileSync } from 'node:fs';
+import { big, hex, ID_BITS, keyOf, ringProblems, ringViolations, successorOf, SUCCESSORS } from './lib/ring.mjs';
+
+const CASES = JSON.parse(readFileSync(new URL('../fixtures/ring-cases.json', import.meta.url), 'utf8'));
 
 /** The snapshots of an ideal ring of `ids`, fingers run-length encoded like the peer's. */
-function idealStates(ids, succLen = 4) {
+function idealStates(ids, succLen = Math.min(SUCCESSORS, ids.length - 1)) {
   const order = [...ids].sort((a, b) => (big(a) < big(b) ? -1 : 1));
   const succ = successorOf(ids);
   return ids.map((id) => {
@@ -42,48 +46,35 @@ describe('ringProblems', () => {
     assert.deepEqual(ringProblems(idealStates(edge)), []);
   });
 
-  it('catches a wrong predecessor, successor, finger, missing fingers and a non-joined node', () => {
-    const ids = Array.from({ length: 5 }, randomId);
-    const base = () => structuredClone(idealStates(ids));
-    let s = base();
-    s[0].predecessor = s[0].id;
-    assert.match(ringProblems(s).join('\n'), /predecessor/);
-    s = base();
-    s[1].successors = [...s[1].successors].reverse();
-    assert.match(ringProblems(s).join('\n'), /successors\[0\]/);
-    s = base();
-    const run = s[2].fingers.at(-1);
-    run.node = s[2].fingers.find((f) => f.node !== run.node)?.node ?? s[2].id;
-    assert.match(ringProblems(s).join('\n'), /finger/);
-    s = base();
-    s[3].fingers = s[3].fingers.slice(1);
-    assert.match(ringProblems(s).join('\n'), /fingers unknown/);
-    assert.deepEqual(ringProblems(s, { allFingers: false }), []);
-    s = base();
-    s[4].status = 'joining';
-    assert.match(ringProblems(s).join('\n'), /status joining/);
-    s = base();
-    s[4].successors = [];
-    assert.match(ringProblems(s).join('\n'), /empty successor list/);
+  it('agrees with the Rust checker on every shared case (tests/fixtures/ring-cases.json)', () => {
+    assert.equal(SUCCESSORS, CASES.successors, 'r of a tab, as the Rust side has it');
+    assert.ok(CASES.cases.length >= 10);
+    for (const c of CASES.cases) {
+      const got = ringViolations(c.states).map(({ rule, node }) => ({ rule, node }));
+      assert.deepEqual(got, c.problems, c.name);
+    }
   });
 
-  it('a finger that would be the node itself is unknown, never listed', () => {
-    // Ring {0, 1}: node 0's finger 0 is 1; all its others wrap round to 0 itself.
-    const ids = [hex(0n), hex(1n)];
+  it('a right but short successor list is wrong; with fingers: false only fingers are skipped', () => {
+    const ids = Array.from({ length: 5 }, randomId);
     const s = idealStates(ids);
-    assert.deepEqual(s[0].fingers, [{ from: 0, to: 0, node: ids[1] }]);
-    assert.deepEqual(ringProblems(s), []);
-    s[0].fingers = [{ from: 0, to: 0, node: ids[1] }, { from: 1, to: 159, node: ids[0] }];
-    assert.match(ringProblems(s).join('\n'), /fingers 1\.\.159 list the node itself/);
-    // Another member where the ideal is the node itself: wrong (the default), tolerated only
-    // when asked (like the simulator's check).
-    s[0].fingers = [{ from: 0, to: 159, node: ids[1] }];
-    assert.match(ringProblems(s).join('\n'), /finger 1 .* want 0000/);
-    assert.deepEqual(ringProblems(s, { strictSelfFingers: false }), []);
-    s[0].fingers = [{ from: 0, to: 0, node: ids[1] }, { from: 1, to: 159, node: hex(7n) }];
-    assert.match(ringProblems(s, { strictSelfFingers: false }).join('\n'), /finger 1 .* not a member/);
-    s[0].fingers = [];
-    assert.match(ringProblems(s).join('\n'), /1 fingers unknown \(first 0\)/);
+    s[1].successors.pop();
+    assert.match(ringProblems(s).join('\n'), /successors/);
+    s[1].successors = idealStates(ids)[1].successors;
+    s[2].fingers = [];
+    assert.match(ringProblems(s).join('\n'), /fingers wrong/);
+    assert.deepEqual(ringProblems(s, { fingers: false }), []);
+  });
+
+  it('checks the snapshots themselves and the ring name', () => {
+    const ids = Array.from({ length: 3 }, randomId);
+    let s = idealStates(ids);
+    assert.deepEqual(ringViolations(s, { ring: 'other' }).map((p) => p.rule), ['ring', 'ring', 'ring']);
+    s[1].id = s[0].id;
+    assert.match(ringProblems(s).join('\n'), /duplicate ids/);
+    s = idealStates(ids);
+    s[0].fingers.push({ from: 3, to: 2, node: ids[1] });
+    assert.match(ringProblems(s).join('\n'), /malformed finger run/);
   });
 
   it('finger i is the successor of id + 2^i, wrapping at 2^160', () => {

@@ -1,7 +1,7 @@
 // The fake world of tests/peer_ring.rs and tests/peer_files.rs (see peer_ring.rs's
 // docs), shared with `include!`: both are separate test crates.
 
-use chord::id::{Id, ID_BITS};
+use chord::id::Id;
 use chord::link::frame::LINK_FRAME_TAG;
 use chord::link::{Envelope, EnvelopeBody, LinkId, LinkState, MaxMessageSize, Via};
 use chord::message::ReqId;
@@ -9,8 +9,9 @@ use chord::peer::{BlobCommand, ServerId, ServerInput};
 use chord::transfer::{PullId, Sink};
 use chord::rng::SeededRng;
 use chord::signal::{ClientMsg, IntroId, ServerMsg, SignalPayload};
+use chord::sim::correct::{problems, Problem, View};
 use chord::sim::ideal::IdealRing;
-use chord::{Config, Event, Millis, Peer, PeerConfig, PeerEvent, PeerOutput, Record, RtcCommand, Status};
+use chord::{Config, Event, Millis, Peer, PeerConfig, PeerEvent, PeerOutput, Record, RtcCommand};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -879,41 +880,23 @@ impl World {
     }
 
     /// How every expected member's predecessor, successor list and fingers
-    /// differ from the ideal ring over the expected members.
+    /// differ from the ideal ring over the expected members (the one
+    /// definition in `chord::sim::correct`).
     fn ring_errors(&self) -> Vec<String> {
-        let ring = self.ideal();
         let ix = |ids: &[Id]| ids.iter().map(|id| self.index_of(id).map_or("?".to_string(), |i| i.to_string())).collect::<Vec<_>>();
-        let mut errs = Vec::new();
-        for p in self.expected() {
-            let node = self.tabs[p].peer.node();
-            if node.status() != Status::Joined {
-                errs.push(format!("peer {p}: {:?}", node.status()));
-                continue;
-            }
-            let own = node.id();
-            let pos = ring.successor_pos(&own);
-            if ring.len() > 1 && node.predecessor() != Some(ring.predecessor_of(pos)) {
-                errs.push(format!("peer {p}: predecessor {:?}", ix(node.predecessor().as_slice())));
-            }
-            let want = ring.successors_of(pos, node.config().successors);
-            if node.successors() != want.as_slice() {
-                errs.push(format!("peer {p}: successors {:?}, not {:?}", ix(node.successors()), ix(&want)));
-            }
-            if ring.len() < 2 {
-                continue;
-            }
-            let first_beyond = own.distance(&want[0]).bit_len();
-            let wrong = (0..ID_BITS)
-                .filter(|&i| {
-                    let e = if i < first_beyond { Some(want[0]) } else { ring.finger(pos, i) };
-                    e.is_some() && node.fingers().get(i) != e
-                })
-                .count();
-            if wrong > 0 {
-                errs.push(format!("peer {p}: {wrong} wrong fingers"));
-            }
-        }
-        errs
+        let views: Vec<View> = self.expected().iter().map(|&p| View::of(self.tabs[p].peer.node())).collect();
+        problems(&views)
+            .into_iter()
+            .map(|e| {
+                let p = ix(&[e.node()])[0].clone();
+                match e {
+                    Problem::NotJoined { .. } => format!("peer {p}: not joined"),
+                    Problem::Predecessor { has, .. } => format!("peer {p}: predecessor {:?}", ix(has.as_slice())),
+                    Problem::Successors { has, want, .. } => format!("peer {p}: successors {:?}, not {:?}", ix(&has), ix(&want)),
+                    Problem::Fingers { wrong, first, .. } => format!("peer {p}: {wrong} wrong fingers (first {first})"),
+                }
+            })
+            .collect()
     }
 
     /// Runs until the ring is correct; panics with the seed and the errors otherwise.

@@ -41,7 +41,7 @@ import { closeBrowser, launchBrowser, openPeer, waitForLink } from '../lib/brows
 import { chunkCount, dropBlob, getBlob, heldRecords, makeRandomBlob, mbps, median, putBlob, wasmMemory } from '../lib/files.mjs';
 import { big, keyOf, ringProblems, short, successorOf } from '../lib/ring.mjs';
 import { closeRawChannel, connectRawChannel, rawTransfer } from '../lib/rtc.mjs';
-import { missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
+import { judge, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { waitFor, withTimeout } from '../lib/wait.mjs';
 
@@ -321,6 +321,7 @@ async function measurePairings(server, t0) {
     res.wall_s = (Date.now() - p0) / 1000;
     // Judged on the unrounded ratio (the summary's is rounded to 3 places).
     res.missed = missedTargets(pairing.name, { ...res.summary, ratio: res.ratio }, TARGETS);
+    res.checks = judge(pairing.name, { ...res.summary, ratio: res.ratio }, TARGETS);
     out.pairings[pairing.name] = res;
     out.missed.push(...res.missed);
   }
@@ -358,6 +359,13 @@ async function main() {
     // round trip, wasm memory growth below the file size in both tabs.
     res.targets = opt['raw-only'] ? [] : TARGETS;
     res.missed = missedTargets('2 tabs', { ...res.summary, ratio: res.ratio }, res.targets);
+    res.checks = judge('2 tabs', { ...res.summary, ratio: res.ratio }, res.targets);
+    if (BIG > 0) {
+      const grew = res.big ? `A ${res.big.growth.A} B, B ${res.big.growth.B} B` : 'not measured';
+      res.checks.push({ what: `2 tabs: ${opt['big-mib']} MiB round trips byte-identical`, target: 'identical', value: res.big ? (res.big.identical ? 'identical' : 'DIFFERENT') : 'not measured', ok: !!res.big?.identical });
+      res.checks.push({ what: `2 tabs: wasm memory growth in the ${opt['big-mib']} MiB round trips`, target: '< file size', value: grew, ok: !!res.big?.growth_below_size });
+      if (!res.big?.identical) res.missed.push(`2 tabs: the ${BIG}-byte round trips were not byte-identical`);
+    }
     if (res.big && !res.big.growth_below_size) {
       res.missed.push(`2 tabs: wasm memory grew by ${res.big.growth.A} (A) / ${res.big.growth.B} (B) bytes in the ${BIG}-byte round trips, target < the file size`);
     }

@@ -37,7 +37,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { closeBrowser, launchBrowser, openPeer, putBytes } from '../lib/browser.mjs';
-import { kindOf, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
+import { judge, kindOf, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
 import { ringProblems } from '../lib/ring.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { sleep } from '../lib/wait.mjs';
@@ -286,6 +286,7 @@ async function measurePairings(server) {
       console.error(`${pairing.name}: ${e.stack ?? e.message}`);
       results[pairing.name] = { kinds: pairing.kinds, error: e.stack ?? String(e) };
     }
+    results[pairing.name].checks = judge(`${pairing.name}, ${TABS} tabs`, results[pairing.name].summary, TARGETS);
     results[pairing.name].missed = missedTargets(pairing.name, results[pairing.name].summary, TARGETS);
     missed.push(...results[pairing.name].missed);
   }
@@ -319,7 +320,8 @@ async function main() {
     const { summary, runs } = await measure(server);
     printTable(summary);
     const missed = missedTargets(`${TABS} tabs`, summary, RING_TARGETS);
-    writeJson({ summary, runs, targets: RING_TARGETS, missed });
+    const checks = judge(`${TABS} tabs / ${BROWSERS} processes`, summary, RING_TARGETS);
+    writeJson({ date: new Date().toISOString(), summary, runs, targets: RING_TARGETS, checks, missed });
     return reportMissed(missed, 'ring bench');
   } finally {
     await server.stop();

@@ -47,25 +47,36 @@ export function targetText(t) {
 }
 
 /**
+ * The verdict on each target: `{ what, target, value, ok }`, written into a benchmark's JSON as
+ * `checks` (scripts/bench-report.mjs renders them, ✓ or ✗, into BENCHMARKS.md). A value that is
+ * missing or not a number (the measurement failed) is not met.
+ * @param {string} label  whose measure, e.g. the pairing or `8 tabs`
+ * @param {Record<string, unknown>} summary
+ * @param {Target[]} targets
+ * @returns {{ what: string, target: string, value: string, ok: boolean }[]}
+ */
+export function judge(label, summary, targets) {
+  return targets.map((t) => {
+    const v = summary?.[t.key];
+    const unit = t.unit ? ` ${t.unit}` : '';
+    const measured = typeof v === 'number' && Number.isFinite(v);
+    const ok = measured && !(t.max !== undefined && !(v <= t.max)) && !(t.min !== undefined && !(v >= t.min));
+    return { what: `${label}: ${t.label}`, target: targetText(t), value: measured ? `${Number(v.toPrecision(4))}${unit}` : 'not measured', ok };
+  });
+}
+
+/**
  * The targets `summary` misses, each as a sentence naming the pairing, the measure, the value
- * and the target. A value that is missing or not a number (the measurement failed) is a miss.
+ * and the target.
  * @param {string} pairing
  * @param {Record<string, unknown>} summary
  * @param {Target[]} targets
  * @returns {string[]}
  */
 export function missedTargets(pairing, summary, targets) {
-  const missed = [];
-  for (const t of targets) {
-    const v = summary?.[t.key];
-    const unit = t.unit ? ` ${t.unit}` : '';
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      missed.push(`${pairing}: ${t.label} not measured (target ${targetText(t)})`);
-    } else if ((t.max !== undefined && !(v <= t.max)) || (t.min !== undefined && !(v >= t.min))) {
-      missed.push(`${pairing}: ${t.label} ${Number(v.toPrecision(4))}${unit}, target ${targetText(t)}`);
-    }
-  }
-  return missed;
+  return judge(pairing, summary, targets)
+    .filter((c) => !c.ok)
+    .map((c) => (c.value === 'not measured' ? `${c.what} not measured (target ${c.target})` : `${c.what} ${c.value}, target ${c.target}`));
 }
 
 /** Prints `rows` (the first is the header) as aligned columns on stdout. */

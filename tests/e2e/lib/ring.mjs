@@ -29,29 +29,37 @@ export function successorOf(ids) {
   };
 }
 
+/** The successor list length r of a tab (`browser_node_config()` in src/peer/mod.rs; checked
+ *  against the Rust side by the shared cases in tests/fixtures/ring-cases.json). */
+export const SUCCESSORS = 8;
+
 /**
- * Every way the snapshots differ from the ideal ring of their ids (empty when the ring is correct):
- * status `joined`, the ring name, predecessor, the first min(n-1, len) successors, and every
- * finger i (= successor(id + 2^i)). A finger that would be the node itself is not stored (the
- * core's FingerTable leaves it unknown), so a listed finger must never be the node itself; with
- * `allFingers` every other finger must be known.
- *
- * Fingers whose ideal value is the node itself ("self fingers"): with `strictSelfFingers` (the
- * default) they must be unknown — fix_fingers clears them when a lookup answers "yourself"; with
- * `strictSelfFingers: false` any live node there is accepted, as the simulator's convergence
- * check does (src/sim/invariants.rs compares only fingers whose ideal is another node).
+ * Every way the snapshots differ from the ideal ring of their ids (empty when the ring is correct),
+ * by the rules of src/sim/correct.rs, the one definition of a correct ring that the simulator and
+ * the Rust test world use (tests/fixtures/ring-cases.json holds cases both checkers must agree on):
+ * - `not_joined`: status is not `joined` (reported alone for that node);
+ * - `predecessor`: the predecessor is not the member before it;
+ * - `successors`: the list is not the next min(r, n − 1) members in full (a right but short list
+ *   is wrong);
+ * - `fingers`: finger i is not successor(id + 2^i); a finger whose ideal is the node itself must be
+ *   unknown (fix_fingers clears it; a table never holds its own node).
+ * Beyond those rules, the snapshots themselves are checked (`snapshot`: duplicate or malformed
+ * ids, malformed finger runs, a finger listed twice) and, with `ring`, the ring name (`ring`).
+ * With `fingers: false` the fingers are not checked (for tests of how fast the successor
+ * pointers are repaired).
  *
  * @param {Array<{ id: string, ring?: string, status?: string, predecessor: string | null,
  *   successors: string[], fingers: Array<{ from: number, to: number, node: string }> }>} states
- * @param {{ ring?: string, fingers?: boolean, allFingers?: boolean, strictSelfFingers?: boolean }} [opts]
- * @returns {string[]}
+ * @param {{ ring?: string, fingers?: boolean, successors?: number }} [opts]
+ * @returns {Array<{ rule: string, node: string | null, text: string }>}
  */
-export function ringProblems(states, { ring, fingers = true, allFingers = true, strictSelfFingers = true } = {}) {
+export function ringViolations(states, { ring, fingers = true, successors = SUCCESSORS } = {}) {
   const problems = [];
+  const add = (rule, node, text) => problems.push({ rule, node, text });
   const n = states.length;
   const ids = states.map((s) => String(s.id).toLowerCase());
-  if (new Set(ids).size !== n) problems.push(`duplicate ids: ${ids.join(' ')}`);
-  for (const id of ids) if (!/^[0-9a-f]{40}$/.test(id)) problems.push(`malformed id ${JSON.stringify(id)}`);
+  if (new Set(ids).size !== n) add('snapshot', null, `duplicate ids: ${ids.join(' ')}`);
+  for (const id of ids) if (!/^[0-9a-f]{40}$/.test(id)) add('snapshot', id, `malformed id ${JSON.stringify(id)}`);
   if (problems.length) return problems;
   const order = [...ids].sort((a, b) => (big(a) < big(b) ? -1 : 1));
   const succ = successorOf(ids);
@@ -60,52 +68,55 @@ export function ringProblems(states, { ring, fingers = true, allFingers = true, 
     const id = lc(s.id);
     const me = short(id);
     const k = order.indexOf(id);
-    if (s.status !== undefined && s.status !== 'joined') problems.push(`${me}: status ${s.status}`);
-    if (ring !== undefined && s.ring !== undefined && s.ring !== ring) problems.push(`${me}: ring ${s.ring}, want ${ring}`);
-    if (n === 1) continue;
-    const pred = order[(k - 1 + n) % n];
-    if (lc(s.predecessor) !== pred) problems.push(`${me}: predecessor ${short(s.predecessor)}, want ${short(pred)}`);
+    if (ring !== undefined && s.ring !== undefined && s.ring !== ring) add('ring', id, `${me}: ring ${s.ring}, want ${ring}`);
+    if (s.status !== undefined && s.status !== 'joined') {
+      add('not_joined', id, `${me}: status ${s.status}`);
+      continue;
+    }
+    if (n > 1) {
+      const pred = order[(k - 1 + n) % n];
+      if (lc(s.predecessor) !== pred) add('predecessor', id, `${me}: predecessor ${short(s.predecessor)}, want ${short(pred)}`);
+    }
     const list = (s.successors ?? []).map(lc);
-    if (list.length === 0) problems.push(`${me}: empty successor list, want ${short(order[(k + 1) % n])} first`);
-    for (let j = 0; j < Math.min(n - 1, list.length); j++) {
-      const want = order[(k + 1 + j) % n];
-      if (list[j] !== want) {
-        problems.push(`${me}: successors[${j}] ${short(list[j])}, want ${short(want)} (list ${list.map(short).join(',')})`);
-        break;
-      }
+    const want = Array.from({ length: Math.min(successors, n - 1) }, (_, j) => order[(k + 1 + j) % n]);
+    if (list.length !== want.length || list.some((x, j) => x !== want[j])) {
+      add('successors', id, `${me}: successors ${list.map(short).join(',') || '(none)'}, want ${want.map(short).join(',') || '(none)'}`);
     }
     if (!fingers) continue;
-    const known = new Array(ID_BITS).fill(false);
+    // The finger each index has (null: unknown), from the run-length encoded table.
+    const table = new Array(ID_BITS).fill(null);
     for (const run of s.fingers ?? []) {
       if (!(Number.isInteger(run.from) && Number.isInteger(run.to) && run.from >= 0 && run.from <= run.to && run.to < ID_BITS)) {
-        problems.push(`${me}: malformed finger run ${JSON.stringify(run)}`);
-        continue;
-      }
-      if (lc(run.node) === id) {
-        problems.push(`${me}: fingers ${run.from}..${run.to} list the node itself`);
+        add('snapshot', id, `${me}: malformed finger run ${JSON.stringify(run)}`);
         continue;
       }
       for (let i = run.from; i <= run.to; i++) {
-        if (known[i]) problems.push(`${me}: finger ${i} listed twice`);
-        known[i] = true;
-        const want = succ(big(id) + (1n << BigInt(i)));
-        if (want === id && !strictSelfFingers) {
-          if (!ids.includes(lc(run.node))) {
-            problems.push(`${me}: finger ${i} (run ${run.from}..${run.to}) is ${short(run.node)}, not a member`);
-            break;
-          }
-          continue;
-        }
-        if (lc(run.node) !== want) {
-          problems.push(`${me}: finger ${i} (run ${run.from}..${run.to}) is ${short(run.node)}, want ${short(want)}`);
-          break;
-        }
+        if (table[i] !== null) add('snapshot', id, `${me}: finger ${i} listed twice`);
+        table[i] = lc(run.node);
       }
     }
-    if (allFingers) {
-      const missing = known.flatMap((k, i) => (k || succ(big(id) + (1n << BigInt(i))) === id ? [] : [i]));
-      if (missing.length) problems.push(`${me}: ${missing.length} fingers unknown (first ${missing[0]})`);
+    const wrong = [];
+    for (let i = 0; i < ID_BITS; i++) {
+      const ideal = n > 1 ? succ(big(id) + (1n << BigInt(i))) : id;
+      const want = ideal === id ? null : ideal;
+      if (table[i] !== want) wrong.push(i);
+    }
+    if (wrong.length) {
+      const i = wrong[0];
+      const ideal = n > 1 ? succ(big(id) + (1n << BigInt(i))) : id;
+      const want = ideal === id ? 'unknown (itself)' : short(ideal);
+      add('fingers', id, `${me}: ${wrong.length} fingers wrong, first ${i}: ${table[i] === null ? 'unknown' : short(table[i])}, want ${want}`);
     }
   }
   return problems;
+}
+
+/**
+ * [`ringViolations`], as one line of text each (empty when the ring is correct).
+ * @param {Parameters<typeof ringViolations>[0]} states
+ * @param {Parameters<typeof ringViolations>[1]} [opts]
+ * @returns {string[]}
+ */
+export function ringProblems(states, opts) {
+  return ringViolations(states, opts).map((p) => p.text);
 }
