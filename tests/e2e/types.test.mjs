@@ -154,6 +154,21 @@ describe('the .d.ts matches what the wasm peer returns (issue 15)', { timeout: 1
     seen.errors.push(after);
   });
 
+  step('a page opened without ?test carries no test hooks', 30_000, async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/?loopback=1&ring=${RING}-plain`, { waitUntil: 'load' });
+      await page.evaluate(() => window.chordReady);
+      const hooks = await page.evaluate(() => ['chordJoinStarted', 'chordJoinMs', 'chordJoinedSuccessor', 'chordLinkOpenedAt', 'chordPolling']
+        .filter((k) => k in window));
+      assert.deepEqual(hooks, [], 'no test hooks on a user\'s page');
+      assert.equal(await page.evaluate(() => typeof window.chord.state), 'function', 'window.chord is there (the console API)');
+    } finally {
+      await context.close();
+    }
+  });
+
   step('tsc --strict accepts them against the generated .d.ts', 60_000, async (t) => {
     const types = new Set(seen.events.map((e) => e.type));
     for (const type of ['joined', 'successor', 'predecessor', 'link_open', 'server', 'stored', 'left']) {
