@@ -9,7 +9,9 @@
 // The same file is checked once more against a copy of the declarations with one field renamed,
 // and must fail there: the check can fail.
 //
-// Also here, on the real page: polling of `state()` stops after the tab leaves (item 3).
+// Also here, on the real page (item 3): polling of `state()` stops after the tab leaves; a lost ring
+// (state().status back to "joining") shows "Reconnecting" and a get asked for meanwhile waits for
+// the ring; a page opened without `?test` has no test hooks.
 //
 // Needs: target/release/chord-signaling, www/pkg (`make web server`), /usr/bin/chromium, `npm ci`
 // here (typescript is a devDependency). Run it inside scripts/loopback-only (`make test-browser`).
@@ -22,6 +24,7 @@ import { promisify } from 'node:util';
 import { after, before, describe } from 'node:test';
 import { closeBrowser, launchBrowser, openPeer } from './lib/browser.mjs';
 import { recordChordEvents } from './lib/files.mjs';
+import { rowsFor, submitGet } from './lib/page-ui.mjs';
 import { ROOT, SERVER_BIN, startServer, WWW } from './lib/server.mjs';
 import { steps } from './lib/steps.mjs';
 import { sleep, waitFor } from './lib/wait.mjs';
@@ -152,6 +155,39 @@ describe('the .d.ts matches what the wasm peer returns (issue 15)', { timeout: 1
     const after = await tab.page.evaluate(() => window.chord.put('after.txt', 'x').then(() => null, (e) => ({ name: e.name, message: e.message, code: e.code })));
     assert.ok(after && typeof after.code === 'string', `a put after leave rejects with a code: ${JSON.stringify(after)}`);
     seen.errors.push(after);
+  });
+
+  step('a lost ring shows "Reconnecting", and a get asked for meanwhile waits for the ring', 30_000, async () => {
+    // A ring is lost when every successor stops answering; state().status is then "idle" or
+    // "joining" until the tab is back. That window is short and timing-bound in a real ring, so
+    // this step makes tab A's state() report "joining" (everything else real) and checks the page.
+    const tab = tabs[0];
+    let shown = '';
+    const status = async () => (shown = await tab.page.textContent('#status'));
+    await tab.page.evaluate(() => {
+      const peer = window.chord;
+      const real = Object.getPrototypeOf(peer).state;
+      window.__lost = true;
+      peer.state = function () { const st = real.call(this); return window.__lost ? { ...st, status: 'joining' } : st; };
+    });
+    await waitFor(async () => /^Reconnecting/.test(await status()), 5_000, { what: 'the status line says Reconnecting', detail: () => shown });
+    assert.equal(await tab.page.getAttribute('#status', 'data-kind'), 'warn');
+    await submitGet(tab, 'types 0.bin');
+    let rows = [];
+    await waitFor(async () => {
+      rows = (await rowsFor(tab, 'types 0.bin')).transfers;
+      return rows[0]?.text === 'Waiting for this tab to reconnect to the ring…';
+    }, 5_000, { what: 'the get waits for the ring', detail: () => JSON.stringify(rows) });
+    await sleep(1000);
+    assert.equal((await rowsFor(tab, 'types 0.bin')).transfers[0].state, 'active', 'still waiting a second later');
+    await tab.page.evaluate(() => { window.__lost = false; });
+    await waitFor(async () => /^Joined ring/.test(await status()), 5_000, { what: 'the status line says joined again', detail: () => shown });
+    await waitFor(async () => {
+      rows = (await rowsFor(tab, 'types 0.bin')).transfers;
+      return rows[0]?.state === 'ok';
+    }, 10_000, { what: 'the get completes once the ring is back', detail: () => JSON.stringify(rows) });
+    assert.match(rows[0].text, /^Got 100 bytes/);
+    await tab.page.evaluate(() => { delete window.chord.state; });
   });
 
   step('a page opened without ?test carries no test hooks', 30_000, async () => {
