@@ -4,7 +4,8 @@
 #   1. the wasm-bindgen tests (tests/web_ring.rs) in headless Chromium and in headless Firefox ESR
 #      (geckodriver) via wasm-bindgen-test-runner,
 #      against a signaling server on 127.0.0.1:8090 (the port the tests expect);
-#   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers;
+#   2. the end-to-end tests (tests/e2e/*.test.mjs, node --test), which start their own servers
+#      (types.test.mjs among them: the .d.ts checked with tsc against a real peer);
 #      the longest is churn.test.mjs (~3 min);
 #   3. the suites that take any browser (ring, files, split, two-servers, tab-life, churn) again
 #      with Firefox ESR only and with mixed Chromium/Firefox rings.

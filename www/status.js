@@ -5,14 +5,26 @@ import { linkCounts } from "./links.js";
 /** @typedef {import("./pkg/chord.js").PeerState} PeerState */
 
 /**
+ * Whether the ring is lost for now: the tab was in it (`page.joinedOnce`) and is not any more,
+ * without having left — `state().status` went back to "idle" or "joining" while it rejoins (all
+ * its successors stopped answering; it joins again through a linked peer or the server).
+ * @param {PeerState} st
+ * @param {{ left: boolean, joinedOnce: boolean }} page
+ */
+export const reconnecting = (st, page) =>
+  page.joinedOnce && !page.left && (st.status === "idle" || st.status === "joining");
+
+/**
  * What the status line says once the peer runs.
  * @param {PeerState} st
- * @param {{ left: boolean, lostRing: boolean }} page  what the page saw (a leave, a lost_ring event)
+ * @param {{ left: boolean, joinedOnce: boolean }} page  what the page saw (a leave, a completed join)
  * @returns {{ kind: "pending" | "ok" | "warn" | "error", text: string }}
  */
 export function statusLine(st, page) {
   if (page.left || st.status === "left") return { kind: "warn", text: "Left the ring. Reload the page to join again." };
-  if (page.lostRing) return { kind: "error", text: "Lost the ring: none of this tab's successors answers." };
+  if (reconnecting(st, page)) {
+    return { kind: "warn", text: "Reconnecting: this tab lost the ring (none of its successors answers) and is joining it again…" };
+  }
   if (st.status !== "joined") return { kind: "pending", text: `Status: ${st.status}…` };
   const alone = st.successors.length === 0 || st.successors[0] === st.id;
   const text = alone ? `Joined ring “${st.ring}” — this tab is the only peer so far.` : `Joined ring “${st.ring}”.`;
@@ -41,14 +53,4 @@ export function serversText(st) {
   const up = list.filter((s) => s.state === "connected").length;
   const each = list.map((s) => `${s.url} ${SERVER_WORDS[s.state] ?? s.state}${again(s.reconnects)}`);
   return `${up} of ${list.length} connected: ${each.join("; ")}`;
-}
-
-/**
- * Words for a rejected put or get whose `code` says more than its message, else null.
- * @param {unknown} e
- * @returns {string | null}
- */
-export function codeText(e) {
-  const code = e && typeof e === "object" && "code" in e ? e.code : undefined;
-  return code === "not_sure" ? "The ring is still settling; try again in a moment (it could not yet confirm whether it holds this file)." : null;
 }

@@ -101,6 +101,9 @@ pub enum RtcInput {
     Path(PathInfo),
 }
 
+/// The join failed because the ring already has a live node with this peer's id.
+pub const ID_TAKEN_MESSAGE: &str = "another tab in this ring has the same id";
+
 /// The join failed on the bootstrap link because ICE found no path.
 pub const NO_PATH_MESSAGE: &str = "no network path to any ring member; a TURN server may be needed \
     (ICE found no working pair of addresses between this tab and the member the server introduced)";
@@ -751,7 +754,7 @@ impl Peer {
                 }
             }
             Event::JoinFailed { error: RequestError::IdTaken } => {
-                self.fail_bootstrap("another tab in this ring has the same id");
+                self.fail_bootstrap(ID_TAKEN_MESSAGE);
             }
             Event::JoinFailed { .. } => {
                 // The successor the lookup found did not answer (say its link

@@ -82,19 +82,27 @@ export interface Progress {
   total: number;
 }
 
-/** Codes of the `Error`s `put`, `get` and `join` reject with (`err.code`; `err.message` says it in
- *  words): `"not_sure"` — the ring is still settling and could not confirm whether it holds the file;
- *  this is not "not found", try again in a moment. `"timeout"` — no node answered; worth a retry.
- *  `"cancelled"` — the `signal` aborted it. `"not_joined"`, `"busy"`, `"too_large"`, `"store_full"`,
- *  `"route_failed"`, `"fetch_failed"`, `"refused"`, `"corrupt"`, `"primary_gone"`, `"id_taken"`,
- *  `"left"`, `"storage"` (this tab's IndexedDB), `"invalid"` (bad arguments), `"join_failed"`, and
- *  `"failed"` for anything else. */
+/** The `code` of every `Error` the API throws or rejects with (`err.code`; `err.message` says it in
+ *  words for people, and its wording may change: decide by the code). Worth a retry: `"not_sure"` —
+ *  the ring is still settling and could not confirm whether it holds the file (this is not "not
+ *  found"); `"timeout"` — no node answered; `"busy"` — too many requests in flight here or on the way.
+ *  This tab: `"cancelled"` — the `signal` aborted it; `"not_joined"` — not in a ring (it left, or lost
+ *  every neighbour and is rejoining); `"left"` — it left while the request ran; `"storage"` — its
+ *  IndexedDB failed; `"quota"` — its storage quota is full; `"invalid"` — bad arguments or options;
+ *  `"too_large"` — the name or file is over the limits. The ring: `"store_full"` — the tab
+ *  responsible has no room; `"no_route"` — routing found no live next hop; `"no_holder"` — no tab
+ *  holding the file's bytes could serve them; `"refused"` — the tab responsible did not commit it;
+ *  `"corrupt"` — every copy found was corrupt; `"bad_answer"` — answers of the wrong kind;
+ *  `"primary_gone"` — the tab responsible stopped answering while copying it. `join` only:
+ *  `"id_taken"` — a live tab of the ring has this id; `"no_path"` — no network path to the member the
+ *  server introduced (a TURN server may be needed); `"join_failed"` — anything else. `"failed"` —
+ *  `state()` could not be built. */
 export type ErrorCode =
-  | "not_sure" | "timeout" | "cancelled" | "not_joined" | "busy" | "too_large" | "store_full"
-  | "route_failed" | "fetch_failed" | "refused" | "corrupt" | "primary_gone" | "id_taken" | "left"
-  | "storage" | "invalid" | "join_failed" | "failed";
+  | "not_sure" | "timeout" | "busy" | "cancelled" | "not_joined" | "left" | "storage" | "quota"
+  | "invalid" | "too_large" | "store_full" | "no_route" | "no_holder" | "refused" | "corrupt"
+  | "bad_answer" | "primary_gone" | "id_taken" | "no_path" | "join_failed" | "failed";
 
-/** What `put`, `get` and `join` reject with. */
+/** What every method of `ChordPeer` throws or rejects with. */
 export interface ChordError extends Error {
   code: ErrorCode;
 }

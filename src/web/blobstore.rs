@@ -39,11 +39,15 @@ pub struct BlobStore {
     db: JsValue,
 }
 
+/// The words of a full storage quota; `codes::storage_code` finds them in a
+/// failure's message to give it the code `quota`.
+pub const QUOTA_FULL: &str = "this browser's storage quota is full";
+
 /// Why a store operation failed, in words for the user.
 pub fn storage_error(e: &JsValue) -> String {
     let name = Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
     if name == "QuotaExceededError" {
-        "this browser's storage quota is full; free some space or delete site data".into()
+        format!("{QUOTA_FULL}; free some space or delete site data")
     } else {
         format!("the browser's storage (IndexedDB) failed: {}", js_message(e))
     }

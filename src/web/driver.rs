@@ -14,6 +14,7 @@
 //! thing at a time, so the borrows never overlap.
 
 use super::blobstore::BlobStore;
+use super::codes::{command_code, join_code, request_code};
 use super::files::{cancelled, AbortHook, TransferOptions};
 use super::input::{Input, RtcEvent, ServerEvent, SocketTag};
 use super::js::{js_message, now, to_js};
@@ -527,7 +528,7 @@ impl Core {
 
     fn fail_join(&mut self, reason: String) {
         if let Some(j) = self.join.take() {
-            let _ = j.send(Err(Failure { code: "join_failed", message: reason }));
+            let _ = j.send(Err(Failure { code: join_code(&reason), message: reason }));
         }
     }
 
@@ -582,33 +583,6 @@ fn command_error(name: &str, e: CommandError) -> String {
         CommandError::BlobSize(n) => format!("\"{name}\" is {n} bytes; files of 1 byte to 1 GiB can be stored"),
         CommandError::Busy(n) => format!("{n} requests are already in flight; try again in a moment"),
         other => other.to_string(),
-    }
-}
-
-/// The code of a command refused at once.
-fn command_code(e: &CommandError) -> &'static str {
-    match e {
-        CommandError::NotJoined => "not_joined",
-        CommandError::ValueTooLarge(_) | CommandError::BlobSize(_) | CommandError::NameTooLong(_) => "too_large",
-        CommandError::Busy(_) => "busy",
-        CommandError::StoreFull => "store_full",
-        _ => "invalid",
-    }
-}
-
-/// The code of a request that failed; `not_sure` and `timeout` are worth a retry.
-fn request_code(e: &RequestError) -> &'static str {
-    match e {
-        RequestError::NotSure => "not_sure",
-        RequestError::Timeout { .. } => "timeout",
-        RequestError::Route(_) => "route_failed",
-        RequestError::Left => "left",
-        RequestError::Fetch(_) => "fetch_failed",
-        RequestError::Refused(_) => "refused",
-        RequestError::Corrupt { .. } => "corrupt",
-        RequestError::PrimaryGone => "primary_gone",
-        RequestError::IdTaken => "id_taken",
-        _ => "failed",
     }
 }
 

@@ -1,8 +1,9 @@
-//! `ChordPeer`, the JS API. Errors reject with an `Error` whose message is
-//! written for the person using the page and whose `code` is for the
-//! program (`"not_sure"`: the ring is settling, try again; see `api_types.rs`).
+//! `ChordPeer`, the JS API. Every error it throws or rejects with is an
+//! `Error` whose message is written for the person using the page and whose
+//! `code` is for the program (`codes.rs`; the `ErrorCode` union in `api_types.rs`).
 
 use super::blobstore::BlobStore;
+use super::codes::storage_code;
 use super::driver::{self, Answer, Core, Failure};
 use super::files::{read_slice, store_file, to_blob, TransferOptions, INLINE_MAX_BYTES};
 use super::input::Input;
@@ -63,18 +64,21 @@ impl ChordPeer {
         let timeout = gloo_timers::future::TimeoutFuture::new(opts.join_timeout_ms as u32);
         let outcome = match select(join_rx, timeout).await {
             Either::Left((Ok(Ok(_)), _)) => Ok(()),
-            Either::Left((Ok(Err(reason)), _)) => Err(reason.message),
-            Either::Left((Err(_), _)) => Err("the peer stopped while joining".to_string()),
-            Either::Right(_) => Err(format!(
-                "no answer within {} s from the signaling server or the ring member it introduced",
-                opts.join_timeout_ms / 1000
-            )),
+            Either::Left((Ok(Err(failure)), _)) => Err(failure),
+            Either::Left((Err(_), _)) => Err(Failure { code: "join_failed", message: "the peer stopped while joining".into() }),
+            Either::Right(_) => Err(Failure {
+                code: "join_failed",
+                message: format!(
+                    "no answer within {} s from the signaling server or the ring member it introduced",
+                    opts.join_timeout_ms / 1000
+                ),
+            }),
         };
         match outcome {
             Ok(()) => Ok(ChordPeer { core, tx, id }),
-            Err(reason) => {
+            Err(Failure { code, message }) => {
                 core.borrow_mut().stop();
-                Err(js_error("join_failed", &format!("Could not join the ring: {reason}")))
+                Err(js_error(code, &format!("Could not join the ring: {message}")))
             }
         }
     }
@@ -124,12 +128,17 @@ impl ChordPeer {
                 core.borrow_mut().put(name, bytes.to_vec(), opts)
             } else {
                 let store = core.borrow().store.clone().ok_or_else(|| {
-                    fail(format!("could not store \"{name}\": this browser gives the page no storage (IndexedDB) for files over 16 KiB"))
+                    js_error(
+                        "storage",
+                        &capitalize(&format!(
+                            "could not store \"{name}\": this browser gives the page no storage (IndexedDB) for files over 16 KiB"
+                        )),
+                    )
                 })?;
                 let blob = match store_file(&core, &store, &name, &file, &opts).await {
                     Ok(b) => b,
                     Err(e) if e.starts_with("Cancelled") => return Err(js_error("cancelled", &e)),
-                    Err(e) => return Err(js_error("storage", &capitalize(&format!("could not store \"{name}\": {e}")))),
+                    Err(e) => return Err(js_error(storage_code(&e), &capitalize(&format!("could not store \"{name}\": {e}")))),
                 };
                 core.borrow_mut().put_blob(blob, opts)
             };
@@ -153,15 +162,15 @@ impl ChordPeer {
 
     /// A snapshot of the routing state: predecessor, successors, fingers, links.
     #[wasm_bindgen(unchecked_return_type = "PeerState")]
-    pub fn state(&self) -> Result<JsValue, JsError> {
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        let broken = |why: &str| js_error("failed", &format!("state() could not be built: {why}"));
         let core = self.core.borrow();
-        let state = to_js(&core.peer.state()).map_err(|e| JsError::new(&e))?;
+        let state = to_js(&core.peer.state()).map_err(|e| broken(&e))?;
         let timer = if core.timer_in_worker() { "worker" } else { "page" };
-        js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| JsError::new("state() could not be built"))?;
+        js_sys::Reflect::set(&state, &"timer".into(), &timer.into()).map_err(|_| broken("timer"))?;
         let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
         let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
-        js_sys::Reflect::set(&state, &"wasmMemoryBytes".into(), &(bytes as f64).into())
-            .map_err(|_| JsError::new("state() could not be built"))?;
+        js_sys::Reflect::set(&state, &"wasmMemoryBytes".into(), &(bytes as f64).into()).map_err(|_| broken("wasmMemoryBytes"))?;
         Ok(state)
     }
 
@@ -169,8 +178,8 @@ impl ChordPeer {
     /// again, signaled through the ring, when its tables need it. Returns
     /// whether there was such a link.
     #[wasm_bindgen(js_name = closeLink)]
-    pub fn close_link(&self, peer: &str) -> Result<bool, JsError> {
-        let id = Id::from_hex(peer).map_err(|_| JsError::new("closeLink needs a peer id of 40 hex digits"))?;
+    pub fn close_link(&self, peer: &str) -> Result<bool, JsValue> {
+        let id = Id::from_hex(peer).map_err(|_| js_error("invalid", "closeLink needs a peer id of 40 hex digits"))?;
         Ok(self.core.borrow_mut().close_link(&id))
     }
 
@@ -216,7 +225,7 @@ async fn answer(tx: mpsc::UnboundedSender<Input>, started: Result<Answer, Failur
     }
 }
 
-/// An `Error` with `message` and a machine-readable `code`.
+/// An `Error` with `message` and a machine-readable `code` (one of `codes.rs`).
 fn js_error(code: &str, message: &str) -> JsValue {
     let e = JsValue::from(JsError::new(message));
     let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());

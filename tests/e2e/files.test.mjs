@@ -103,6 +103,7 @@ function assertReadable(res, what) {
   const e = res.error;
   assert.ok(e.isError, `${what}: rejected with a non-Error ${JSON.stringify(e)}`);
   assert.ok(e.message && e.message.length >= 8, `${what}: message ${JSON.stringify(e.message)}`);
+  assert.equal(e.code, 'invalid', `${what}: code (message ${JSON.stringify(e.message)})`);
   assert.doesNotMatch(e.message, /unreachable|RuntimeError|\[object |JsValue\(|panicked|undefined is not|is not a function/i, `${what}: message ${JSON.stringify(e.message)}`);
 }
 
@@ -239,6 +240,7 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
       assert.equal(res.ok, false, `${getter.name}: an aborted get resolved (size ${res.size})`);
       assert.ok(res.error.isError, `${getter.name}: rejection is an Error: ${JSON.stringify(res.error)}`);
       assert.match(res.error.message, /^Cancelled/, `${getter.name}: aborted get`);
+      assert.equal(res.error.code, 'cancelled', `${getter.name}: aborted get: code`);
       t.diagnostic(`${getter.name}: get aborted after ${res.progress.last?.done} bytes: ${JSON.stringify(res.error.message)}`);
       await smallRoundTrip(getter, 'an aborted get');
       await expectFile(getter, file, ' after an aborted get');
@@ -255,6 +257,7 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
     assert.ok(res.aborted, `C: the put ended before the abort (${JSON.stringify(res.progress.last)})`);
     assert.equal(res.ok, false, `C: an aborted put resolved: ${JSON.stringify(res.result)}`);
     assert.match(res.error.message, /^Cancelled/, 'C: aborted put');
+    assert.equal(res.error.code, 'cancelled', 'C: aborted put: code');
     t.diagnostic(`C: put aborted in phase ${res.progress.last?.phase} at ${res.progress.last?.done} bytes: ${JSON.stringify(res.error.message)}`);
     await smallRoundTrip(c, 'an aborted put');
     const later = await getBlob(byName('B'), name);
@@ -277,7 +280,7 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
     answers['put of 100 bytes'] = await putBlob(holder, 'never stored, 100 bytes.bin', 'pre', { abort: { before: true } });
     await dropBlob(holder, 'pre');
     const wrong = Object.entries(answers)
-      .filter(([, r]) => r.ok || !/^Cancelled/.test(r.error?.message ?? ''))
+      .filter(([, r]) => r.ok || !/^Cancelled/.test(r.error?.message ?? '') || r.error?.code !== 'cancelled')
       .map(([what, r]) => `${what}: ${r.ok ? `resolved${r.size !== undefined ? ` (${r.size} bytes)` : ''}` : `rejected with ${JSON.stringify(r.error.message)}`}`);
     assert.deepEqual(wrong, [], 'with options.signal already aborted, these did not reject with "Cancelled…"');
   });
@@ -401,7 +404,7 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
   test('bad input: an empty name, data that is no Blob/Uint8Array/string → readable rejections', 30_000, async (t) => {
     const d = byName('D');
     const res = await d.page.evaluate(async () => {
-      const errInfo = (e) => ({ isError: e instanceof Error, message: e instanceof Error ? e.message : String(e) });
+      const errInfo = (e) => ({ isError: e instanceof Error, code: e?.code, message: e instanceof Error ? e.message : String(e) });
       const attempt = async (f) => {
         let p;
         try {

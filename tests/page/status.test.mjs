@@ -1,11 +1,11 @@
 // The status line (www/status.js).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { statusLine, serversText, codeText } from "../../www/status.js";
+import { statusLine, serversText, reconnecting } from "../../www/status.js";
 
 const A = "a".repeat(40), B = "b".repeat(40);
 const st = (extra = {}) => ({ id: A, ring: "lab", status: "joined", successors: [B], links: [], ...extra });
-const page = { left: false, lostRing: false };
+const page = { left: false, joinedOnce: true };
 
 test("joined, alone or not", () => {
   assert.deepEqual(statusLine(st(), page), { kind: "ok", text: "Joined ring “lab”." });
@@ -21,12 +21,27 @@ test("restarting links are mentioned", () => {
   assert.match(statusLine(st({ links: [links[0], links[0]] }), page).text, /Reconnecting 2 links/);
 });
 
-test("left, lost, and not joined yet", () => {
+test("left, and not joined yet", () => {
   assert.equal(statusLine(st(), { ...page, left: true }).kind, "warn");
   assert.equal(statusLine(st({ status: "left" }), page).text, "Left the ring. Reload the page to join again.");
-  assert.deepEqual(statusLine(st(), { ...page, lostRing: true }),
-    { kind: "error", text: "Lost the ring: none of this tab's successors answers." });
-  assert.deepEqual(statusLine(st({ status: "joining" }), page), { kind: "pending", text: "Status: joining…" });
+  const first = { left: false, joinedOnce: false };
+  assert.deepEqual(statusLine(st({ status: "joining" }), first), { kind: "pending", text: "Status: joining…" });
+  assert.equal(reconnecting(st({ status: "joining" }), first), false);
+});
+
+test("a lost ring says reconnecting, never joined, until the status is joined again", () => {
+  // After every successor went silent the node is idle, then joining (or rescuing) again.
+  for (const status of ["idle", "joining"]) {
+    const line = statusLine(st({ status, successors: [] }), page);
+    assert.equal(line.kind, "warn", status);
+    assert.match(line.text, /^Reconnecting: this tab lost the ring/, status);
+    assert.doesNotMatch(line.text, /Joined/, status);
+    assert.equal(reconnecting(st({ status }), page), true);
+  }
+  assert.equal(statusLine(st(), page).kind, "ok");
+  assert.equal(reconnecting(st(), page), false);
+  // A tab that left is not reconnecting, whatever its status says.
+  assert.equal(reconnecting(st({ status: "idle" }), { left: true, joinedOnce: true }), false);
 });
 
 test("signaling servers: one as before, several each with its state and reconnects", () => {
@@ -40,11 +55,4 @@ test("signaling servers: one as before, several each with its state and reconnec
     servers: [{ url: "ws://a/ws", state: "connecting", reconnects: 3 }, { url: "ws://b/ws", state: "connected", reconnects: 0 }],
   };
   assert.equal(serversText(two), "1 of 2 connected: ws://a/ws connecting…, 3 reconnects; ws://b/ws connected");
-});
-
-test("a get the ring could not confirm says so in words", () => {
-  const e = Object.assign(new Error("Could not fetch \"x\": the ring is still settling"), { code: "not_sure" });
-  assert.match(codeText(e), /^The ring is still settling; try again/);
-  assert.equal(codeText(Object.assign(new Error("x"), { code: "timeout" })), null);
-  assert.equal(codeText("plain"), null);
 });

@@ -131,6 +131,8 @@ async function oneRun(run, server, browsers) {
   }
   if (problems.length) throw new Error(`run ${run}: ring not correct after ${CONVERGE_LIMIT_MS} ms: ${problems.slice(0, 5).join('; ')}`);
   const joinMs = await Promise.all(peers.map((p) => p.page.evaluate(() => window.chordJoinMs)));
+  // The page sets its timings only with ?test (www/test-hooks.js; openPeer adds it).
+  if (!joinMs.every(Number.isFinite)) throw new Error(`run ${run}: the page has no test timings (window.chordJoinMs ${joinMs}); is ?test in its URL?`);
   // Join → linked to its successor: the later of the join resolving and the data channel to the
   // successor it joined with opening (the first tab founds the ring: no successor, not counted).
   const linkedMs = (await Promise.all(peers.slice(1).map((p) => p.page.evaluate(() => {

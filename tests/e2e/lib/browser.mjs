@@ -94,8 +94,9 @@ export async function closeBrowser(browser, ms = 10_000) {
  */
 
 /**
- * Opens the peer page `SERVER/?loopback=1&ring=RING` in a fresh context of `browser` and waits
- * for `window.chordReady` (the peer has joined its ring). Rejects with the page's reason if the
+ * Opens the peer page `SERVER/?loopback=1&ring=RING&test=1` in a fresh context of `browser` and waits
+ * for `window.chordReady` (the peer has joined its ring). `test=1` turns on the page's timings for
+ * tests and benchmarks (`window.chordJoinMs`, … — www/test-hooks.js); a user's page has none. Rejects with the page's reason if the
  * join fails, or after `timeoutMs`.
  *
  * `setup(page)`, if given, runs before the page is loaded (e.g. `recordChordEvents` of lib/files.mjs).
@@ -122,7 +123,7 @@ export async function openPeer(
   page.on('console', (m) => logs.push(`${stamp()} [${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`${stamp()} [pageerror] ${e.stack ?? e.message}`));
   page.on('crash', () => logs.push(`${stamp()} [crash] the page crashed`));
-  const query = new URLSearchParams({ ...(loopback ? { loopback: '1' } : {}), ring, ...params });
+  const query = new URLSearchParams({ ...(loopback ? { loopback: '1' } : {}), ring, test: '1', ...params });
   const url = `${baseUrl}/?${query}`;
   const peer = { name, id: '', page, context, logs, url, state: () => page.evaluate(() => window.chord.state()) };
   const t0 = Date.now();

@@ -125,6 +125,7 @@ const IN_PAGE_TRANSFER = `
   const errInfo = (e) => ({
     isError: e instanceof Error,
     name: e && e.name,
+    code: e && e.code,
     message: e instanceof Error ? e.message : typeof e === 'string' ? e : (() => { try { return JSON.stringify(e); } catch { return String(e); } })(),
   });
   return { sha256, recorder, abortPlan, errInfo };

@@ -1,0 +1,60 @@
+//! The stable `code` of every `Error` the JS API throws or rejects with
+//! (`err.code`; the TypeScript union `ErrorCode` in `api_types.rs` lists the
+//! same words). Set here, once, from the Rust error types, so a program — the
+//! page among them — decides by code and never by the wording of a message,
+//! which stays free to change.
+
+use super::blobstore::QUOTA_FULL;
+use crate::message::RouteFailure;
+use crate::peer::{ID_TAKEN_MESSAGE, NO_CANDIDATES_MESSAGE, NO_PATH_MESSAGE};
+use crate::transfer::{PullError, Refusal};
+use crate::{CommandError, RequestError};
+
+/// The code of a command refused at once.
+pub fn command_code(e: &CommandError) -> &'static str {
+    match e {
+        CommandError::NotJoined => "not_joined",
+        CommandError::ValueTooLarge(_) | CommandError::BlobSize(_) | CommandError::NameTooLong(_) => "too_large",
+        CommandError::Busy(_) => "busy",
+        CommandError::StoreFull => "store_full",
+        CommandError::AlreadyJoined | CommandError::JoinViaSelf => "invalid",
+    }
+}
+
+/// The code of a request that failed; `not_sure`, `timeout` and `busy` are worth a retry.
+pub fn request_code(e: &RequestError) -> &'static str {
+    match e {
+        RequestError::NotSure | RequestError::Route(RouteFailure::NotSure) => "not_sure",
+        RequestError::Timeout { .. } => "timeout",
+        RequestError::Route(RouteFailure::Busy) => "busy",
+        RequestError::Route(RouteFailure::StoreFull) | RequestError::Refused(Refusal::StoreFull) => "store_full",
+        RequestError::Route(_) => "no_route",
+        RequestError::Left => "left",
+        RequestError::Fetch(PullError::NoHolder { .. }) => "no_holder",
+        RequestError::Fetch(PullError::Storage(why)) => storage_code(why),
+        RequestError::Refused(_) => "refused",
+        RequestError::Corrupt { .. } => "corrupt",
+        RequestError::BadAnswer => "bad_answer",
+        RequestError::PrimaryGone => "primary_gone",
+        RequestError::IdTaken => "id_taken",
+    }
+}
+
+/// The code of a failed join, from the bootstrap's reason (the peer layer's
+/// constants for the cases a program can act on).
+pub fn join_code(reason: &str) -> &'static str {
+    match reason {
+        ID_TAKEN_MESSAGE => "id_taken",
+        NO_PATH_MESSAGE | NO_CANDIDATES_MESSAGE => "no_path",
+        _ => "join_failed",
+    }
+}
+
+/// `quota` when this tab's storage is full (`blobstore::storage_error`), else `storage`.
+pub fn storage_code(why: &str) -> &'static str {
+    if why.contains(QUOTA_FULL) {
+        "quota"
+    } else {
+        "storage"
+    }
+}
