@@ -56,8 +56,14 @@ x = r["fail-r1"]
 check("`fail --nodes 10000 --fail-fraction 0.5 --replicas 1`: failed fraction", "0.5 ± 0.03", f"{x['failed_fraction']:.4f}", abs(x["failed_fraction"] - 0.5) <= 0.03)
 check("`fail … --replicas 1`: routing failures (wrong successor)", "0", str(x["wrong_successor"]), x["wrong_successor"] == 0)
 x = r["fail-r3"]
-allowed = 10000 * 0.2 ** 3
-check("`fail --nodes 10000 --fail-fraction 0.2 --replicas 3`: keys lost", f"≤ K·P^R = {allowed:.0f}", str(x["keys_lost"]), x["keys_lost"] <= allowed)
+# A key is lost for good only when all R of its holders crash: K·P^R = 80
+# expected, binomially spread (σ ≈ 8.9). The protocol is judged on the keys it
+# lost with a holder alive (none allowed); the count itself on a 3σ band, since
+# "≤ the expectation" would be missed by about half of all seeds.
+k, pr = x["keys"], 0.2 ** 3
+mean, sigma = k * pr, math.sqrt(k * pr * (1 - pr))
+check("`fail --nodes 10000 --fail-fraction 0.2 --replicas 3`: keys lost with a holder alive", "0", str(x["keys_lost"] - x["keys_lost_allowed"]), x["keys_lost"] == x["keys_lost_allowed"])
+check("`fail … --replicas 3`: keys lost (all R holders crashed)", f"≤ K·P^R + 3σ = {mean:.0f} + {3 * sigma:.0f}", str(x["keys_lost"]), x["keys_lost"] <= mean + 3 * sigma)
 check("`fail … --replicas 3`: invariant violations", "0", str(x["invariant_violations"]), x["invariant_violations"] == 0)
 p = json.loads((out / "partition-10k.json").read_text())
 check("`partition --nodes 10000 --groups 2 …`: heal → one correct ring", "≤ 60 s simulated", f"{p['merge_s']} s", p["merge_s"] is not None and p["merge_s"] <= 60 and p["one_ring"])
