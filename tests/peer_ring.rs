@@ -20,7 +20,8 @@
 include!("support/peer_world.rs");
 use chord::Status;
 
-use chord::peer::ServerState;
+use chord::message::Message;
+use chord::peer::{RtcInput, ServerState};
 
 /// Twelve joins, a few hundred ms apart: the ring becomes correct and stays so.
 fn twelve_join(seed: u64, latency: Option<(u64, u64)>) {
@@ -566,6 +567,56 @@ fn a_meeting_links_a_member_to_the_other_ring_through_its_server() {
         let through = server_links.iter().find(|l| !l.0).map(|l| l.1);
         let met_other = server_links.iter().any(|l| l.0 && Some(l.1) != through && l.1 != '?');
         assert!(met_other, "seed {seed}: the meeting link does not lead to the other ring\n{}", w.dump());
+        w.assert_clean();
+    }
+}
+
+/// `id` plus `k`, in its low 64 bits (an id just after `id` on the ring).
+fn just_after(id: Id, k: u64) -> Id {
+    let mut b = id.0;
+    let low = u64::from_be_bytes(b[12..20].try_into().expect("8 bytes")).wrapping_add(k);
+    b[12..20].copy_from_slice(&low.to_be_bytes());
+    Id(b)
+}
+
+/// Issue 15, hole 1: a hostile peer linked to a victim feeds it `Merge`
+/// messages naming made-up ids between the victim and its successor, each of
+/// which the victim checks by asking it (a link to open). For a minute the
+/// victim opens at most its budget of such links (today: one per id, and again
+/// for each it then remembers as lost), and the ring stays correct.
+#[test]
+fn a_hostile_peer_cannot_make_a_victim_open_links_to_made_up_ids() {
+    for seed in seeds(&[1, 2]) {
+        let mut w = ring(seed, 6, peer_config());
+        let (victim, hostile) = (0, (1..6).find(|q| !w.open_ends(0, *q).is_empty()).expect("peer 0 has a link"));
+        let budget = w.cfg.links.open_budget as u64;
+        let window = w.cfg.links.open_window_ms;
+        let created = |w: &World| w.tabs[victim].peer.links().stats().created;
+        let before = created(&w);
+        let victim_id = w.id(victim);
+        let mut next = 1;
+        const ATTACK_MS: u64 = 60_000;
+        for _ in 0..ATTACK_MS / 500 {
+            // Four made-up merge candidates every 500 ms, from the hostile peer's side of its link.
+            if let Some((link, _)) = w.open_ends(victim, hostile).first().copied() {
+                for _ in 0..4 {
+                    let msg = Message::Merge { node: just_after(victim_id, next), hops: 0 };
+                    next += 1;
+                    let bytes = msg.encode().expect("a merge encodes");
+                    w.input(victim, |p, now| p.rtc_input(now, link, RtcInput::Message(bytes)));
+                }
+            }
+            w.run_for(500);
+        }
+        let opened = created(&w) - before;
+        let stats = w.tabs[victim].peer.links().stats().clone();
+        eprintln!("seed {seed}: {next} made-up ids named; the victim created {opened} peer connections, refused {} sends", stats.budget);
+        // The budget's windows over the attack, and a few links the ring itself needed.
+        let most = budget * (ATTACK_MS / window + 1) + 6;
+        assert!(opened <= most, "seed {seed}: the victim created {opened} peer connections in {ATTACK_MS} ms (at most {most})");
+        assert!(stats.budget > 0, "seed {seed}: no send was refused");
+        w.run_for(10_000);
+        assert_eq!(w.ring_errors(), Vec::<String>::new(), "seed {seed}: the ring broke\n{}", w.dump());
         w.assert_clean();
     }
 }

@@ -25,6 +25,7 @@ export const FAILURE_WORDS = {
   refused: "the peer refused it (it has as many links as it allows)",
   unreachable: "no tab of this ring could pass the request on to that peer (it may be in another ring that is still merging with this one)",
   message_limit: "its browser accepts only messages under 16 KiB on the link, too small for this ring (tried again in a minute)",
+  budget: "not tried: this tab opened as many links to peers outside its ring tables as it allows for now",
 };
 
 /** Tooltips of the link states. @type {Record<string, string>} */
@@ -189,6 +190,7 @@ export function linkProblemsText(st) {
       [f.refused || 0, "refused by a full peer"],
       [f.unreachable || 0, "not reachable through the ring"],
       [f.messageLimit || 0, "accepting too small messages"],
+      [f.budget || 0, "not tried, over the budget of links outside the ring tables"],
     ];
     const why = counts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`);
     const total = counts.reduce((sum, [n]) => sum + n, 0);

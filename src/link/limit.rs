@@ -106,6 +106,16 @@ pub enum SendError {
         /// What the other end accepts.
         limit: MaxMessageSize,
     },
+    /// No link to the peer, and this tab already opened as many links to
+    /// peers outside its Chord tables as it allows in a window (a remote
+    /// peer cannot make it spend its connections).
+    #[error("no link to that peer, and {budget} links to peers outside the Chord tables were opened in the last {window_ms} ms")]
+    NoBudget {
+        /// The window, in milliseconds.
+        window_ms: u64,
+        /// Links allowed per window.
+        budget: usize,
+    },
 }
 
 #[cfg(test)]

@@ -21,6 +21,6 @@ pub use frame::{Envelope, EnvelopeBody, FrameError};
 pub use intro::{ServerId, ServerIntro};
 pub use limit::{MaxMessageSize, SendError, MIN_MAX_MESSAGE_SIZE};
 pub use manager::{
-    Connectivity, LinkConfig, LinkFailure, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via,
+    Connectivity, LinkConfig, LinkFailure, LinkId, LinkInfo, LinkOutput, LinkState, LinkStats, Links, RtcCommand, Via, MAX_EXPECTED,
     MESSAGE_LIMIT_RETRY_MS,
 };

@@ -56,6 +56,10 @@ const MAX_PUT_HOLDERS: usize = 256;
 const GET_TRIES: u32 = 4;
 /// Pause before a get asks such holders again.
 const REGET_MS: u64 = 3_000;
+/// Holders of a get linked to outside the budget of links to peers beyond the
+/// Chord tables (`Links::expect`): the primary, its replicas at the default
+/// replication, the writer.
+const EXPECTED_HOLDERS: usize = 4;
 
 /// What the driver does with blob bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -632,8 +636,11 @@ impl Peer {
                 if node == self.id() {
                     self.commit_offer(now, node, req, offer);
                 } else if let Some(holders) = offer.holders {
+                    // The user's own put: its primary's link is not one a remote peer asked for.
+                    self.links.expect(now, node);
                     self.send_xfer(now, node, XferMsg::OfferFor { put: req, blob: offer.blob, holders });
                 } else {
+                    self.links.expect(now, node);
                     self.send_xfer(now, node, XferMsg::Offer { put: req, blob: offer.blob });
                 }
                 None
@@ -661,6 +668,12 @@ impl Peer {
                     .into_iter()
                     .partition(|p| links.is_restarting(p) || unreachable.get(p).is_some_and(|t| now.since(*t) < UNREACHABLE_MS));
                 sources.extend(last);
+                // The user's own get: links to its first holders do not spend
+                // the budget of links remote peers can make this tab open
+                // (the primary names them, a few per get the user makes).
+                for p in sources.iter().take(EXPECTED_HOLDERS) {
+                    self.links.expect(now, *p);
+                }
                 self.pulls.start(now, blob.clone(), Sink::Caller(req), sources.clone());
                 self.files.gets.insert(req, BlobGet { ev, blob, sources, tries: 1, again: None });
                 None

@@ -687,7 +687,9 @@ impl Peer {
     /// brings the wanted links in line with the node's tables.
     fn pump(&mut self, now: Millis) {
         loop {
-            let mut busy = false;
+            // The tables first: a message to a new neighbour then finds it
+            // wanted, and does not spend the budget of other links.
+            let mut busy = self.sync_wanted(now);
             while let Some(o) = self.node.poll_output() {
                 busy = true;
                 match o {
@@ -710,7 +712,7 @@ impl Peer {
                 busy = true;
                 self.on_pull_output(now, o);
             }
-            if !busy && !self.sync_wanted(now) {
+            if !busy {
                 break;
             }
         }

@@ -170,6 +170,8 @@ pub struct LinkFailuresView {
     pub unreachable: u64,
     /// The other side accepts too small messages.
     pub message_limit: u64,
+    /// Not tried: beyond the budget of links to peers outside the tables.
+    pub budget: u64,
 }
 
 /// ICE restarts of links whose path failed.
@@ -240,6 +242,7 @@ impl PeerState {
                     refused: s.refused_by_peer,
                     unreachable: s.unreachable,
                     message_limit: s.message_limit,
+                    budget: s.budget,
                 }
             },
             ice_restarts: {

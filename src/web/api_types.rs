@@ -195,8 +195,10 @@ export interface IceState {
  *  (`"timeout"`), the other peer refused it, being at its link limit (`"refused"`), no ring
  *  member could carry the offer to that peer (`"unreachable"`: it is not in this tab's ring yet,
  *  as while two rings merge), or its data channel opened but accepts messages of under 16 KiB
- *  only (`"message_limit"`: too small for the protocol; that peer is not tried again for 60 s). */
-export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused" | "unreachable" | "message_limit";
+ *  only (`"message_limit"`: too small for the protocol; that peer is not tried again for 60 s),
+ *  or it was not tried: this tab had opened its budget of links to peers outside its Chord tables
+ *  (6 in 30 s) already (`"budget"`; a remote peer cannot make the tab spend its connections). */
+export type LinkFailureReason = "no_candidates" | "no_path" | "timeout" | "refused" | "unreachable" | "message_limit" | "budget";
 
 /** A WebRTC link to another peer. */
 export interface LinkInfo {
@@ -247,6 +249,7 @@ export interface PeerState {
   /** Links that could not be made, by `LinkFailureReason` (counts since the tab started). */
   linkFailures: {
     noCandidates: number; noPath: number; timeout: number; refused: number; unreachable: number; messageLimit: number;
+    budget: number;
   };
   /** ICE restarts of links whose path failed: begun, that found a path again, that did not. */
   iceRestarts: { started: number; succeeded: number; failed: number };

@@ -4,6 +4,7 @@
 
 use super::js::js_message;
 use crate::id::Id;
+use crate::message::ReqId;
 use crate::store::{Record, Version};
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -17,6 +18,12 @@ extern "C" {
     fn put_chunk(db: &JsValue, digest: &str, index: u32, bytes: &Uint8Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = getChunk)]
     fn get_chunk(db: &JsValue, digest: &str, index: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = putGetChunk)]
+    fn put_get_chunk(db: &JsValue, req: &str, index: u32, bytes: &[u8]) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = takeGet)]
+    fn take_get(db: &JsValue, req: &str, count: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = dropGet)]
+    fn drop_get(db: &JsValue, req: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = deleteBlob)]
     fn delete_blob(db: &JsValue, digest: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = markComplete)]
@@ -75,6 +82,27 @@ impl BlobStore {
     pub async fn get_chunk_js(&self, digest: &Id, index: u32) -> Option<Uint8Array> {
         let v = JsFuture::from(get_chunk(&self.db, &digest.to_hex(), index)).await.ok()?;
         v.dyn_into::<Uint8Array>().ok()
+    }
+
+    /// Stores chunk `index` of get `req` as a `Blob` (see `blobstore.js`):
+    /// the bytes are copied out of wasm memory before this returns, and never
+    /// into the JS heap.
+    pub fn put_get_chunk(&self, req: ReqId, index: u32, bytes: &[u8]) -> impl std::future::Future<Output = Result<(), String>> {
+        let p = put_get_chunk(&self.db, &req.to_string(), index, bytes);
+        async move { JsFuture::from(p).await.map(|_| ()).map_err(|e| storage_error(&e)) }
+    }
+
+    /// The `count` chunks of get `req` as one `Blob`, their entries deleted.
+    pub async fn take_get(&self, req: ReqId, count: u32) -> Result<web_sys::Blob, String> {
+        let v = JsFuture::from(take_get(&self.db, &req.to_string(), count)).await.map_err(|e| storage_error(&e))?;
+        v.dyn_into().map_err(|_| "the browser could not assemble the file".to_string())
+    }
+
+    /// Deletes what get `req` stored (it failed or was cancelled).
+    pub async fn drop_get(&self, req: ReqId) {
+        if let Err(e) = JsFuture::from(drop_get(&self.db, &req.to_string())).await {
+            web_sys::console::warn_1(&format!("chord: {}", storage_error(&e)).into());
+        }
     }
 
     /// Deletes every chunk of a blob.

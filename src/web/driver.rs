@@ -27,6 +27,7 @@ use crate::message::ReqId;
 use crate::node::Event;
 use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
 use crate::time::Millis;
+use crate::transfer::chunk_count;
 use crate::{CommandError, RequestError};
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
@@ -120,8 +121,6 @@ pub struct Core {
     pub(super) requests: HashMap<ReqId, Pending>,
     /// The tab's IndexedDB store (None where the browser gives no storage).
     pub(super) store: Option<BlobStore>,
-    /// Chunks received for gets, by request.
-    pub(super) received: HashMap<ReqId, BTreeMap<u32, Uint8Array>>,
     /// Transfer frames held back while a channel's buffer is full.
     backlog: HashMap<LinkId, VecDeque<Vec<u8>>>,
     join: Option<Reply>,
@@ -142,7 +141,6 @@ impl Core {
             tx: tx.clone(),
             requests: HashMap::new(),
             store,
-            received: HashMap::new(),
             backlog: HashMap::new(),
             join: Some(join),
             on_event,
@@ -311,7 +309,7 @@ impl Core {
             Input::BlobWritten { pull, index, result } => self.peer.blob_written(now, pull, index, result),
             Input::Cancel(req) => {
                 self.peer.cancel(now, req);
-                self.received.remove(&req);
+                self.drop_get(req);
                 if let Some(p) = self.requests.remove(&req) {
                     let verb = if p.verb == "store" { "put" } else { "get" };
                     let _ = p.reply.send(Err(Failure { code: "cancelled", message: cancelled(verb, &p.name) }));
@@ -493,14 +491,14 @@ impl Core {
                 if let Some(Pending { reply, .. }) = self.requests.remove(&req) {
                     let value = match record {
                         None => Ok(JsValue::UNDEFINED),
-                        Some(r) if r.is_blob() => self.take_received(req).map(JsValue::from).map_err(Failure::from),
+                        Some(r) if r.is_blob() => return self.answer_get(req, chunk_count(r.size), reply),
                         Some(r) => web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&Uint8Array::from(r.value.as_slice())))
                             .map(JsValue::from)
                             .map_err(|_| Failure::from("the browser could not assemble the file".to_string())),
                     };
                     let _ = reply.send(value);
-                } else {
-                    self.received.remove(&req);
+                } else if record.as_ref().is_some_and(|r| r.is_blob()) {
+                    self.drop_get(req);
                 }
             }
             Event::Stored { record, .. } => {
@@ -512,7 +510,7 @@ impl Core {
                 self.emit(JsEvent::Dropped { key: key.to_hex() });
             }
             Event::RequestFailed { req, error, .. } => {
-                self.received.remove(&req);
+                self.drop_get(req);
                 if let Some(Pending { verb, name, reply, .. }) = self.requests.remove(&req) {
                     let message = format!("could not {verb} \"{name}\": {}", request_error(&error));
                     let _ = reply.send(Err(Failure { code: request_code(&error), message }));

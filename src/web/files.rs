@@ -3,7 +3,7 @@
 //! cancelling with an `AbortSignal`.
 
 use super::blobstore::BlobStore;
-use super::driver::Core;
+use super::driver::{Core, Failure, Reply};
 use super::input::Input;
 use super::js::{js_message, now, to_js};
 use crate::id::Id;
@@ -21,6 +21,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, AddEventListenerOptions};
+
+/// Why blob bytes cannot be stored or fetched here.
+const NO_STORAGE: &str = "this browser gives the page no storage (IndexedDB)";
 
 /// Values up to this size ride the lookup path inline; larger ones are blobs.
 pub const INLINE_MAX_BYTES: u64 = 16 * 1024;
@@ -206,22 +209,27 @@ impl Core {
                 let _ = tx.unbounded_send(Input::BlobRead { to, pull, index, bytes });
             }),
             BlobCommand::Write { pull, sink: Sink::Caller(req), index, bytes, .. } => {
-                self.received.entry(req).or_default().insert(index, Uint8Array::from(bytes.as_slice()));
-                let _ = tx.unbounded_send(Input::BlobWritten { pull, index, result: Ok(()) });
+                // Into the store as it arrives, not into JS memory (blobstore.js).
+                let put = store.map(|s| s.put_get_chunk(req, index, &bytes));
+                wasm_bindgen_futures::spawn_local(async move {
+                    let result = match put {
+                        Some(put) => put.await,
+                        None => Err(NO_STORAGE.into()),
+                    };
+                    let _ = tx.unbounded_send(Input::BlobWritten { pull, index, result });
+                })
             }
             BlobCommand::Write { pull, sink: Sink::Store, digest, index, bytes } => {
                 let arr = Uint8Array::from(bytes.as_slice());
                 wasm_bindgen_futures::spawn_local(async move {
                     let result = match store {
                         Some(s) => s.put_chunk(&digest, index, &arr).await,
-                        None => Err("this browser gives the page no storage (IndexedDB)".into()),
+                        None => Err(NO_STORAGE.into()),
                     };
                     let _ = tx.unbounded_send(Input::BlobWritten { pull, index, result });
                 })
             }
-            BlobCommand::Discard { sink: Sink::Caller(req), .. } => {
-                self.received.remove(&req);
-            }
+            BlobCommand::Discard { sink: Sink::Caller(req), .. } => self.drop_get(req),
             BlobCommand::Discard { sink: Sink::Store, digest } | BlobCommand::Delete { digest } => {
                 if let Some(s) = store {
                     wasm_bindgen_futures::spawn_local(async move {
@@ -258,13 +266,24 @@ impl Core {
         });
     }
 
-    /// A get's bytes as one `Blob`.
-    pub(super) fn take_received(&mut self, req: ReqId) -> Result<web_sys::Blob, String> {
-        let parts = Array::new();
-        for (_, p) in self.received.remove(&req).unwrap_or_default() {
-            parts.push(&p);
+    /// Answers blob get `req` with one `Blob` of its `count` stored chunks
+    /// (which leave the store: the `Blob` holds them now).
+    pub(super) fn answer_get(&self, req: ReqId, count: u32, reply: Reply) {
+        let store = self.store.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let blob = match store {
+                Some(s) => s.take_get(req, count).await,
+                None => Err(NO_STORAGE.into()),
+            };
+            let _ = reply.send(blob.map(JsValue::from).map_err(Failure::from));
+        });
+    }
+
+    /// Deletes what blob get `req` stored so far (it failed, was cancelled, or its holder was bad).
+    pub(super) fn drop_get(&self, req: ReqId) {
+        if let Some(s) = self.store.clone() {
+            wasm_bindgen_futures::spawn_local(async move { s.drop_get(req).await });
         }
-        web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|_| "the browser could not assemble the file".to_string())
     }
 
     /// Progress of a request, to its caller.

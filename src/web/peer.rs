@@ -149,7 +149,9 @@ impl ChordPeer {
     /// Fetches what is stored under the SHA-1 of `name` as a `Blob`
     /// (`undefined` if nothing is). A large file's bytes come straight from a
     /// holder and are checked against their SHA-1; a bad copy is reported
-    /// (`bad_holder` event) and the next holder is asked.
+    /// (`bad_holder` event) and the next holder is asked. They go into this
+    /// tab's IndexedDB as they arrive, and the `Blob` is made of them, so the
+    /// file is never held in memory.
     /// `options.onProgress` gets `{phase: "receiving", done, total}`;
     /// aborting `options.signal` cancels.
     #[wasm_bindgen(unchecked_return_type = "Promise<Blob | undefined>")]

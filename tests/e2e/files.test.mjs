@@ -10,7 +10,9 @@
 //     replica) and reports the holder (`bad_holder` event);
 //   * two concurrent puts under one name converge to one value everywhere; a later put wins;
 //   * a holder reloads: same id, its records back (complete), every file still readable everywhere;
-//   * bad input (empty name, data that is no Blob/Uint8Array/string) rejects with a readable Error.
+//   * bad input (empty name, data that is no Blob/Uint8Array/string) rejects with a readable Error;
+//   * a 100 MiB get streams into the getter's IndexedDB: its JS memory (V8 heap + ArrayBuffers,
+//     sampled during the get) grows by less than 16 MiB, and the Blob is byte-identical.
 //
 // Needs what ring.test.mjs needs; run it inside scripts/loopback-only (`make test-browser` does).
 
@@ -21,7 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { closeBrowser, launchBrowser, openPeer } from './lib/browser.mjs';
 import {
   chordEvents, corruptChunk, dropBlob, getBlob, heldRecords, makeRandomBlob, progressProblems, putBlob, recordChordEvents,
-  wasmMemory,
+  sampleHeap, wasmMemory,
 } from './lib/files.mjs';
 import { big, keyOf, ringProblems, short, successorOf } from './lib/ring.mjs';
 import { ROOT, SERVER_BIN, startServer, WWW } from './lib/server.mjs';
@@ -29,6 +31,9 @@ import { waitFor, withTimeout } from './lib/wait.mjs';
 
 const MIB = 1 << 20;
 const BIG = 20 * MIB;
+/** The file of the memory test, and the most a tab's JS memory may grow while it gets it. */
+const HUGE = 100 * MIB;
+const HEAP_GROWTH_MAX = 16 * MIB;
 const REPLICAS = 2;
 const RING = `files-${process.pid}-${Date.now().toString(36)}`;
 const LOG_DIR = path.join(ROOT, 'out', 'e2e');
@@ -130,7 +135,7 @@ function test(name, timeoutMs, fn) {
   });
 }
 
-describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #4)', { timeout: 175_000 }, () => {
+describe('files: 20 MiB, cancel, integrity, versions, reload, bad input, 100 MiB in bounded memory (issue #4)', { timeout: 360_000 }, () => {
   before(async () => {
     try {
       for (const f of [SERVER_BIN, path.join(WWW, 'index.html'), path.join(WWW, 'pkg', 'chord_bg.wasm')]) {
@@ -399,6 +404,65 @@ describe('files: 20 MiB, cancel, integrity, versions, reload, bad input (issue #
       }
     }
     assert.deepEqual(failures, [], `gets after ${tab.name} reloaded`);
+  });
+
+  test('a 100 MiB get streams into IndexedDB: JS memory grows < 16 MiB; the bytes are identical (issue 15)', 170_000, async (t) => {
+    const a = byName('A');
+    const name = nameWhere('hundred mebibytes.bin', (h) => !sameProcess(h, a));
+    const made = await makeRandomBlob(a, 'huge', HUGE);
+    const put = await withTimeout(putBlob(a, name, 'huge'), 120_000, `A: put ${name}`);
+    await dropBlob(a, 'huge');
+    assert.ok(put.ok, `A: put(${JSON.stringify(name)}, 100 MiB) rejected: ${put.error?.message}`);
+    // The getter holds no copy and is not the writer, so every byte comes over a link.
+    const holders = await holdersOf(keyOf(name));
+    const getter = peers.find((p) => p !== a && !holders.includes(p)) ?? peers.find((p) => !holders.includes(p));
+    assert.ok(getter, `a tab that holds no copy (holders: ${holders.map((p) => p.name)})`);
+    const wasmBefore = await wasmMemory(getter);
+    const sampler = await sampleHeap(getter);
+    const got = await withTimeout(getBlob(getter, name, { keep: 'huge', hash: false }), 120_000, `${getter.name}: get ${name}`);
+    const heap = await sampler?.stop();
+    const wasmAfter = await wasmMemory(getter);
+    assert.ok(got.ok, `${getter.name}: get(${JSON.stringify(name)}) rejected: ${got.error?.message}`);
+    t.diagnostic(`put 100 MiB in ${Math.round(put.ms)} ms (holders ${holders.map((p) => p.name)}), ${getter.name} got it in ${Math.round(got.ms)} ms`);
+    if (heap) {
+      const m = (x) => `${(x / MIB).toFixed(1)} MiB`;
+      t.diagnostic(
+        `${getter.name} JS memory during the get (${heap.samples} samples): base ${m(heap.base)}; held (after a GC) peak ${m(heap.live.peak)}, ` +
+          `growth ${m(heap.live.growth)} (V8 heap ${m(heap.parts.heap)}, ArrayBuffers ${m(heap.parts.buffers)}); as found, garbage included, ` +
+          `peak ${m(heap.raw.peak)}, growth ${m(heap.raw.growth)}; wasm memory ${m(wasmBefore)} → ${m(wasmAfter)}`,
+      );
+    } else {
+      t.diagnostic(`${getter.name} is not Chromium: JS memory not measured`);
+    }
+    const sha256 = await getter.page.evaluate(async () => {
+      const blob = window.__e2eBlobs.huge;
+      delete window.__e2eBlobs.huge;
+      const sha = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+      return [...sha].map((b) => b.toString(16).padStart(2, '0')).join('');
+    });
+    assert.equal(got.size, HUGE, `${getter.name}: size of the 100 MiB get`);
+    assert.equal(sha256, made.sha256, `${getter.name}: SHA-256 of the 100 MiB get`);
+    if (heap) {
+      assert.ok(heap.samples >= 10, `only ${heap.samples} memory samples during the get`);
+      // What the page holds, not the garbage V8 has yet to collect (see sampleHeap).
+      assert.ok(heap.live.growth < HEAP_GROWTH_MAX, `${getter.name}: JS memory held grew by ${(heap.live.growth / MIB).toFixed(1)} MiB during a 100 MiB get (limit 16 MiB)`);
+    }
+    // The get's chunks left the store with the Blob (blobstore.js): nothing is left in `gets`.
+    const left = await getter.page.evaluate(async (db) => {
+      const open = await new Promise((res, rej) => {
+        const r = indexedDB.open(db);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      try {
+        if (![...open.objectStoreNames].includes('gets')) return -1;
+        const r = open.transaction('gets').objectStore('gets').count();
+        return await new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      } finally {
+        open.close();
+      }
+    }, `chord-node-${getter.id}`);
+    assert.equal(left, 0, `${getter.name}: entries left in IndexedDB store "gets" after the get`);
   });
 
   test('bad input: an empty name, data that is no Blob/Uint8Array/string → readable rejections', 30_000, async (t) => {

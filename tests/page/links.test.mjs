@@ -135,6 +135,8 @@ test("link problems: failures by reason, restarts by outcome", () => {
     "2 links failed (2 not reachable through the ring)");
   assert.equal(linkProblemsText(state({ linkFailures: { ...none, messageLimit: 1 }, iceRestarts: noRestarts })),
     "1 link failed (1 accepting too small messages)");
+  assert.equal(linkProblemsText(state({ linkFailures: { ...none, budget: 3 }, iceRestarts: noRestarts })),
+    "3 links failed (3 not tried, over the budget of links outside the ring tables)");
   assert.equal(linkProblemsText(state({ linkFailures: none, iceRestarts: { started: 1, succeeded: 1, failed: 0 } })),
     "1 ICE restart (1 recovered)");
 });
@@ -142,7 +144,7 @@ test("link problems: failures by reason, restarts by outcome", () => {
 test("events in words, with the peer's id where it goes", () => {
   assert.deepEqual(linkEventLine({ type: "link_restarting", peer: "p" }),
     { kind: "warn", parts: ["The network path to ", { peer: "p" }, " failed; trying to reconnect (ICE restart)"] });
-  for (const reason of ["no_candidates", "no_path", "timeout", "refused", "unreachable", "message_limit"]) {
+  for (const reason of ["no_candidates", "no_path", "timeout", "refused", "unreachable", "message_limit", "budget"]) {
     const line = linkEventLine({ type: "link_failed", peer: "p", reason });
     assert.equal(line.kind, "warn");
     assert.deepEqual(line.parts, ["Could not link to ", { peer: "p" }, `: ${FAILURE_WORDS[reason]}`]);

@@ -286,6 +286,8 @@ impl Links {
             LinkFailure::Refused => self.stats.refused_by_peer += 1,
             LinkFailure::Unreachable => self.stats.unreachable += 1,
             LinkFailure::MessageLimit => self.stats.message_limit += 1,
+            // Never an attempt's end: refused before any link (`Links::send`).
+            LinkFailure::Budget => self.stats.budget += 1,
         }
         self.out.push_back(LinkOutput::Failed { peer, via, reason });
         self.end(now, link, true);

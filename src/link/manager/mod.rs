@@ -16,6 +16,19 @@
 //!   nobody used for `idle_close_ms` are closed. Chromium allows about 500
 //!   `RTCPeerConnection`s per page lifetime, so links are kept and reused
 //!   rather than opened per message, and `max_links` caps them.
+//! * Links to any other peer (a candidate under check, a blob's holder, a
+//!   peer of a ring being merged) come out of a budget: at most
+//!   `open_budget` such opens in any `open_window_ms`. Those ids are named by
+//!   other peers, so without it one hostile linked peer could make this tab
+//!   open a connection to every id it makes up, and spend the page's ~500
+//!   (issue 15, hole 1). A send that would open one beyond the budget is
+//!   refused ([`SendError::NoBudget`], counted in [`LinkStats::budget`],
+//!   reported as [`LinkFailure::Budget`]) and the message is lost like any
+//!   other: the node's timeouts route around it, a pull asks the next holder.
+//!   The Chord tables' links never wait for it, so the ring stays correct;
+//!   nor do links to the peers answering a request of this tab's own user
+//!   ([`Links::expect`]: a get's holders, a put's primary), which remote
+//!   peers cannot name at will.
 //! * Glare: when two peers offer to each other at once, the offer of the
 //!   lower id wins; the higher id drops its own attempt and answers.
 //! * ICE trickles ([`ice`]): a description goes out as soon as it is set, and
@@ -90,6 +103,9 @@ pub enum LinkFailure {
     /// The data channel opened, but the other side accepts only messages
     /// smaller than [`MIN_MAX_MESSAGE_SIZE`](super::MIN_MAX_MESSAGE_SIZE): too small for the protocol.
     MessageLimit,
+    /// Not tried: this tab opened as many links to peers outside its Chord
+    /// tables as it allows in a while ([`LinkConfig::open_budget`]).
+    Budget,
 }
 
 /// How long a peer whose link failed with [`LinkFailure::MessageLimit`] is
@@ -123,6 +139,11 @@ pub struct LinkConfig {
     /// An ICE restart not connected within this time closes the link (it is
     /// opened again through the ring when wanted).
     pub restart_timeout_ms: u64,
+    /// Most links opened in any `open_window_ms` to peers the Chord tables do
+    /// not want (see the module docs).
+    pub open_budget: usize,
+    /// The window of `open_budget`.
+    pub open_window_ms: u64,
 }
 
 impl Default for LinkConfig {
@@ -138,6 +159,11 @@ impl Default for LinkConfig {
             loopback_only: false,
             disconnect_grace_ms: 3_000,
             restart_timeout_ms: 10_000,
+            // 12 a minute at most: a get asks up to 3 holders, a changed
+            // neighbour brings a candidate or two, and links are reused for
+            // 30 s; a hostile peer would need 40 minutes for the page's 500.
+            open_budget: 6,
+            open_window_ms: 30_000,
         }
     }
 }
@@ -313,6 +339,9 @@ pub struct LinkStats {
     /// Frames not sent because they were larger than the other end of
     /// their link accepts ([`SendError::TooLarge`]).
     pub too_large: u64,
+    /// Frames not sent because they needed a link to a peer outside the
+    /// Chord tables beyond [`LinkConfig::open_budget`] ([`SendError::NoBudget`]).
+    pub budget: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -379,7 +408,16 @@ pub struct Links {
     /// session, arrival time, candidates (bounded; see `ice`). A short list,
     /// searched in order.
     early: Vec<(Id, u64, Millis, Vec<Candidate>)>,
+    /// When the links to peers outside the tables in the last
+    /// `open_window_ms` were opened, oldest first (at most `open_budget`).
+    opens: VecDeque<Millis>,
+    /// Peers answering this tab's own requests, and since when ([`Links::expect`]).
+    expected: BTreeMap<Id, Millis>,
 }
+
+/// Peers remembered by [`Links::expect`] at most; beyond, links to new ones
+/// come out of the budget.
+pub const MAX_EXPECTED: usize = 64;
 
 impl Links {
     /// The link manager of peer `me`; `seed` picks its session numbers.
@@ -399,6 +437,8 @@ impl Links {
             stats: LinkStats::default(),
             ice: IceConfig::default(),
             early: Vec::new(),
+            opens: VecDeque::new(),
+            expected: BTreeMap::new(),
         }
     }
 
@@ -496,6 +536,12 @@ impl Links {
                 }
             }
         }
+        if !self.by_peer.contains_key(&to) && !self.queues.contains_key(&to) && !self.spend_open(now, &to) {
+            self.stats.budget += 1;
+            self.stats.messages_dropped += 1;
+            self.out.push_back(LinkOutput::Failed { peer: to, via: Via::Ring, reason: LinkFailure::Budget });
+            return Err(SendError::NoBudget { window_ms: self.cfg.open_window_ms, budget: self.cfg.open_budget });
+        }
         let q = self.queues.entry(to).or_default();
         if q.len() >= self.cfg.max_queued {
             q.pop_front();
@@ -506,6 +552,39 @@ impl Links {
             self.try_connect(now, to);
         }
         Ok(())
+    }
+
+    /// Whether a link to `peer`, which has none, may be opened now: free for
+    /// the peers the tables want, else one of the window's budget (taken).
+    /// A peer whose messages wait in a queue already had its turn.
+    fn spend_open(&mut self, now: Millis, peer: &Id) -> bool {
+        let window = self.cfg.open_window_ms;
+        if self.wanted.contains(peer) || self.expected.get(peer).is_some_and(|t| now.since(*t) < window) {
+            return true;
+        }
+        while self.opens.front().is_some_and(|t| now.since(*t) >= window) {
+            self.opens.pop_front();
+        }
+        if self.opens.len() >= self.cfg.open_budget {
+            return false;
+        }
+        self.opens.push_back(now);
+        true
+    }
+
+    /// `peer` answers a request of this tab's user (a get's holder, a put's
+    /// primary): for `open_window_ms`, a link to it does not spend the budget
+    /// of links to peers outside the tables. The caller bounds how many one
+    /// request names; at most [`MAX_EXPECTED`] are remembered.
+    pub fn expect(&mut self, now: Millis, peer: Id) {
+        let window = self.cfg.open_window_ms;
+        if self.expected.len() >= MAX_EXPECTED && !self.expected.contains_key(&peer) {
+            self.expected.retain(|_, t| now.since(*t) < window);
+            if self.expected.len() >= MAX_EXPECTED {
+                return;
+            }
+        }
+        self.expected.insert(peer, now);
     }
 
     /// The peers the Chord tables need links to (predecessor, successors,

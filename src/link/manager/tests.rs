@@ -5,6 +5,7 @@
 use super::*;
 use crate::link::{Connectivity, ServerId};
 
+mod budget;
 mod limit;
 
 const A: usize = 0;

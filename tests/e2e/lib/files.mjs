@@ -318,3 +318,59 @@ export function chunkCount(peer, digest) {
     [`chord-node-${peer.id}`, digest],
   );
 }
+
+/**
+ * Samples the JS memory of `peer`'s page (Chromium only; `null` elsewhere) through the DevTools
+ * protocol: `Runtime.getHeapUsage`'s `usedSize` (the V8 heap) plus `backingStorageSize` (the
+ * bytes of every ArrayBuffer, where a Uint8Array's data lives) — what
+ * `performance.memory.usedJSHeapSize` counts, without the `--enable-precise-memory-info` flag.
+ * Each sample is taken twice: as found (`raw`: it includes garbage not yet collected, such as the
+ * buffer of every data-channel message, which V8 frees on its own schedule) and right after a
+ * forced garbage collection (`live`: what the page holds). `stop()` ends the sampling and returns
+ * { base, live: { peak, growth }, raw: { peak, growth }, parts, samples }, bytes; `parts` is the
+ * live peak's split into V8 heap and ArrayBuffers.
+ */
+export async function sampleHeap(peer, intervalMs = 100) {
+  if (peer.page.context().browser()?.kind !== 'chromium') return null;
+  const cdp = await peer.page.context().newCDPSession(peer.page);
+  const usage = async () => {
+    const h = await cdp.send('Runtime.getHeapUsage');
+    return { heap: h.usedSize, buffers: h.backingStorageSize ?? 0, all: h.usedSize + (h.backingStorageSize ?? 0) };
+  };
+  const live = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    return usage();
+  };
+  const base = (await live()).all;
+  let livePeak = { heap: 0, buffers: 0, all: base };
+  let rawPeak = base;
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        rawPeak = Math.max(rawPeak, (await usage()).all);
+        const l = await live();
+        if (l.all > livePeak.all) livePeak = l;
+        samples++;
+      } catch {
+        // the page is busy navigating or closing: the next sample counts
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await cdp.detach().catch(() => {});
+      return {
+        base,
+        live: { peak: livePeak.all, growth: livePeak.all - base },
+        raw: { peak: rawPeak, growth: rawPeak - base },
+        parts: { heap: livePeak.heap, buffers: livePeak.buffers },
+        samples,
+      };
+    },
+  };
+}
