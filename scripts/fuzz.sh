@@ -29,6 +29,7 @@ fi
 flags=(-s none -a)
 nice -n 19 cargo +nightly fuzz build "${flags[@]}"
 
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ../src ../Cargo.toml fuzz_targets src Cargo.toml || echo +)
 rows=()
 found=0
 for t in "${targets[@]}"; do
@@ -50,7 +51,8 @@ for t in "${targets[@]}"; do
         grep -m1 -A3 -e 'panicked at' -e 'ERROR: libFuzzer' "$log" >&2 || true
     fi
     rows+=("$(printf '%-14s %12s %9s %8s %9s' "$t" "$execs" "$(( execs / seconds ))" "$corpus" "$new")")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$seconds" "$execs" "$corpus" "$new" >>runs.tsv
+    # date, target, seconds, executions, corpus size, new findings, the commit fuzzed (+ if the tree had changes)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$seconds" "$execs" "$corpus" "$new" "$commit" >>runs.tsv
     rm -f "$log"
 done
 
