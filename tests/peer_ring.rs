@@ -209,11 +209,11 @@ fn serverless(seed: u64, latency: Option<(u64, u64)>) {
     let lost_hello = w.add_peer();
     let s0 = ServerId(0);
     w.cmd(lost_hello, |peer, now| {
-        peer.server_input(now, s0, ServerInput::Connecting);
-        peer.server_input(now, s0, ServerInput::Opened);
+        peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Connecting });
+        peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Opened });
     });
     w.run_for(500);
-    w.cmd(lost_hello, |peer, now| peer.server_input(now, s0, ServerInput::Closed));
+    w.cmd(lost_hello, |peer, now| peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Closed }));
     w.run_for(500);
     for p in [refused, lost_hello] {
         let reasons: Vec<&String> = w.tabs[p]

@@ -24,7 +24,7 @@ use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
-use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
+use crate::peer::{Input as PeerInput, Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
 use crate::time::Millis;
 use crate::{CommandError, RequestError};
 use futures::channel::{mpsc, oneshot};
@@ -182,11 +182,11 @@ impl Core {
         match ServerConn::open(&sock.url, self.tx.clone(), tag) {
             Ok(c) => {
                 sock.conn = Some(c);
-                self.peer.server_input(now, server, ServerInput::Connecting);
+                self.peer.handle_input(now, PeerInput::Server { server, input: ServerInput::Connecting });
                 Ok(())
             }
             Err(e) => {
-                self.peer.server_input(now, server, ServerInput::Closed);
+                self.peer.handle_input(now, PeerInput::Server { server, input: ServerInput::Closed });
                 Err(e)
             }
         }
@@ -287,27 +287,27 @@ impl Core {
     fn handle(&mut self, now: Millis, input: Input) {
         match input {
             Input::Rtc { link, ev } => match ev {
-                RtcEvent::Described(sdp) => self.peer.rtc_input(now, link, RtcInput::Described(sdp)),
-                RtcEvent::Candidate(c) => self.peer.rtc_input(now, link, RtcInput::Candidate(c)),
-                RtcEvent::Connectivity(c) => self.peer.rtc_input(now, link, RtcInput::Connectivity(c)),
-                RtcEvent::Path(p) => self.peer.rtc_input(now, link, RtcInput::Path(p)),
+                RtcEvent::Described(sdp) => self.rtc_input(now, link, RtcInput::Described(sdp)),
+                RtcEvent::Candidate(c) => self.rtc_input(now, link, RtcInput::Candidate(c)),
+                RtcEvent::Connectivity(c) => self.rtc_input(now, link, RtcInput::Connectivity(c)),
+                RtcEvent::Path(p) => self.rtc_input(now, link, RtcInput::Path(p)),
                 RtcEvent::Opened => {
                     // The core decides what the limit means (parts, refusals).
                     let reported = self.rtc.get(&link).and_then(|r| r.max_message_size());
-                    self.peer.rtc_opened(now, link, crate::link::MaxMessageSize::from_reported(reported))
+                    self.rtc_input(now, link, RtcInput::Opened(crate::link::MaxMessageSize::from_reported(reported)))
                 }
-                RtcEvent::Closed => self.peer.rtc_closed(now, link),
+                RtcEvent::Closed => self.rtc_closed(now, link),
                 RtcEvent::Failed(why) => {
                     web_sys::console::warn_1(&format!("chord: link {link} failed: {why}").into());
-                    self.peer.rtc_closed(now, link)
+                    self.rtc_closed(now, link)
                 }
-                RtcEvent::Message(bytes) => self.peer.rtc_received(now, link, bytes),
+                RtcEvent::Message(bytes) => self.rtc_input(now, link, RtcInput::Message(bytes)),
                 RtcEvent::Drained => self.drain_backlog(now, link),
             },
             Input::Server(tag, ev) => self.on_server(now, tag, ev),
             Input::Wake => {}
-            Input::BlobRead { to, pull, index, bytes } => self.peer.blob_read(now, to, pull, index, bytes),
-            Input::BlobWritten { pull, index, result } => self.peer.blob_written(now, pull, index, result),
+            Input::BlobRead { to, pull, index, bytes } => self.peer.handle_input(now, PeerInput::BlobRead { to, pull, index, bytes }),
+            Input::BlobWritten { pull, index, result } => self.peer.handle_input(now, PeerInput::BlobWritten { pull, index, result }),
             Input::Cancel(req) => {
                 self.peer.cancel(now, req);
                 self.received.remove(&req);
@@ -330,9 +330,9 @@ impl Core {
             ServerEvent::Opened => {
                 sock.ever_open = true;
                 self.emit(JsEvent::Server { state: "connected", url });
-                self.peer.server_input(now, s, ServerInput::Opened);
+                self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Opened });
             }
-            ServerEvent::Message(Ok(msg)) => self.peer.server_input(now, s, ServerInput::Message(msg)),
+            ServerEvent::Message(Ok(msg)) => self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Message(msg) }),
             ServerEvent::Message(Err(why)) => web_sys::console::warn_1(&format!("chord: signaling {url}: {why}").into()),
             ServerEvent::Closed(reason) => {
                 sock.conn = None;
@@ -353,9 +353,19 @@ impl Core {
                     web_sys::console::info_1(&format!("chord: signaling server {url} closed the connection: {reason}").into());
                 }
                 self.emit(JsEvent::Server { state: "closed", url });
-                self.peer.server_input(now, s, ServerInput::Closed);
+                self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Closed });
             }
         }
+    }
+
+    /// Feeds what `link`'s peer connection reported to the peer.
+    fn rtc_input(&mut self, now: Millis, link: LinkId, input: RtcInput) {
+        self.peer.handle_input(now, PeerInput::Rtc { link, input });
+    }
+
+    /// `link` closed, failed, or the driver gave up on it.
+    fn rtc_closed(&mut self, now: Millis, link: LinkId) {
+        self.rtc_input(now, link, RtcInput::Closed);
     }
 
     /// Sends frames held back for `link` while its buffer allows.
@@ -369,7 +379,7 @@ impl Core {
             let Some(bytes) = q.pop_front() else { break };
             if r.send(&bytes).is_err() {
                 self.backlog.remove(&link);
-                self.peer.rtc_closed(now, link);
+                self.rtc_closed(now, link);
                 return;
             }
         }
@@ -407,7 +417,7 @@ impl Core {
                 }
                 Err(e) => {
                     web_sys::console::warn_1(&format!("chord: cannot create a peer connection: {}", js_message(&e)).into());
-                    self.peer.rtc_closed(now, link);
+                    self.rtc_closed(now, link);
                 }
             },
             RtcCommand::SetAnswer { link, sdp } => {
@@ -437,7 +447,7 @@ impl Core {
                     // Bounded: transfers keep a window of chunks per pull.
                     self.backlog.entry(link).or_default().push_back(bytes);
                 } else if r.send(&bytes).is_err() {
-                    self.peer.rtc_closed(now, link);
+                    self.rtc_closed(now, link);
                 }
             }
             RtcCommand::Close { link } => {
@@ -633,7 +643,7 @@ pub async fn run(core: Rc<RefCell<Core>>, mut rx: mpsc::UnboundedReceiver<Input>
                 return;
             }
             let now = now();
-            c.peer.handle_timeout(now);
+            c.peer.handle_input(now, PeerInput::Timeout);
             c.flush(now);
             c.arm_wake(now);
         }
