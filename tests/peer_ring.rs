@@ -256,6 +256,37 @@ fn two_crashes_keep_the_ring_and_the_values() {
     }
 }
 
+/// Hole 2 of issue 15: a driver whose receive queue for a link overflowed
+/// refuses what follows and gives the link up (`RtcInput::Overflowed`,
+/// `peer::Intake`). The peer counts the refused messages, closes the link
+/// (both ends see it), the ring links the two again, and no value is lost.
+#[test]
+fn a_link_whose_receive_queue_overflowed_is_closed_counted_and_made_again() {
+    for seed in seeds(&[63]) {
+        let mut w = ring(seed, 8, peer_config());
+        let vals = values("flood", 4);
+        for (i, (name, value)) in vals.iter().enumerate() {
+            w.put(i, name, value);
+        }
+        let a = 0;
+        let b = w.index_of(&w.tabs[a].peer.node().successors()[0]).expect("a known peer");
+        let (a_id, b_id) = (w.id(a), w.id(b));
+        let (link, _) = w.open_ends(a, b)[0];
+        let events = w.tabs[b].events.len();
+        w.cmd(a, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Overflowed(3) }));
+        assert!(!w.tabs[a].peer.links().is_open(&b_id), "seed {seed}: the link stayed open");
+        assert_eq!(w.tabs[a].peer.state().rejected.get("queueFull"), Some(&3), "seed {seed}: refused messages not counted");
+        w.run_for(100);
+        let saw = w.tabs[b].events[events..].iter().any(|(_, e)| matches!(e, PeerEvent::LinkClosed { peer } if *peer == a_id));
+        assert!(saw, "seed {seed}: the other end did not see the link close");
+        let back = w.run_until(20_000, |w| w.tabs[a].peer.links().is_open(&b_id) && w.tabs[b].peer.links().is_open(&a_id));
+        assert!(back, "seed {seed}: link {a}→{b} not made again\n{}", w.dump());
+        w.converge(CONVERGE_MS, "after the overflow");
+        w.assert_readable(&vals, "after the overflow");
+        w.assert_clean();
+    }
+}
+
 /// A tab that dies closes its data channels: its neighbours probe it at once,
 /// the ring answers that nobody can reach it, and they drop it well before
 /// three unanswered pings (3 × `rpc_timeout_ms`) would have.

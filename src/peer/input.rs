@@ -104,6 +104,10 @@ pub enum RtcInput {
     Closed,
     /// A message arrived on the data channel.
     Message(Vec<u8>),
+    /// The driver's receive queue for this link overflowed
+    /// ([`Intake`](super::Intake)): it refused this many messages and
+    /// gives the link up. Counted as rejected input; the link closes.
+    Overflowed(u64),
     /// The connection's network path changed state.
     Connectivity(Connectivity),
     /// The selected candidate pair and its round-trip time.

@@ -47,11 +47,13 @@
 
 mod files;
 pub mod input;
+mod intake;
 mod servers;
 mod snapshot;
 
 pub use files::{BlobCommand, Phase, PutHolders};
 pub use input::{Input, RtcInput, ServerInput};
+pub use intake::{Intake, IntakeLimits, Pushed};
 pub use servers::{ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};
 pub use snapshot::{
     CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView,
@@ -250,6 +252,9 @@ pub struct Peer {
     out: VecDeque<PeerOutput>,
     /// Transfer frames that did not decode.
     bad_transfer_frames: u64,
+    /// Data-channel messages the driver refused because a link's receive
+    /// queue was full ([`RtcInput::Overflowed`]).
+    queue_full: u64,
     /// ICE servers the application chose (override the server's).
     ice_override: Option<Vec<IceServer>>,
     /// Fresh ICE server sets received from the signaling server after its welcome.
@@ -277,6 +282,7 @@ impl Peer {
             files: files::Files::default(),
             out: VecDeque::new(),
             bad_transfer_frames: 0,
+            queue_full: 0,
             join_failures: 0,
             ice_override: cfg.ice_servers.clone(),
             ice_refreshes: 0,
@@ -328,6 +334,11 @@ impl Peer {
     /// Transfer frames received that did not decode.
     pub fn bad_transfer_frames(&self) -> u64 {
         self.bad_transfer_frames
+    }
+
+    /// Data-channel messages refused because a link's receive queue was full.
+    pub fn queue_full(&self) -> u64 {
+        self.queue_full
     }
 
     /// The Chord node.
@@ -602,6 +613,10 @@ impl Peer {
             RtcInput::Candidate(c) => self.links.local_candidate(now, link, c),
             RtcInput::Opened(max) => self.links.opened(now, link, max),
             RtcInput::Closed => self.links.closed(now, link),
+            RtcInput::Overflowed(refused) => {
+                self.queue_full = self.queue_full.saturating_add(refused);
+                self.links.closed(now, link);
+            }
             RtcInput::Message(bytes) => self.links.received(now, link, bytes),
             RtcInput::Connectivity(c) => self.links.connectivity(now, link, c),
             RtcInput::Path(p) => self.links.path(link, p),

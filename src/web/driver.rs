@@ -15,7 +15,7 @@
 
 use super::blobstore::BlobStore;
 use super::files::{cancelled, AbortHook, TransferOptions};
-use super::input::{Input, RtcEvent, ServerEvent, SocketTag};
+use super::input::{rtc_intake, Input, RtcEvent, RtcIntake, RtcSink, ServerEvent, SocketTag};
 use super::js::{js_message, now, to_js};
 use super::rtc::RtcLink;
 use super::server::ServerConn;
@@ -113,6 +113,8 @@ pub struct Core {
     /// The sans-IO peer.
     pub peer: Peer,
     rtc: BTreeMap<LinkId, RtcLink>,
+    /// What the peer connections reported, bounded (see `peer::Intake`).
+    intake: RtcIntake,
     /// The signaling servers, by `ServerId`: a socket to each.
     servers: Vec<Socket>,
     pub(super) tx: mpsc::UnboundedSender<Input>,
@@ -137,6 +139,7 @@ impl Core {
         Core {
             peer,
             rtc: BTreeMap::new(),
+            intake: rtc_intake(),
             servers: Vec::new(),
             tx: tx.clone(),
             requests: HashMap::new(),
@@ -286,24 +289,7 @@ impl Core {
 
     fn handle(&mut self, now: Millis, input: Input) {
         match input {
-            Input::Rtc { link, ev } => match ev {
-                RtcEvent::Described(sdp) => self.rtc_input(now, link, RtcInput::Described(sdp)),
-                RtcEvent::Candidate(c) => self.rtc_input(now, link, RtcInput::Candidate(c)),
-                RtcEvent::Connectivity(c) => self.rtc_input(now, link, RtcInput::Connectivity(c)),
-                RtcEvent::Path(p) => self.rtc_input(now, link, RtcInput::Path(p)),
-                RtcEvent::Opened => {
-                    // The core decides what the limit means (parts, refusals).
-                    let reported = self.rtc.get(&link).and_then(|r| r.max_message_size());
-                    self.rtc_input(now, link, RtcInput::Opened(crate::link::MaxMessageSize::from_reported(reported)))
-                }
-                RtcEvent::Closed => self.rtc_closed(now, link),
-                RtcEvent::Failed(why) => {
-                    web_sys::console::warn_1(&format!("chord: link {link} failed: {why}").into());
-                    self.rtc_closed(now, link)
-                }
-                RtcEvent::Message(bytes) => self.rtc_input(now, link, RtcInput::Message(bytes)),
-                RtcEvent::Drained => self.drain_backlog(now, link),
-            },
+            Input::Rtc => self.drain_intake(now),
             Input::Server(tag, ev) => self.on_server(now, tag, ev),
             Input::Wake => {}
             Input::BlobRead { to, pull, index, bytes } => self.peer.handle_input(now, PeerInput::BlobRead { to, pull, index, bytes }),
@@ -316,6 +302,51 @@ impl Core {
                     let _ = p.reply.send(Err(Failure { code: "cancelled", message: cancelled(verb, &p.name) }));
                 }
             }
+        }
+    }
+
+    /// Feeds the peer everything the peer connections reported, in order;
+    /// then gives up each link that sent more than the intake takes.
+    fn drain_intake(&mut self, now: Millis) {
+        // One pop per borrow: feeding the peer may create links whose sinks share the intake.
+        loop {
+            let next = self.intake.borrow_mut().pop();
+            let Some((link, ev)) = next else { break };
+            self.on_rtc(now, link, ev);
+        }
+        let overflowed: Vec<(LinkId, u64)> = self.intake.borrow().overflowed().collect();
+        for (link, refused) in overflowed {
+            web_sys::console::warn_1(
+                &format!("chord: link {link} sent more than this tab could take in; {refused} messages refused, link closed").into(),
+            );
+            // Dropped first, so nothing it still sends (after the hole) is taken.
+            self.rtc.remove(&link);
+            self.backlog.remove(&link);
+            self.intake.borrow_mut().forget(link);
+            self.rtc_input(now, link, RtcInput::Overflowed(refused));
+        }
+        self.intake.borrow_mut().drained();
+    }
+
+    /// What `link`'s peer connection reported.
+    fn on_rtc(&mut self, now: Millis, link: LinkId, ev: RtcEvent) {
+        match ev {
+            RtcEvent::Described(sdp) => self.rtc_input(now, link, RtcInput::Described(sdp)),
+            RtcEvent::Candidate(c) => self.rtc_input(now, link, RtcInput::Candidate(c)),
+            RtcEvent::Connectivity(c) => self.rtc_input(now, link, RtcInput::Connectivity(c)),
+            RtcEvent::Path(p) => self.rtc_input(now, link, RtcInput::Path(p)),
+            RtcEvent::Opened => {
+                // The core decides what the limit means (parts, refusals).
+                let reported = self.rtc.get(&link).and_then(|r| r.max_message_size());
+                self.rtc_input(now, link, RtcInput::Opened(crate::link::MaxMessageSize::from_reported(reported)))
+            }
+            RtcEvent::Closed => self.rtc_closed(now, link),
+            RtcEvent::Failed(why) => {
+                web_sys::console::warn_1(&format!("chord: link {link} failed: {why}").into());
+                self.rtc_closed(now, link)
+            }
+            RtcEvent::Message(bytes) => self.rtc_input(now, link, RtcInput::Message(bytes)),
+            RtcEvent::Drained => self.drain_backlog(now, link),
         }
     }
 
@@ -356,6 +387,11 @@ impl Core {
                 self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Closed });
             }
         }
+    }
+
+    /// Where `link`'s callbacks report.
+    fn sink(&self, link: LinkId) -> RtcSink {
+        RtcSink { link, intake: self.intake.clone(), tx: self.tx.clone() }
     }
 
     /// Feeds what `link`'s peer connection reported to the peer.
@@ -411,7 +447,7 @@ impl Core {
 
     fn rtc_command(&mut self, now: Millis, cmd: RtcCommand) {
         match cmd {
-            RtcCommand::Create { link, remote_offer, ice, .. } => match RtcLink::new(link, self.tx.clone(), remote_offer, &ice) {
+            RtcCommand::Create { link, remote_offer, ice, .. } => match RtcLink::new(self.sink(link), remote_offer, &ice) {
                 Ok(r) => {
                     self.rtc.insert(link, r);
                 }
@@ -453,6 +489,7 @@ impl Core {
             RtcCommand::Close { link } => {
                 self.rtc.remove(&link);
                 self.backlog.remove(&link);
+                self.intake.borrow_mut().forget(link);
             }
         }
     }
