@@ -20,7 +20,7 @@ fn drain(p: &mut Peer) -> Vec<PeerOutput> {
 }
 
 /// Joins through the server: hello, then a welcome naming an introducer; returns the bootstrap link's Create.
-fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (u64, IceConfig) {
+fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (chord::link::LinkId, IceConfig) {
     let now = Millis(10);
     p.handle_input(now, Input::Server { server: S, input: ServerInput::Connecting });
     p.handle_input(now, Input::Server { server: S, input: ServerInput::Opened });

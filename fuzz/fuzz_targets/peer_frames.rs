@@ -17,7 +17,7 @@ use arbitrary::Arbitrary;
 use chord::link::{LinkId, MaxMessageSize};
 use chord::peer::{BlobCommand, Input as PeerInput, RtcInput, ServerId, ServerInput};
 use chord::signal::{ServerMsg, SignalPayload};
-use chord::transfer::XferMsg;
+use chord::transfer::{PullId, XferMsg};
 use chord::{Id, Message, Millis, Peer, PeerConfig, PeerOutput, RtcCommand};
 use chord_fuzz::{check_node, Ctx, FAnswer, FBlob, FEnvelope, FId, FMsg, FName, FRecord, FReq, FXfer};
 use libfuzzer_sys::fuzz_target;
@@ -170,8 +170,8 @@ struct Harness {
     links: Vec<(LinkId, Id)>,
     /// The last frames the peer sent, with their link.
     sent: VecDeque<(LinkId, Vec<u8>)>,
-    reads: VecDeque<(Id, u64, u32)>,
-    writes: VecDeque<(u64, u32)>,
+    reads: VecDeque<(Id, PullId, u32)>,
+    writes: VecDeque<(PullId, u32)>,
     intro: u64,
     auto_open: bool,
 }

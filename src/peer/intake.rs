@@ -31,7 +31,7 @@
 //! peer itself started or per user action, and the signaling socket's frames
 //! are few and size-checked (`signal::MAX_FRAME_BYTES`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// How many bytes may wait in an [`Intake`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,28 +65,53 @@ pub enum Pushed {
     },
 }
 
+/// What one link has in an [`Intake`].
+#[derive(Clone, Copy, Debug)]
+struct Share<K> {
+    link: K,
+    /// Bytes waiting.
+    waiting: usize,
+    /// Overflowed and not forgotten yet: reports refused since.
+    refused: Option<u64>,
+}
+
 /// A bounded queue of what several links reported (`K` names a link, `T` is
 /// one report: a message, or a state change that weighs nothing). One queue
 /// for all of a link's reports keeps them in the order they happened (a
 /// channel opens before its first message). See the [module docs](self).
 #[derive(Debug)]
-pub struct Intake<K: Ord + Copy, T> {
+pub struct Intake<K: PartialEq + Copy, T> {
     limits: IntakeLimits,
     /// Reports in arrival order, with their weight in bytes.
     queue: VecDeque<(K, T, usize)>,
-    /// Bytes waiting, by link.
-    waiting: BTreeMap<K, usize>,
+    /// The links with something waiting or an overflow: a few at most
+    /// (a vector, not a map: this runs in the browser bundle, kept small).
+    shares: Vec<Share<K>>,
     total: usize,
-    /// Links that overflowed and have not been forgotten: messages refused.
-    overflowed: BTreeMap<K, u64>,
     /// The driver was told and has not drained yet.
     woken: bool,
 }
 
-impl<K: Ord + Copy, T> Intake<K, T> {
+impl<K: PartialEq + Copy, T> Intake<K, T> {
     /// An empty intake bounded by `limits`.
     pub fn new(limits: IntakeLimits) -> Intake<K, T> {
-        Intake { limits, queue: VecDeque::new(), waiting: BTreeMap::new(), total: 0, overflowed: BTreeMap::new(), woken: false }
+        Intake { limits, queue: VecDeque::new(), shares: Vec::new(), total: 0, woken: false }
+    }
+
+    fn share(&mut self, link: K) -> &mut Share<K> {
+        let i = match self.shares.iter().position(|s| s.link == link) {
+            Some(i) => i,
+            None => {
+                self.shares.push(Share { link, waiting: 0, refused: None });
+                self.shares.len() - 1
+            }
+        };
+        &mut self.shares[i]
+    }
+
+    /// Forgets shares with nothing waiting and no overflow.
+    fn tidy(&mut self) {
+        self.shares.retain(|s| s.waiting > 0 || s.refused.is_some());
     }
 
     /// A report from `link` weighing `len` bytes (a message's length; 0 for a
@@ -94,17 +119,17 @@ impl<K: Ord + Copy, T> Intake<K, T> {
     /// overflowed (everything it reports later is refused too).
     pub fn push(&mut self, link: K, item: T, len: usize) -> Pushed {
         let wake = !std::mem::replace(&mut self.woken, true);
-        let mine = self.waiting.get(&link).copied().unwrap_or(0);
-        let fits = mine + len <= self.limits.per_link && self.total + len <= self.limits.total;
-        if let Some(refused) = self.overflowed.get_mut(&link) {
-            *refused += 1;
+        let (per_link, room) = (self.limits.per_link, self.limits.total.saturating_sub(self.total));
+        let share = self.share(link);
+        if let Some(n) = share.refused.as_mut() {
+            *n += 1;
             return Pushed::Refused { wake };
         }
-        if !fits {
-            self.overflowed.insert(link, 1);
+        if share.waiting + len > per_link || len > room {
+            share.refused = Some(1);
             return Pushed::Refused { wake };
         }
-        self.waiting.insert(link, mine + len);
+        share.waiting += len;
         self.total += len;
         self.queue.push_back((link, item, len));
         Pushed::Queued { wake }
@@ -114,11 +139,10 @@ impl<K: Ord + Copy, T> Intake<K, T> {
     pub fn pop(&mut self) -> Option<(K, T)> {
         let (link, item, len) = self.queue.pop_front()?;
         self.total -= len;
-        if let Some(w) = self.waiting.get_mut(&link) {
-            *w -= len;
-            if *w == 0 {
-                self.waiting.remove(&link);
-            }
+        let share = self.share(link);
+        share.waiting -= len;
+        if share.waiting == 0 {
+            self.tidy();
         }
         Some((link, item))
     }
@@ -132,16 +156,15 @@ impl<K: Ord + Copy, T> Intake<K, T> {
     /// Links that overflowed, with the reports refused so far; each is
     /// reported until [`Intake::forget`] (the driver gives it up meanwhile).
     pub fn overflowed(&self) -> impl Iterator<Item = (K, u64)> + '_ {
-        self.overflowed.iter().map(|(k, n)| (*k, *n))
+        self.shares.iter().filter_map(|s| Some((s.link, s.refused?)))
     }
 
     /// `link` is gone: drops what it still had waiting and its overflow mark.
     pub fn forget(&mut self, link: K) {
-        self.overflowed.remove(&link);
-        if let Some(w) = self.waiting.remove(&link) {
-            self.total -= w;
+        if let Some(i) = self.shares.iter().position(|s| s.link == link) {
+            self.total -= self.shares.swap_remove(i).waiting;
+            self.queue.retain(|(k, _, _)| *k != link);
         }
-        self.queue.retain(|(k, _, _)| *k != link);
     }
 
     /// Bytes waiting, all links together.

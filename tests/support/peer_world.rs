@@ -1028,7 +1028,7 @@ impl World {
 /// A description naming its (peer, link), the offer it answers, and
 /// candidates of which only the first is loopback.
 fn fake_sdp(p: usize, link: LinkId, answers: Option<(usize, LinkId)>) -> String {
-    let port = 5000 + 4 * (p as u64 * 1000 + link);
+    let port = 5000 + 4 * (p as u64 * 1000 + link.0);
     let mut s = format!(
         "v=0\r\no=- {p} {link} IN IP4 0.0.0.0\r\ns=-\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=x-endpoint:{p}:{link}\r\n"
     );
@@ -1051,7 +1051,7 @@ fn fake_sdp(p: usize, link: LinkId, answers: Option<(usize, LinkId)>) -> String 
 fn endpoint(sdp: &str, tag: &str) -> Option<(usize, LinkId)> {
     let line = sdp.lines().find_map(|l| l.strip_prefix(tag))?;
     let (p, l) = line.trim_end().split_once(':')?;
-    Some((p.parse().ok()?, l.parse().ok()?))
+    Some((p.parse().ok()?, LinkId(l.parse().ok()?)))
 }
 
 /// A description without its candidate lines, and those candidates.
