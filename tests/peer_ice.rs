@@ -5,7 +5,7 @@
 use chord::ice::{IceConfig, IcePolicy, IceServer};
 use chord::link::Connectivity;
 use chord::peer::{Input, RtcInput, ServerId, ServerInput, NO_PATH_MESSAGE};
-use chord::signal::{ClientMsg, ServerMsg};
+use chord::signal::{ClientMsg, IntroId, ServerMsg};
 use chord::{Id, Millis, Peer, PeerConfig, PeerEvent, PeerOutput, RtcCommand};
 
 fn turn(user: &str) -> IceServer {
@@ -30,7 +30,7 @@ fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (chord::link::LinkId
             server: S,
             input: ServerInput::Message(ServerMsg::Welcome {
                 first: false,
-                intro: Some(1),
+                intro: Some(IntroId(1)),
                 introducer: Some(Id::from_u64(7)),
                 ice_servers,
             }),
@@ -94,7 +94,10 @@ fn a_join_whose_first_link_finds_no_path_fails_naming_the_cause() {
     let answer = chord::signal::SignalPayload::Answer { sdp: "answer".into() };
     p.handle_input(
         now,
-        Input::Server { server: S, input: ServerInput::Message(ServerMsg::Signal { intro: 1, from: Id::from_u64(7), payload: answer }) },
+        Input::Server {
+            server: S,
+            input: ServerInput::Message(ServerMsg::Signal { intro: IntroId(1), from: Id::from_u64(7), payload: answer }),
+        },
     );
     p.handle_input(now, Input::Rtc { link, input: RtcInput::Connectivity(Connectivity::Failed) });
     let out = drain(&mut p);

@@ -16,7 +16,7 @@
 use arbitrary::Arbitrary;
 use chord::link::{LinkId, MaxMessageSize};
 use chord::peer::{BlobCommand, Input as PeerInput, RtcInput, ServerId, ServerInput};
-use chord::signal::{ServerMsg, SignalPayload};
+use chord::signal::{IntroId, ServerMsg, SignalPayload};
 use chord::transfer::{PullId, XferMsg};
 use chord::{Id, Message, Millis, Peer, PeerConfig, PeerOutput, RtcCommand};
 use chord_fuzz::{check_node, Ctx, FAnswer, FBlob, FEnvelope, FId, FMsg, FName, FRecord, FReq, FXfer};
@@ -222,7 +222,7 @@ impl Harness {
             Action::OfferFrom(from) => {
                 self.intro += 1;
                 let from = self.ctx.id(from, me);
-                let msg = ServerMsg::Signal { intro: self.intro, from, payload: SignalPayload::Offer { sdp: "v=0".into() } };
+                let msg = ServerMsg::Signal { intro: IntroId(self.intro), from, payload: SignalPayload::Offer { sdp: "v=0".into() } };
                 self.peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Message(msg) });
             }
             Action::Ice { link: i, what } => {
@@ -308,16 +308,16 @@ impl Harness {
                 let msg = match s {
                     Server::Welcome { first, intro, introducer, ice } => ServerMsg::Welcome {
                         first: *first,
-                        intro: intro.map(u64::from),
+                        intro: intro.map(|i| IntroId(u64::from(i))),
                         introducer: introducer.as_ref().map(|f| self.ctx.id(f, me)),
                         ice_servers: ice.iter().map(FIce::get).collect(),
                     },
                     Server::IceServers(ice) => ServerMsg::IceServers { ice_servers: ice.iter().map(FIce::get).collect() },
                     Server::Introduce { intro, newcomer } => {
-                        ServerMsg::Introduce { intro: u64::from(*intro), newcomer: self.ctx.id(newcomer, me) }
+                        ServerMsg::Introduce { intro: IntroId(u64::from(*intro)), newcomer: self.ctx.id(newcomer, me) }
                     }
                     Server::Signal { intro, from, kind, text } => ServerMsg::Signal {
-                        intro: u64::from(*intro),
+                        intro: IntroId(u64::from(*intro)),
                         from: self.ctx.id(from, me),
                         payload: match kind % 3 {
                             0 => SignalPayload::Offer { sdp: text.clone() },
@@ -325,7 +325,9 @@ impl Harness {
                             _ => SignalPayload::Ice { candidate: text.clone(), sdp_mid: None, sdp_m_line_index: None },
                         },
                     },
-                    Server::IntroFailed { intro, reason } => ServerMsg::IntroFailed { intro: u64::from(*intro), reason: reason.clone() },
+                    Server::IntroFailed { intro, reason } => {
+                        ServerMsg::IntroFailed { intro: IntroId(u64::from(*intro)), reason: reason.clone() }
+                    }
                     Server::Error(reason) => ServerMsg::Error { reason: reason.clone() },
                 };
                 // The driver validates what the server sends before the peer sees it.
@@ -403,7 +405,7 @@ fuzz_target!(|input: Input| {
     let welcome = if input.first {
         ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }
     } else {
-        ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(ctx.ring[0]), ice_servers: vec![] }
+        ServerMsg::Welcome { first: false, intro: Some(IntroId(1)), introducer: Some(ctx.ring[0]), ice_servers: vec![] }
     };
     peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Message(welcome) });
     let mut h = Harness {

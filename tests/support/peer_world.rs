@@ -719,7 +719,7 @@ impl World {
     /// Server `w` introduces `newcomer` to `member` (a meeting if the newcomer is a member too).
     fn server_introduce(&mut self, w: usize, newcomer: usize, member: usize) {
         let srv = &mut self.servers[w];
-        srv.next_intro += 1;
+        srv.next_intro = IntroId(srv.next_intro.0 + 1);
         let intro = srv.next_intro;
         srv.intros.insert(intro, (newcomer, member));
         srv.pairs.push((newcomer, member));
