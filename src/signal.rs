@@ -101,7 +101,22 @@ pub const MAX_SIGNALS_PER_INTRO: u32 = 100;
 pub const DEFAULT_RING: &str = "default";
 
 /// An introduction number, allocated by the server; unique per server run.
-pub type IntroId = u64;
+/// A type of its own so it cannot be mixed up with a link, a pull or a
+/// request id; on the wire it is the bare JSON number, as before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IntroId(pub u64);
+
+impl IntroId {
+    /// The largest (for size limits).
+    pub const MAX: IntroId = IntroId(u64::MAX);
+}
+
+impl std::fmt::Display for IntroId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Everything a client says to the signaling server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,7 +420,7 @@ mod tests {
             ClientMsg::Member,
             ClientMsg::Bye,
         ];
-        msgs.extend(payloads().into_iter().map(|payload| ClientMsg::Signal { intro: 7, payload }));
+        msgs.extend(payloads().into_iter().map(|payload| ClientMsg::Signal { intro: IntroId(7), payload }));
         for m in msgs {
             assert_eq!(round_trip(&m), m);
             assert_eq!(m.validate(), Ok(()));
@@ -416,7 +431,7 @@ mod tests {
     fn server_messages_round_trip() {
         let mut msgs = vec![
             ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] },
-            ServerMsg::Welcome { first: false, intro: Some(3), introducer: Some(id()), ice_servers: vec![] },
+            ServerMsg::Welcome { first: false, intro: Some(IntroId(3)), introducer: Some(id()), ice_servers: vec![] },
             ServerMsg::IceServers {
                 ice_servers: vec![IceServer {
                     urls: vec!["turn:203.0.113.1:3478?transport=udp".into()],
@@ -424,11 +439,11 @@ mod tests {
                     credential: Some("c2VjcmV0".into()),
                 }],
             },
-            ServerMsg::Introduce { intro: 3, newcomer: id() },
-            ServerMsg::IntroFailed { intro: 3, reason: "gone".into() },
+            ServerMsg::Introduce { intro: IntroId(3), newcomer: id() },
+            ServerMsg::IntroFailed { intro: IntroId(3), reason: "gone".into() },
             ServerMsg::Error { reason: "bad".into() },
         ];
-        msgs.extend(payloads().into_iter().map(|payload| ServerMsg::Signal { intro: 3, from: id(), payload }));
+        msgs.extend(payloads().into_iter().map(|payload| ServerMsg::Signal { intro: IntroId(3), from: id(), payload }));
         for m in msgs {
             assert_eq!(round_trip(&m), m);
             assert_eq!(m.validate(), Ok(()));
@@ -440,8 +455,10 @@ mod tests {
         let hello = ClientMsg::Hello { version: 1, ring: "default".into(), id: id(), member: true };
         let text = serde_json::to_string(&hello).unwrap();
         assert_eq!(text, format!(r#"{{"type":"hello","version":1,"ring":"default","id":"{}","member":true}}"#, id().to_hex()));
-        let ice =
-            ClientMsg::Signal { intro: 1, payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) } };
+        let ice = ClientMsg::Signal {
+            intro: IntroId(1),
+            payload: SignalPayload::Ice { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(2) },
+        };
         assert_eq!(
             serde_json::to_string(&ice).unwrap(),
             r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":"c","sdp_mid":null,"sdp_m_line_index":2}}"#
@@ -461,7 +478,10 @@ mod tests {
         let m: ClientMsg = serde_json::from_str(r#"{"type":"signal","intro":1,"payload":{"type":"ice","candidate":""}}"#).unwrap();
         assert_eq!(
             m,
-            ClientMsg::Signal { intro: 1, payload: SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None } }
+            ClientMsg::Signal {
+                intro: IntroId(1),
+                payload: SignalPayload::Ice { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None }
+            }
         );
     }
 
@@ -493,7 +513,7 @@ mod tests {
         assert_eq!(hello(1, &"r".repeat(MAX_RING_NAME_LEN)).validate(), Ok(()));
         assert_eq!(hello(1, "Az09_-").validate(), Ok(()));
 
-        let signal = |payload| ClientMsg::Signal { intro: 1, payload };
+        let signal = |payload| ClientMsg::Signal { intro: IntroId(1), payload };
         let long_sdp = "x".repeat(MAX_SDP_BYTES + 1);
         assert_eq!(signal(SignalPayload::Offer { sdp: long_sdp.clone() }).validate(), Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1)));
         assert_eq!(signal(SignalPayload::Answer { sdp: long_sdp }).validate(), Err(SignalError::SdpTooLong(MAX_SDP_BYTES + 1)));
@@ -512,9 +532,19 @@ mod tests {
         assert_eq!(check_frame_len(MAX_FRAME_BYTES + 1), Err(SignalError::FrameTooLarge(MAX_FRAME_BYTES + 1)));
     }
 
+    /// An introduction number is the bare JSON number on the wire, as when
+    /// it was a `u64`: servers and tabs of both versions understand each other.
+    #[test]
+    fn an_intro_id_is_its_number_on_the_wire() {
+        let m = ClientMsg::Signal { intro: IntroId(7), payload: SignalPayload::Answer { sdp: "a".into() } };
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains(r#""intro":7,"#), "{text}");
+        assert_eq!(serde_json::from_str::<ClientMsg>(&text).unwrap(), m);
+    }
+
     #[test]
     fn the_largest_valid_offer_fits_in_a_frame() {
-        let m = ClientMsg::Signal { intro: u64::MAX, payload: SignalPayload::Offer { sdp: "x".repeat(MAX_SDP_BYTES) } };
+        let m = ClientMsg::Signal { intro: IntroId::MAX, payload: SignalPayload::Offer { sdp: "x".repeat(MAX_SDP_BYTES) } };
         assert!(serde_json::to_string(&m).unwrap().len() <= MAX_FRAME_BYTES);
     }
 }

@@ -299,7 +299,7 @@ fn a_reloaded_tab_takes_its_records_back_and_nothing_is_lost() {
         let blobs: Vec<(Id, u64)> = disk.complete.iter().map(|d| (*d, disk.chunks[d].values().map(|c| c.len() as u64).sum())).collect();
         w.tabs.push(Tab { id, peer, alive: true, expected: false, events: Vec::new(), disk });
         let again = w.tabs.len() - 1;
-        w.cmd(again, |peer, now| peer.restore(now, records, blobs));
+        w.cmd(again, |peer, now| peer.handle_input(now, Input::Restored { records, blobs }));
         w.converge(CONVERGE_MS, "after the crash"); // the others notice the old one is gone
         w.connect(again);
         w.tabs[tab].expected = false;
@@ -483,7 +483,7 @@ fn a_get_whose_holders_are_still_copying_the_bytes_waits_for_them() {
             w.tabs[spare].disk.chunks.entry(digest).or_default().insert(i as u32, c.to_vec());
         }
         w.tabs[spare].disk.complete.insert(digest);
-        w.cmd(spare, |peer, now| peer.restore(now, Vec::new(), vec![(digest, data.len() as u64)]));
+        w.cmd(spare, |peer, now| peer.handle_input(now, Input::Restored { records: Vec::new(), blobs: vec![(digest, data.len() as u64)] }));
         // Every holder the reader is told of lacks the bytes; the replicas copy them from `spare`
         // at their next attempt, seconds later, and the get waits for that rather than failing.
         let start = w.now;

@@ -4,8 +4,8 @@
 
 use chord::ice::{IceConfig, IcePolicy, IceServer};
 use chord::link::Connectivity;
-use chord::peer::{RtcInput, ServerId, ServerInput, NO_PATH_MESSAGE};
-use chord::signal::{ClientMsg, ServerMsg};
+use chord::peer::{Input, RtcInput, ServerId, ServerInput, NO_PATH_MESSAGE};
+use chord::signal::{ClientMsg, IntroId, ServerMsg};
 use chord::{Id, Millis, Peer, PeerConfig, PeerEvent, PeerOutput, RtcCommand};
 
 fn turn(user: &str) -> IceServer {
@@ -20,14 +20,21 @@ fn drain(p: &mut Peer) -> Vec<PeerOutput> {
 }
 
 /// Joins through the server: hello, then a welcome naming an introducer; returns the bootstrap link's Create.
-fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (u64, IceConfig) {
+fn introduced(p: &mut Peer, ice_servers: Vec<IceServer>) -> (chord::link::LinkId, IceConfig) {
     let now = Millis(10);
-    p.server_input(now, S, ServerInput::Connecting);
-    p.server_input(now, S, ServerInput::Opened);
-    p.server_input(
+    p.handle_input(now, Input::Server { server: S, input: ServerInput::Connecting });
+    p.handle_input(now, Input::Server { server: S, input: ServerInput::Opened });
+    p.handle_input(
         now,
-        S,
-        ServerInput::Message(ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(Id::from_u64(7)), ice_servers }),
+        Input::Server {
+            server: S,
+            input: ServerInput::Message(ServerMsg::Welcome {
+                first: false,
+                intro: Some(IntroId(1)),
+                introducer: Some(Id::from_u64(7)),
+                ice_servers,
+            }),
+        },
     );
     drain(p)
         .into_iter()
@@ -45,7 +52,10 @@ fn a_tab_uses_the_servers_ice_servers_and_takes_fresh_credentials() {
     let (_, ice) = introduced(&mut p, vec![turn("1:a")]);
     assert_eq!(ice, IceConfig { servers: vec![turn("1:a")], policy: IcePolicy::All });
     assert_eq!(p.state().ice.source, "server");
-    p.server_input(Millis(20), S, ServerInput::Message(ServerMsg::IceServers { ice_servers: vec![turn("2:a")] }));
+    p.handle_input(
+        Millis(20),
+        Input::Server { server: S, input: ServerInput::Message(ServerMsg::IceServers { ice_servers: vec![turn("2:a")] }) },
+    );
     let out = drain(&mut p);
     let shown = out.iter().find_map(|o| match o {
         PeerOutput::Event(PeerEvent::IceServers { servers }) => Some(servers.clone()),
@@ -73,17 +83,23 @@ fn a_join_whose_first_link_finds_no_path_fails_naming_the_cause() {
     let mut p = Peer::new(Id::from_u64(1), PeerConfig::default(), 1);
     let (link, _) = introduced(&mut p, vec![]);
     let now = Millis(30);
-    p.rtc_input(now, link, RtcInput::Described("offer".into()));
+    p.handle_input(now, Input::Rtc { link, input: RtcInput::Described("offer".into()) });
     let host =
         chord::ice::Candidate { candidate: "candidate:1 1 udp 1 10.0.1.2 5000 typ host".into(), sdp_mid: None, sdp_m_line_index: None };
-    p.rtc_input(now, link, RtcInput::Candidate(Some(host)));
-    p.rtc_input(now, link, RtcInput::Candidate(None));
+    p.handle_input(now, Input::Rtc { link, input: RtcInput::Candidate(Some(host)) });
+    p.handle_input(now, Input::Rtc { link, input: RtcInput::Candidate(None) });
     let out = drain(&mut p);
     assert!(out.iter().any(|o| matches!(o, PeerOutput::Server(S, ClientMsg::Signal { .. }))), "the offer went out");
     // The introducer answers; ICE then finds no pair that works.
     let answer = chord::signal::SignalPayload::Answer { sdp: "answer".into() };
-    p.server_input(now, S, ServerInput::Message(ServerMsg::Signal { intro: 1, from: Id::from_u64(7), payload: answer }));
-    p.rtc_input(now, link, RtcInput::Connectivity(Connectivity::Failed));
+    p.handle_input(
+        now,
+        Input::Server {
+            server: S,
+            input: ServerInput::Message(ServerMsg::Signal { intro: IntroId(1), from: Id::from_u64(7), payload: answer }),
+        },
+    );
+    p.handle_input(now, Input::Rtc { link, input: RtcInput::Connectivity(Connectivity::Failed) });
     let out = drain(&mut p);
     let reason = out.iter().find_map(|o| match o {
         PeerOutput::Event(PeerEvent::BootstrapFailed { reason }) => Some(reason.clone()),
@@ -98,8 +114,8 @@ fn a_join_whose_first_link_finds_no_path_fails_naming_the_cause() {
 fn a_join_that_cannot_gather_a_candidate_says_so() {
     let mut p = Peer::new(Id::from_u64(1), PeerConfig::default(), 1);
     let (link, _) = introduced(&mut p, vec![]);
-    p.rtc_input(Millis(30), link, RtcInput::Described("offer".into()));
-    p.rtc_input(Millis(30), link, RtcInput::Candidate(None));
+    p.handle_input(Millis(30), Input::Rtc { link, input: RtcInput::Described("offer".into()) });
+    p.handle_input(Millis(30), Input::Rtc { link, input: RtcInput::Candidate(None) });
     let reason = drain(&mut p).into_iter().find_map(|o| match o {
         PeerOutput::Event(PeerEvent::BootstrapFailed { reason }) => Some(reason),
         _ => None,

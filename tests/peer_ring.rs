@@ -21,7 +21,7 @@ include!("support/peer_world.rs");
 use chord::Status;
 
 use chord::message::Message;
-use chord::peer::{RtcInput, ServerState};
+use chord::peer::ServerState;
 
 /// Twelve joins, a few hundred ms apart: the ring becomes correct and stays so.
 fn twelve_join(seed: u64, latency: Option<(u64, u64)>) {
@@ -211,11 +211,11 @@ fn serverless(seed: u64, latency: Option<(u64, u64)>) {
     let lost_hello = w.add_peer();
     let s0 = ServerId(0);
     w.cmd(lost_hello, |peer, now| {
-        peer.server_input(now, s0, ServerInput::Connecting);
-        peer.server_input(now, s0, ServerInput::Opened);
+        peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Connecting });
+        peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Opened });
     });
     w.run_for(500);
-    w.cmd(lost_hello, |peer, now| peer.server_input(now, s0, ServerInput::Closed));
+    w.cmd(lost_hello, |peer, now| peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Closed }));
     w.run_for(500);
     for p in [refused, lost_hello] {
         let reasons: Vec<&String> = w.tabs[p]
@@ -254,6 +254,37 @@ fn two_crashes_keep_the_ring_and_the_values() {
         let took = w.converge(CONVERGE_MS, "after two crashes");
         eprintln!("seed {seed}: ring correct {took} ms after crashing {victims:?}");
         w.assert_readable(&vals, "after two crashes");
+        w.assert_clean();
+    }
+}
+
+/// Hole 2 of issue 15: a driver whose receive queue for a link overflowed
+/// refuses what follows and gives the link up (`RtcInput::Overflowed`,
+/// `peer::Intake`). The peer counts the refused messages, closes the link
+/// (both ends see it), the ring links the two again, and no value is lost.
+#[test]
+fn a_link_whose_receive_queue_overflowed_is_closed_counted_and_made_again() {
+    for seed in seeds(&[63]) {
+        let mut w = ring(seed, 8, peer_config());
+        let vals = values("flood", 4);
+        for (i, (name, value)) in vals.iter().enumerate() {
+            w.put(i, name, value);
+        }
+        let a = 0;
+        let b = w.index_of(&w.tabs[a].peer.node().successors()[0]).expect("a known peer");
+        let (a_id, b_id) = (w.id(a), w.id(b));
+        let (link, _) = w.open_ends(a, b)[0];
+        let events = w.tabs[b].events.len();
+        w.cmd(a, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Overflowed(3) }));
+        assert!(!w.tabs[a].peer.links().is_open(&b_id), "seed {seed}: the link stayed open");
+        assert_eq!(w.tabs[a].peer.state().rejected.get("queueFull"), Some(&3), "seed {seed}: refused messages not counted");
+        w.run_for(100);
+        let saw = w.tabs[b].events[events..].iter().any(|(_, e)| matches!(e, PeerEvent::LinkClosed { peer } if *peer == a_id));
+        assert!(saw, "seed {seed}: the other end did not see the link close");
+        let back = w.run_until(20_000, |w| w.tabs[a].peer.links().is_open(&b_id) && w.tabs[b].peer.links().is_open(&a_id));
+        assert!(back, "seed {seed}: link {a}→{b} not made again\n{}", w.dump());
+        w.converge(CONVERGE_MS, "after the overflow");
+        w.assert_readable(&vals, "after the overflow");
         w.assert_clean();
     }
 }
@@ -603,7 +634,7 @@ fn a_hostile_peer_cannot_make_a_victim_open_links_to_made_up_ids() {
                     let msg = Message::Merge { node: just_after(victim_id, next), hops: 0 };
                     next += 1;
                     let bytes = msg.encode().expect("a merge encodes");
-                    w.input(victim, |p, now| p.rtc_input(now, link, RtcInput::Message(bytes)));
+                    w.input(victim, |p, now| p.handle_input(now, Input::Rtc { link, input: RtcInput::Message(bytes) }));
                 }
             }
             w.run_for(500);

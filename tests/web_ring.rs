@@ -425,7 +425,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     use chord::message::{Op, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
     use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
     use chord::store::Version;
-    use chord::web::input::{Input, RtcEvent, ServerEvent, SocketTag};
+    use chord::web::input::{rtc_intake, Input, RtcEvent, RtcIntake, RtcSink, ServerEvent, SocketTag};
     use chord::web::{rtc::RtcLink, server::ServerConn};
     use chord::{Id, Message, Record};
     use futures::StreamExt;
@@ -465,8 +465,20 @@ async fn a_hostile_peer_cannot_break_a_member() {
         }
     };
     // Not trickled: the offer waits for every candidate (the member trickles its own).
-    let link = RtcLink::new(1, tx.clone(), None, &chord::ice::IceConfig::default()).unwrap();
-    while !matches!(next(&mut rx).await, Input::Rtc { ev: RtcEvent::Candidate(None), .. }) {}
+    // What the link reports waits in the intake; `Input::Rtc` says there is some.
+    fn drain_seeing(intake: &RtcIntake, want: impl Fn(&RtcEvent) -> bool) -> bool {
+        let mut q = intake.borrow_mut();
+        let mut seen = false;
+        while let Some((_, ev)) = q.pop() {
+            seen |= want(&ev);
+        }
+        q.drained();
+        seen
+    }
+    let intake = rtc_intake();
+    let sink = RtcSink { link: chord::link::LinkId(1), intake: intake.clone(), tx: tx.clone() };
+    let link = RtcLink::new(sink, None, &chord::ice::IceConfig::default()).unwrap();
+    while !(matches!(next(&mut rx).await, Input::Rtc) && drain_seeing(&intake, |e| matches!(e, RtcEvent::Candidate(None)))) {}
     let sdp = chord::link::sdp::keep_loopback_candidates(&link.local_sdp().unwrap());
     server.send(&ClientMsg::Signal { intro, payload: SignalPayload::Offer { sdp } });
     let answer = loop {
@@ -477,9 +489,12 @@ async fn a_hostile_peer_cannot_break_a_member() {
         }
     };
     link.set_answer(answer);
-    loop {
+    // A notice taken by the loop above left the intake waiting: drain it first.
+    let opened = |e: &RtcEvent| matches!(e, RtcEvent::Opened);
+    let mut open = drain_seeing(&intake, opened);
+    while !open {
         match next(&mut rx).await {
-            Input::Rtc { ev: RtcEvent::Opened, .. } => break,
+            Input::Rtc => open = drain_seeing(&intake, opened),
             Input::Server(
                 _,
                 ServerEvent::Message(Ok(ServerMsg::Signal {

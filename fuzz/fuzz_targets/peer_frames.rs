@@ -15,9 +15,9 @@
 
 use arbitrary::Arbitrary;
 use chord::link::{LinkId, MaxMessageSize};
-use chord::peer::{BlobCommand, ServerId, ServerInput};
-use chord::signal::{ServerMsg, SignalPayload};
-use chord::transfer::XferMsg;
+use chord::peer::{BlobCommand, Input as PeerInput, RtcInput, ServerId, ServerInput};
+use chord::signal::{IntroId, ServerMsg, SignalPayload};
+use chord::transfer::{PullId, XferMsg};
 use chord::{Id, Message, Millis, Peer, PeerConfig, PeerOutput, RtcCommand};
 use chord_fuzz::{check_node, Ctx, FAnswer, FBlob, FEnvelope, FId, FMsg, FName, FRecord, FReq, FXfer};
 use libfuzzer_sys::fuzz_target;
@@ -33,12 +33,28 @@ enum Frame {
 
 #[derive(Debug, Arbitrary)]
 enum Server {
-    Welcome { first: bool, intro: Option<u8>, introducer: Option<FId>, ice: Vec<FIce> },
+    Welcome {
+        first: bool,
+        intro: Option<u8>,
+        introducer: Option<FId>,
+        ice: Vec<FIce>,
+    },
     /// Fresh ICE servers (TURN credentials).
     IceServers(Vec<FIce>),
-    Introduce { intro: u8, newcomer: FId },
-    Signal { intro: u8, from: FId, kind: u8, text: String },
-    IntroFailed { intro: u8, reason: String },
+    Introduce {
+        intro: u8,
+        newcomer: FId,
+    },
+    Signal {
+        intro: u8,
+        from: FId,
+        kind: u8,
+        text: String,
+    },
+    IntroFailed {
+        intro: u8,
+        reason: String,
+    },
     Error(String),
 }
 
@@ -70,38 +86,65 @@ enum FRtc {
 #[derive(Debug, Arbitrary)]
 enum Action {
     /// ICE reports something for a link.
-    Ice { link: u8, what: FRtc },
+    Ice {
+        link: u8,
+        what: FRtc,
+    },
     /// The server relays an offer from `from` (a newcomer this peer introduces).
     OfferFrom(FId),
     /// The local description of a link is complete.
     Describe(u8),
     /// A link's data channel opened; its other end accepts `max` bytes
     /// (`RTCSctpTransport.maxMessageSize`; 0 no limit, tiny ones fail the link).
-    Open { link: u8, max: u32 },
+    Open {
+        link: u8,
+        max: u32,
+    },
     /// A link closed.
     Closed(u8),
     /// A frame arrives on a link.
-    Frame { link: u8, frame: Frame },
+    Frame {
+        link: u8,
+        frame: Frame,
+    },
     /// The answer to a Chord message the peer sent, on the same link.
     Answer(FAnswer),
     /// The answer to a chunk request the peer sent: the chunk (or `Missing`).
-    Chunk { pick: u8, bytes: Option<Vec<u8>> },
+    Chunk {
+        pick: u8,
+        bytes: Option<Vec<u8>>,
+    },
     /// A frame the peer sent comes back on some link.
-    Replay { pick: u8, link: u8 },
+    Replay {
+        pick: u8,
+        link: u8,
+    },
     Server(Server),
     ServerOpened,
     ServerClosed,
     /// The blob store answers a read.
-    BlobRead { pick: u8, bytes: Option<Vec<u8>> },
+    BlobRead {
+        pick: u8,
+        bytes: Option<Vec<u8>>,
+    },
     /// The blob store answers a write.
-    BlobWritten { pick: u8, ok: bool },
+    BlobWritten {
+        pick: u8,
+        ok: bool,
+    },
     Wait(u16),
-    Put { name: FName, value: Vec<u8> },
+    Put {
+        name: FName,
+        value: Vec<u8>,
+    },
     Get(FId),
     PutBlob(FBlob),
     Cancel(FReq),
     /// Records and complete blobs kept across a reload.
-    Restore { records: Vec<FRecord>, blobs: Vec<(FId, u32)> },
+    Restore {
+        records: Vec<FRecord>,
+        blobs: Vec<(FId, u32)>,
+    },
     CloseLink(FId),
     Leave,
     Shutdown,
@@ -127,8 +170,8 @@ struct Harness {
     links: Vec<(LinkId, Id)>,
     /// The last frames the peer sent, with their link.
     sent: VecDeque<(LinkId, Vec<u8>)>,
-    reads: VecDeque<(Id, u64, u32)>,
-    writes: VecDeque<(u64, u32)>,
+    reads: VecDeque<(Id, PullId, u32)>,
+    writes: VecDeque<(PullId, u32)>,
     intro: u64,
     auto_open: bool,
 }
@@ -147,8 +190,8 @@ impl Harness {
                     }
                     self.links.push((link, peer));
                     if self.auto_open && remote_offer.is_some() {
-                        self.peer.rtc_described(self.now, link, "v=0".into());
-                        self.peer.rtc_opened(self.now, link, MaxMessageSize::CHROMIUM);
+                        self.peer.handle_input(self.now, PeerInput::Rtc { link, input: RtcInput::Described("v=0".into()) });
+                        self.peer.handle_input(self.now, PeerInput::Rtc { link, input: RtcInput::Opened(MaxMessageSize::CHROMIUM) });
                     }
                 }
                 PeerOutput::Rtc(RtcCommand::Send { link, bytes }) => {
@@ -161,14 +204,12 @@ impl Harness {
                 PeerOutput::Blob(BlobCommand::Read { to, pull, index, .. }) if self.reads.len() < 64 => {
                     self.reads.push_back((to, pull, index))
                 }
-                PeerOutput::Blob(BlobCommand::Write { pull, index, .. }) if self.writes.len() < 64 => {
-                    self.writes.push_back((pull, index))
-                }
+                PeerOutput::Blob(BlobCommand::Write { pull, index, .. }) if self.writes.len() < 64 => self.writes.push_back((pull, index)),
                 _ => {}
             }
         }
         if self.peer.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.peer.handle_timeout(self.now);
+            self.peer.handle_input(self.now, PeerInput::Timeout);
             self.drain();
         }
     }
@@ -181,17 +222,18 @@ impl Harness {
             Action::OfferFrom(from) => {
                 self.intro += 1;
                 let from = self.ctx.id(from, me);
-                let msg = ServerMsg::Signal { intro: self.intro, from, payload: SignalPayload::Offer { sdp: "v=0".into() } };
-                self.peer.server_input(now, ServerId(0), ServerInput::Message(msg));
+                let msg = ServerMsg::Signal { intro: IntroId(self.intro), from, payload: SignalPayload::Offer { sdp: "v=0".into() } };
+                self.peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Message(msg) });
             }
             Action::Ice { link: i, what } => {
                 use chord::ice::{Candidate, CandidateKind, PathInfo};
                 use chord::link::Connectivity;
-                use chord::peer::RtcInput;
                 let Some((l, _)) = link(self, *i) else { return };
                 let kinds = [CandidateKind::Host, CandidateKind::Srflx, CandidateKind::Prflx, CandidateKind::Relay];
                 let input = match what {
-                    FRtc::Candidate(c) => RtcInput::Candidate(c.as_ref().map(|c| Candidate { candidate: c.clone(), sdp_mid: None, sdp_m_line_index: None })),
+                    FRtc::Candidate(c) => {
+                        RtcInput::Candidate(c.as_ref().map(|c| Candidate { candidate: c.clone(), sdp_mid: None, sdp_m_line_index: None }))
+                    }
                     FRtc::Connectivity(k) => RtcInput::Connectivity(match k % 3 {
                         0 => Connectivity::Connected,
                         1 => Connectivity::Disconnected,
@@ -203,21 +245,22 @@ impl Harness {
                         rtt_ms: *rtt,
                     }),
                 };
-                self.peer.rtc_input(now, l, input);
+                self.peer.handle_input(now, PeerInput::Rtc { link: l, input });
             }
             Action::Describe(i) => {
                 if let Some((l, _)) = link(self, *i) {
-                    self.peer.rtc_described(now, l, "v=0".into());
+                    self.peer.handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Described("v=0".into()) });
                 }
             }
             Action::Open { link: i, max } => {
                 if let Some((l, _)) = link(self, *i) {
-                    self.peer.rtc_opened(now, l, MaxMessageSize::bytes(u64::from(*max)));
+                    self.peer
+                        .handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Opened(MaxMessageSize::bytes(u64::from(*max))) });
                 }
             }
             Action::Closed(i) => {
                 if let Some((l, _)) = link(self, *i) {
-                    self.peer.rtc_closed(now, l);
+                    self.peer.handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Closed });
                 }
             }
             Action::Frame { link: i, frame } => {
@@ -231,14 +274,14 @@ impl Harness {
                     Frame::Xfer(x) => x.get(&self.ctx, me).encode(),
                     Frame::Raw(b) => b.clone(),
                 };
-                self.peer.rtc_received(now, l, bytes);
+                self.peer.handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Message(bytes) });
             }
             Action::Answer(ans) => {
                 let Some((l, bytes)) = pick(self.sent.make_contiguous(), ans.pick).cloned() else { return };
                 let Ok(msg) = Message::decode(&bytes) else { return };
                 for reply in ans.get(&self.ctx, me, &msg) {
                     if let Ok(b) = reply.encode() {
-                        self.peer.rtc_received(now, l, b);
+                        self.peer.handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Message(b) });
                     }
                 }
             }
@@ -254,27 +297,27 @@ impl Harness {
                     Some(bytes) => XferMsg::Chunk { pull, index, bytes: bytes.clone() },
                     None => XferMsg::Missing { pull },
                 };
-                self.peer.rtc_received(now, l, reply.encode());
+                self.peer.handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Message(reply.encode()) });
             }
             Action::Replay { pick: p, link: i } => {
                 let Some((_, bytes)) = pick(self.sent.make_contiguous(), *p).cloned() else { return };
                 let Some((l, _)) = link(self, *i) else { return };
-                self.peer.rtc_received(now, l, bytes);
+                self.peer.handle_input(now, PeerInput::Rtc { link: l, input: RtcInput::Message(bytes) });
             }
             Action::Server(s) => {
                 let msg = match s {
                     Server::Welcome { first, intro, introducer, ice } => ServerMsg::Welcome {
                         first: *first,
-                        intro: intro.map(u64::from),
+                        intro: intro.map(|i| IntroId(u64::from(i))),
                         introducer: introducer.as_ref().map(|f| self.ctx.id(f, me)),
                         ice_servers: ice.iter().map(FIce::get).collect(),
                     },
                     Server::IceServers(ice) => ServerMsg::IceServers { ice_servers: ice.iter().map(FIce::get).collect() },
                     Server::Introduce { intro, newcomer } => {
-                        ServerMsg::Introduce { intro: u64::from(*intro), newcomer: self.ctx.id(newcomer, me) }
+                        ServerMsg::Introduce { intro: IntroId(u64::from(*intro)), newcomer: self.ctx.id(newcomer, me) }
                     }
                     Server::Signal { intro, from, kind, text } => ServerMsg::Signal {
-                        intro: u64::from(*intro),
+                        intro: IntroId(u64::from(*intro)),
                         from: self.ctx.id(from, me),
                         payload: match kind % 3 {
                             0 => SignalPayload::Offer { sdp: text.clone() },
@@ -282,26 +325,28 @@ impl Harness {
                             _ => SignalPayload::Ice { candidate: text.clone(), sdp_mid: None, sdp_m_line_index: None },
                         },
                     },
-                    Server::IntroFailed { intro, reason } => ServerMsg::IntroFailed { intro: u64::from(*intro), reason: reason.clone() },
+                    Server::IntroFailed { intro, reason } => {
+                        ServerMsg::IntroFailed { intro: IntroId(u64::from(*intro)), reason: reason.clone() }
+                    }
                     Server::Error(reason) => ServerMsg::Error { reason: reason.clone() },
                 };
                 // The driver validates what the server sends before the peer sees it.
                 if msg.validate().is_ok() {
-                    self.peer.server_input(now, ServerId(0), ServerInput::Message(msg));
+                    self.peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Message(msg) });
                 }
             }
             Action::ServerOpened => {
-                self.peer.server_input(now, ServerId(0), ServerInput::Connecting);
-                self.peer.server_input(now, ServerId(0), ServerInput::Opened);
+                self.peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Connecting });
+                self.peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Opened });
             }
-            Action::ServerClosed => self.peer.server_input(now, ServerId(0), ServerInput::Closed),
+            Action::ServerClosed => self.peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Closed }),
             Action::BlobRead { pick: p, bytes } => {
                 if self.reads.is_empty() {
                     return;
                 }
                 let i = usize::from(*p) % self.reads.len();
                 let Some((to, pull, index)) = self.reads.remove(i) else { return };
-                self.peer.blob_read(now, to, pull, index, bytes.clone());
+                self.peer.handle_input(now, PeerInput::BlobRead { to, pull, index, bytes: bytes.clone() });
             }
             Action::BlobWritten { pick: p, ok } => {
                 if self.writes.is_empty() {
@@ -310,11 +355,11 @@ impl Harness {
                 let i = usize::from(*p) % self.writes.len();
                 let Some((pull, index)) = self.writes.remove(i) else { return };
                 let result = if *ok { Ok(()) } else { Err("disk full".to_string()) };
-                self.peer.blob_written(now, pull, index, result);
+                self.peer.handle_input(now, PeerInput::BlobWritten { pull, index, result });
             }
             Action::Wait(ms) => {
                 self.now = self.now + u64::from(*ms);
-                self.peer.handle_timeout(self.now);
+                self.peer.handle_input(self.now, PeerInput::Timeout);
             }
             Action::Put { name, value } => {
                 let _ = self.peer.put(now, name.get(), value.clone());
@@ -331,7 +376,7 @@ impl Harness {
             Action::Restore { records, blobs } => {
                 let records = records.iter().map(|r| r.get(&self.ctx, me)).collect();
                 let blobs = blobs.iter().map(|(d, size)| (self.ctx.id(d, me), u64::from(*size))).collect();
-                self.peer.restore(now, records, blobs);
+                self.peer.handle_input(now, PeerInput::Restored { records, blobs });
             }
             Action::CloseLink(p) => {
                 self.peer.close_link(now, &self.ctx.id(p, me));
@@ -355,14 +400,14 @@ fuzz_target!(|input: Input| {
     let ctx = Ctx::new(ids, 4);
     let now = Millis(1_000);
     let mut peer = Peer::new(me, PeerConfig::default(), 7);
-    peer.server_input(now, ServerId(0), ServerInput::Connecting);
-    peer.server_input(now, ServerId(0), ServerInput::Opened);
+    peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Connecting });
+    peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Opened });
     let welcome = if input.first {
         ServerMsg::Welcome { first: true, intro: None, introducer: None, ice_servers: vec![] }
     } else {
-        ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(ctx.ring[0]), ice_servers: vec![] }
+        ServerMsg::Welcome { first: false, intro: Some(IntroId(1)), introducer: Some(ctx.ring[0]), ice_servers: vec![] }
     };
-    peer.server_input(now, ServerId(0), ServerInput::Message(welcome));
+    peer.handle_input(now, PeerInput::Server { server: ServerId(0), input: ServerInput::Message(welcome) });
     let mut h = Harness {
         ctx,
         peer,
@@ -384,11 +429,19 @@ fuzz_target!(|input: Input| {
     }
     if std::env::var_os("PEER_FRAMES_STATS").is_some() {
         let s = h.peer.node().stats();
-        eprintln!("STATS received={} sent={} open={} status={:?} reads={} writes={}", s.received, s.sent, h.peer.links().open_peers().count(), h.peer.node().status(), h.reads.len(), h.writes.len());
+        eprintln!(
+            "STATS received={} sent={} open={} status={:?} reads={} writes={}",
+            s.received,
+            s.sent,
+            h.peer.links().open_peers().count(),
+            h.peer.node().status(),
+            h.reads.len(),
+            h.writes.len()
+        );
     }
     for _ in 0..480 {
         h.now = h.now + 250;
-        h.peer.handle_timeout(h.now);
+        h.peer.handle_input(h.now, PeerInput::Timeout);
         h.drain();
     }
     check_node(h.peer.node());

@@ -37,12 +37,20 @@ impl Ctx {
             FId::Stranger(i) => self.strangers[i as usize % self.strangers.len()],
             FId::NearMe(delta) => {
                 let d = Id::from_u64(u64::from(delta.unsigned_abs()) + 1);
-                if delta < 0 { me.wrapping_sub(&d) } else { me.wrapping_add(&d) }
+                if delta < 0 {
+                    me.wrapping_sub(&d)
+                } else {
+                    me.wrapping_add(&d)
+                }
             }
             FId::Near { base, delta } => {
                 let b = self.ring[base as usize % self.ring.len()];
                 let d = Id::from_u64(u64::from(delta.unsigned_abs()));
-                if delta < 0 { b.wrapping_sub(&d) } else { b.wrapping_add(&d) }
+                if delta < 0 {
+                    b.wrapping_sub(&d)
+                } else {
+                    b.wrapping_add(&d)
+                }
             }
             FId::Raw(bytes) => Id(bytes),
         }
@@ -408,11 +416,9 @@ impl FMsg {
         let id = |f: &FId| ctx.id(f, me);
         match self {
             FMsg::GetNeighbors(req) => Message::GetNeighbors { req: req.get() },
-            FMsg::Neighbors { req, predecessor, successors } => Message::Neighbors {
-                req: req.get(),
-                predecessor: predecessor.as_ref().map(id),
-                successors: ctx.ids(successors, me),
-            },
+            FMsg::Neighbors { req, predecessor, successors } => {
+                Message::Neighbors { req: req.get(), predecessor: predecessor.as_ref().map(id), successors: ctx.ids(successors, me) }
+            }
             FMsg::Rectify => Message::Rectify,
             FMsg::SuccessorsChanged => Message::SuccessorsChanged,
             FMsg::Ping(req) => Message::Ping { req: req.get() },
@@ -575,8 +581,16 @@ impl FEnvelope {
                 0 => EnvelopeBody::Offer(self.sdp.clone()),
                 1 => EnvelopeBody::Answer(self.sdp.clone()),
                 2 => EnvelopeBody::Restart(self.sdp.clone()),
-                3 => EnvelopeBody::OfferCandidate(chord::ice::Candidate { candidate: self.sdp.clone(), sdp_mid: None, sdp_m_line_index: None }),
-                4 => EnvelopeBody::AnswerCandidate(chord::ice::Candidate { candidate: self.sdp.clone(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) }),
+                3 => EnvelopeBody::OfferCandidate(chord::ice::Candidate {
+                    candidate: self.sdp.clone(),
+                    sdp_mid: None,
+                    sdp_m_line_index: None,
+                }),
+                4 => EnvelopeBody::AnswerCandidate(chord::ice::Candidate {
+                    candidate: self.sdp.clone(),
+                    sdp_mid: Some("0".into()),
+                    sdp_m_line_index: Some(0),
+                }),
                 _ => EnvelopeBody::Refuse,
             },
         }
@@ -698,9 +712,13 @@ impl FXfer {
     pub fn get(&self, ctx: &Ctx, me: Id) -> chord::transfer::XferMsg {
         use chord::transfer::{Refusal, XferMsg};
         match self {
-            FXfer::Want { pull, digest, index } => XferMsg::Want { pull: pull.get(), digest: ctx.id(digest, me), index: *index },
-            FXfer::Chunk { pull, index, bytes } => XferMsg::Chunk { pull: pull.get(), index: *index, bytes: bytes.clone() },
-            FXfer::Missing(pull) => XferMsg::Missing { pull: pull.get() },
+            FXfer::Want { pull, digest, index } => {
+                XferMsg::Want { pull: chord::transfer::PullId(pull.get()), digest: ctx.id(digest, me), index: *index }
+            }
+            FXfer::Chunk { pull, index, bytes } => {
+                XferMsg::Chunk { pull: chord::transfer::PullId(pull.get()), index: *index, bytes: bytes.clone() }
+            }
+            FXfer::Missing(pull) => XferMsg::Missing { pull: chord::transfer::PullId(pull.get()) },
             FXfer::Offer { put, blob } => XferMsg::Offer { put: put.get(), blob: blob.get(ctx, me) },
             FXfer::Withdraw(put) => XferMsg::Withdraw { put: put.get() },
             FXfer::Committed { put, seq, writer } => {
@@ -715,15 +733,13 @@ impl FXfer {
                     _ => Refusal::Malformed,
                 },
             },
-            FXfer::OfferFor { put, blob, holders } => {
-                XferMsg::OfferFor { put: put.get(), blob: blob.get(ctx, me), holders: *holders }
-            }
+            FXfer::OfferFor { put, blob, holders } => XferMsg::OfferFor { put: put.get(), blob: blob.get(ctx, me), holders: *holders },
             FXfer::Holding { key, digest } => XferMsg::Holding { key: ctx.id(key, me), digest: ctx.id(digest, me) },
             FXfer::Copies { put, holders, target, done } => {
                 XferMsg::Copies { put: put.get(), holders: *holders, target: *target, done: *done }
             }
             FXfer::Part { pull, index, offset, bytes } => {
-                XferMsg::Part { pull: pull.get(), index: *index, offset: *offset, bytes: bytes.clone() }
+                XferMsg::Part { pull: chord::transfer::PullId(pull.get()), index: *index, offset: *offset, bytes: bytes.clone() }
             }
         }
     }

@@ -79,7 +79,8 @@ mod tests {
         let sdp_len = (MAX_FRAME_BYTES - 60) / 6;
         assert!(sdp_len <= MAX_SDP_BYTES);
         let text =
-            serde_json::to_string(&ClientMsg::Signal { intro: 1, payload: SignalPayload::Offer { sdp: "\u{1}".repeat(sdp_len) } }).unwrap();
+            serde_json::to_string(&ClientMsg::Signal { intro: IntroId(1), payload: SignalPayload::Offer { sdp: "\u{1}".repeat(sdp_len) } })
+                .unwrap();
         assert!(text.len() <= MAX_FRAME_BYTES, "the client frame itself fits");
         assert!(matches!(decode(&text), Err(SignalError::FrameTooLarge(n)) if n > MAX_FRAME_BYTES));
     }

@@ -351,6 +351,7 @@ impl Issuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chord::signal::IntroId;
 
     fn rest(secret: &str, ttl: u64) -> Option<TurnAuth> {
         Some(TurnAuth::Rest { secret: Secret::new(secret), ttl: Duration::from_secs(ttl) })
@@ -392,7 +393,7 @@ mod tests {
         let introducer = Id::from_hex("4891b74befc8326c269e21c636b6c61c99013873").unwrap();
         let welcome = ServerMsg::Welcome {
             first: false,
-            intro: Some(7),
+            intro: Some(IntroId(7)),
             introducer: Some(introducer),
             ice_servers: ice.for_peer(&newcomer, 1_796_273_163 - 86_400),
         };

@@ -162,7 +162,7 @@ impl Rings {
             policy,
             max_per_ring,
             rng: SeededRng::new(seed),
-            next_intro: 1,
+            next_intro: IntroId(1),
             peers: HashMap::new(),
             rings: HashMap::new(),
             intros: HashMap::new(),
@@ -484,7 +484,7 @@ impl Rings {
             return;
         };
         let intro_id = self.next_intro;
-        self.next_intro += 1;
+        self.next_intro = IntroId(intro_id.0 + 1);
         let intro = Intro::new(newcomer, introducer, purpose, now, self.policy.timeout, self.policy.lifetime);
         self.timers.insert((intro.deadline(), intro_id));
         self.intros.insert(intro_id, intro);

@@ -145,8 +145,8 @@ fn the_first_peer_founds_the_ring_and_the_next_is_introduced_to_it() {
     assert_eq!(
         out,
         vec![
-            send(1, ServerMsg::Introduce { intro: 1, newcomer: id(2) }),
-            send(2, ServerMsg::Welcome { first: false, intro: Some(1), introducer: Some(id(1)), ice_servers: vec![] }),
+            send(1, ServerMsg::Introduce { intro: IntroId(1), newcomer: id(2) }),
+            send(2, ServerMsg::Welcome { first: false, intro: Some(IntroId(1)), introducer: Some(id(1)), ice_servers: vec![] }),
         ]
     );
     assert_eq!(r.counters().introductions, 1);
@@ -183,7 +183,7 @@ fn after_member_nothing_more_is_relayed() {
     assert_eq!(r.poll_timeout(), None, "no timer left");
     r.signal(2, intro, offer(), now);
     r.signal(1, intro, offer(), now);
-    r.signal(1, 999, offer(), now);
+    r.signal(1, IntroId(999), offer(), now);
     assert_eq!(drain(&mut r), vec![]);
     assert_eq!(r.counters().signals_refused, 3);
     assert_eq!(r.member_count(), 2);
@@ -335,7 +335,7 @@ fn out_of_order_messages_close_the_connection() {
     let now = Instant::now();
     let mut r = rings();
     r.member(1, now);
-    r.signal(2, 1, offer(), now);
+    r.signal(2, IntroId(1), offer(), now);
     r.hello(3, "r", id(3), false, now);
     r.hello(3, "r", id(3), false, now);
     assert_eq!(
@@ -380,7 +380,7 @@ fn random_operations_keep_the_state_consistent() {
             match dice.below(10) {
                 0..=2 => r.hello(conn, ring, id(dice.below(30)), dice.below(4) == 0, now),
                 3 | 4 => r.member(conn, now),
-                5..=7 => r.signal(conn, dice.below(r.next_intro + 1), offer(), now),
+                5..=7 => r.signal(conn, IntroId(dice.below(r.next_intro.0 + 1)), offer(), now),
                 8 => r.leave(conn, now),
                 _ => {
                     now += Duration::from_millis(dice.below(8000));
@@ -563,10 +563,10 @@ fn newcomers_to_a_ring_without_members_are_held_until_a_member_announces_itself(
     let now = t0 + 2 * MS;
     let out = announce(&mut r, 3, "r", now);
     assert_eq!(out[0], send(3, nobody()), "the announcer's own answer comes first");
-    assert_eq!(out[1], send(3, ServerMsg::Introduce { intro: 1, newcomer: id(1) }));
-    assert_eq!(welcome_of(&out, 1), (1, 3));
-    assert_eq!(out[3], send(3, ServerMsg::Introduce { intro: 2, newcomer: id(2) }));
-    assert_eq!(welcome_of(&out, 2), (2, 3));
+    assert_eq!(out[1], send(3, ServerMsg::Introduce { intro: IntroId(1), newcomer: id(1) }));
+    assert_eq!(welcome_of(&out, 1), (IntroId(1), 3));
+    assert_eq!(out[3], send(3, ServerMsg::Introduce { intro: IntroId(2), newcomer: id(2) }));
+    assert_eq!(welcome_of(&out, 2), (IntroId(2), 3));
     assert_eq!(out.len(), 5);
     assert_eq!(r.held_count(), 0);
     assert_eq!(r.poll_timeout(), Some(now + TIMEOUT), "no grace timer once nobody is held");
@@ -590,7 +590,7 @@ fn held_newcomers_go_to_any_introducer_once_one_appears() {
     r.member(1, t0);
     let out = drain(&mut r);
     assert_eq!(out[0], send(1, nobody()));
-    assert_eq!(welcome_of(&out, 2), (1, 1));
+    assert_eq!(welcome_of(&out, 2), (IntroId(1), 1));
     assert_eq!(out.len(), 3);
     assert_eq!(r.member_count(), 1);
     assert_eq!(r.held_count(), 0);

@@ -4,7 +4,7 @@
 mod common;
 
 use chord::rng::SeededRng;
-use chord::signal::{ClientMsg, ServerMsg, SignalPayload, MAX_FRAME_BYTES, MAX_SDP_BYTES, SIGNAL_VERSION};
+use chord::signal::{ClientMsg, IntroId, ServerMsg, SignalPayload, MAX_FRAME_BYTES, MAX_SDP_BYTES, SIGNAL_VERSION};
 use common::{assert_introduces, config, hello, id, start, stats, stats_until, Client, Ending, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
@@ -67,7 +67,7 @@ async fn malformed_frames_are_refused_with_a_reason() {
         (
             vec![
                 json(&hello("sdp", 1)),
-                json(&ClientMsg::Signal { intro: 1, payload: SignalPayload::Offer { sdp: "x".repeat(MAX_SDP_BYTES + 1) } }),
+                json(&ClientMsg::Signal { intro: IntroId(1), payload: SignalPayload::Offer { sdp: "x".repeat(MAX_SDP_BYTES + 1) } }),
             ],
             "sdp",
             1008,

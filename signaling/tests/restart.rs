@@ -8,7 +8,7 @@
 
 mod common;
 
-use chord::signal::{ClientMsg, ServerMsg, SignalPayload};
+use chord::signal::{ClientMsg, IntroId, ServerMsg, SignalPayload};
 use chord_signaling::Config;
 use common::{assert_introduces, config, hello, id, member_hello, stats, stats_until, Client, WAIT};
 use std::net::SocketAddr;
@@ -62,7 +62,7 @@ fn answer() -> SignalPayload {
 
 /// Relays an offer from `offering` (id `from`) and an answer from
 /// `answering` (id `to`) through introduction `intro`.
-async fn relay(intro: u64, offering: &mut Client, from: u64, answering: &mut Client, to: u64) {
+async fn relay(intro: IntroId, offering: &mut Client, from: u64, answering: &mut Client, to: u64) {
     offering.send(&ClientMsg::Signal { intro, payload: offer() }).await;
     assert_eq!(answering.recv().await, ServerMsg::Signal { intro, from: id(from), payload: offer() });
     answering.send(&ClientMsg::Signal { intro, payload: answer() }).await;

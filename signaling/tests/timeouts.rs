@@ -11,7 +11,7 @@ fn offer() -> SignalPayload {
     SignalPayload::Offer { sdp: "v=0".into() }
 }
 
-fn introduction(welcome: &ServerMsg) -> (u64, chord::Id) {
+fn introduction(welcome: &ServerMsg) -> (chord::signal::IntroId, chord::Id) {
     match welcome {
         ServerMsg::Welcome { first: false, intro: Some(intro), introducer: Some(by), .. } => (*intro, *by),
         other => panic!("expected an introduction, got {other:?}"),

@@ -65,7 +65,7 @@ const EXPECTED_HOLDERS: usize = 4;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BlobCommand {
     /// Read chunk `index` of `digest` from the store and answer with
-    /// [`Peer::blob_read`] (the chunk goes to `to`).
+    /// [`Input::BlobRead`](super::Input::BlobRead) (the chunk goes to `to`).
     Read {
         /// Who asked (possibly this peer).
         to: Id,
@@ -76,7 +76,7 @@ pub enum BlobCommand {
         /// Which chunk.
         index: u32,
     },
-    /// Store chunk `index` for `sink`, then answer with [`Peer::blob_written`].
+    /// Store chunk `index` for `sink`, then answer with [`Input::BlobWritten`](super::Input::BlobWritten).
     Write {
         /// The pull.
         pull: PullId,
@@ -242,10 +242,8 @@ impl Peer {
         self.files.held.contains_key(digest)
     }
 
-    /// Records and complete blobs this tab kept across a reload: the records
-    /// are taken back (merged, newer versions win) once the peer has joined;
-    /// blobs no record references are deleted after a grace period.
-    pub fn restore(&mut self, now: Millis, records: Vec<Record>, blobs: Vec<(Id, u64)>) {
+    /// Records and complete blobs this tab kept across a reload ([`Input::Restored`](super::Input::Restored)).
+    pub(super) fn restore(&mut self, now: Millis, records: Vec<Record>, blobs: Vec<(Id, u64)>) {
         for (digest, size) in blobs {
             self.files.held.insert(digest, size);
             self.files.gc.insert(digest, now + GC_GRACE_MS);
@@ -254,7 +252,6 @@ impl Peer {
         if self.node.status() == Status::Joined {
             self.take_back_restored(now);
         }
-        self.pump(now);
     }
 
     pub(super) fn take_back_restored(&mut self, now: Millis) {
@@ -316,7 +313,7 @@ impl Peer {
     }
 
     /// The driver read chunk `index` for `to`'s pull (or could not).
-    pub fn blob_read(&mut self, now: Millis, to: Id, pull: PullId, index: u32, bytes: Option<Vec<u8>>) {
+    pub(super) fn blob_read(&mut self, now: Millis, to: Id, pull: PullId, index: u32, bytes: Option<Vec<u8>>) {
         if let Some(n) = self.files.reading.get_mut(&to) {
             *n = n.saturating_sub(1);
         }
@@ -341,13 +338,6 @@ impl Peer {
                 None => self.send_xfer(now, to, XferMsg::Missing { pull }),
             }
         }
-        self.pump(now);
-    }
-
-    /// The driver stored chunk `index` of `pull` (or could not, and why).
-    pub fn blob_written(&mut self, now: Millis, pull: PullId, index: u32, result: Result<(), String>) {
-        self.pulls.written(pull, index, result);
-        self.pump(now);
     }
 
     /// A transfer frame from `from`.

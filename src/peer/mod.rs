@@ -2,8 +2,30 @@
 //! [`Links`] and the bootstrap through the signaling server.
 //!
 //! The driver (the wasm glue in a tab, or a test's fake network) feeds it
-//! server messages, peer-connection events and timeouts, and carries out its
-//! [`PeerOutput`]s. The peer connects the two state machines: the node's
+//! what happened — server messages, peer-connection events, store results,
+//! timeouts — through one entry, [`Peer::handle_input`] with an [`Input`];
+//! the application's commands (`put`, `get`, `leave`, …) are methods, because
+//! they answer at once ([`input`] says why). After either, the driver drains
+//! [`Peer::poll_output`] and carries out the [`PeerOutput`]s, then sleeps
+//! until [`Peer::poll_timeout`]:
+//!
+//! ```no_run
+//! # use chord::id::Id;
+//! # use chord::peer::{Input, Peer, PeerConfig, PeerOutput};
+//! # use chord::time::Millis;
+//! # fn next_input_or_wake(_: Option<Millis>) -> (Millis, Input) { unimplemented!() }
+//! # fn carry_out(_: PeerOutput) {}
+//! let mut peer = Peer::new(Id::from_u64(1), PeerConfig::default(), 7);
+//! loop {
+//!     // An input, or `Input::Timeout` once `poll_timeout` is reached.
+//!     let (now, input) = next_input_or_wake(peer.poll_timeout());
+//!     peer.handle_input(now, input);
+//!     while let Some(out) = peer.poll_output() {
+//!         carry_out(out);
+//!     }
+//! }
+//! ```
+//! The peer connects the two state machines: the node's
 //! messages go out through the link manager (which opens links through the
 //! ring as needed), frames from links go into the node, and the node's
 //! predecessor, successors and fingers become the links the manager keeps.
@@ -24,21 +46,25 @@
 //! apart (a restarted server, a partition).
 
 mod files;
+pub mod input;
+mod intake;
 mod servers;
 mod snapshot;
 
 pub use files::{BlobCommand, Phase, PutHolders};
-pub use servers::{ServerInput, ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};
+pub use input::{Input, RtcInput, ServerInput};
+pub use intake::{Intake, IntakeLimits, Pushed};
+pub use servers::{ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};
 pub use snapshot::{
     CandidatePair, FingerRunInfo, HeldRecord, IceRestartsView, IceView, LinkFailuresView, LinkView, PeerState, VersionView,
 };
 
 use crate::config::Config;
-use crate::ice::{Candidate, IceConfig, IcePolicy, IceServer, PathInfo};
+use crate::ice::{IceConfig, IcePolicy, IceServer};
 use crate::id::Id;
 pub use crate::link::RtcCommand;
 pub use crate::link::ServerId;
-use crate::link::{Connectivity, LinkConfig, LinkFailure, LinkId, LinkOutput, Links, MaxMessageSize, ServerIntro, Via};
+use crate::link::{LinkConfig, LinkFailure, LinkId, LinkOutput, Links, ServerIntro, Via};
 use crate::message::ReqId;
 use crate::node::{Event, Node, Status};
 use crate::rng::SeededRng;
@@ -79,26 +105,6 @@ impl Default for PeerConfig {
             servers: vec![String::new()],
         }
     }
-}
-
-/// What a peer-connection reports, for [`Peer::rtc_input`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RtcInput {
-    /// The local description is set (its candidates may follow one by one).
-    Described(String),
-    /// A local candidate was gathered; `None` when gathering is complete.
-    Candidate(Option<Candidate>),
-    /// The data channel opened; its other end accepts messages up to this
-    /// size (`RTCSctpTransport.maxMessageSize`).
-    Opened(MaxMessageSize),
-    /// The data channel or the connection closed.
-    Closed,
-    /// A message arrived on the data channel.
-    Message(Vec<u8>),
-    /// The connection's network path changed state.
-    Connectivity(Connectivity),
-    /// The selected candidate pair and its round-trip time.
-    Path(PathInfo),
 }
 
 /// The join failed because the ring already has a live node with this peer's id.
@@ -249,6 +255,9 @@ pub struct Peer {
     out: VecDeque<PeerOutput>,
     /// Transfer frames that did not decode.
     bad_transfer_frames: u64,
+    /// Data-channel messages the driver refused because a link's receive
+    /// queue was full ([`RtcInput::Overflowed`]).
+    queue_full: u64,
     /// ICE servers the application chose (override the server's).
     ice_override: Option<Vec<IceServer>>,
     /// Fresh ICE server sets received from the signaling server after its welcome.
@@ -276,6 +285,7 @@ impl Peer {
             files: files::Files::default(),
             out: VecDeque::new(),
             bad_transfer_frames: 0,
+            queue_full: 0,
             join_failures: 0,
             ice_override: cfg.ice_servers.clone(),
             ice_refreshes: 0,
@@ -329,6 +339,11 @@ impl Peer {
         self.bad_transfer_frames
     }
 
+    /// Data-channel messages refused because a link's receive queue was full.
+    pub fn queue_full(&self) -> u64 {
+        self.queue_full
+    }
+
     /// The Chord node.
     pub fn node(&self) -> &Node {
         &self.node
@@ -360,24 +375,33 @@ impl Peer {
         self.out.pop_front()
     }
 
-    /// When [`Peer::handle_timeout`] must be called next.
+    /// When [`Input::Timeout`] must be fed next.
     pub fn poll_timeout(&mut self) -> Option<Millis> {
         let reconnect = self.servers.iter().filter_map(|s| s.reconnect_at).min();
         [self.node.poll_timeout(), self.links.poll_timeout(), self.files_timeout(), reconnect].into_iter().flatten().min()
     }
 
-    /// Fires every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Millis) {
-        self.node.handle_timeout(now);
-        self.links.handle_timeout(now);
-        self.files_handle_timeout(now);
-        self.reconnect_due(now);
+    /// The one entry for what happened ([`Input`]; commands are methods, see
+    /// [`input`](self::input) for why). Drain [`Peer::poll_output`] after it.
+    pub fn handle_input(&mut self, now: Millis, input: Input) {
+        match input {
+            Input::Timeout => {
+                self.node.handle_timeout(now);
+                self.links.handle_timeout(now);
+                self.files_handle_timeout(now);
+                self.reconnect_due(now);
+            }
+            Input::Server { server, input } => self.server_input(now, server, input),
+            Input::Rtc { link, input } => self.rtc_input(now, link, input),
+            Input::BlobRead { to, pull, index, bytes } => self.blob_read(now, to, pull, index, bytes),
+            Input::BlobWritten { pull, index, result } => self.pulls.written(pull, index, result),
+            Input::Restored { records, blobs } => self.restore(now, records, blobs),
+        }
         self.pump(now);
     }
 
-    /// What the driver reports about the socket to `server` (ids the peer
-    /// was not configured with are ignored).
-    pub fn server_input(&mut self, now: Millis, server: ServerId, input: ServerInput) {
+    /// What the driver reports about the socket to `server`.
+    fn server_input(&mut self, now: Millis, server: ServerId, input: ServerInput) {
         let Some(slot) = self.servers.get_mut(server.0 as usize) else { return };
         match input {
             ServerInput::Connecting => {
@@ -395,7 +419,6 @@ impl Peer {
             ServerInput::Closed => self.server_closed(now, server),
             ServerInput::Message(msg) => self.server_message(now, server, msg),
         }
-        self.pump(now);
     }
 
     /// A socket closed. The ring keeps working; a member opens it again
@@ -587,40 +610,20 @@ impl Peer {
     }
 
     /// What a peer connection reported.
-    pub fn rtc_input(&mut self, now: Millis, link: LinkId, input: RtcInput) {
+    fn rtc_input(&mut self, now: Millis, link: LinkId, input: RtcInput) {
         match input {
             RtcInput::Described(sdp) => self.links.described(now, link, sdp),
             RtcInput::Candidate(c) => self.links.local_candidate(now, link, c),
             RtcInput::Opened(max) => self.links.opened(now, link, max),
             RtcInput::Closed => self.links.closed(now, link),
+            RtcInput::Overflowed(refused) => {
+                self.queue_full = self.queue_full.saturating_add(refused);
+                self.links.closed(now, link);
+            }
             RtcInput::Message(bytes) => self.links.received(now, link, bytes),
             RtcInput::Connectivity(c) => self.links.connectivity(now, link, c),
             RtcInput::Path(p) => self.links.path(link, p),
         }
-        self.pump(now);
-    }
-
-    /// The local description of `link` is set ([`RtcInput::Described`]).
-    pub fn rtc_described(&mut self, now: Millis, link: LinkId, sdp: String) {
-        self.rtc_input(now, link, RtcInput::Described(sdp));
-    }
-
-    /// The data channel of `link` opened ([`RtcInput::Opened`]).
-    pub fn rtc_opened(&mut self, now: Millis, link: LinkId, max_message_size: MaxMessageSize) {
-        self.links.opened(now, link, max_message_size);
-        self.pump(now);
-    }
-
-    /// `link` closed or failed.
-    pub fn rtc_closed(&mut self, now: Millis, link: LinkId) {
-        self.links.closed(now, link);
-        self.pump(now);
-    }
-
-    /// A message arrived on `link`.
-    pub fn rtc_received(&mut self, now: Millis, link: LinkId, bytes: Vec<u8>) {
-        self.links.received(now, link, bytes);
-        self.pump(now);
     }
 
     /// Stores `value` (small: it rides the lookup path) under the SHA-1 of

@@ -12,7 +12,6 @@
 use crate::id::Id;
 use crate::link::{ServerId, ServerIntro};
 use crate::rng::SeededRng;
-use crate::signal::ServerMsg;
 use crate::time::Millis;
 use serde::Serialize;
 
@@ -33,19 +32,6 @@ pub enum ServerState {
     Connecting,
     /// Connected.
     Connected,
-}
-
-/// What the driver reports about one server's socket, for [`Peer::server_input`](super::Peer::server_input).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServerInput {
-    /// The driver is opening the socket.
-    Connecting,
-    /// The socket opened.
-    Opened,
-    /// The socket closed, or could not be opened.
-    Closed,
-    /// A message (already validated by the driver).
-    Message(ServerMsg),
 }
 
 /// What one server answered to the current bootstrap (meaningful while idle).

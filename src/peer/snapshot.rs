@@ -144,7 +144,9 @@ pub struct PeerState {
     /// Chord frames by [`DropReason`](crate::node::DropReason) (`malformed`,
     /// `oversized`, `version`, `limit`, `unsolicited`, `notJoined`, `badPath`,
     /// `storeFull`, `corrupt`), `transferMalformed` (file frames that did not
-    /// decode) and `signalsDropped` (ring-signaling envelopes dropped).
+    /// decode), `signalsDropped` (ring-signaling envelopes dropped) and
+    /// `queueFull` (data-channel messages refused by the driver's full receive
+    /// queue, [`RtcInput::Overflowed`](super::RtcInput::Overflowed)).
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// The ICE servers and policy in use.
     pub ice: IceView,
@@ -305,5 +307,6 @@ fn rejected(peer: &Peer) -> std::collections::BTreeMap<&'static str, u64> {
         .collect();
     m.insert("transferMalformed", peer.bad_transfer_frames());
     m.insert("signalsDropped", peer.links().stats().signals_dropped);
+    m.insert("queueFull", peer.queue_full());
     m
 }

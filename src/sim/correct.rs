@@ -127,9 +127,10 @@ impl Problem {
     /// The member it is about.
     pub fn node(&self) -> Id {
         match self {
-            Problem::NotJoined { node } | Problem::Predecessor { node, .. } | Problem::Successors { node, .. } | Problem::Fingers { node, .. } => {
-                *node
-            }
+            Problem::NotJoined { node }
+            | Problem::Predecessor { node, .. }
+            | Problem::Successors { node, .. }
+            | Problem::Fingers { node, .. } => *node,
         }
     }
 }

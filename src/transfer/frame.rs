@@ -12,13 +12,21 @@ pub const TRANSFER_FRAME_TAG: u8 = 0xF1;
 /// Largest transfer frame: one chunk plus headers.
 pub const MAX_TRANSFER_FRAME_BYTES: usize = CHUNK_BYTES as usize + 2 * 1024;
 
+/// A pull's number, unique per peer. A pull that moves on to another holder
+/// gets a new number, so late answers for the old one are ignored. A type of
+/// its own so it cannot be mixed up with a link, an introduction or a request
+/// id; on the wire it is the bare number (postcard varint), as before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PullId(pub u64);
+
 /// What two tabs say to move a blob.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum XferMsg {
     /// Puller → holder: "send me chunk `index` of the blob with `digest`".
     Want {
         /// The puller's number for this transfer.
-        pull: u64,
+        pull: PullId,
         /// The blob's SHA-1.
         digest: Id,
         /// Which chunk.
@@ -27,7 +35,7 @@ pub enum XferMsg {
     /// Holder → puller: one chunk.
     Chunk {
         /// The transfer.
-        pull: u64,
+        pull: PullId,
         /// Which chunk.
         index: u32,
         /// Its bytes (at most [`CHUNK_BYTES`]).
@@ -36,7 +44,7 @@ pub enum XferMsg {
     /// Holder → puller: it does not hold that blob (any more).
     Missing {
         /// The transfer.
-        pull: u64,
+        pull: PullId,
     },
     /// Writer → a key's primary: "I hold this blob; pull it and commit it".
     Offer {
@@ -106,7 +114,7 @@ pub enum XferMsg {
     /// of a chunk go out in order, one after the other.
     Part {
         /// The transfer.
-        pull: u64,
+        pull: PullId,
         /// Which chunk.
         index: u32,
         /// Where in the chunk these bytes start.
@@ -127,7 +135,7 @@ pub const CHUNK_FRAME_OVERHEAD: usize = 32;
 /// `max_frame - CHUNK_FRAME_OVERHEAD` bytes each. `max_frame` is at least
 /// the links' minimum (16 KiB), so parts are never tiny; a smaller one still
 /// gets parts of one byte or more rather than nothing.
-pub fn chunk_frames(pull: u64, index: u32, bytes: Vec<u8>, max_frame: usize) -> Vec<XferMsg> {
+pub fn chunk_frames(pull: PullId, index: u32, bytes: Vec<u8>, max_frame: usize) -> Vec<XferMsg> {
     if bytes.len().saturating_add(CHUNK_FRAME_OVERHEAD) <= max_frame {
         return vec![XferMsg::Chunk { pull, index, bytes }];
     }
@@ -229,9 +237,9 @@ mod tests {
     #[test]
     fn round_trip_and_limits() {
         let msgs = [
-            XferMsg::Want { pull: 1, digest: Id::hash(b"x"), index: 3 },
-            XferMsg::Chunk { pull: 1, index: 3, bytes: vec![7; CHUNK_BYTES as usize] },
-            XferMsg::Missing { pull: 1 },
+            XferMsg::Want { pull: PullId(1), digest: Id::hash(b"x"), index: 3 },
+            XferMsg::Chunk { pull: PullId(1), index: 3, bytes: vec![7; CHUNK_BYTES as usize] },
+            XferMsg::Missing { pull: PullId(1) },
             XferMsg::Offer { put: 2, blob: blob() },
             XferMsg::Withdraw { put: 2 },
             XferMsg::Committed { put: 2, version: Version { seq: 1, writer: Id::ZERO } },
@@ -239,7 +247,7 @@ mod tests {
             XferMsg::OfferFor { put: 3, blob: blob(), holders: 1 },
             XferMsg::Holding { key: Id::key_of("f"), digest: Id::hash(b"x") },
             XferMsg::Copies { put: 3, holders: 2, target: 3, done: true },
-            XferMsg::Part { pull: 1, index: 3, offset: 100, bytes: vec![7; 1000] },
+            XferMsg::Part { pull: PullId(1), index: 3, offset: 100, bytes: vec![7; 1000] },
         ];
         for m in msgs {
             let b = m.encode();
@@ -247,18 +255,27 @@ mod tests {
             assert!(b.len() <= MAX_TRANSFER_FRAME_BYTES);
             assert_eq!(XferMsg::decode(&b), Ok(m));
         }
-        let long = XferMsg::Chunk { pull: 1, index: 0, bytes: vec![0; CHUNK_BYTES as usize + 1] }.encode();
+        let long = XferMsg::Chunk { pull: PullId(1), index: 0, bytes: vec![0; CHUNK_BYTES as usize + 1] }.encode();
         assert_eq!(XferMsg::decode(&long), Err(XferError::Limit("chunk too long")));
         let empty = XferMsg::Offer { put: 1, blob: Blob { size: 0, ..blob() } }.encode();
         assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("blob size")));
         let none = XferMsg::OfferFor { put: 1, blob: blob(), holders: 0 }.encode();
         assert_eq!(XferMsg::decode(&none), Err(XferError::Limit("no holder asked for")));
-        let past = XferMsg::Part { pull: 1, index: 0, offset: CHUNK_BYTES - 1, bytes: vec![0; 2] }.encode();
+        let past = XferMsg::Part { pull: PullId(1), index: 0, offset: CHUNK_BYTES - 1, bytes: vec![0; 2] }.encode();
         assert_eq!(XferMsg::decode(&past), Err(XferError::Limit("part beyond its chunk")));
-        let empty = XferMsg::Part { pull: 1, index: 0, offset: 0, bytes: vec![] }.encode();
+        let empty = XferMsg::Part { pull: PullId(1), index: 0, offset: 0, bytes: vec![] }.encode();
         assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("empty part")));
         assert_eq!(XferMsg::decode(&[1, 2]), Err(XferError::NotTransfer));
         assert!(matches!(XferMsg::decode(&vec![TRANSFER_FRAME_TAG; MAX_TRANSFER_FRAME_BYTES + 1]), Err(XferError::Oversized(_))));
+    }
+
+    /// A pull number is the bare varint on the wire, as when it was a `u64`:
+    /// tabs of both versions understand each other.
+    #[test]
+    fn a_pull_id_is_its_number_on_the_wire() {
+        let bytes = XferMsg::Missing { pull: PullId(300) }.encode();
+        assert_eq!(bytes, vec![TRANSFER_FRAME_TAG, 2, 0xAC, 0x02]);
+        assert_eq!(XferMsg::decode(&bytes), Ok(XferMsg::Missing { pull: PullId(300) }));
     }
 
     /// Every frame fits the limit, the parts cover the chunk in order, and
@@ -267,7 +284,7 @@ mod tests {
     fn chunk_frames_fit_the_limit() {
         let chunk: Vec<u8> = (0..CHUNK_BYTES).map(|i| (i * 7 % 251) as u8).collect();
         for max_frame in [16 * 1024, 65_536, 100_000, CHUNK_BYTES as usize + CHUNK_FRAME_OVERHEAD - 1, 262_144, usize::MAX] {
-            for (pull, index) in [(1, 0), (u64::MAX, u32::MAX)] {
+            for (pull, index) in [(PullId(1), 0), (PullId(u64::MAX), u32::MAX)] {
                 let frames = chunk_frames(pull, index, chunk.clone(), max_frame);
                 let mut joined = Vec::new();
                 for f in &frames {

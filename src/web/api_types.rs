@@ -272,11 +272,12 @@ export interface PeerState {
    *  Chord frames that were malformed, oversized, of another version, over a limit, unsolicited
    *  (answers to nothing it asked, or from the wrong peer), for a ring it is not in, with a bad path,
    *  beyond a full store, or carrying a corrupt record; file frames that did not decode; ring
-   *  signaling envelopes dropped. */
+   *  signaling envelopes dropped; data-channel messages refused because their link's receive queue
+   *  was full (`queueFull`: the link was closed, and what it carried is retried over another). */
   rejected: {
     malformed: number; oversized: number; version: number; limit: number; unsolicited: number;
     notJoined: number; badPath: number; storeFull: number; corrupt: number;
-    transferMalformed: number; signalsDropped: number;
+    transferMalformed: number; signalsDropped: number; queueFull: number;
   };
   /** Where the maintenance timer runs: `"worker"` (not throttled in hidden tabs) or `"page"` (fallback). */
   timer: "worker" | "page";

@@ -16,7 +16,7 @@
 use super::blobstore::BlobStore;
 use super::codes::{command_code, join_code, request_code};
 use super::files::{cancelled, AbortHook, TransferOptions};
-use super::input::{Input, RtcEvent, ServerEvent, SocketTag};
+use super::input::{rtc_intake, Input, RtcEvent, RtcIntake, RtcSink, ServerEvent, SocketTag};
 use super::js::{js_message, now, to_js};
 use super::rtc::RtcLink;
 use super::server::ServerConn;
@@ -25,7 +25,7 @@ use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
-use crate::peer::{Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
+use crate::peer::{Input as PeerInput, Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
 use crate::time::Millis;
 use crate::transfer::chunk_count;
 use crate::{CommandError, RequestError};
@@ -115,6 +115,8 @@ pub struct Core {
     /// The sans-IO peer.
     pub peer: Peer,
     rtc: BTreeMap<LinkId, RtcLink>,
+    /// What the peer connections reported, bounded (see `peer::Intake`).
+    intake: RtcIntake,
     /// The signaling servers, by `ServerId`: a socket to each.
     servers: Vec<Socket>,
     pub(super) tx: mpsc::UnboundedSender<Input>,
@@ -137,6 +139,7 @@ impl Core {
         Core {
             peer,
             rtc: BTreeMap::new(),
+            intake: rtc_intake(),
             servers: Vec::new(),
             tx: tx.clone(),
             requests: HashMap::new(),
@@ -181,11 +184,11 @@ impl Core {
         match ServerConn::open(&sock.url, self.tx.clone(), tag) {
             Ok(c) => {
                 sock.conn = Some(c);
-                self.peer.server_input(now, server, ServerInput::Connecting);
+                self.peer.handle_input(now, PeerInput::Server { server, input: ServerInput::Connecting });
                 Ok(())
             }
             Err(e) => {
-                self.peer.server_input(now, server, ServerInput::Closed);
+                self.peer.handle_input(now, PeerInput::Server { server, input: ServerInput::Closed });
                 Err(e)
             }
         }
@@ -285,28 +288,11 @@ impl Core {
 
     fn handle(&mut self, now: Millis, input: Input) {
         match input {
-            Input::Rtc { link, ev } => match ev {
-                RtcEvent::Described(sdp) => self.peer.rtc_input(now, link, RtcInput::Described(sdp)),
-                RtcEvent::Candidate(c) => self.peer.rtc_input(now, link, RtcInput::Candidate(c)),
-                RtcEvent::Connectivity(c) => self.peer.rtc_input(now, link, RtcInput::Connectivity(c)),
-                RtcEvent::Path(p) => self.peer.rtc_input(now, link, RtcInput::Path(p)),
-                RtcEvent::Opened => {
-                    // The core decides what the limit means (parts, refusals).
-                    let reported = self.rtc.get(&link).and_then(|r| r.max_message_size());
-                    self.peer.rtc_opened(now, link, crate::link::MaxMessageSize::from_reported(reported))
-                }
-                RtcEvent::Closed => self.peer.rtc_closed(now, link),
-                RtcEvent::Failed(why) => {
-                    web_sys::console::warn_1(&format!("chord: link {link} failed: {why}").into());
-                    self.peer.rtc_closed(now, link)
-                }
-                RtcEvent::Message(bytes) => self.peer.rtc_received(now, link, bytes),
-                RtcEvent::Drained => self.drain_backlog(now, link),
-            },
+            Input::Rtc => self.drain_intake(now),
             Input::Server(tag, ev) => self.on_server(now, tag, ev),
             Input::Wake => {}
-            Input::BlobRead { to, pull, index, bytes } => self.peer.blob_read(now, to, pull, index, bytes),
-            Input::BlobWritten { pull, index, result } => self.peer.blob_written(now, pull, index, result),
+            Input::BlobRead { to, pull, index, bytes } => self.peer.handle_input(now, PeerInput::BlobRead { to, pull, index, bytes }),
+            Input::BlobWritten { pull, index, result } => self.peer.handle_input(now, PeerInput::BlobWritten { pull, index, result }),
             Input::Cancel(req) => {
                 self.peer.cancel(now, req);
                 self.drop_get(req);
@@ -315,6 +301,51 @@ impl Core {
                     let _ = p.reply.send(Err(Failure { code: "cancelled", message: cancelled(verb, &p.name) }));
                 }
             }
+        }
+    }
+
+    /// Feeds the peer everything the peer connections reported, in order;
+    /// then gives up each link that sent more than the intake takes.
+    fn drain_intake(&mut self, now: Millis) {
+        // One pop per borrow: feeding the peer may create links whose sinks share the intake.
+        loop {
+            let next = self.intake.borrow_mut().pop();
+            let Some((link, ev)) = next else { break };
+            self.on_rtc(now, link, ev);
+        }
+        let overflowed: Vec<(LinkId, u64)> = self.intake.borrow().overflowed().collect();
+        for (link, refused) in overflowed {
+            web_sys::console::warn_1(
+                &format!("chord: link {link} sent more than this tab could take in; {refused} messages refused, link closed").into(),
+            );
+            // Dropped first, so nothing it still sends (after the hole) is taken.
+            self.rtc.remove(&link);
+            self.backlog.remove(&link);
+            self.intake.borrow_mut().forget(link);
+            self.rtc_input(now, link, RtcInput::Overflowed(refused));
+        }
+        self.intake.borrow_mut().drained();
+    }
+
+    /// What `link`'s peer connection reported.
+    fn on_rtc(&mut self, now: Millis, link: LinkId, ev: RtcEvent) {
+        match ev {
+            RtcEvent::Described(sdp) => self.rtc_input(now, link, RtcInput::Described(sdp)),
+            RtcEvent::Candidate(c) => self.rtc_input(now, link, RtcInput::Candidate(c)),
+            RtcEvent::Connectivity(c) => self.rtc_input(now, link, RtcInput::Connectivity(c)),
+            RtcEvent::Path(p) => self.rtc_input(now, link, RtcInput::Path(p)),
+            RtcEvent::Opened => {
+                // The core decides what the limit means (parts, refusals).
+                let reported = self.rtc.get(&link).and_then(|r| r.max_message_size());
+                self.rtc_input(now, link, RtcInput::Opened(crate::link::MaxMessageSize::from_reported(reported)))
+            }
+            RtcEvent::Closed => self.rtc_closed(now, link),
+            RtcEvent::Failed(why) => {
+                web_sys::console::warn_1(&format!("chord: link {link} failed: {why}").into());
+                self.rtc_closed(now, link)
+            }
+            RtcEvent::Message(bytes) => self.rtc_input(now, link, RtcInput::Message(bytes)),
+            RtcEvent::Drained => self.drain_backlog(now, link),
         }
     }
 
@@ -329,9 +360,9 @@ impl Core {
             ServerEvent::Opened => {
                 sock.ever_open = true;
                 self.emit(JsEvent::Server { state: "connected", url });
-                self.peer.server_input(now, s, ServerInput::Opened);
+                self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Opened });
             }
-            ServerEvent::Message(Ok(msg)) => self.peer.server_input(now, s, ServerInput::Message(msg)),
+            ServerEvent::Message(Ok(msg)) => self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Message(msg) }),
             ServerEvent::Message(Err(why)) => web_sys::console::warn_1(&format!("chord: signaling {url}: {why}").into()),
             ServerEvent::Closed(reason) => {
                 sock.conn = None;
@@ -352,9 +383,24 @@ impl Core {
                     web_sys::console::info_1(&format!("chord: signaling server {url} closed the connection: {reason}").into());
                 }
                 self.emit(JsEvent::Server { state: "closed", url });
-                self.peer.server_input(now, s, ServerInput::Closed);
+                self.peer.handle_input(now, PeerInput::Server { server: s, input: ServerInput::Closed });
             }
         }
+    }
+
+    /// Where `link`'s callbacks report.
+    fn sink(&self, link: LinkId) -> RtcSink {
+        RtcSink { link, intake: self.intake.clone(), tx: self.tx.clone() }
+    }
+
+    /// Feeds what `link`'s peer connection reported to the peer.
+    fn rtc_input(&mut self, now: Millis, link: LinkId, input: RtcInput) {
+        self.peer.handle_input(now, PeerInput::Rtc { link, input });
+    }
+
+    /// `link` closed, failed, or the driver gave up on it.
+    fn rtc_closed(&mut self, now: Millis, link: LinkId) {
+        self.rtc_input(now, link, RtcInput::Closed);
     }
 
     /// Sends frames held back for `link` while its buffer allows.
@@ -368,7 +414,7 @@ impl Core {
             let Some(bytes) = q.pop_front() else { break };
             if r.send(&bytes).is_err() {
                 self.backlog.remove(&link);
-                self.peer.rtc_closed(now, link);
+                self.rtc_closed(now, link);
                 return;
             }
         }
@@ -400,13 +446,13 @@ impl Core {
 
     fn rtc_command(&mut self, now: Millis, cmd: RtcCommand) {
         match cmd {
-            RtcCommand::Create { link, remote_offer, ice, .. } => match RtcLink::new(link, self.tx.clone(), remote_offer, &ice) {
+            RtcCommand::Create { link, remote_offer, ice, .. } => match RtcLink::new(self.sink(link), remote_offer, &ice) {
                 Ok(r) => {
                     self.rtc.insert(link, r);
                 }
                 Err(e) => {
                     web_sys::console::warn_1(&format!("chord: cannot create a peer connection: {}", js_message(&e)).into());
-                    self.peer.rtc_closed(now, link);
+                    self.rtc_closed(now, link);
                 }
             },
             RtcCommand::SetAnswer { link, sdp } => {
@@ -436,12 +482,13 @@ impl Core {
                     // Bounded: transfers keep a window of chunks per pull.
                     self.backlog.entry(link).or_default().push_back(bytes);
                 } else if r.send(&bytes).is_err() {
-                    self.peer.rtc_closed(now, link);
+                    self.rtc_closed(now, link);
                 }
             }
             RtcCommand::Close { link } => {
                 self.rtc.remove(&link);
                 self.backlog.remove(&link);
+                self.intake.borrow_mut().forget(link);
             }
         }
     }
@@ -605,7 +652,7 @@ pub async fn run(core: Rc<RefCell<Core>>, mut rx: mpsc::UnboundedReceiver<Input>
                 return;
             }
             let now = now();
-            c.peer.handle_timeout(now);
+            c.peer.handle_input(now, PeerInput::Timeout);
             c.flush(now);
             c.arm_wake(now);
         }

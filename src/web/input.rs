@@ -1,5 +1,7 @@
 //! What the driver task waits for: every JavaScript callback pushes one
-//! [`Input`] into the driver's channel. Shared by the modules that own the
+//! [`Input`] into the driver's channel, except a peer connection's, which
+//! queue in the bounded [`RtcIntake`] (a data channel cannot be paused; see
+//! [`Intake`] for what happens when a link sends more than it may). Shared by the modules that own the
 //! callbacks ([`rtc`](super::rtc), [`server`](super::server),
 //! [`wake`](super::wake), [`files`](super::files)) and the driver that reads
 //! them, so none of those imports the driver.
@@ -7,8 +9,11 @@
 use crate::id::Id;
 use crate::link::LinkId;
 use crate::message::ReqId;
-use crate::peer::ServerId;
+use crate::peer::{Intake, IntakeLimits, Pushed, ServerId};
 use crate::signal::ServerMsg;
+use futures::channel::mpsc::UnboundedSender;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// What a peer connection reports.
 pub enum RtcEvent {
@@ -52,15 +57,47 @@ pub enum ServerEvent {
     Closed(String),
 }
 
+/// What peer connections reported, waiting for the driver: bounded in bytes
+/// per link and in all, in the order it happened (see [`Intake`]).
+pub type RtcIntake = Rc<RefCell<Intake<LinkId, RtcEvent>>>;
+
+/// A new, empty [`RtcIntake`] with the default limits.
+pub fn rtc_intake() -> RtcIntake {
+    Rc::new(RefCell::new(Intake::new(IntakeLimits::default())))
+}
+
+/// Where one link's callbacks put what they see: its [`RtcIntake`], and one
+/// [`Input::Rtc`] notice into the driver's channel when the intake was idle.
+#[derive(Clone)]
+pub struct RtcSink {
+    /// The link.
+    pub link: LinkId,
+    /// The intake shared by every link and the driver.
+    pub intake: RtcIntake,
+    /// The driver's channel.
+    pub tx: UnboundedSender<Input>,
+}
+
+impl RtcSink {
+    /// Queues `ev` (refused if the link's share is full: the driver then
+    /// gives the link up) and wakes the driver if it is not woken yet.
+    pub fn send(&self, ev: RtcEvent) {
+        let len = match &ev {
+            RtcEvent::Message(bytes) => bytes.len(),
+            _ => 0,
+        };
+        let (Pushed::Queued { wake } | Pushed::Refused { wake }) = self.intake.borrow_mut().push(self.link, ev, len);
+        if wake {
+            // The driver is gone only when the peer was dropped; nothing to tell then.
+            let _ = self.tx.unbounded_send(Input::Rtc);
+        }
+    }
+}
+
 /// Everything the driver task waits for.
 pub enum Input {
-    /// From a peer connection.
-    Rtc {
-        /// Which.
-        link: LinkId,
-        /// What happened.
-        ev: RtcEvent,
-    },
+    /// Peer connections reported something: it waits in the [`RtcIntake`].
+    Rtc,
     /// From a signaling socket.
     Server(SocketTag, ServerEvent),
     /// The timer fired, or an API call changed the peer: handle what is due

@@ -11,14 +11,17 @@
 //!   `bufferedamountlow` tells the driver to send frames it held back.
 //! * [`server`] — the signaling WebSocket; owns its callbacks.
 //! * [`wake`] — the peer's timer, in a dedicated worker so hidden tabs keep pace.
-//! * [`input`] — what the callbacks push into the driver's channel ([`input::Input`]).
+//! * [`input`] — what the callbacks push into the driver's channel ([`input::Input`]) and the links' bounded intake.
 //! * [`codes`] — the stable `code` of every error the JS API rejects with.
 //! * [`js`] — the clock, JavaScript error words, serialization to JS objects.
 //! * [`options`] — reading `JoinOptions`.
 //! * [`api_types`] — the TypeScript shapes of options, results and events.
 //!
 //! Every JavaScript callback does one thing: it pushes an [`input::Input`]
-//! into the driver's channel. Callbacks live in the struct of the object they
+//! into the driver's channel — or, for a peer connection, its report into the
+//! bounded [`input::RtcIntake`], which wakes the driver once per drain (a
+//! data channel cannot be paused, so a link that sends more than the intake
+//! takes is given up: see [`Intake`](crate::peer::Intake)). Callbacks live in the struct of the object they
 //! belong to and are dropped with it; nothing is leaked with `forget()`.
 
 pub mod api_types;

@@ -10,7 +10,7 @@ use super::input::Input;
 use super::js::{now, to_js};
 use super::options::JoinOptions;
 use crate::id::Id;
-use crate::peer::Peer;
+use crate::peer::{Input as PeerInput, Peer};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
 use js_sys::Promise;
@@ -46,7 +46,7 @@ impl ChordPeer {
             Ok(store) => {
                 let records = store.records().await.unwrap_or_default();
                 let blobs = store.blobs().await.unwrap_or_default();
-                peer.restore(now(), records, blobs);
+                peer.handle_input(now(), PeerInput::Restored { records, blobs });
                 Some(store)
             }
             Err(e) => {

@@ -12,10 +12,10 @@
 //! belongs to. While the link lives, a second task reads the selected
 //! candidate pair from `getStats()` (which path, and its round-trip time).
 
-use super::input::{Input, RtcEvent};
+use super::input::{RtcEvent, RtcSink};
 use super::js::{js_message, to_js};
 use crate::ice::{Candidate, CandidateKind, IceConfig, IcePolicy, PathInfo};
-use crate::link::{Connectivity, LinkId};
+use crate::link::Connectivity;
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
@@ -91,8 +91,8 @@ fn configuration(ice: &IceConfig) -> Result<RtcConfiguration, JsValue> {
 
 impl RtcLink {
     /// Creates the connection and starts negotiating: an answer to
-    /// `remote_offer`, or an offer. Events go to `tx` tagged with `link`.
-    pub fn new(link: LinkId, tx: UnboundedSender<Input>, remote_offer: Option<String>, ice: &IceConfig) -> Result<RtcLink, JsValue> {
+    /// `remote_offer`, or an offer. Events go to `sink`.
+    pub fn new(sink: RtcSink, remote_offer: Option<String>, ice: &IceConfig) -> Result<RtcLink, JsValue> {
         let pc = RtcPeerConnection::new_with_configuration(&configuration(ice)?)?;
         let init = RtcDataChannelInit::new();
         init.set_negotiated(true);
@@ -101,10 +101,7 @@ impl RtcLink {
         let dc = pc.create_data_channel_with_data_channel_dict("chord", &init);
         dc.set_binary_type(RtcDataChannelType::Arraybuffer);
 
-        let send = move |ev: RtcEvent| {
-            // The driver is gone only when the peer was dropped; nothing to tell then.
-            let _ = tx.unbounded_send(Input::Rtc { link, ev });
-        };
+        let send = move |ev: RtcEvent| sink.send(ev);
         let on_open = {
             let send = send.clone();
             Closure::<dyn FnMut()>::new(move || send(RtcEvent::Opened))

@@ -5,7 +5,7 @@ use chord::id::Id;
 use chord::link::frame::LINK_FRAME_TAG;
 use chord::link::{Envelope, EnvelopeBody, LinkId, LinkState, MaxMessageSize, Via};
 use chord::message::ReqId;
-use chord::peer::{BlobCommand, ServerId, ServerInput};
+use chord::peer::{BlobCommand, Input, RtcInput, ServerId, ServerInput};
 use chord::transfer::{PullId, Sink};
 use chord::rng::SeededRng;
 use chord::signal::{ClientMsg, IntroId, ServerMsg, SignalPayload};
@@ -162,7 +162,7 @@ struct World {
     given: BTreeMap<usize, Vec<usize>>,
     /// One-way latency of every hop, ms.
     latency: (u64, u64),
-    /// How long ICE gathering takes before `rtc_described`, ms.
+    /// How long ICE gathering takes before `RtcInput::Described`, ms.
     describe: (u64, u64),
     /// Trickle ICE: descriptions carry no candidate; each follows on its own,
     /// and a link opens once both sides added one of the other's.
@@ -267,7 +267,7 @@ impl World {
         self.tabs[p].expected = given.iter().any(|&s| !self.servers[s].dead);
         for s in 0..given.len() {
             let s = ServerId(s as u8);
-            self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Connecting));
+            self.input(p, |peer, now| peer.handle_input(now, Input::Server { server: s, input: ServerInput::Connecting }));
             self.open_socket(p, s);
         }
     }
@@ -336,7 +336,7 @@ impl World {
                 self.now = self.now.max(t);
                 for p in 0..self.tabs.len() {
                     if self.tabs[p].alive && self.tabs[p].peer.poll_timeout().is_some_and(|w| w <= self.now) {
-                        self.input(p, |peer, now| peer.handle_timeout(now));
+                        self.input(p, |peer, now| peer.handle_input(now, Input::Timeout));
                     }
                 }
             }
@@ -428,7 +428,7 @@ impl World {
                 PeerOutput::ReconnectServer(s) => {
                     let w = self.server_of(p, s);
                     self.server_forget(w, p);
-                    self.tabs[p].peer.server_input(self.now, s, ServerInput::Connecting);
+                    self.tabs[p].peer.handle_input(self.now, Input::Server { server: s, input: ServerInput::Connecting });
                     self.open_socket(p, s);
                 }
                 PeerOutput::Blob(cmd) => self.disk_command(p, cmd),
@@ -486,29 +486,29 @@ impl World {
             }
             Ev::GraceOver(w) => self.grace_over(w),
             Ev::SocketOpened(p, s) => {
-                self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Opened));
+                self.input(p, |peer, now| peer.handle_input(now, Input::Server { server: s, input: ServerInput::Opened }));
             }
             Ev::SocketClosed(p, s) => {
-                self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Closed));
+                self.input(p, |peer, now| peer.handle_input(now, Input::Server { server: s, input: ServerInput::Closed }));
             }
             Ev::FromServer(p, s, msg) => {
-                self.input(p, |peer, now| peer.server_input(now, s, ServerInput::Message(msg)));
+                self.input(p, |peer, now| peer.handle_input(now, Input::Server { server: s, input: ServerInput::Message(msg) }));
             }
             Ev::Described(p, link, sdp) => {
                 if self.rtc.contains_key(&(p, link)) {
-                    self.input(p, |peer, now| peer.rtc_described(now, link, sdp));
+                    self.input(p, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Described(sdp) }));
                 }
             }
             Ev::LocalCandidate(p, link, c) => {
                 if self.rtc.contains_key(&(p, link)) {
-                    self.input(p, |peer, now| peer.rtc_input(now, link, chord::peer::RtcInput::Candidate(c)));
+                    self.input(p, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Candidate(c) }));
                 }
             }
             Ev::Opened(p, link) => {
                 if let Some(end) = self.rtc.get_mut(&(p, link)) {
                     end.open = true;
                     let max = self.max_message_size;
-                    self.input(p, |peer, now| peer.rtc_opened(now, link, max));
+                    self.input(p, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Opened(max) }));
                 }
             }
             Ev::Received(p, link, bytes) => {
@@ -517,19 +517,19 @@ impl World {
                     if let Ok(Envelope { to, from, body: EnvelopeBody::Offer(_), .. }) = Envelope::decode(&bytes) {
                         self.late_offers += (to == self.id(p) && self.tabs[p].peer.links().is_open(&from)) as u64;
                     }
-                    self.input(p, |peer, now| peer.rtc_received(now, link, bytes));
+                    self.input(p, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Message(bytes) }));
                 }
             }
             Ev::Closed(p, link) => {
                 if self.rtc.remove(&(p, link)).is_some() {
-                    self.input(p, |peer, now| peer.rtc_closed(now, link));
+                    self.input(p, |peer, now| peer.handle_input(now, Input::Rtc { link, input: RtcInput::Closed }));
                 }
             }
             Ev::BlobRead(p, to, pull, index, bytes) => {
-                self.input(p, |peer, now| peer.blob_read(now, to, pull, index, bytes));
+                self.input(p, |peer, now| peer.handle_input(now, Input::BlobRead { to, pull, index, bytes }));
             }
             Ev::BlobWritten(p, pull, index, result) => {
-                self.input(p, |peer, now| peer.blob_written(now, pull, index, result));
+                self.input(p, |peer, now| peer.handle_input(now, Input::BlobWritten { pull, index, result }));
             }
         }
     }
@@ -720,7 +720,7 @@ impl World {
     /// Server `w` introduces `newcomer` to `member` (a meeting if the newcomer is a member too).
     fn server_introduce(&mut self, w: usize, newcomer: usize, member: usize) {
         let srv = &mut self.servers[w];
-        srv.next_intro += 1;
+        srv.next_intro = IntroId(srv.next_intro.0 + 1);
         let intro = srv.next_intro;
         srv.intros.insert(intro, (newcomer, member));
         srv.pairs.push((newcomer, member));
@@ -1011,7 +1011,7 @@ impl World {
 /// A description naming its (peer, link), the offer it answers, and
 /// candidates of which only the first is loopback.
 fn fake_sdp(p: usize, link: LinkId, answers: Option<(usize, LinkId)>) -> String {
-    let port = 5000 + 4 * (p as u64 * 1000 + link);
+    let port = 5000 + 4 * (p as u64 * 1000 + link.0);
     let mut s = format!(
         "v=0\r\no=- {p} {link} IN IP4 0.0.0.0\r\ns=-\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=x-endpoint:{p}:{link}\r\n"
     );
@@ -1034,7 +1034,7 @@ fn fake_sdp(p: usize, link: LinkId, answers: Option<(usize, LinkId)>) -> String 
 fn endpoint(sdp: &str, tag: &str) -> Option<(usize, LinkId)> {
     let line = sdp.lines().find_map(|l| l.strip_prefix(tag))?;
     let (p, l) = line.trim_end().split_once(':')?;
-    Some((p.parse().ok()?, l.parse().ok()?))
+    Some((p.parse().ok()?, LinkId(l.parse().ok()?)))
 }
 
 /// A description without its candidate lines, and those candidates.

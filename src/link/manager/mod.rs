@@ -57,8 +57,18 @@ use crate::time::Millis;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// The driver's handle of one `RTCPeerConnection`; never reused.
-pub type LinkId = u64;
+/// The driver's handle of one `RTCPeerConnection`; never reused. A type of
+/// its own, so that it cannot be mixed up with a pull, an introduction or a
+/// request id (it shows as the bare number in `state()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct LinkId(pub u64);
+
+impl std::fmt::Display for LinkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// How a link was negotiated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -426,7 +436,7 @@ impl Links {
             me,
             cfg,
             rng: SeededRng::new(seed),
-            next_link: 1,
+            next_link: LinkId(1),
             links: BTreeMap::new(),
             by_peer: BTreeMap::new(),
             queues: BTreeMap::new(),
@@ -882,7 +892,7 @@ impl Links {
         remote_offer: Option<String>,
     ) {
         let link = self.next_link;
-        self.next_link += 1;
+        self.next_link = LinkId(link.0 + 1);
         let deadline = now + self.cfg.connect_timeout_ms;
         let remote_described = remote_offer.is_some();
         self.links.insert(

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::link::{Connectivity, ServerId};
+use crate::signal::IntroId;
 
 mod budget;
 mod limit;
@@ -192,8 +193,8 @@ impl World {
     fn line_with(cfg: LinkConfig, max: MaxMessageSize) -> World {
         let mut w = World::new(cfg);
         w.max_message_size = max;
-        w.introduce(A, B, ServerIntro { server: ServerId(0), intro: 1 });
-        w.introduce(C, B, ServerIntro { server: ServerId(1), intro: 1 });
+        w.introduce(A, B, ServerIntro { server: ServerId(0), intro: IntroId(1) });
+        w.introduce(C, B, ServerIntro { server: ServerId(1), intro: IntroId(1) });
         w.cmds.clear();
         w.out.clear();
         w
@@ -272,7 +273,7 @@ fn a_candidate_that_overtakes_its_offer_is_kept_until_the_offer_arrives() {
 fn only_loopback_candidates_leave_a_loopback_only_peer() {
     let mut w = World::new(LinkConfig { loopback_only: true, ..LinkConfig::default() });
     let b = w.id(B);
-    w.l[A].connect_via_server(w.now, b, ServerIntro { server: ServerId(0), intro: 1 });
+    w.l[A].connect_via_server(w.now, b, ServerIntro { server: ServerId(0), intro: IntroId(1) });
     w.pump();
     let la = w.created(A, B);
     w.l[A].described(w.now, la, "v=0\r\na=candidate:1 1 udp 1 10.0.0.5 9 typ host\r\n".into());

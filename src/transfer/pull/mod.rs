@@ -8,9 +8,7 @@ use crate::time::Millis;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, VecDeque};
 
-/// A pull's number, unique per peer. A pull that moves on to another holder
-/// gets a new number, so late answers for the old one are ignored.
-pub type PullId = u64;
+pub use super::frame::PullId;
 
 /// Where the driver puts the bytes of a pull.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -205,7 +203,7 @@ impl std::fmt::Debug for Pulls {
 impl Pulls {
     /// No pulls yet.
     pub fn new(cfg: PullConfig) -> Pulls {
-        Pulls { cfg, pulls: BTreeMap::new(), next_id: 1, out: VecDeque::new() }
+        Pulls { cfg, pulls: BTreeMap::new(), next_id: PullId(1), out: VecDeque::new() }
     }
 
     /// Next output, if any.
@@ -463,7 +461,7 @@ impl Pulls {
             return;
         }
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id = PullId(id.0 + 1);
         self.pulls.insert(id, p);
         self.advance(id);
     }

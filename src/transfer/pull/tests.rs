@@ -200,7 +200,7 @@ fn wrong_length_chunks_and_strangers_are_not_taken() {
     };
     assert!(!p.on_chunk(Millis(1), stranger, pull, 0, data[..CHUNK_BYTES as usize].to_vec()));
     assert!(!p.on_chunk(Millis(1), h, pull, 5, vec![0; 10]), "not asked for");
-    assert!(!p.on_chunk(Millis(1), h, pull + 100, 0, vec![0; 10]), "unknown pull");
+    assert!(!p.on_chunk(Millis(1), h, PullId(pull.0 + 100), 0, vec![0; 10]), "unknown pull");
     assert!(!p.on_chunk(Millis(1), h, pull, 0, vec![0; 10]), "wrong length");
     let outs: Vec<_> = std::iter::from_fn(|| p.poll_output()).collect();
     assert!(outs.iter().any(|o| matches!(o, PullOutput::BadHolder { peer, .. } if *peer == h)));

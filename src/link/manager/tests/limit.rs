@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::link::MIN_MAX_MESSAGE_SIZE;
-use crate::transfer::{chunk_frames, CHUNK_BYTES};
+use crate::transfer::{chunk_frames, PullId, CHUNK_BYTES};
 
 const LIMIT: MaxMessageSize = MaxMessageSize::bytes(65_536);
 
@@ -36,7 +36,7 @@ fn a_multi_chunk_file_crosses_a_64_kib_link_in_parts() {
     let chunk: Vec<u8> = (0..CHUNK_BYTES).map(|i| i as u8).collect();
     let mut frames = 0;
     for index in 0..3 {
-        for msg in chunk_frames(u64::MAX, index, chunk.clone(), w.l[A].max_message_size(&b).expect("open").max_len()) {
+        for msg in chunk_frames(PullId(u64::MAX), index, chunk.clone(), w.l[A].max_message_size(&b).expect("open").max_len()) {
             // The pump asserts each one fits the link.
             assert_eq!(w.l[A].send(w.now, b, msg.encode()), Ok(()));
             frames += 1;
