@@ -85,7 +85,7 @@ impl Node {
             return self.reply(now, route, result, hops);
         }
         let id = self.fresh_req();
-        self.requests.insert(id, Pending::Confirm(Confirm { route, best: record, waiting: targets.len(), silent: 0 }));
+        self.requests.insert(id, Pending::Confirm(Box::new(Confirm { route, best: record, waiting: targets.len(), silent: 0 })));
         for (to, replica) in targets {
             let req = self.fresh_req();
             let q = Query::new(to, QueryPurpose::Confirm { of: id, replica }, now);

@@ -496,7 +496,7 @@ impl Node {
             .requests
             .drain()
             .filter_map(|(_, p)| match p {
-                Pending::Route(r) if r.reported() => Some(r),
+                Pending::Route(r) if r.reported() => Some(*r),
                 _ => None,
             })
             .collect();

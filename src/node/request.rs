@@ -42,14 +42,17 @@ use crate::time::Millis;
 /// One request in flight (see the module docs).
 #[derive(Clone, Debug)]
 pub(crate) enum Pending {
-    /// A routed request this node issued.
-    Route(RouteReq),
+    /// A routed request this node issued (boxed, as `Confirm`: queries,
+    /// the most common kind, are half its size).
+    Route(Box<RouteReq>),
     /// A direct question to one peer.
     Query(Query),
     /// Records sent, waiting for their receipt.
     Store(StoreWait),
-    /// A get held at its primary (this node) while its successors are asked.
-    Confirm(Confirm),
+    /// A get held at its primary (this node) while its successors are asked
+    /// (boxed: it holds the route and a record, and every entry of the map
+    /// is as large as its largest kind).
+    Confirm(Box<Confirm>),
 }
 
 /// What the origin of a routed request is waiting for.
@@ -260,7 +263,7 @@ impl super::Node {
     /// The routed requests this node issued that are in flight.
     pub(super) fn routes(&self) -> impl Iterator<Item = &RouteReq> {
         self.requests.values().filter_map(|p| match p {
-            Pending::Route(r) => Some(r),
+            Pending::Route(r) => Some(&**r),
             _ => None,
         })
     }
@@ -296,7 +299,7 @@ impl super::Node {
     /// Takes the routed request `req` out, if it is one in flight.
     pub(super) fn take_route(&mut self, req: ReqId) -> Option<RouteReq> {
         match self.requests.remove(&req) {
-            Some(Pending::Route(r)) => Some(r),
+            Some(Pending::Route(r)) => Some(*r),
             Some(other) => {
                 self.requests.insert(req, other);
                 None

@@ -40,7 +40,7 @@ impl Node {
             _ => None,
         };
         request.first_hop = first_hop;
-        self.requests.insert(req, Pending::Route(request));
+        self.requests.insert(req, Pending::Route(Box::new(request)));
         match first_hop {
             // A joining node has no routing state: the member it knows takes the first step.
             Some(via) => {
