@@ -7,6 +7,9 @@
 //! and never allocates more than the frame size allows.
 
 use crate::id::Id;
+// The store computes a range's summary and knows nothing of messages: this
+// module depends on it, never the other way round (issue 15: no cycle).
+pub use crate::store::RangeSummary;
 use crate::store::{Record, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +26,32 @@ pub const MAX_HOPS: usize = 96;
 /// Most records one `Store` message may carry.
 pub const MAX_RECORDS_PER_MESSAGE: usize = 4096;
 
-/// A request number chosen by the node that sent the request; unique per sender.
-pub type ReqId = u64;
+/// A request number chosen by the node that sent the request; unique per
+/// sender. A newtype, so that it cannot be mixed up with the other numbers
+/// the layers above keep (links, pulls, introductions); on the wire it is the
+/// bare `u64` it always was (`serde(transparent)`, see the test
+/// `req_id_is_a_bare_u64_on_the_wire`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReqId(u64);
+
+impl ReqId {
+    /// The request number `n` (say, one a JavaScript caller handed back).
+    pub const fn new(n: u64) -> ReqId {
+        ReqId(n)
+    }
+
+    /// The number itself (for JavaScript, which knows it as a number).
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ReqId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Everything one peer says to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,15 +162,6 @@ pub enum Message {
         /// Forwarding steps taken so far (bounded by [`MAX_HOPS`]).
         hops: u16,
     },
-}
-
-/// An order-independent summary of the records in a key range.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RangeSummary {
-    /// Number of records.
-    pub count: u64,
-    /// XOR of a hash of each record's key, version and digest.
-    pub hash: Id,
 }
 
 /// Why records are being sent.
@@ -419,26 +437,26 @@ mod tests {
         let a = Id::key_of("a");
         let b = Id::key_of("b");
         vec![
-            Message::GetNeighbors { req: 7 },
-            Message::Neighbors { req: 7, predecessor: Some(a), successors: vec![a, b] },
+            Message::GetNeighbors { req: ReqId(7) },
+            Message::Neighbors { req: ReqId(7), predecessor: Some(a), successors: vec![a, b] },
             Message::Rectify,
             Message::SuccessorsChanged,
-            Message::Ping { req: 1 },
-            Message::Pong { req: 1, predecessors: vec![a] },
+            Message::Ping { req: ReqId(1) },
+            Message::Pong { req: ReqId(1), predecessors: vec![a] },
             Message::Leaving { predecessor: None, successors: vec![b] },
             Message::Route(Route {
                 origin: a,
-                req: 3,
+                req: ReqId(3),
                 target: b,
                 hops: 2,
                 path: vec![a],
                 last_hop: false,
                 op: Op::Put { name: String::new(), value: vec![1, 2, 3] },
             }),
-            Message::RouteAck { origin: a, req: 3 },
+            Message::RouteAck { origin: a, req: ReqId(3) },
             Message::RouteReply(RouteReply {
                 origin: a,
-                req: 3,
+                req: ReqId(3),
                 path: vec![],
                 hops: 2,
                 result: RouteResult::Value {
@@ -447,24 +465,24 @@ mod tests {
                     replicas: vec![a],
                 },
             }),
-            Message::Store { req: 9, reason: StoreReason::Replica, records: vec![] },
-            Message::StoreAck { req: 9 },
+            Message::Store { req: ReqId(9), reason: StoreReason::Replica, records: vec![] },
+            Message::StoreAck { req: ReqId(9) },
             Message::SyncRange { lo: a, hi: b, summary: RangeSummary { count: 2, hash: a } },
-            Message::Fetch { req: 5, key: b },
-            Message::Fetched { req: 5, record: Some(Record::new(b, b"w".to_vec(), Version { seq: 2, writer: b })) },
-            Message::Fetched { req: 6, record: None },
+            Message::Fetch { req: ReqId(5), key: b },
+            Message::Fetched { req: ReqId(5), record: Some(Record::new(b, b"w".to_vec(), Version { seq: 2, writer: b })) },
+            Message::Fetched { req: ReqId(6), record: None },
             Message::Merge { node: a, hops: 3 },
-            Message::Route(Route { origin: a, req: 4, target: a, hops: 0, path: vec![], last_hop: false, op: Op::Join }),
+            Message::Route(Route { origin: a, req: ReqId(4), target: a, hops: 0, path: vec![], last_hop: false, op: Op::Join }),
             Message::RouteReply(RouteReply {
                 origin: a,
-                req: 4,
+                req: ReqId(4),
                 path: vec![b],
                 hops: 3,
                 result: RouteResult::JoinPoint { node: b, predecessor: Some(a), successors: vec![a, b] },
             }),
             Message::RouteReply(RouteReply {
                 origin: a,
-                req: 5,
+                req: ReqId(5),
                 path: vec![],
                 hops: 1,
                 result: RouteResult::Failed { node: b, reason: RouteFailure::NotSure },
@@ -482,6 +500,14 @@ mod tests {
     }
 
     #[test]
+    fn req_id_is_a_bare_u64_on_the_wire() {
+        // The newtype must not change a byte: peers built before it still talk to us.
+        assert_eq!(postcard::to_allocvec(&ReqId(300)).unwrap(), postcard::to_allocvec(&300u64).unwrap());
+        // Version, variant 0 (`GetNeighbors`), then 300 as a varint.
+        assert_eq!(Message::GetNeighbors { req: ReqId(300) }.encode().unwrap(), vec![PROTOCOL_VERSION, 0, 0xac, 0x02]);
+    }
+
+    #[test]
     fn rejects_bad_frames_with_reasons() {
         assert_eq!(Message::decode(&[]), Err(DecodeError::Empty));
         assert_eq!(Message::decode(&[99, 0]), Err(DecodeError::Version(99)));
@@ -495,13 +521,13 @@ mod tests {
 
     #[test]
     fn enforces_limits_after_decoding() {
-        let long = Message::Neighbors { req: 1, predecessor: None, successors: vec![Id::ZERO; MAX_SUCCESSORS + 1] };
+        let long = Message::Neighbors { req: ReqId(1), predecessor: None, successors: vec![Id::ZERO; MAX_SUCCESSORS + 1] };
         let bytes = long.encode().unwrap();
         assert_eq!(Message::decode(&bytes), Err(DecodeError::Limit("successor list too long")));
         let put = |len: usize| {
             Message::Route(Route {
                 origin: Id::ZERO,
-                req: 0,
+                req: ReqId(0),
                 target: Id::ZERO,
                 hops: 0,
                 path: vec![],

@@ -13,6 +13,15 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+/// An order-independent summary of the records in a key range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeSummary {
+    /// Number of records.
+    pub count: u64,
+    /// XOR of a hash of each record's key, version and digest.
+    pub hash: Id,
+}
+
 /// The version of a value: a per-key sequence number assigned by the key's
 /// primary, and the id of the node whose put created it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -207,8 +216,8 @@ impl Store {
     }
 
     /// An order-independent summary of the records in `(lo, hi]`.
-    pub fn summary(&self, lo: &Id, hi: &Id) -> crate::message::RangeSummary {
-        let mut s = crate::message::RangeSummary::default();
+    pub fn summary(&self, lo: &Id, hi: &Id) -> RangeSummary {
+        let mut s = RangeSummary::default();
         for r in self.in_range(lo, hi) {
             s.count += 1;
             let mut bytes = [0u8; 20 + 8 + 20 + 20];

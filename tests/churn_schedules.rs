@@ -82,7 +82,7 @@ fn schedule_with(seed: u64, switches: Switches) -> Outcome {
         keep_neighbour_events: false,
     });
     build_converged(&mut sim, nodes, &mut |_, _, _| {});
-    let mut pending_puts: HashMap<(usize, u64), (Id, Id)> = HashMap::new();
+    let mut pending_puts: HashMap<(usize, chord::message::ReqId), (Id, Id)> = HashMap::new();
     let mut acked: HashMap<Id, Id> = HashMap::new();
     let mut lost_by_crash: HashSet<Id> = HashSet::new();
     // 40 random actions over ~10 simulated seconds.

@@ -109,7 +109,7 @@ fn an_answering_successor_is_kept() {
 /// overloaded machine would. Returns when `s` was dropped, if it was.
 fn answer_late(n: &mut Node, s: Id, ms: u64, delay: impl Fn(usize) -> u64) -> Option<u64> {
     let me = n.id();
-    let mut due: Vec<(u64, u64)> = Vec::new(); // (answer time, req)
+    let mut due: Vec<(u64, chord::message::ReqId)> = Vec::new(); // (answer time, req)
     let mut asked = 0;
     let mut t = 0;
     while t <= ms {

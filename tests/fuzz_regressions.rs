@@ -3,7 +3,7 @@
 //! messages that matter, sent as a peer would: encoded, then fed to
 //! `Node::handle_bytes`. Findings and fixes are listed in fuzz/README.md.
 
-use chord::message::{DecodeError, Op, Route, StoreReason};
+use chord::message::{DecodeError, Op, ReqId, Route, StoreReason};
 use chord::{Config, Event, Id, Message, Millis, Node, Output, Record, Version};
 
 /// A node alone in its own ring: responsible for every key, so a routed
@@ -31,7 +31,7 @@ fn f1_routed_put_whose_name_does_not_hash_to_its_key_is_not_stored() {
     let peer = Id::key_of("stranger");
     let put = Message::Route(Route {
         origin: peer,
-        req: 1,
+        req: ReqId::new(1),
         target: Id::from_u64(1),
         hops: 0,
         path: vec![peer],
@@ -59,7 +59,7 @@ fn f2_put_over_a_record_with_the_last_version_is_not_lost() {
     let peer = Id::key_of("stranger");
     let key = Id::from_u64(2);
     let poison = Record::new(key, vec![1], Version { seq: u64::MAX, writer: peer });
-    receive(&mut n, peer, &Message::Store { req: 1, reason: StoreReason::Replica, records: vec![poison] });
+    receive(&mut n, peer, &Message::Store { req: ReqId::new(1), reason: StoreReason::Replica, records: vec![poison] });
     while n.poll_output().is_some() {}
     let req = n.put(Millis(20), key, b"new".to_vec()).unwrap();
     let done = std::iter::from_fn(|| n.poll_output()).find_map(|o| match o {

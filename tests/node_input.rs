@@ -1,7 +1,7 @@
 //! Whatever arrives from the network, a node drops what it must, counts why,
 //! and keeps working.
 
-use chord::message::{RouteReply, RouteResult, PROTOCOL_VERSION};
+use chord::message::{ReqId, RouteReply, RouteResult, PROTOCOL_VERSION};
 use chord::node::DropReason;
 use chord::{Config, Event, Id, Message, Millis, Node, Output};
 
@@ -26,11 +26,12 @@ fn hostile_input_is_dropped_and_counted() {
     assert_eq!(n.stats().dropped(DropReason::Version), 1);
     assert_eq!(n.stats().dropped(DropReason::Oversized), 1);
     // Replies to requests never sent.
-    n.handle_message(now, stranger, Message::Pong { req: 99, predecessors: vec![] });
-    n.handle_message(now, stranger, Message::Neighbors { req: 98, predecessor: None, successors: vec![stranger] });
-    n.handle_message(now, stranger, Message::StoreAck { req: 97 });
-    n.handle_message(now, stranger, Message::RouteAck { origin: stranger, req: 1 });
-    let forged = RouteReply { origin: n.id(), req: 12345, path: vec![], hops: 1, result: RouteResult::Found { node: stranger } };
+    n.handle_message(now, stranger, Message::Pong { req: ReqId::new(99), predecessors: vec![] });
+    n.handle_message(now, stranger, Message::Neighbors { req: ReqId::new(98), predecessor: None, successors: vec![stranger] });
+    n.handle_message(now, stranger, Message::StoreAck { req: ReqId::new(97) });
+    n.handle_message(now, stranger, Message::RouteAck { origin: stranger, req: ReqId::new(1) });
+    let forged =
+        RouteReply { origin: n.id(), req: ReqId::new(12345), path: vec![], hops: 1, result: RouteResult::Found { node: stranger } };
     n.handle_message(now, stranger, Message::RouteReply(forged));
     assert_eq!(n.stats().dropped(DropReason::Unsolicited), 5);
     // A forged neighbour list did not become our successor list.
@@ -38,7 +39,7 @@ fn hostile_input_is_dropped_and_counted() {
     // A routed message whose path does not name its sender.
     let route = chord::message::Route {
         origin: stranger,
-        req: 1,
+        req: ReqId::new(1),
         target: Id::ZERO,
         hops: 0,
         path: vec![Id::key_of("someone else")],
@@ -90,7 +91,7 @@ fn a_forged_answer_to_a_pending_request_is_dropped() {
     let route = sent.expect("the get is routed to the successor");
     // Request numbers are not a counter a stranger could follow.
     let (a, b) = (n.lookup(now, key).unwrap(), n.lookup(now, key).unwrap());
-    assert!(a.abs_diff(b) > 1 && a.abs_diff(route.req) > 1, "request numbers {} {} {}", route.req, a, b);
+    assert!(a.get().abs_diff(b.get()) > 1 && a.get().abs_diff(route.req.get()) > 1, "request numbers {} {} {}", route.req, a, b);
     while n.poll_output().is_some() {}
     let record = chord::Record::new(key, b"forged".to_vec(), chord::store::Version { seq: 9, writer: forger });
     let forged = RouteReply {
@@ -143,7 +144,7 @@ fn an_answer_goes_back_only_along_a_hop_this_node_took() {
             .collect()
     };
     // Out of nowhere: an answer to a route this node never saw, "back" to a stranger.
-    let forged = RouteReply { origin: stranger, req: 5, path: vec![stranger], hops: 2, result: RouteResult::Found { node: s } };
+    let forged = RouteReply { origin: stranger, req: ReqId::new(5), path: vec![stranger], hops: 2, result: RouteResult::Found { node: s } };
     n.handle_message(Millis(1), s, Message::RouteReply(forged.clone()));
     assert_eq!(sends(&mut n), vec![], "an answer went to a peer this node never forwarded for");
     let unsolicited = n.stats().dropped(DropReason::Unsolicited);
@@ -151,10 +152,10 @@ fn an_answer_goes_back_only_along_a_hop_this_node_took() {
 
     // A route from `a` for a key our successor holds: forwarded to it.
     let key = (1..).map(|i| Id::key_of(&format!("k{i}"))).find(|k| k.in_half_open(&me, &s)).unwrap();
-    let route = Route { origin: a, req: 9, target: key, hops: 1, path: vec![a], last_hop: false, op: Op::Get };
+    let route = Route { origin: a, req: ReqId::new(9), target: key, hops: 1, path: vec![a], last_hop: false, op: Op::Get };
     n.handle_message(Millis(2), a, Message::Route(route));
     while n.poll_output().is_some() {}
-    let answer = |path: Vec<Id>| RouteReply { origin: a, req: 9, path, hops: 2, result: RouteResult::Found { node: s } };
+    let answer = |path: Vec<Id>| RouteReply { origin: a, req: ReqId::new(9), path, hops: 2, result: RouteResult::Found { node: s } };
     // Right route, but "back" to a stranger, or from a peer it was not handed to: dropped.
     n.handle_message(Millis(3), s, Message::RouteReply(answer(vec![stranger])));
     n.handle_message(Millis(3), stranger, Message::RouteReply(answer(vec![a])));
@@ -184,7 +185,7 @@ fn routes_held_for_one_peer_are_bounded() {
     // Keys our successor is responsible for: we forward them and wait for its receipt (it never sends one).
     let keys: Vec<Id> = (1..).map(|i| Id::key_of(&format!("k{i}"))).filter(|k| k.in_half_open(&me, &s)).take(12).collect();
     let route = |origin: Id, req: u64, key: Id, op: Op| {
-        Message::Route(Route { origin, req, target: key, hops: 1, path: vec![origin], last_hop: false, op })
+        Message::Route(Route { origin, req: ReqId::new(req), target: key, hops: 1, path: vec![origin], last_hop: false, op })
     };
     // (forwarded to the successor, answered busy)
     let mut c = (0, 0);
@@ -216,7 +217,7 @@ fn routes_held_for_one_peer_are_bounded() {
     assert_eq!(n.stats().dropped(DropReason::Limit), 5);
     // Once the receipts arrive the flooder is served again.
     for i in 0..8u64 {
-        n.handle_message(Millis(20), s, Message::RouteAck { origin: flood, req: i + 1 });
+        n.handle_message(Millis(20), s, Message::RouteAck { origin: flood, req: ReqId::new(i + 1) });
     }
     step(&mut n, &mut c, flood, route(flood, 100, keys[3], Op::Get));
     assert_eq!(c, (11, 5));
@@ -453,7 +454,7 @@ fn a_neighbour_whose_link_closed_is_dead_after_one_silent_deadline() {
 /// successor list before it answers a get.
 mod confirm {
     use chord::finger::FingerTable;
-    use chord::message::{Op, Route, RouteFailure, RouteReply, RouteResult};
+    use chord::message::{Op, ReqId, Route, RouteFailure, RouteReply, RouteResult};
     use chord::{Config, Event, Id, Message, Millis, Node, Output, Record, RequestError, Version};
 
     fn id(x: u64) -> Id {
@@ -470,13 +471,13 @@ mod confirm {
 
     /// Q hands P a get for a key in P's range.
     fn get_from_q(n: &mut Node, now: u64) -> Vec<Output> {
-        let route = Route { origin: id(50), req: 77, target: id(90), hops: 1, path: vec![id(50)], last_hop: true, op: Op::Get };
+        let route = Route { origin: id(50), req: ReqId::new(77), target: id(90), hops: 1, path: vec![id(50)], last_hop: true, op: Op::Get };
         n.handle_message(Millis(now), id(50), Message::Route(route));
         std::iter::from_fn(|| n.poll_output()).collect()
     }
 
     /// The fetches P sent, as (to, req).
-    fn fetches(out: &[Output]) -> Vec<(Id, u64)> {
+    fn fetches(out: &[Output]) -> Vec<(Id, ReqId)> {
         out.iter()
             .filter_map(|o| match o {
                 Output::Send { to, msg: Message::Fetch { req, key } } if *key == id(90) => Some((*to, *req)),
@@ -488,7 +489,7 @@ mod confirm {
     /// The answer P sent back to Q.
     fn answer(out: &[Output]) -> Option<RouteResult> {
         out.iter().find_map(|o| match o {
-            Output::Send { to, msg: Message::RouteReply(r) } if *to == id(50) && r.req == 77 => Some(r.result.clone()),
+            Output::Send { to, msg: Message::RouteReply(r) } if *to == id(50) && r.req == ReqId::new(77) => Some(r.result.clone()),
             _ => None,
         })
     }
@@ -583,7 +584,7 @@ mod confirm {
         n.handle_message(
             Millis(5),
             id(50),
-            Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] },
+            Message::Store { req: ReqId::new(1), reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] },
         );
         drain(&mut n);
         let out = get_from_q(&mut n, 10);
@@ -597,13 +598,13 @@ mod confirm {
         n.handle_message(
             Millis(5),
             id(50),
-            Message::Store { req: 1, reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] },
+            Message::Store { req: ReqId::new(1), reason: chord::message::StoreReason::Replica, records: vec![record(3, b"x")] },
         );
         // A node between Q and P rectifies P: P's range just changed.
         n.handle_message(Millis(6), id(60), Message::Rectify);
         assert_eq!(n.predecessor(), Some(id(60)));
         drain(&mut n);
-        let route = Route { origin: id(60), req: 78, target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
+        let route = Route { origin: id(60), req: ReqId::new(78), target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
         n.handle_message(Millis(10), id(60), Message::Route(route));
         let asked = fetches(&drain(&mut n));
         assert_eq!(asked.len(), 2, "an unsure primary with a record asks its R−1 replicas");
@@ -612,14 +613,16 @@ mod confirm {
         n.handle_message(Millis(30), id(200), Message::Fetched { req: asked[1].1, record: None });
         let out = drain(&mut n);
         let got = out.iter().find_map(|o| match o {
-            Output::Send { msg: Message::RouteReply(RouteReply { req: 78, result: RouteResult::Value { record, .. }, .. }), .. } => {
+            Output::Send { msg: Message::RouteReply(RouteReply { req, result: RouteResult::Value { record, .. }, .. }), .. }
+                if *req == ReqId::new(78) =>
+            {
                 Some(record.clone())
             }
             _ => None,
         });
         assert_eq!(got, Some(Some(newer)));
         // Two stabilize periods later it is sure again: no more fetches.
-        let route = Route { origin: id(60), req: 79, target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
+        let route = Route { origin: id(60), req: ReqId::new(79), target: id(90), hops: 1, path: vec![id(60)], last_hop: true, op: Op::Get };
         n.handle_message(Millis(5_000), id(60), Message::Route(route));
         assert!(fetches(&drain(&mut n)).is_empty());
     }

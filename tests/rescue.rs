@@ -5,7 +5,7 @@
 //! by churn schedules 204 and 473 in tests/churn_schedules.rs).
 
 use chord::finger::FingerTable;
-use chord::message::{Op, Route};
+use chord::message::{Op, ReqId, Route};
 use chord::node::Status;
 use chord::{Config, Event, Id, Message, Millis, Node, Output};
 
@@ -53,7 +53,7 @@ fn run(n: &mut Node, from: u64, to: u64) -> Vec<Output> {
 }
 
 /// The `GetNeighbors` requests sent to `to`.
-fn asked(out: &[Output], to: u64) -> Vec<u64> {
+fn asked(out: &[Output], to: u64) -> Vec<ReqId> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send { to: t, msg: Message::GetNeighbors { req } } if *t == id(to) => Some(*req),
@@ -64,7 +64,7 @@ fn asked(out: &[Output], to: u64) -> Vec<u64> {
 
 /// The successor goes silent: the node declares it dead and asks its finger.
 /// Returns the node, the finger's request number and the time it was asked.
-fn rescuing() -> (Node, u64, u64) {
+fn rescuing() -> (Node, ReqId, u64) {
     let mut n = node();
     let mut out = Vec::new();
     for t in (0..=1_000).step_by(10) {
@@ -86,7 +86,7 @@ fn a_rescuing_node_is_out_of_the_ring_until_its_finger_answers() {
     // It does not answer as a ring of one: no route is answered or stored.
     let route = Route {
         origin: id(PRED),
-        req: 3,
+        req: ReqId::new(3),
         target: id(ME + 70),
         hops: 1,
         path: vec![id(PRED)],
@@ -101,12 +101,12 @@ fn a_rescuing_node_is_out_of_the_ring_until_its_finger_answers() {
     assert!(n.store().is_empty(), "a rescuing node stored a put");
     // It is alive, though: it answers a ping, and its (empty) neighbours, so
     // that its predecessor does not declare it dead and lose its ring in turn.
-    n.handle_message(now, id(PRED), Message::Ping { req: 1 });
-    n.handle_message(now, id(PRED), Message::GetNeighbors { req: 2 });
+    n.handle_message(now, id(PRED), Message::Ping { req: ReqId::new(1) });
+    n.handle_message(now, id(PRED), Message::GetNeighbors { req: ReqId::new(2) });
     let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
-    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Message::Pong { req: 1, .. }, .. })), "{out:?}");
+    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Message::Pong { req, .. }, .. } if *req == ReqId::new(1))), "{out:?}");
     assert!(
-        out.iter().any(|o| matches!(o, Output::Send { msg: Message::Neighbors { req: 2, successors, .. }, .. } if successors.is_empty())),
+        out.iter().any(|o| matches!(o, Output::Send { msg: Message::Neighbors { req, successors, .. }, .. } if *req == ReqId::new(2) && successors.is_empty())),
         "{out:?}"
     );
     // While the finger is silent (but not yet timed out) nothing else is asked.
@@ -143,9 +143,9 @@ fn the_finger_that_answers_becomes_the_successor_and_maintenance_resumes() {
     // the periodic timers of before the rescue were still running.
     assert!((35..=70).contains(&rounds), "{rounds} stabilize rounds in 10 s with a 200 ms period");
     // The node answers again.
-    n.handle_message(Millis(t0 + 10_020), id(PRED), Message::Ping { req: 9 });
+    n.handle_message(Millis(t0 + 10_020), id(PRED), Message::Ping { req: ReqId::new(9) });
     let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
-    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Message::Pong { req: 9, .. }, .. })), "{out:?}");
+    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Message::Pong { req, .. }, .. } if *req == ReqId::new(9))), "{out:?}");
 }
 
 /// A finger whose list comes back round to us (a small ring, or a split

@@ -422,7 +422,7 @@ async fn a_large_file_moves_in_chunks_is_verified_and_can_be_cancelled() {
 /// honest ring keeps its pointers and its files.
 #[wasm_bindgen_test]
 async fn a_hostile_peer_cannot_break_a_member() {
-    use chord::message::{Op, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
+    use chord::message::{Op, ReqId, Route, RouteReply, RouteResult, StoreReason, PROTOCOL_VERSION};
     use chord::signal::{ClientMsg, ServerMsg, SignalPayload, SIGNAL_VERSION};
     use chord::store::Version;
     use chord::web::input::{rtc_intake, Input, RtcEvent, RtcIntake, RtcSink, ServerEvent, SocketTag};
@@ -519,12 +519,12 @@ async fn a_hostile_peer_cannot_break_a_member() {
         vec![PROTOCOL_VERSION; 256 * 1024],
         vec![0xF1, 0xff, 0x00, 0x13],
         vec![0xF0, 0x01, 0x02],
-        chord(&Message::Neighbors { req: 7, predecessor: Some(me), successors: vec![me] }),
-        chord(&Message::Fetched { req: 9, record: None }),
-        chord(&Message::Store { req: 1, reason: StoreReason::Replica, records: vec![bad] }),
+        chord(&Message::Neighbors { req: ReqId::new(7), predecessor: Some(me), successors: vec![me] }),
+        chord(&Message::Fetched { req: ReqId::new(9), record: None }),
+        chord(&Message::Store { req: ReqId::new(1), reason: StoreReason::Replica, records: vec![bad] }),
         chord(&Message::Route(Route {
             origin: me,
-            req: 1,
+            req: ReqId::new(1),
             target: Id::ZERO,
             hops: 0,
             path: vec![Id::key_of("someone else")],
@@ -537,7 +537,7 @@ async fn a_hostile_peer_cannot_break_a_member() {
     }
     // Forged answers to requests the member may have pending (numbers it never used, too).
     for req in 1..=50 {
-        let forged = RouteReply { origin: member, req, path: vec![], hops: 1, result: RouteResult::Found { node: me } };
+        let forged = RouteReply { origin: member, req: ReqId::new(req), path: vec![], hops: 1, result: RouteResult::Found { node: me } };
         link.send(&chord(&Message::RouteReply(forged))).unwrap();
     }
     let mut waited = 0;

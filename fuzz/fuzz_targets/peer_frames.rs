@@ -371,7 +371,7 @@ impl Harness {
                 let _ = self.peer.put_blob(now, b.get(&self.ctx, me));
             }
             Action::Cancel(r) => {
-                self.peer.cancel(now, r.get());
+                self.peer.cancel(now, r.req());
             }
             Action::Restore { records, blobs } => {
                 let records = records.iter().map(|r| r.get(&self.ctx, me)).collect();

@@ -9,7 +9,7 @@
 //! never land between two members and the interesting branches would stay cold.
 
 use arbitrary::Arbitrary;
-use chord::message::{Op, RangeSummary, Route, RouteFailure, RouteReply, RouteResult, StoreReason};
+use chord::message::{Op, RangeSummary, ReqId, Route, RouteFailure, RouteReply, RouteResult, StoreReason};
 use chord::{Id, Message, Node, Record, Version};
 
 /// The ids a fuzz input can name.
@@ -99,6 +99,11 @@ impl FReq {
             FReq::Small(v) => u64::from(v),
             FReq::Raw(v) => v,
         }
+    }
+
+    /// As a Chord request number.
+    pub fn req(self) -> ReqId {
+        ReqId::new(self.get())
     }
 }
 
@@ -415,14 +420,16 @@ impl FMsg {
     pub fn get(&self, ctx: &Ctx, me: Id, from: Id) -> Message {
         let id = |f: &FId| ctx.id(f, me);
         match self {
-            FMsg::GetNeighbors(req) => Message::GetNeighbors { req: req.get() },
-            FMsg::Neighbors { req, predecessor, successors } => {
-                Message::Neighbors { req: req.get(), predecessor: predecessor.as_ref().map(id), successors: ctx.ids(successors, me) }
-            }
+            FMsg::GetNeighbors(req) => Message::GetNeighbors { req: req.req() },
+            FMsg::Neighbors { req, predecessor, successors } => Message::Neighbors {
+                req: req.req(),
+                predecessor: predecessor.as_ref().map(id),
+                successors: ctx.ids(successors, me),
+            },
             FMsg::Rectify => Message::Rectify,
             FMsg::SuccessorsChanged => Message::SuccessorsChanged,
-            FMsg::Ping(req) => Message::Ping { req: req.get() },
-            FMsg::Pong { req, predecessors } => Message::Pong { req: req.get(), predecessors: ctx.ids(predecessors, me) },
+            FMsg::Ping(req) => Message::Ping { req: req.req() },
+            FMsg::Pong { req, predecessors } => Message::Pong { req: req.req(), predecessors: ctx.ids(predecessors, me) },
             FMsg::Leaving { predecessor, successors } => {
                 Message::Leaving { predecessor: predecessor.as_ref().map(id), successors: ctx.ids(successors, me) }
             }
@@ -433,7 +440,7 @@ impl FMsg {
                 }
                 Message::Route(Route {
                     origin: id(origin),
-                    req: req.get(),
+                    req: req.req(),
                     target: id(target),
                     hops: *hops,
                     path,
@@ -441,16 +448,16 @@ impl FMsg {
                     op: op.get(),
                 })
             }
-            FMsg::RouteAck { origin, req } => Message::RouteAck { origin: id(origin), req: req.get() },
+            FMsg::RouteAck { origin, req } => Message::RouteAck { origin: id(origin), req: req.req() },
             FMsg::RouteReply { origin, req, path, hops, result } => Message::RouteReply(RouteReply {
                 origin: id(origin),
-                req: req.get(),
+                req: req.req(),
                 path: ctx.ids(path, me),
                 hops: *hops,
                 result: result.get(ctx, me),
             }),
             FMsg::Store { req, reason, records } => Message::Store {
-                req: req.get(),
+                req: req.req(),
                 reason: match reason {
                     FReason::JoinHandover => StoreReason::JoinHandover,
                     FReason::LeaveHandover => StoreReason::LeaveHandover,
@@ -459,12 +466,12 @@ impl FMsg {
                 },
                 records: records.iter().map(|r| r.get(ctx, me)).collect(),
             },
-            FMsg::StoreAck(req) => Message::StoreAck { req: req.get() },
+            FMsg::StoreAck(req) => Message::StoreAck { req: req.req() },
             FMsg::SyncRange { lo, hi, count, hash } => {
                 Message::SyncRange { lo: id(lo), hi: id(hi), summary: RangeSummary { count: *count, hash: id(hash) } }
             }
-            FMsg::Fetch { req, key } => Message::Fetch { req: req.get(), key: id(key) },
-            FMsg::Fetched { req, record } => Message::Fetched { req: req.get(), record: record.as_ref().map(|r| r.get(ctx, me)) },
+            FMsg::Fetch { req, key } => Message::Fetch { req: req.req(), key: id(key) },
+            FMsg::Fetched { req, record } => Message::Fetched { req: req.req(), record: record.as_ref().map(|r| r.get(ctx, me)) },
             FMsg::Merge { node, hops } => Message::Merge { node: id(node), hops: *hops },
         }
     }
@@ -719,13 +726,13 @@ impl FXfer {
                 XferMsg::Chunk { pull: chord::transfer::PullId(pull.get()), index: *index, bytes: bytes.clone() }
             }
             FXfer::Missing(pull) => XferMsg::Missing { pull: chord::transfer::PullId(pull.get()) },
-            FXfer::Offer { put, blob } => XferMsg::Offer { put: put.get(), blob: blob.get(ctx, me) },
-            FXfer::Withdraw(put) => XferMsg::Withdraw { put: put.get() },
+            FXfer::Offer { put, blob } => XferMsg::Offer { put: put.req(), blob: blob.get(ctx, me) },
+            FXfer::Withdraw(put) => XferMsg::Withdraw { put: put.req() },
             FXfer::Committed { put, seq, writer } => {
-                XferMsg::Committed { put: put.get(), version: Version { seq: *seq, writer: ctx.id(writer, me) } }
+                XferMsg::Committed { put: put.req(), version: Version { seq: *seq, writer: ctx.id(writer, me) } }
             }
             FXfer::Refused { put, reason } => XferMsg::Refused {
-                put: put.get(),
+                put: put.req(),
                 reason: match reason % 4 {
                     0 => Refusal::NotJoined,
                     1 => Refusal::StoreFull,
@@ -733,10 +740,10 @@ impl FXfer {
                     _ => Refusal::Malformed,
                 },
             },
-            FXfer::OfferFor { put, blob, holders } => XferMsg::OfferFor { put: put.get(), blob: blob.get(ctx, me), holders: *holders },
+            FXfer::OfferFor { put, blob, holders } => XferMsg::OfferFor { put: put.req(), blob: blob.get(ctx, me), holders: *holders },
             FXfer::Holding { key, digest } => XferMsg::Holding { key: ctx.id(key, me), digest: ctx.id(digest, me) },
             FXfer::Copies { put, holders, target, done } => {
-                XferMsg::Copies { put: put.get(), holders: *holders, target: *target, done: *done }
+                XferMsg::Copies { put: put.req(), holders: *holders, target: *target, done: *done }
             }
             FXfer::Part { pull, index, offset, bytes } => {
                 XferMsg::Part { pull: chord::transfer::PullId(pull.get()), index: *index, offset: *offset, bytes: bytes.clone() }

@@ -75,7 +75,7 @@ impl Node {
             let result = RouteResult::Value { node: self.id, record, replicas: self.replica_targets() };
             return self.reply(now, route, result, hops);
         }
-        if self.confirms.len() >= MAX_CONFIRMS {
+        if self.requests.values().filter(|p| matches!(p, Pending::Confirm(_))).count() >= MAX_CONFIRMS {
             self.stats.count_drop(DropReason::Limit);
             let hops = route.hops;
             let result = match record {
@@ -85,26 +85,26 @@ impl Node {
             return self.reply(now, route, result, hops);
         }
         let id = self.fresh_req();
-        self.confirms.insert(id, Confirm { route, best: record, waiting: targets.len(), silent: 0 });
+        self.requests.insert(id, Pending::Confirm(Box::new(Confirm { route, best: record, waiting: targets.len(), silent: 0 })));
         for (to, replica) in targets {
             let req = self.fresh_req();
-            self.confirm_of.insert(req, (id, replica));
-            let q = Query::new(to, QueryPurpose::Confirm, now);
+            let q = Query::new(to, QueryPurpose::Confirm { of: id, replica }, now);
             self.send_query(now, req, q);
         }
     }
 
-    /// The key a confirm query `req` asks for.
-    pub(super) fn confirm_key(&self, req: ReqId) -> Option<Id> {
-        let (id, _) = self.confirm_of.get(&req)?;
-        self.confirms.get(id).map(|c| c.route.target)
+    /// The key the held get `of` asks its successors for.
+    pub(super) fn confirm_key(&self, of: ReqId) -> Option<Id> {
+        match self.requests.get(&of) {
+            Some(Pending::Confirm(c)) => Some(c.route.target),
+            _ => None,
+        }
     }
 
-    /// A successor answered a confirm query (`None` record: it holds nothing;
-    /// `answered` false: it did not answer).
-    pub(super) fn on_confirm_answer(&mut self, now: Millis, req: ReqId, record: Option<Record>, answered: bool) {
-        let Some((id, replica)) = self.confirm_of.remove(&req) else { return };
-        let Some(c) = self.confirms.get_mut(&id) else { return };
+    /// A successor (a `replica` or not) answered a query of the held get
+    /// `id` (`None` record: it holds nothing; `answered` false: it did not answer).
+    pub(super) fn on_confirm_answer(&mut self, now: Millis, id: ReqId, replica: bool, record: Option<Record>, answered: bool) {
+        let Some(Pending::Confirm(c)) = self.requests.get_mut(&id) else { return };
         c.waiting = c.waiting.saturating_sub(1);
         let key = c.route.target;
         match record {
@@ -119,7 +119,7 @@ impl Node {
         if c.waiting > 0 {
             return;
         }
-        let Some(c) = self.confirms.remove(&id) else { return };
+        let Some(Pending::Confirm(c)) = self.requests.remove(&id) else { return };
         let hops = c.route.hops;
         let result = match c.best {
             Some(best) => {

@@ -98,8 +98,8 @@ impl Node {
                 let req = self.fresh_req();
                 let items = batch.iter().map(|r| (r.key, r.version)).collect();
                 if self.status != Status::Left {
-                    let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Store(req));
-                    self.stores.insert(req, StoreWait { to, items, token, delete_after_ack });
+                    let token = self.timers.schedule(now + self.cfg.rpc_timeout_ms, Timer::Deadline(req));
+                    self.requests.insert(req, Pending::Store(StoreWait { to, items, token, delete_after_ack }));
                 }
                 self.send(to, Message::Store { req, reason, records: std::mem::take(&mut batch) });
                 bytes = 0;
@@ -136,9 +136,9 @@ impl Node {
     }
 
     pub(super) fn on_store_ack(&mut self, from: Id, req: ReqId) {
-        match self.stores.get(&req) {
-            Some(w) if w.to == from => {
-                let Some(w) = self.stores.remove(&req) else { return };
+        match self.requests.get(&req) {
+            Some(Pending::Store(w)) if w.to == from => {
+                let Some(Pending::Store(w)) = self.requests.remove(&req) else { return };
                 self.timers.cancel(w.token);
                 let keep: Vec<Id> = self.replica_targets();
                 for (key, version) in &w.items {
@@ -195,13 +195,12 @@ impl Node {
         };
         let id = self.id;
         let busy: HashSet<Id> = self
-            .requests
-            .values()
+            .routes()
             .filter(|r| matches!(r.kind, ReqKind::Stray))
             .map(|r| r.target)
-            .chain(self.stores.values().filter(|w| w.delete_after_ack).flat_map(|w| w.items.iter().map(|(k, _)| *k)))
+            .chain(self.stores().filter(|w| w.delete_after_ack).flat_map(|w| w.items.iter().map(|(k, _)| *k)))
             .collect();
-        let looking = self.requests.values().filter(|r| matches!(r.kind, ReqKind::Stray)).count();
+        let looking = self.routes().filter(|r| matches!(r.kind, ReqKind::Stray)).count();
         let strays: Vec<Id> = self
             .store
             .records()
@@ -264,7 +263,7 @@ impl Node {
         let id = self.id;
         for target in self.replica_targets() {
             // One batch in flight per replica keeps a slow replica from being flooded.
-            if only.is_none() && self.stores.values().any(|w| w.to == target) {
+            if only.is_none() && self.stores().any(|w| w.to == target) {
                 continue;
             }
             let records: Vec<Record> = match only {

@@ -13,11 +13,12 @@ use super::*;
 /// Most replicas asked for one get.
 const MAX_FALLBACK_REPLICAS: usize = 8;
 
-/// A get waiting for an intact copy from a replica.
-#[derive(Clone, Debug)]
+/// A get waiting for an intact copy from a replica: the state its fetch
+/// query carries from one replica to the next.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Fallback {
     user_req: ReqId,
-    key: Id,
+    pub(super) key: Id,
     /// Replicas not asked yet, in the order to ask them.
     left: Vec<Id>,
     /// Every holder named by the primary (reported with the record).
@@ -47,14 +48,13 @@ impl Node {
     }
 
     /// Asks the next replica, or fails the get if none is left.
-    fn next_fallback(&mut self, now: Millis, mut fb: Fallback) {
+    pub(super) fn next_fallback(&mut self, now: Millis, mut fb: Fallback) {
         let Some(to) = fb.left.pop() else {
             let error = RequestError::Corrupt { copies: fb.corrupt };
             return self.emit(Event::RequestFailed { req: fb.user_req, target: fb.key, error });
         };
         let req = self.fresh_req();
-        self.fallbacks.insert(req, fb);
-        let q = Query::new(to, QueryPurpose::Fetch, now);
+        let q = Query::new(to, QueryPurpose::Fetch(Box::new(fb)), now);
         self.send_query(now, req, q);
     }
 
@@ -68,12 +68,11 @@ impl Node {
     }
 
     pub(super) fn on_fetched(&mut self, now: Millis, from: Id, req: ReqId, record: Option<Record>) {
-        match self.take_query(now, from, req, Answer::Fetched) {
-            None => return,
-            Some(QueryPurpose::Confirm) => return self.on_confirm_answer(now, req, record, true),
-            Some(_) => {}
-        }
-        let Some(mut fb) = self.fallbacks.remove(&req) else { return };
+        let mut fb = match self.take_query(now, from, req, Answer::Fetched) {
+            Some(QueryPurpose::Confirm { of, replica }) => return self.on_confirm_answer(now, of, replica, record, true),
+            Some(QueryPurpose::Fetch(fb)) => *fb,
+            _ => return,
+        };
         match record {
             Some(r) if r.key == fb.key && r.is_intact() => {
                 let Fallback { user_req, key, replicas, hops, .. } = fb;
@@ -86,17 +85,5 @@ impl Node {
             }
             None => self.next_fallback(now, fb),
         }
-    }
-
-    /// The replica asked did not answer: ask the next one.
-    pub(super) fn on_fetch_timeout(&mut self, now: Millis, req: ReqId) {
-        if let Some(fb) = self.fallbacks.remove(&req) {
-            self.next_fallback(now, fb);
-        }
-    }
-
-    /// The key a fetch query `req` asks for.
-    pub(super) fn fetch_key(&self, req: ReqId) -> Option<Id> {
-        self.fallbacks.get(&req).map(|f| f.key)
     }
 }

@@ -120,12 +120,12 @@ mod tests {
     #[test]
     fn an_answer_goes_back_only_along_a_hop_taken() {
         let mut f = Forwarded::default();
-        let key = (id("origin"), 7);
+        let key = (id("origin"), ReqId::new(7));
         f.note(Millis(0), key, id("a"), id("b"), Millis(100));
         // From the wrong peer, towards the wrong peer, for another route, too late.
         assert_eq!(f.take(Millis(1), key, id("x"), id("a")), Verdict::Mismatch);
         assert_eq!(f.take(Millis(1), key, id("b"), id("x")), Verdict::Mismatch);
-        assert_eq!(f.take(Millis(1), (id("origin"), 8), id("b"), id("a")), Verdict::Unknown);
+        assert_eq!(f.take(Millis(1), (id("origin"), ReqId::new(8)), id("b"), id("a")), Verdict::Unknown);
         assert_eq!(f.take(Millis(1), key, id("b"), id("a")), Verdict::Pass);
         // Used up: a second answer does not pass.
         assert_eq!(f.take(Millis(2), key, id("b"), id("a")), Verdict::Unknown);
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn a_route_handed_on_again_or_passing_twice_keeps_each_pass() {
         let mut f = Forwarded::default();
-        let key = (id("origin"), 1);
+        let key = (id("origin"), ReqId::new(1));
         f.note(Millis(0), key, id("a"), id("b"), Millis(100));
         f.note(Millis(5), key, id("a"), id("c"), Millis(105)); // b was dead: around it
         f.note(Millis(6), key, id("d"), id("e"), Millis(106)); // the route came by again
@@ -151,10 +151,10 @@ mod tests {
     fn memory_is_bounded_and_the_oldest_go_first() {
         let mut f = Forwarded::default();
         for i in 0..(MAX_FORWARDED as u64 + 10) {
-            f.note(Millis(i), (id("o"), i), id("a"), id("b"), Millis(1_000_000 + i));
+            f.note(Millis(i), (id("o"), ReqId::new(i)), id("a"), id("b"), Millis(1_000_000 + i));
         }
         assert_eq!(f.len(), MAX_FORWARDED);
-        assert_eq!(f.take(Millis(0), (id("o"), 0), id("b"), id("a")), Verdict::Unknown, "the oldest went");
-        assert_eq!(f.take(Millis(0), (id("o"), MAX_FORWARDED as u64 + 9), id("b"), id("a")), Verdict::Pass);
+        assert_eq!(f.take(Millis(0), (id("o"), ReqId::new(0)), id("b"), id("a")), Verdict::Unknown, "the oldest went");
+        assert_eq!(f.take(Millis(0), (id("o"), ReqId::new(MAX_FORWARDED as u64 + 9)), id("b"), id("a")), Verdict::Pass);
     }
 }

@@ -20,16 +20,7 @@ impl Node {
         self.fingers = FingerTable::new();
         self.predecessor = None;
         let req = self.fresh_req();
-        let request = Request {
-            kind: ReqKind::Join { via },
-            target: self.id,
-            op: Op::Join,
-            token: Token::default(),
-            attempts: 0,
-            user_req: req,
-            first_hop: None,
-        };
-        self.launch(now, req, request);
+        self.launch(now, req, RouteReq::new(ReqKind::Join { via }, self.id, Op::Join, req));
         Ok(())
     }
 
@@ -66,13 +57,10 @@ impl Node {
     }
 
     pub(super) fn send_query(&mut self, now: Millis, req: ReqId, mut q: Query) {
-        let msg = match q.purpose {
+        let msg = match &q.purpose {
             QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Unify => Message::Ping { req },
-            QueryPurpose::Fetch => match self.fetch_key(req) {
-                Some(key) => Message::Fetch { req, key },
-                None => return,
-            },
-            QueryPurpose::Confirm => match self.confirm_key(req) {
+            QueryPurpose::Fetch(fb) => Message::Fetch { req, key: fb.key },
+            QueryPurpose::Confirm { of, .. } => match self.confirm_key(*of) {
                 Some(key) => Message::Fetch { req, key },
                 None => return,
             },
@@ -84,13 +72,13 @@ impl Node {
             // The ring just said nobody can reach it: no answer can come, so
             // the question fails now (its last deadline, in the next timer round).
             q.give_up(self.cfg.rpc_attempts);
-            q.token = self.timers.schedule(now, Timer::Query(req));
-            self.queries.insert(req, q);
+            q.token = self.timers.schedule(now, Timer::Deadline(req));
+            self.requests.insert(req, Pending::Query(q));
             return;
         }
-        q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Query(req));
+        q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Deadline(req));
         let to = q.to;
-        self.queries.insert(req, q);
+        self.requests.insert(req, Pending::Query(q));
         self.send(to, msg);
     }
 
@@ -98,9 +86,9 @@ impl Node {
     /// is the kind of message that answers it (a `Pong` cannot end a
     /// stabilize round, nor a `Neighbors` a fetch).
     pub(super) fn take_query(&mut self, now: Millis, from: Id, req: ReqId, answer: Answer) -> Option<QueryPurpose> {
-        match self.queries.get(&req) {
-            Some(q) if q.to == from && q.purpose.answered_by() == answer => {
-                let q = self.queries.remove(&req)?;
+        match self.requests.get(&req) {
+            Some(Pending::Query(q)) if q.to == from && q.purpose.answered_by() == answer => {
+                let q = self.take_pending_query(req)?;
                 self.timers.cancel(q.token);
                 if q.sent_at == q.first_sent {
                     self.answer_times.sample(from, q.sent_at, now);
@@ -118,7 +106,7 @@ impl Node {
         // A rescuing node answers with its empty list: whoever adopts it
         // points at a non-member until its rescue ends (a gap, not a cycle),
         // rather than declaring it dead and losing its own ring in turn.
-        if self.status != Status::Joined && !self.rescuing {
+        if self.status != Status::Joined && !self.rescuing() {
             self.stats.count_drop(DropReason::NotJoined);
             return;
         }
@@ -141,9 +129,9 @@ impl Node {
                 }
                 self.finish_join(now, from, &succs);
             }
-            QueryPurpose::Stabilize => {
+            QueryPurpose::Stabilize { again } => {
+                // The round ends here unless a candidate is to be checked.
                 if self.successors.first() != Some(from) || self.status != Status::Joined {
-                    self.stabilizing = false;
                     return;
                 }
                 self.watch_neighbours(now, |n| {
@@ -151,13 +139,12 @@ impl Node {
                 });
                 match pred.filter(|p| p.in_open(&self.id, &from)) {
                     // Never adopt an unchecked pointer: ask p itself first.
-                    Some(p) => self.query(now, p, QueryPurpose::Candidate),
-                    None => self.finish_stabilize(now),
+                    Some(p) => self.query(now, p, QueryPurpose::Candidate { again }),
+                    None => self.finish_stabilize(now, again),
                 }
             }
-            QueryPurpose::Candidate => {
+            QueryPurpose::Candidate { again } => {
                 if self.status != Status::Joined {
-                    self.stabilizing = false;
                     return;
                 }
                 let closer = self.successors.first().is_none_or(|s| from.in_open(&self.id, &s));
@@ -170,24 +157,27 @@ impl Node {
                 // stabilizing until a fixed point rather than one step per
                 // period. Each round strictly shortens the distance to the
                 // first successor, so this ends.
-                self.restabilize |= closer;
-                self.finish_stabilize(now);
+                self.finish_stabilize(now, again || closer);
             }
-            QueryPurpose::MergeCandidate => self.on_merge_candidate(now, from, succs),
+            QueryPurpose::MergeCandidate { hops } => self.on_merge_candidate(now, from, hops, succs),
             QueryPurpose::Rescue => self.on_rescue_answer(now, from, &succs),
             // take_query only returns the purposes a `Neighbors` answers.
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Fetch | QueryPurpose::Confirm | QueryPurpose::Unify => {}
+            QueryPurpose::CheckPredecessor
+            | QueryPurpose::Probe
+            | QueryPurpose::Fetch(_)
+            | QueryPurpose::Confirm { .. }
+            | QueryPurpose::Unify => {}
         }
     }
 
-    /// Ends a stabilize round: rectify the successor, and start the next
-    /// round at once if the successor's list changed meanwhile.
-    fn finish_stabilize(&mut self, now: Millis) {
-        self.stabilizing = false;
+    /// Ends a stabilize round (its last question is answered or failed):
+    /// rectify the successor, and start the next round at once if the round
+    /// asked for one (`again`: the successor's list changed meanwhile).
+    fn finish_stabilize(&mut self, now: Millis, again: bool) {
         if let Some(s) = self.successors.first() {
             self.send(s, Message::Rectify);
         }
-        if std::mem::take(&mut self.restabilize) {
+        if again {
             self.stabilize_now(now);
         }
     }
@@ -200,9 +190,7 @@ impl Node {
             self.stats.count_drop(DropReason::Unsolicited);
             return;
         }
-        if self.stabilizing {
-            self.restabilize = true;
-        } else {
+        if !self.stabilize_again() {
             self.stabilize_now(now);
         }
     }
@@ -222,7 +210,7 @@ impl Node {
         peers.sort_unstable();
         peers.dedup();
         for p in peers {
-            let probing = self.queries.values().any(|q| q.to == p && q.purpose == QueryPurpose::Probe);
+            let probing = self.queries().any(|(_, q)| q.to == p && q.purpose == QueryPurpose::Probe);
             if p != self.id && !probing && !self.answer_times.answered_since(&p, recent) {
                 self.query(now, p, QueryPurpose::Probe);
             }
@@ -258,29 +246,21 @@ impl Node {
         }
     }
 
+    /// The deadline of query `req` passed (see [`Query::on_timeout`]); a
+    /// query that failed ends what it was for.
     pub(super) fn on_query_timeout(&mut self, now: Millis, req: ReqId, late: bool) {
-        let Some(mut q) = self.queries.remove(&req) else { return };
-        if q.purpose == QueryPurpose::Unify && !late {
-            // A lost peer still silent: one attempt per probe keeps probing the
-            // dead cheap; it stays remembered until it expires.
-            return;
-        }
-        if late {
-            // We were stalled, not (necessarily) the peer: wait once more from now.
-            self.stats.late_timeouts += 1;
-            q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Query(req));
-            self.queries.insert(req, q);
-            return;
-        }
-        if q.extensions < MAX_ALIVE_EXTENSIONS && self.heard_since(&q.to, q.sent_at) {
-            // It is alive (it sent us something since): ask again, and count no attempt.
-            q.extensions += 1;
-            q.attempts -= 1;
-            return self.send_query(now, req, q);
-        }
-        if q.attempts < self.cfg.rpc_attempts {
-            // Perhaps only a message was lost: ask again under the same number.
-            return self.send_query(now, req, q);
+        let Some(mut q) = self.take_pending_query(req) else { return };
+        let heard = self.heard_since(&q.to, q.sent_at);
+        match q.on_timeout(late, heard, self.cfg.rpc_attempts) {
+            QueryStep::Drop => return,
+            QueryStep::Rearm => {
+                self.stats.late_timeouts += 1;
+                q.token = self.timers.schedule(now + self.deadline(&q.to), Timer::Deadline(req));
+                self.requests.insert(req, Pending::Query(q));
+                return;
+            }
+            QueryStep::Resend => return self.send_query(now, req, q),
+            QueryStep::Failed => {}
         }
         match q.purpose {
             QueryPurpose::Join { .. } => {
@@ -290,23 +270,21 @@ impl Node {
                     self.emit(Event::JoinFailed { error: RequestError::Timeout { attempts: 1 } });
                 }
             }
-            QueryPurpose::Stabilize => {
-                self.stabilizing = false;
-                self.mark_dead(now, &q.to);
-            }
-            QueryPurpose::Candidate => self.finish_stabilize(now),
+            // The round is over (with its query gone); a dead first
+            // successor starts the next one at once (`mark_dead`).
+            QueryPurpose::Stabilize { .. } => self.mark_dead(now, &q.to),
+            QueryPurpose::Candidate { again } => self.finish_stabilize(now, again),
             QueryPurpose::Probe => self.mark_dead(now, &q.to),
             // A replica that does not answer is skipped, not declared dead:
             // the get is not the place to decide about ring membership.
-            QueryPurpose::Fetch => self.on_fetch_timeout(now, req),
-            QueryPurpose::Confirm => self.on_confirm_answer(now, req, None, false),
-            QueryPurpose::MergeCandidate => self.on_merge_candidate_timeout(now, q.to),
+            QueryPurpose::Fetch(fb) => self.next_fallback(now, *fb),
+            QueryPurpose::Confirm { of, replica } => self.on_confirm_answer(now, of, replica, None, false),
+            QueryPurpose::MergeCandidate { .. } => self.on_merge_candidate_timeout(now),
             QueryPurpose::Unify => {}
             QueryPurpose::Rescue => {
+                // Still rescuing (its query was the rescue): ask the next finger.
                 self.mark_dead(now, &q.to);
-                if self.rescuing {
-                    self.rescue(now);
-                }
+                self.rescue(now);
             }
             QueryPurpose::CheckPredecessor => {
                 if self.predecessor == Some(q.to) {
@@ -338,7 +316,7 @@ impl Node {
             // remember who asked; a timeout then adopts the candidate.
             if let Some(p) = self.predecessor.filter(|p| *p != from) {
                 self.rectify_candidate = Some(from);
-                let checking = self.queries.values().any(|q| q.purpose == QueryPurpose::CheckPredecessor && q.to == p);
+                let checking = self.queries().any(|(_, q)| q.purpose == QueryPurpose::CheckPredecessor && q.to == p);
                 if !checking {
                     self.query(now, p, QueryPurpose::CheckPredecessor);
                 }
@@ -431,20 +409,16 @@ impl Node {
         self.stabilize_now(now);
     }
 
-    /// Starts a stabilize round unless one is in flight.
+    /// Starts a stabilize round unless one is in flight. The round is its
+    /// query: it is in flight exactly as long as that query (or the
+    /// candidate check that follows it) is.
     pub(super) fn stabilize_now(&mut self, now: Millis) {
-        if self.stabilizing || self.status != Status::Joined {
+        if self.stabilizing() || self.status != Status::Joined {
             return;
         }
         match (self.successors.first(), self.predecessor) {
-            (Some(s), _) => {
-                self.stabilizing = true;
-                self.query(now, s, QueryPurpose::Stabilize);
-            }
-            (None, Some(p)) => {
-                self.stabilizing = true;
-                self.query(now, p, QueryPurpose::Candidate);
-            }
+            (Some(s), _) => self.query(now, s, QueryPurpose::Stabilize { again: false }),
+            (None, Some(p)) => self.query(now, p, QueryPurpose::Candidate { again: false }),
             (None, None) => {}
         }
     }
@@ -468,11 +442,11 @@ impl Node {
     /// alive, and a predecessor that declared it dead would often lose its
     /// own ring in turn (the cascade this is for).
     pub(super) fn rescue(&mut self, now: Millis) {
-        if self.queries.values().any(|q| q.purpose == QueryPurpose::Rescue) {
+        if self.rescuing() {
             return;
         }
+        // Rescuing from here on: as long as the `Rescue` query below is in flight.
         self.status = Status::Joining;
-        self.rescuing = true;
         let own = self.id;
         // Fingers only: they lie clockwise ahead. The predecessor would answer
         // with a list that starts at us, and the two would close a ring of their own.
@@ -490,12 +464,9 @@ impl Node {
     /// that chain (in a split group or a small ring, into its ring) and
     /// stabilize walks back from it to any closer node.
     fn on_rescue_answer(&mut self, now: Millis, from: Id, succs: &[Id]) {
-        if !self.rescuing {
-            return;
-        }
-        // Back in the ring: restart the maintenance that stopped meanwhile.
+        // Back in the ring (the rescue ended with its query): restart the
+        // maintenance that stopped meanwhile.
         self.status = Status::Joined;
-        self.rescuing = false;
         self.timers.cancel_periodic();
         self.start_maintenance(now);
         self.watch_neighbours(now, |n| {
@@ -515,24 +486,22 @@ impl Node {
     }
 
     /// Stops every timer and request; the application hears of each request it issued.
+    /// Nothing else is reset: what the node was doing (stabilizing, fixing
+    /// a finger, rescuing) was the requests themselves.
     fn drop_pending(&mut self) {
-        self.rescuing = false;
-        self.stabilizing = false;
-        self.restabilize = false;
-        self.fixing_finger = false;
         self.timers.clear();
-        self.queries.clear();
-        self.fallbacks.clear();
-        self.confirms.clear();
-        self.confirm_of.clear();
         self.merging = Default::default();
         self.hops.clear();
-        self.stores.clear();
-        let failed: Vec<Request> = self.requests.drain().map(|(_, r)| r).collect();
+        let failed: Vec<RouteReq> = self
+            .requests
+            .drain()
+            .filter_map(|(_, p)| match p {
+                Pending::Route(r) if r.reported() => Some(*r),
+                _ => None,
+            })
+            .collect();
         for r in failed {
-            if matches!(r.kind, ReqKind::Lookup | ReqKind::Put | ReqKind::Get) {
-                self.emit(Event::RequestFailed { req: r.user_req, target: r.target, error: RequestError::Left });
-            }
+            self.emit(Event::RequestFailed { req: r.user_req, target: r.target, error: RequestError::Left });
         }
     }
 
@@ -553,7 +522,7 @@ impl Node {
         }
         let t = self.period(self.cfg.fix_fingers_ms);
         self.timers.schedule(now + t, Timer::FixFingers);
-        if self.fixing_finger {
+        if self.fixing_finger().is_some() {
             return;
         }
         let Some(succ) = self.successors.first() else { return };
@@ -568,15 +537,12 @@ impl Node {
         }
         self.next_finger = i;
         let target = self.id.finger_start(i);
-        // Set before starting: a lookup we can answer ourselves completes inside start_request.
-        self.fixing_finger = true;
-        if self.start_request(now, ReqKind::FixFinger(i), target, Op::FindSuccessor).is_err() {
-            self.fixing_finger = false;
-        }
+        // The fix is in flight as long as its lookup is. Refused at the
+        // request limit: tried again next period.
+        let _ = self.start_request(now, ReqKind::FixFinger(i), target, Op::FindSuccessor);
     }
 
     pub(super) fn on_finger_found(&mut self, i: usize, node: Id) {
-        self.fixing_finger = false;
         if node == self.id {
             // No other node lies between finger i's start and us: fingers i..
             // all point at ourselves. Forget what they held while the ring was

@@ -49,6 +49,22 @@
 //! `rpc_timeout_max_ms`, see `rtt.rs`) is retried, then treated as dead: it is removed from the
 //! finger table and successor list and the request is routed around it.
 //!
+//! # Requests in flight: one value each
+//!
+//! Everything this node waits for — a routed lookup, put, get, join, finger
+//! fix or stray lookup, a direct question (a stabilize round, a predecessor
+//! check, a probe, a replica fetch, a rescue, a merge check), a batch of
+//! records waiting for its receipt, a get held while its successors confirm
+//! it — is one value in one map keyed by its request number, owning its own
+//! state and deadline, and ending as a whole (see `request.rs`, after
+//! rust-libp2p's kad queries). What the node is doing — stabilizing, fixing
+//! finger i, rescuing, checking a merge candidate — is read from that map,
+//! never kept in flags beside it: a flag reset by hand on every exit path was
+//! once left set on one (fuzz finding F4: a finger fix answered with the wrong
+//! kind of result stayed "running", and fingers were never fixed again). The
+//! hops a node forwards for other origins are kept apart: they are keyed by
+//! the origin's numbers, not ours.
+//!
 //! # Maintenance: Zave's corrected Chord
 //!
 //! Invariants the node maintains (checked by the simulator after every event):
@@ -80,6 +96,7 @@ mod data;
 mod fallback;
 mod forwarded;
 mod maintenance;
+mod request;
 mod routing;
 mod rtt;
 mod stats;
@@ -100,6 +117,7 @@ use crate::rng::SeededRng;
 use crate::store::{Record, Store, Version};
 use crate::successors::SuccessorList;
 use crate::time::Millis;
+use request::{Answer, Pending, Query, QueryPurpose, QueryStep, ReqKind, RouteReq, StoreWait};
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -227,37 +245,6 @@ pub enum Event {
     Left,
 }
 
-/// What the origin is waiting for.
-#[derive(Clone, Debug)]
-pub(crate) enum ReqKind {
-    Lookup,
-    Put,
-    Get,
-    /// Looking up our own successor to join.
-    Join {
-        via: Id,
-    },
-    /// Fixing finger `i`.
-    FixFinger(usize),
-    /// Finding the primary of a stray record we hold (see `return_strays`).
-    Stray,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct Request {
-    kind: ReqKind,
-    target: Id,
-    op: Op,
-    token: Token,
-    attempts: u32,
-    /// The id the application knows this request by (stable across retries).
-    user_req: ReqId,
-    /// The peer this attempt was handed to first. The answer travels the
-    /// route's path back, so its last step comes from this peer; an answer
-    /// from anyone else is forged (finding F3) and dropped.
-    first_hop: Option<Id>,
-}
-
 /// A forwarded route waiting for its receipt.
 #[derive(Clone, Debug)]
 pub(crate) struct HopWait {
@@ -281,86 +268,6 @@ pub(crate) struct HopWait {
     extensions: u32,
 }
 
-/// Why a direct query was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum QueryPurpose {
-    /// Stabilize: asking the first successor.
-    Stabilize,
-    /// Stabilize: checking the successor's predecessor before adopting it.
-    Candidate,
-    /// Join: asking the successor found by the join lookup.
-    Join { attempt: u32 },
-    /// Check predecessor.
-    CheckPredecessor,
-    /// Neighbour probe of a successor-list entry or finger.
-    Probe,
-    /// A get asking a replica for its copy (see `fallback.rs`).
-    Fetch,
-    /// A primary asking a replica before it answers a get (see `confirm.rs`).
-    Confirm,
-    /// Ring unification: pinging a peer remembered as lost (see `unify.rs`).
-    Unify,
-    /// Ring unification: checking a merge candidate before adopting it.
-    MergeCandidate,
-    /// Every successor died: asking the nearest finger (or the predecessor)
-    /// to be the successor before giving the ring up.
-    Rescue,
-}
-
-/// The message kinds that answer a query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Answer {
-    Neighbors,
-    Pong,
-    Fetched,
-}
-
-impl QueryPurpose {
-    /// Which message answers a query sent for this purpose.
-    fn answered_by(self) -> Answer {
-        match self {
-            QueryPurpose::CheckPredecessor | QueryPurpose::Probe | QueryPurpose::Unify => Answer::Pong,
-            QueryPurpose::Fetch | QueryPurpose::Confirm => Answer::Fetched,
-            QueryPurpose::Stabilize
-            | QueryPurpose::Candidate
-            | QueryPurpose::Join { .. }
-            | QueryPurpose::MergeCandidate
-            | QueryPurpose::Rescue => Answer::Neighbors,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct Query {
-    to: Id,
-    purpose: QueryPurpose,
-    token: Token,
-    attempts: u32,
-    /// When it was last sent.
-    sent_at: Millis,
-    /// When it was first sent (an answer is an answer-time sample only if
-    /// it was sent once).
-    first_sent: Millis,
-    /// Waits extended because `to` was heard from meanwhile.
-    extensions: u32,
-}
-
-impl Query {
-    /// A query to `to`, not sent yet.
-    pub(crate) fn new(to: Id, purpose: QueryPurpose, now: Millis) -> Self {
-        Query { to, purpose, token: Token::default(), attempts: 0, sent_at: now, first_sent: now, extensions: 0 }
-    }
-
-    /// Marks the question as on its last attempt, with no extension left:
-    /// its next deadline fails it (the transport said no answer can come).
-    /// Returns its timer.
-    pub(crate) fn give_up(&mut self, rpc_attempts: u32) -> Token {
-        self.attempts = self.attempts.max(rpc_attempts);
-        self.extensions = MAX_ALIVE_EXTENSIONS;
-        self.token
-    }
-}
-
 /// How often a wait for a peer's answer is extended because the peer was
 /// heard from meanwhile (it is alive, its answer is queued behind other
 /// traffic). Bounds how long a peer that talks but never answers is kept.
@@ -373,16 +280,6 @@ const REQ_MASK: u64 = (1 << 53) - 1;
 
 /// Most peers remembered in [`Node::heard_from`]'s table.
 const MAX_HEARD: usize = 4096;
-
-/// A `Store` waiting for its receipt.
-#[derive(Clone, Debug)]
-pub(crate) struct StoreWait {
-    to: Id,
-    items: Vec<(Id, Version)>,
-    token: Token,
-    /// Delete the records here once acknowledged (hand-over with R = 1).
-    delete_after_ack: bool,
-}
 
 /// A Chord node. See the [module docs](self) for the driver loop and invariants.
 #[derive(Debug)]
@@ -402,29 +299,20 @@ pub struct Node {
     successors: SuccessorList,
     fingers: FingerTable,
     next_finger: usize,
-    fixing_finger: bool,
-    stabilizing: bool,
-    /// A successor's list changed while a stabilize round was in flight: run another after it.
-    restabilize: bool,
-    /// Every successor died and a finger is being asked to be the successor
-    /// (status `Joining` meanwhile; see `Node::rescue`).
-    rescuing: bool,
     store: Store,
     timers: Timers,
     /// Draws request numbers (a stream of its own, so that drawing them
     /// leaves the timing jitter of `rng` unchanged).
     req_rng: SeededRng,
-    requests: HashMap<ReqId, Request>,
+    /// Every request in flight that this node issued, one value each, by
+    /// request number (see `request.rs`): routed requests, queries, stores
+    /// waiting for receipts, gets held while confirmed. Whether the node is
+    /// stabilizing, fixing a finger or rescuing is read from here.
+    requests: HashMap<ReqId, Pending>,
+    /// Routes forwarded for other origins, waiting for the next hop's receipt.
     hops: HashMap<(Id, ReqId), HopWait>,
     /// Routes forwarded for others: their answers go back only along these hops.
     forwarded: forwarded::Forwarded,
-    queries: HashMap<ReqId, Query>,
-    /// Gets waiting for an intact copy from a replica, by fetch query number.
-    fallbacks: HashMap<ReqId, fallback::Fallback>,
-    /// Gets held at their primary while its replicas confirm, by confirm number.
-    confirms: HashMap<ReqId, confirm::Confirm>,
-    /// Which confirm each confirm query belongs to, and whether it asks a replica.
-    confirm_of: HashMap<ReqId, (ReqId, bool)>,
     /// When the predecessor last changed (`None`: not since the node was built).
     pred_changed_at: Option<Millis>,
     /// Peers declared dead or lost, probed for ring unification.
@@ -437,7 +325,6 @@ pub struct Node {
     gone: transport::Gone,
     /// Answer-time estimates per peer: how long to wait for each.
     answer_times: rtt::AnswerTimes,
-    stores: HashMap<ReqId, StoreWait>,
     out: VecDeque<Output>,
     stats: Stats,
 }
@@ -457,27 +344,18 @@ impl Node {
             successors,
             fingers: FingerTable::new(),
             next_finger: 0,
-            fixing_finger: false,
-            stabilizing: false,
-            restabilize: false,
-            rescuing: false,
             store: Store::default(),
             timers: Timers::default(),
             req_rng: SeededRng::new(seed ^ REQ_SEED_SALT),
             requests: HashMap::default(),
             hops: HashMap::default(),
             forwarded: forwarded::Forwarded::default(),
-            queries: HashMap::default(),
-            fallbacks: HashMap::default(),
-            confirms: HashMap::default(),
-            confirm_of: HashMap::default(),
             pred_changed_at: None,
             lost: unify::LostList::default(),
             merging: unify::Merging::default(),
             heard: HashMap::default(),
             gone: transport::Gone::default(),
             answer_times: rtt::AnswerTimes::default(),
-            stores: HashMap::default(),
             out: VecDeque::new(),
             stats: Stats::default(),
             cfg,
@@ -550,14 +428,7 @@ impl Node {
 
     /// Timers, routed requests and queries outstanding (for leak checks).
     pub fn pending(&self) -> usize {
-        self.requests.len()
-            + self.hops.len()
-            + self.queries.len()
-            + self.fallbacks.len()
-            + self.confirms.len()
-            + self.merging.len()
-            + self.stores.len()
-            + self.timers.len()
+        self.requests.len() + self.hops.len() + self.merging.len() + self.timers.len()
     }
 
     /// Our predecessor followed by the predecessors it told us of, at most R.
@@ -662,7 +533,7 @@ impl Node {
             // does to their stabilize), or their probes and check-predecessor
             // keep it, routes wait on it, and a split spreads into a collapse.
             // A rescuing node (see `Node::rescue`) is alive, and back at once: it answers.
-            Message::Ping { .. } if self.status != Status::Joined && !self.rescuing => self.stats.count_drop(DropReason::NotJoined),
+            Message::Ping { .. } if self.status != Status::Joined && !self.rescuing() => self.stats.count_drop(DropReason::NotJoined),
             Message::Ping { req } => {
                 let predecessors = self.predecessor_list();
                 self.send(from, Message::Pong { req, predecessors })
@@ -698,12 +569,8 @@ impl Node {
                 Timer::Replicate => self.on_replicate_timer(now),
                 Timer::Probe => self.on_probe_timer(now),
                 Timer::Unify => self.on_unify_timer(now),
-                Timer::Request(req) => self.on_request_timeout(now, req),
+                Timer::Deadline(req) => self.on_deadline(now, req, late),
                 Timer::Hop(origin, req) => self.on_hop_timeout(now, origin, req, late),
-                Timer::Query(req) => self.on_query_timeout(now, req, late),
-                Timer::Store(req) => {
-                    self.stores.remove(&req);
-                }
             }
         }
     }
@@ -802,8 +669,8 @@ impl Node {
     fn fresh_req(&mut self) -> ReqId {
         loop {
             let r = self.req_rng.next_u64() & REQ_MASK;
-            if r != 0 && !self.requests.contains_key(&r) && !self.queries.contains_key(&r) && !self.stores.contains_key(&r) {
-                return r;
+            if r != 0 && !self.requests.contains_key(&ReqId::new(r)) {
+                return ReqId::new(r);
             }
         }
     }

@@ -19,19 +19,20 @@ impl Node {
         if self.status != Status::Joined {
             return Err(CommandError::NotJoined);
         }
-        if self.requests.len() >= self.cfg.max_pending_requests {
-            return Err(CommandError::Busy(self.requests.len()));
+        let routes = self.routes().count();
+        if routes >= self.cfg.max_pending_requests {
+            return Err(CommandError::Busy(routes));
         }
         let req = self.fresh_req();
-        self.launch(now, req, Request { kind, target, op, token: Token::default(), attempts: 0, user_req: req, first_hop: None });
+        self.launch(now, req, RouteReq::new(kind, target, op, req));
         Ok(req)
     }
 
     /// Sends (or resends) a request under request number `req`.
-    pub(super) fn launch(&mut self, now: Millis, req: ReqId, mut request: Request) {
+    pub(super) fn launch(&mut self, now: Millis, req: ReqId, mut request: RouteReq) {
         request.attempts += 1;
         request.first_hop = None;
-        request.token = self.timers.schedule(now + self.cfg.request_timeout_ms, Timer::Request(req));
+        request.token = self.timers.schedule(now + self.cfg.request_timeout_ms, Timer::Deadline(req));
         let route =
             Route { origin: self.id, req, target: request.target, hops: 0, path: Vec::new(), last_hop: false, op: request.op.clone() };
         let first_hop = match request.kind {
@@ -39,7 +40,7 @@ impl Node {
             _ => None,
         };
         request.first_hop = first_hop;
-        self.requests.insert(req, request);
+        self.requests.insert(req, Pending::Route(Box::new(request)));
         match first_hop {
             // A joining node has no routing state: the member it knows takes the first step.
             Some(via) => {
@@ -153,7 +154,7 @@ impl Node {
         let key = (out.origin, out.req);
         if out.origin == self.id && out.path.len() == 1 {
             // Our own request leaves us: its answer must come back from `next`.
-            if let Some(r) = self.requests.get_mut(&out.req) {
+            if let Some(Pending::Route(r)) = self.requests.get_mut(&out.req) {
                 r.first_hop = Some(next);
             }
         }
@@ -252,7 +253,7 @@ impl Node {
             // Only the peer our request went to first can hand back its answer
             // (F3: otherwise any linked peer that guessed the number could).
             match self.requests.get(&reply.req) {
-                Some(r) if r.first_hop == Some(from) => {}
+                Some(Pending::Route(r)) if r.first_hop == Some(from) => {}
                 _ => {
                     self.stats.count_drop(DropReason::Unsolicited);
                     return;
@@ -275,7 +276,7 @@ impl Node {
 
     /// The origin receives the answer to request `req`.
     fn complete(&mut self, now: Millis, req: ReqId, result: RouteResult, hops: u16) {
-        let Some(request) = self.requests.remove(&req) else {
+        let Some(request) = self.take_route(req) else {
             self.stats.count_drop(DropReason::Unsolicited);
             return;
         };
@@ -299,8 +300,10 @@ impl Node {
         if !fits {
             // A result of the wrong kind for this request (a lying or broken
             // node on the path): counted, and the attempt fails like any
-            // other, so it is retried or reported. Dropping it silently left
-            // a finger fix marked as running for ever (fuzz sim_ring, F4).
+            // other, so it is retried or reported. Dropping it silently once
+            // left a finger fix marked as running for ever (fuzz sim_ring,
+            // F4); now that "fixing" is the request itself, such a drop would
+            // only wait for its deadline, but the answer is as final as a failure.
             self.stats.count_drop(DropReason::Unsolicited);
             return self.fail_request(now, req, request, RequestError::BadAnswer);
         }
@@ -325,16 +328,14 @@ impl Node {
     }
 
     pub(super) fn on_request_timeout(&mut self, now: Millis, req: ReqId) {
-        let Some(request) = self.requests.remove(&req) else { return };
+        let Some(request) = self.take_route(req) else { return };
         let attempts = request.attempts;
         self.fail_request(now, req, request, RequestError::Timeout { attempts });
     }
 
     /// Retries a failed request if attempts remain, else reports the failure.
-    fn fail_request(&mut self, now: Millis, _req: ReqId, request: Request, error: RequestError) {
-        let may_retry = request.attempts <= self.cfg.request_retries
-            && (self.status == Status::Joined || matches!(request.kind, ReqKind::Join { .. }) && self.status == Status::Joining);
-        if may_retry {
+    fn fail_request(&mut self, now: Millis, _req: ReqId, request: RouteReq, error: RequestError) {
+        if request.may_retry(&self.cfg, self.status == Status::Joined, self.status == Status::Joining) {
             let next = self.fresh_req();
             return self.launch(now, next, request);
         }
@@ -343,9 +344,9 @@ impl Node {
                 self.status = Status::Idle;
                 self.emit(Event::JoinFailed { error });
             }
-            ReqKind::FixFinger(_) => self.fixing_finger = false,
-            // Tried again at the next replicate period.
-            ReqKind::Stray => {}
+            // A finger is fixed again at the next period, a stray looked up
+            // again at the next replicate period.
+            ReqKind::FixFinger(_) | ReqKind::Stray => {}
             _ => self.emit(Event::RequestFailed { req: request.user_req, target: request.target, error }),
         }
     }

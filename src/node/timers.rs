@@ -22,14 +22,12 @@ pub(crate) enum Timer {
     Probe,
     /// Ring unification: probe one lost peer.
     Unify,
-    /// The origin's deadline for a routed request.
-    Request(ReqId),
+    /// The deadline of request `req` in flight (a routed request's answer,
+    /// a query's answer, a `StoreAck`; see `request.rs`): what it means is
+    /// up to the request.
+    Deadline(ReqId),
     /// Deadline for the receipt of a forwarded request `(origin, req)`.
     Hop(Id, ReqId),
-    /// Deadline for the answer to a direct query.
-    Query(ReqId),
-    /// Deadline for a `StoreAck`.
-    Store(ReqId),
 }
 
 impl Timer {

@@ -16,6 +16,7 @@
 //! is only ever adopted after it was checked).
 
 use super::{Node, Query, QueryPurpose, Status};
+use crate::message::ReqId;
 use std::collections::BTreeMap;
 
 use crate::id::Id;
@@ -40,17 +41,18 @@ impl Node {
         // dead, for when no "unreachable" comes back (a relay that has not
         // seen the crash yet forwards the link offer into a dead channel).
         // A peer heard from meanwhile still gets its extensions.
-        let pending: Vec<_> =
-            self.queries.iter().filter(|(_, q)| q.to == peer && q.purpose == QueryPurpose::Probe).map(|(r, _)| *r).collect();
+        let pending: Vec<ReqId> =
+            self.queries().filter(|(_, q)| q.to == peer && q.purpose == QueryPurpose::Probe).map(|(r, _)| r).collect();
         if pending.is_empty() {
             let req = self.fresh_req();
             let mut q = Query::new(peer, QueryPurpose::Probe, now);
             q.attempts = self.cfg.rpc_attempts.saturating_sub(1);
             self.send_query(now, req, q);
         } else {
+            let attempts = self.cfg.rpc_attempts;
             for r in pending {
-                if let Some(q) = self.queries.get_mut(&r) {
-                    q.attempts = q.attempts.max(self.cfg.rpc_attempts);
+                if let Some(q) = self.query_mut(r) {
+                    q.attempts = q.attempts.max(attempts);
                 }
             }
         }
@@ -69,10 +71,12 @@ impl Node {
         }
         let known = self.is_neighbour(&peer) || self.fingers.nodes().any(|n| *n == peer);
         self.gone.insert(peer, now);
-        let pending: Vec<_> = self.queries.iter().filter(|(_, q)| q.to == peer).map(|(r, _)| *r).collect();
+        let mut pending: Vec<ReqId> = self.queries().filter(|(_, q)| q.to == peer).map(|(r, _)| r).collect();
+        // In number order, not the map's: the same inputs fail them in the same order.
+        pending.sort_unstable();
         for r in pending {
             let attempts = self.cfg.rpc_attempts;
-            if let Some(token) = self.queries.get_mut(&r).map(|q| q.give_up(attempts)) {
+            if let Some(token) = self.query_mut(r).map(|q| q.give_up(attempts)) {
                 self.timers.cancel(token);
                 self.on_query_timeout(now, r, false);
             }
@@ -81,9 +85,7 @@ impl Node {
             // Its neighbours are repairing their lists at the same moment:
             // one more stabilize round right after this one fetches the
             // successor's repaired list rather than a period later.
-            if self.stabilizing {
-                self.restabilize = true;
-            } else {
+            if !self.stabilize_again() {
                 self.stabilize_now(now);
             }
         }

@@ -111,17 +111,16 @@ impl LostList {
     }
 }
 
-/// The merge candidate being checked and the ones waiting.
+/// The merge candidates waiting while another is checked (the one being
+/// checked is its `MergeCandidate` query, see `Node::merge_candidate`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Merging {
-    /// Candidate asked for its neighbours (with the merge's hop count).
-    checking: Option<(Id, u16)>,
     queue: VecDeque<(Id, u16)>,
 }
 
 impl Merging {
     pub(crate) fn len(&self) -> usize {
-        usize::from(self.checking.is_some()) + self.queue.len()
+        self.queue.len()
     }
 }
 
@@ -190,11 +189,12 @@ impl Node {
 
     /// Asks `node` for its neighbours before adopting it (one at a time).
     fn check_merge_candidate(&mut self, now: Millis, node: Id, hops: u16) {
+        let checking = self.merge_candidate();
         let m = &mut self.merging;
-        if m.checking.is_some_and(|(c, _)| c == node) || m.queue.iter().any(|(c, _)| *c == node) {
+        if checking.is_some_and(|(c, _)| c == node) || m.queue.iter().any(|(c, _)| *c == node) {
             return;
         }
-        if m.checking.is_some() {
+        if checking.is_some() {
             if m.queue.len() < MAX_MERGE_QUEUE {
                 m.queue.push_back((node, hops));
             } else {
@@ -202,19 +202,12 @@ impl Node {
             }
             return;
         }
-        m.checking = Some((node, hops));
-        self.query(now, node, QueryPurpose::MergeCandidate);
+        self.query(now, node, QueryPurpose::MergeCandidate { hops });
     }
 
-    /// The merge candidate `from` answered with its neighbours.
-    pub(super) fn on_merge_candidate(&mut self, now: Millis, from: Id, succs: Vec<Id>) {
-        let hops = match self.merging.checking.take() {
-            Some((c, h)) if c == from => h,
-            other => {
-                self.merging.checking = other;
-                return;
-            }
-        };
+    /// The merge candidate `from` answered with its neighbours (its query
+    /// carried the merge's `hops`).
+    pub(super) fn on_merge_candidate(&mut self, now: Millis, from: Id, hops: u16, succs: Vec<Id>) {
         if self.status == Status::Joined {
             let old = self.successors.first();
             if succs.contains(&self.id) {
@@ -249,16 +242,13 @@ impl Node {
     }
 
     /// The merge candidate did not answer: forget it (it may be forged).
-    pub(super) fn on_merge_candidate_timeout(&mut self, now: Millis, to: Id) {
-        if self.merging.checking.is_some_and(|(c, _)| c == to) {
-            self.merging.checking = None;
-            self.stats.merge_dropped += 1;
-        }
+    pub(super) fn on_merge_candidate_timeout(&mut self, now: Millis) {
+        self.stats.merge_dropped += 1;
         self.next_merge_candidate(now);
     }
 
     fn next_merge_candidate(&mut self, now: Millis) {
-        if self.merging.checking.is_some() {
+        if self.merge_candidate().is_some() {
             return;
         }
         while let Some((node, hops)) = self.merging.queue.pop_front() {
@@ -267,7 +257,7 @@ impl Node {
             }
             // Re-decide: our successor may have changed while it waited.
             self.route_merge(now, node, hops);
-            if self.merging.checking.is_some() {
+            if self.merge_candidate().is_some() {
                 return;
             }
         }
@@ -280,7 +270,7 @@ impl Node {
         }
         let t = self.period(self.cfg.lost_probe_ms);
         self.timers.schedule(now + t, Timer::Unify);
-        if self.queries.values().any(|q| q.purpose == QueryPurpose::Unify) {
+        if self.queries().any(|(_, q)| q.purpose == QueryPurpose::Unify) {
             return;
         }
         let succs = self.successors.as_slice();

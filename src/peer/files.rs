@@ -163,7 +163,7 @@ struct Offered {
 #[derive(Debug)]
 struct Copying {
     writer: Id,
-    put: u64,
+    put: ReqId,
     blob: Blob,
     /// Holders the writer asked for (`None`: R).
     wanted: Option<u8>,
@@ -203,7 +203,7 @@ pub(super) struct Files {
     /// Blob puts this peer started, by request (the lookup's number).
     puts: BTreeMap<ReqId, BlobPut>,
     /// Offers this peer (as primary) is pulling: (writer, put) → blob.
-    offers: BTreeMap<(Id, u64), Offered>,
+    offers: BTreeMap<(Id, ReqId), Offered>,
     /// Puts this peer (as primary) committed and waits for copies of (small; a list).
     copying: Vec<Copying>,
     /// (digest, peer): `peer` handed this peer the manifest of a blob whose
@@ -418,7 +418,7 @@ impl Peer {
         }
     }
 
-    fn on_offer(&mut self, now: Millis, from: Id, put: u64, offer: Offered) {
+    fn on_offer(&mut self, now: Millis, from: Id, put: ReqId, offer: Offered) {
         if self.node.status() != Status::Joined {
             return self.send_xfer(now, from, XferMsg::Refused { put, reason: Refusal::NotJoined });
         }
@@ -439,7 +439,7 @@ impl Peer {
 
     /// Commits an offered blob whose bytes are held here, then waits for
     /// the replicas' copies before answering the writer (see the module docs).
-    fn commit_offer(&mut self, now: Millis, writer: Id, put: u64, offer: Offered) {
+    fn commit_offer(&mut self, now: Millis, writer: Id, put: ReqId, offer: Offered) {
         let Offered { blob, holders: wanted } = offer;
         let refused = match self.node.commit_blob(now, &blob, writer) {
             Ok(version) => {
@@ -527,7 +527,7 @@ impl Peer {
     }
 
     /// Tells `writer` how many tabs hold the bytes of its put (`done`: the answer).
-    fn answer_copies(&mut self, now: Millis, writer: Id, put: u64, counts: PutHolders, done: bool) {
+    fn answer_copies(&mut self, now: Millis, writer: Id, put: ReqId, counts: PutHolders, done: bool) {
         if writer == self.id() {
             let version = self.files.puts.get(&put).and_then(|p| p.version);
             if let (true, Some(version)) = (done, version) {
@@ -770,7 +770,7 @@ impl Peer {
 
     /// A pull into the store ended: commit waiting offers, or plan another attempt.
     fn on_stored_pull(&mut self, now: Millis, blob: Blob, result: Result<Id, PullError>) {
-        let waiting: Vec<(Id, u64)> = self.files.offers.iter().filter(|(_, o)| o.blob.digest == blob.digest).map(|(k, _)| *k).collect();
+        let waiting: Vec<(Id, ReqId)> = self.files.offers.iter().filter(|(_, o)| o.blob.digest == blob.digest).map(|(k, _)| *k).collect();
         match result {
             Ok(_) => {
                 self.files.held.insert(blob.digest, blob.size);

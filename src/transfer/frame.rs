@@ -2,7 +2,9 @@
 //! the size, then the structure, then the limits; it never panics.
 
 use super::CHUNK_BYTES;
+use crate::error::Refusal;
 use crate::id::Id;
+use crate::message::ReqId;
 use crate::store::{Blob, Version, MAX_BLOB_BYTES, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 
@@ -49,28 +51,28 @@ pub enum XferMsg {
     /// Writer → a key's primary: "I hold this blob; pull it and commit it".
     Offer {
         /// The writer's number for this put.
-        put: u64,
+        put: ReqId,
         /// What to pull.
         blob: Blob,
     },
     /// Writer → primary: the put was cancelled; stop pulling.
     Withdraw {
         /// The put.
-        put: u64,
+        put: ReqId,
     },
     /// Primary → writer: the blob is stored at the primary and has this
     /// version; its replicas are copying the bytes. [`XferMsg::Copies`]
     /// follows: the put is answered only by its final one.
     Committed {
         /// The put.
-        put: u64,
+        put: ReqId,
         /// The version it got.
         version: Version,
     },
     /// Primary → writer: the put did not succeed.
     Refused {
         /// The put.
-        put: u64,
+        put: ReqId,
         /// Why.
         reason: Refusal,
     },
@@ -79,7 +81,7 @@ pub enum XferMsg {
     /// rather than the ring's replication factor (`1`: at the commit).
     OfferFor {
         /// The writer's number for this put.
-        put: u64,
+        put: ReqId,
         /// What to pull.
         blob: Blob,
         /// Tabs that must hold the bytes before the put is answered.
@@ -100,7 +102,7 @@ pub enum XferMsg {
     /// put's answer; otherwise progress (copies are still being made).
     Copies {
         /// The put.
-        put: u64,
+        put: ReqId,
         /// Tabs that hold the bytes.
         holders: u8,
         /// Tabs that should.
@@ -146,23 +148,6 @@ pub fn chunk_frames(pull: PullId, index: u32, bytes: Vec<u8>, max_frame: usize) 
         // Offsets stay below CHUNK_BYTES (a u32) for any chunk the store holds.
         .map(|(k, part)| XferMsg::Part { pull, index, offset: (k * room) as u32, bytes: part.to_vec() })
         .collect()
-}
-
-/// Why a primary did not commit an offered blob.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum Refusal {
-    /// The primary is not in the ring (left or rejoining).
-    #[error("the tab responsible for it is not in the ring right now")]
-    NotJoined,
-    /// Its store is full.
-    #[error("the tab responsible for it has no room left")]
-    StoreFull,
-    /// The bytes it pulled did not match the digest, or could not be read.
-    #[error("the bytes could not be copied to the tab responsible for it")]
-    PullFailed,
-    /// The offer was malformed (size, name).
-    #[error("the offer was malformed")]
-    Malformed,
 }
 
 /// Why bytes were not accepted as a transfer frame.
@@ -240,13 +225,13 @@ mod tests {
             XferMsg::Want { pull: PullId(1), digest: Id::hash(b"x"), index: 3 },
             XferMsg::Chunk { pull: PullId(1), index: 3, bytes: vec![7; CHUNK_BYTES as usize] },
             XferMsg::Missing { pull: PullId(1) },
-            XferMsg::Offer { put: 2, blob: blob() },
-            XferMsg::Withdraw { put: 2 },
-            XferMsg::Committed { put: 2, version: Version { seq: 1, writer: Id::ZERO } },
-            XferMsg::Refused { put: 2, reason: Refusal::StoreFull },
-            XferMsg::OfferFor { put: 3, blob: blob(), holders: 1 },
+            XferMsg::Offer { put: ReqId::new(2), blob: blob() },
+            XferMsg::Withdraw { put: ReqId::new(2) },
+            XferMsg::Committed { put: ReqId::new(2), version: Version { seq: 1, writer: Id::ZERO } },
+            XferMsg::Refused { put: ReqId::new(2), reason: Refusal::StoreFull },
+            XferMsg::OfferFor { put: ReqId::new(3), blob: blob(), holders: 1 },
             XferMsg::Holding { key: Id::key_of("f"), digest: Id::hash(b"x") },
-            XferMsg::Copies { put: 3, holders: 2, target: 3, done: true },
+            XferMsg::Copies { put: ReqId::new(3), holders: 2, target: 3, done: true },
             XferMsg::Part { pull: PullId(1), index: 3, offset: 100, bytes: vec![7; 1000] },
         ];
         for m in msgs {
@@ -257,9 +242,9 @@ mod tests {
         }
         let long = XferMsg::Chunk { pull: PullId(1), index: 0, bytes: vec![0; CHUNK_BYTES as usize + 1] }.encode();
         assert_eq!(XferMsg::decode(&long), Err(XferError::Limit("chunk too long")));
-        let empty = XferMsg::Offer { put: 1, blob: Blob { size: 0, ..blob() } }.encode();
+        let empty = XferMsg::Offer { put: ReqId::new(1), blob: Blob { size: 0, ..blob() } }.encode();
         assert_eq!(XferMsg::decode(&empty), Err(XferError::Limit("blob size")));
-        let none = XferMsg::OfferFor { put: 1, blob: blob(), holders: 0 }.encode();
+        let none = XferMsg::OfferFor { put: ReqId::new(1), blob: blob(), holders: 0 }.encode();
         assert_eq!(XferMsg::decode(&none), Err(XferError::Limit("no holder asked for")));
         let past = XferMsg::Part { pull: PullId(1), index: 0, offset: CHUNK_BYTES - 1, bytes: vec![0; 2] }.encode();
         assert_eq!(XferMsg::decode(&past), Err(XferError::Limit("part beyond its chunk")));

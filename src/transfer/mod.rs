@@ -23,9 +23,10 @@
 mod frame;
 mod pull;
 
-pub use frame::{chunk_frames, is_transfer_frame, Refusal, XferMsg, CHUNK_FRAME_OVERHEAD, TRANSFER_FRAME_TAG};
-pub use pull::{PullConfig, PullError, PullId, PullOutput, Pulls, Sink};
+pub use frame::{chunk_frames, is_transfer_frame, XferMsg, CHUNK_FRAME_OVERHEAD, TRANSFER_FRAME_TAG};
+pub use pull::{PullConfig, PullId, PullOutput, Pulls, Sink};
 
+pub use crate::error::{PullError, Refusal};
 pub use crate::store::Blob;
 
 /// Bytes per chunk: half of Chromium's 256 KiB data-channel message limit.

@@ -1,6 +1,7 @@
 //! The receiving side of a transfer: [`Pulls`], one [`Pull`] per blob being fetched.
 
 use super::{chunk_count, chunk_len, XferMsg, CHUNK_BYTES, WINDOW_CHUNKS};
+use crate::error::PullError;
 use crate::id::Id;
 use crate::message::ReqId;
 use crate::store::Blob;
@@ -36,48 +37,6 @@ pub struct PullConfig {
 impl Default for PullConfig {
     fn default() -> Self {
         PullConfig { window: WINDOW_CHUNKS, stall_ms: 10_000, stall_tries: 2 }
-    }
-}
-
-/// Why a pull failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PullError {
-    /// Every holder tried was unreachable, lacked the bytes, or sent a corrupt copy.
-    #[error("{}", no_holder_text(bad, without, lacking))]
-    NoHolder {
-        /// Holders whose bytes did not match the digest.
-        bad: Vec<Id>,
-        /// Holders that did not answer.
-        without: Vec<Id>,
-        /// Holders that answered that they lack the bytes (say a replica
-        /// holding the manifest while it still copies them).
-        lacking: Vec<Id>,
-    },
-    /// The driver could not store a chunk (say the storage quota is full).
-    #[error("{0}")]
-    Storage(String),
-}
-
-fn no_holder_text(bad: &[Id], without: &[Id], lacking: &[Id]) -> String {
-    let short = |ids: &[Id]| ids.iter().map(|i| i.short()).collect::<Vec<_>>().join(", ");
-    let text = no_holder_reached(bad, without, &short);
-    match (lacking.is_empty(), bad.is_empty() && without.is_empty()) {
-        (true, _) => text,
-        (false, true) => format!("no tab asked had its bytes yet ({} answered that they lack them)", short(lacking)),
-        (false, false) => format!("{text}; {} answered that they lack its bytes", short(lacking)),
-    }
-}
-
-fn no_holder_reached(bad: &[Id], without: &[Id], short: &dyn Fn(&[Id]) -> String) -> String {
-    match (bad.is_empty(), without.is_empty()) {
-        (true, true) => "no tab is known to hold it".into(),
-        (true, false) => format!("no tab holding it could be reached (tried {})", short(without)),
-        (false, true) => format!("every copy found was corrupt (digest mismatch at {})", short(bad)),
-        (false, false) => format!(
-            "every copy found was corrupt (digest mismatch at {}) and the other holders could not be reached ({})",
-            short(bad),
-            short(without)
-        ),
     }
 }
 

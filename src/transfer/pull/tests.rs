@@ -137,7 +137,7 @@ fn a_corrupt_copy_is_reported_and_the_next_holder_serves() {
     let (b, g) = (Id::from_u64(1), Id::from_u64(2));
     let mut w = World::new(vec![(b, Some(bad)), (g, Some(data.clone()))]);
     let mut now = Millis(0);
-    w.pulls.start(now, blob_of(&data), Sink::Caller(7), vec![b, g]);
+    w.pulls.start(now, blob_of(&data), Sink::Caller(ReqId::new(7)), vec![b, g]);
     w.run(&mut now);
     assert!(w.events.iter().any(|e| matches!(e, PullOutput::BadHolder { peer, .. } if *peer == b)));
     assert!(w.events.iter().any(|e| matches!(e, PullOutput::Discard { .. })));
@@ -168,7 +168,7 @@ fn a_holder_found_unreachable_is_left_at_once_for_the_next() {
     let (far, near) = (Id::from_u64(1), Id::from_u64(2));
     let mut w = World::new(vec![(far, None), (near, Some(data.clone()))]);
     let now = Millis(0);
-    w.pulls.start(now, blob_of(&data), Sink::Caller(3), vec![far, near]);
+    w.pulls.start(now, blob_of(&data), Sink::Caller(ReqId::new(3)), vec![far, near]);
     // Another holder being unreachable changes nothing.
     w.pulls.unreachable(now, Id::from_u64(9));
     assert!(w.pulls.poll_output().is_some_and(|o| matches!(o, PullOutput::Send { to, .. } if to == far)));
@@ -177,7 +177,7 @@ fn a_holder_found_unreachable_is_left_at_once_for_the_next() {
     let mut at = now;
     // The last holder is kept: its link may come back.
     let mut alone = World::new(vec![(far, Some(data.clone()))]);
-    alone.pulls.start(now, blob_of(&data), Sink::Caller(4), vec![far]);
+    alone.pulls.start(now, blob_of(&data), Sink::Caller(ReqId::new(4)), vec![far]);
     alone.pulls.unreachable(now, far);
     let mut t = now;
     alone.run(&mut t);
@@ -225,13 +225,13 @@ fn cancel_discards_and_late_chunks_are_ignored() {
     let data = content(3 * CHUNK_BYTES as usize, 6);
     let h = Id::from_u64(1);
     let mut p = Pulls::new(PullConfig::default());
-    p.start(Millis(0), blob_of(&data), Sink::Caller(3), vec![h]);
+    p.start(Millis(0), blob_of(&data), Sink::Caller(ReqId::new(3)), vec![h]);
     let pull = match p.poll_output() {
         Some(PullOutput::Send { msg: XferMsg::Want { pull, .. }, .. }) => pull,
         other => panic!("{other:?}"),
     };
     assert!(!p.cancel(Sink::Store, None));
-    assert!(p.cancel(Sink::Caller(3), None));
+    assert!(p.cancel(Sink::Caller(ReqId::new(3)), None));
     assert!(!p.on_chunk(Millis(1), h, pull, 0, data[..CHUNK_BYTES as usize].to_vec()));
     assert!(p.poll_timeout().is_none());
 }
