@@ -203,12 +203,24 @@ pub enum ServerMsg {
         /// Why, for logs.
         reason: String,
     },
-    /// The client broke the protocol; the server closes the connection next.
+    /// The client broke the protocol, or cannot be served; the server closes
+    /// the connection next.
     Error {
         /// Why, for logs.
         reason: String,
+        /// What a client can act on, when there is something: [`ERROR_ID_TAKEN`]
+        /// or [`ERROR_RING_FULL`] (other words may come from newer servers).
+        /// Absent from older servers' messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
     },
 }
+
+/// `ServerMsg::Error` code: another live connection uses this id in this ring
+/// (the same tab id open twice, say a duplicated tab); another id would be let in.
+pub const ERROR_ID_TAKEN: &str = "id_taken";
+/// `ServerMsg::Error` code: the ring has as many peers as this server allows.
+pub const ERROR_RING_FULL: &str = "ring_full";
 
 /// The WebRTC negotiation data relayed within one introduction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,7 +317,7 @@ impl ServerMsg {
         match self {
             ServerMsg::Signal { payload, .. } => payload.validate(),
             ServerMsg::Welcome { ice_servers, .. } | ServerMsg::IceServers { ice_servers } => Ok(validate_ice_servers(ice_servers)?),
-            ServerMsg::IntroFailed { reason, .. } | ServerMsg::Error { reason } if reason.len() > MAX_REASON_BYTES => {
+            ServerMsg::IntroFailed { reason, .. } | ServerMsg::Error { reason, .. } if reason.len() > MAX_REASON_BYTES => {
                 Err(SignalError::ReasonTooLong(reason.len()))
             }
             _ => Ok(()),
@@ -441,7 +453,8 @@ mod tests {
             },
             ServerMsg::Introduce { intro: IntroId(3), newcomer: id() },
             ServerMsg::IntroFailed { intro: IntroId(3), reason: "gone".into() },
-            ServerMsg::Error { reason: "bad".into() },
+            ServerMsg::Error { reason: "bad".into(), code: None },
+            ServerMsg::Error { reason: "taken".into(), code: Some(ERROR_ID_TAKEN.into()) },
         ];
         msgs.extend(payloads().into_iter().map(|payload| ServerMsg::Signal { intro: IntroId(3), from: id(), payload }));
         for m in msgs {
@@ -526,7 +539,7 @@ mod tests {
         assert_eq!(signal(ice(1, MAX_SDP_MID_BYTES + 1)).validate(), Err(SignalError::SdpMidTooLong(MAX_SDP_MID_BYTES + 1)));
         assert_eq!(signal(ice(MAX_CANDIDATE_BYTES, MAX_SDP_MID_BYTES)).validate(), Ok(()));
 
-        let error = ServerMsg::Error { reason: "r".repeat(MAX_REASON_BYTES + 1) };
+        let error = ServerMsg::Error { reason: "r".repeat(MAX_REASON_BYTES + 1), code: None };
         assert_eq!(error.validate(), Err(SignalError::ReasonTooLong(MAX_REASON_BYTES + 1)));
         assert_eq!(check_frame_len(MAX_FRAME_BYTES), Ok(()));
         assert_eq!(check_frame_len(MAX_FRAME_BYTES + 1), Err(SignalError::FrameTooLarge(MAX_FRAME_BYTES + 1)));

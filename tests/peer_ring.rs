@@ -651,3 +651,36 @@ fn a_hostile_peer_cannot_make_a_victim_open_links_to_made_up_ids() {
         w.assert_clean();
     }
 }
+
+/// A server that refuses the hello because this id is already connected to
+/// the ring (code `id_taken`: the same tab id open twice) fails the join at
+/// once as "id taken", as when the ring itself says so, so the page picks
+/// another id; any other refusal is the server's ("the signaling server
+/// refused this tab: …").
+#[test]
+fn a_server_refusing_a_taken_id_fails_the_join_as_id_taken() {
+    let mut w = World::new(71, peer_config());
+    let s0 = ServerId(0);
+    for (code, want) in [
+        (Some(chord::signal::ERROR_ID_TAKEN), chord::peer::ID_TAKEN_MESSAGE.to_string()),
+        (None, "the signaling server refused this tab: no".to_string()),
+    ] {
+        let p = w.add_peer();
+        w.cmd(p, |peer, now| {
+            peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Connecting });
+            peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Opened });
+            let refusal = ServerMsg::Error { reason: "no".into(), code: code.map(str::to_string) };
+            peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Message(refusal) });
+        });
+        let reasons: Vec<&String> = w.tabs[p]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                PeerEvent::BootstrapFailed { reason } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, [&want], "code {code:?}: {:?}", w.tabs[p].events);
+        assert_eq!(w.tabs[p].peer.node().status(), Status::Idle);
+    }
+}

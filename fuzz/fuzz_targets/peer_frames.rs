@@ -328,7 +328,7 @@ impl Harness {
                     Server::IntroFailed { intro, reason } => {
                         ServerMsg::IntroFailed { intro: IntroId(u64::from(*intro)), reason: reason.clone() }
                     }
-                    Server::Error(reason) => ServerMsg::Error { reason: reason.clone() },
+                    Server::Error(reason) => ServerMsg::Error { reason: reason.clone(), code: (reason.len() % 2 == 0).then(|| chord::signal::ERROR_ID_TAKEN.to_string()) },
                 };
                 // The driver validates what the server sends before the peer sees it.
                 if msg.validate().is_ok() {

@@ -73,6 +73,15 @@ impl CloseReason {
         }
     }
 
+    /// The `code` of the `error` message, for the refusals a client can act on.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            CloseReason::DuplicateId(_) => Some(chord::signal::ERROR_ID_TAKEN),
+            CloseReason::RingFull { .. } => Some(chord::signal::ERROR_RING_FULL),
+            _ => None,
+        }
+    }
+
     /// Whether the client broke the protocol (counted in the stats), as
     /// opposed to timing out, going quiet, or finding its ring full.
     pub fn is_protocol_error(&self) -> bool {

@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn encodes_server_messages() {
-        let text = encode(&ServerMsg::Error { reason: "x".into() }).unwrap();
+        let text = encode(&ServerMsg::Error { reason: "x".into(), code: None }).unwrap();
         assert_eq!(text, r#"{"type":"error","reason":"x"}"#);
     }
 }

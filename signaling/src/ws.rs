@@ -218,7 +218,7 @@ async fn close(socket: &mut WebSocket, reason: &CloseReason) {
     // The reason may quote client input (serde names an unknown variant), so it is bounded.
     let full = reason.to_string();
     let text = truncate(&full, MAX_REASON_BYTES);
-    if let Some(json) = frame::encode(&ServerMsg::Error { reason: text.to_owned() }) {
+    if let Some(json) = frame::encode(&ServerMsg::Error { reason: text.to_owned(), code: reason.code().map(str::to_owned) }) {
         let _ = socket.send(Message::Text(json.into())).await;
     }
     let frame = CloseFrame { code: reason.close_code(), reason: truncate(text, MAX_CLOSE_REASON_BYTES).into() };

@@ -35,7 +35,7 @@ async fn refused(addr: SocketAddr, frames: Vec<Message>) -> Ending {
 /// The connection got one `error` naming `needle`, then a close frame with `code`.
 fn assert_refused(ending: &Ending, needle: &str, code: u16) {
     match &ending.messages[..] {
-        [ServerMsg::Error { reason }] => assert!(reason.contains(needle), "{reason:?} should mention {needle:?}"),
+        [ServerMsg::Error { reason, .. }] => assert!(reason.contains(needle), "{reason:?} should mention {needle:?}"),
         other => panic!("expected one error mentioning {needle:?}, got {other:?}"),
     }
     assert_eq!(ending.close.as_ref().map(|c| u16::from(c.code)), Some(code), "{ending:?}");
@@ -118,6 +118,8 @@ async fn peers_cannot_take_ids_or_introductions_of_others() {
     // The same id again in the same ring.
     let ending = refused(addr, vec![json(&hello("r", 1))]).await;
     assert_refused(&ending, "already connected", 1008);
+    // With the code a client acts on: the peer fails its join as "id taken", and the page picks another id.
+    assert!(matches!(&ending.messages[..], [ServerMsg::Error { code: Some(c), .. }] if c == chord::signal::ERROR_ID_TAKEN), "{ending:?}");
 
     let (mut newcomer, welcome) = Client::join(addr, "r", 2).await;
     let ServerMsg::Welcome { intro: Some(intro), .. } = welcome else { panic!("{welcome:?}") };
@@ -221,7 +223,7 @@ async fn a_16_mib_frame_is_refused_at_its_header() {
         }
     };
     tokio::time::timeout(WAIT, read).await.expect("the server closes in time");
-    assert!(matches!(&error, Some(ServerMsg::Error { reason }) if reason.contains("exceeds")), "{error:?}");
+    assert!(matches!(&error, Some(ServerMsg::Error { reason, .. }) if reason.contains("exceeds")), "{error:?}");
     assert_eq!(code, Some(1009));
     assert!(started.elapsed() < WAIT);
     writer.abort();

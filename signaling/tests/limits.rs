@@ -80,7 +80,7 @@ async fn a_full_ring_turns_newcomers_away_and_other_rings_go_on() {
     late.send(&hello("small", 3)).await;
     let ending = late.ending().await;
     let expected = format!("ring small is full ({max} peers)");
-    assert!(matches!(&ending.messages[..], [ServerMsg::Error { reason }] if *reason == expected), "{ending:?}");
+    assert!(matches!(&ending.messages[..], [ServerMsg::Error { reason, .. }] if *reason == expected), "{ending:?}");
     assert_eq!(ending.close.map(|c| u16::from(c.code)), Some(1013), "try again later");
     // A full ring is not the client's fault.
     let s = stats_until(addr, |s| s.connections == 2).await;
@@ -129,7 +129,7 @@ async fn a_client_over_the_message_rate_is_cut_off() {
     let ending = noisy.ending().await;
     let expected = format!("more than {burst} frames at once or {rate} per second");
     let reason = ending.messages.iter().find_map(|m| match m {
-        ServerMsg::Error { reason } => Some(reason.clone()),
+        ServerMsg::Error { reason, .. } => Some(reason.clone()),
         _ => None,
     });
     assert!(reason.as_ref().is_some_and(|r| r.contains(&expected)), "{ending:?}");

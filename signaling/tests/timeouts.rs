@@ -107,7 +107,7 @@ async fn a_connection_without_hello_is_closed() {
     let addr = start(Config { hello_timeout: Duration::from_millis(200), ..config() }).await;
     let quiet = Client::connect(addr).await;
     let ending = quiet.ending().await;
-    assert!(matches!(&ending.messages[..], [ServerMsg::Error { reason }] if reason.contains("hello")), "{ending:?}");
+    assert!(matches!(&ending.messages[..], [ServerMsg::Error { reason, .. }] if reason.contains("hello")), "{ending:?}");
     assert_eq!(ending.close.map(|c| u16::from(c.code)), Some(1001));
     // Timing out is not a protocol error.
     stats_until(addr, |s| s.connections == 0 && s.protocol_errors == 0).await;
@@ -131,7 +131,7 @@ async fn a_connection_that_stops_reading_is_closed_as_idle() {
     // Not reading means not answering the server's pings.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let ending = member.ending().await;
-    assert!(matches!(&ending.messages[..], [ServerMsg::Error { reason }] if reason.contains("idle")), "{ending:?}");
+    assert!(matches!(&ending.messages[..], [ServerMsg::Error { reason, .. }] if reason.contains("idle")), "{ending:?}");
     let s = stats_until(addr, |s| s.members == 0 && s.connections == 0).await;
     assert_eq!((s.rings, s.protocol_errors), (0, 0));
 }

@@ -501,7 +501,14 @@ impl Peer {
                     self.bootstrap_next(now, &format!("no member of the ring answered the introduction ({reason})"));
                 }
             }
-            ServerMsg::Error { reason } if idle => {
+            // The id is in use in this ring (the same tab id open twice): no
+            // server would let it in, so the join fails as when the ring
+            // itself says so, and the page picks another id.
+            ServerMsg::Error { code: Some(code), .. } if idle && code == crate::signal::ERROR_ID_TAKEN => {
+                self.servers[i].answer = Answer::Failed;
+                self.fail_bootstrap(ID_TAKEN_MESSAGE);
+            }
+            ServerMsg::Error { reason, .. } if idle => {
                 self.servers[i].answer = Answer::Failed;
                 self.bootstrap_next(now, &format!("the signaling server refused this tab: {reason}"))
             }

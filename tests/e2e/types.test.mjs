@@ -115,14 +115,14 @@ describe('the .d.ts matches what the wasm peer returns (issue 15)', { timeout: 1
       const ctl = new AbortController();
       ctl.abort();
       out.cancelled = await peer.put('cancelled.txt', 'x', { signal: ctl.signal }).then(() => ({ resolved: true }), info);
-      // A second peer in this page with the id tab A has: the signaling server refuses it (its
-      // protocol's Error message has no code, so this is join_failed; the ring's own refusal of a
-      // taken id, when the server lets it through, is id_taken).
+      // A second peer in this page with the id tab A has: the signaling server refuses it with
+      // the error code id_taken, and the join fails with code id_taken, as when the ring itself
+      // refuses a taken id.
       out.idTaken = await peer.constructor.join({ signalingUrl: url, ring, loopbackOnly: true, id: takenId, joinTimeoutMs: 20000 })
         .then((p) => { p.leave(); return { resolved: true }; }, info);
       return out;
     }, { url: `${server.url.replace(/^http/, 'ws')}/ws`, ring: RING, takenId: tabs[0].id });
-    const want = { closeLink: 'invalid', badOptions: 'invalid', emptyName: 'invalid', cancelled: 'cancelled', idTaken: 'join_failed' };
+    const want = { closeLink: 'invalid', badOptions: 'invalid', emptyName: 'invalid', cancelled: 'cancelled', idTaken: 'id_taken' };
     for (const [what, code] of Object.entries(want)) {
       const e = errs[what];
       assert.ok(e.isError, `${what}: rejected with an Error (got ${JSON.stringify(e)})`);
