@@ -147,7 +147,7 @@ pub struct PeerState {
     /// decode), `signalsDropped` (ring-signaling envelopes dropped) and
     /// `queueFull` (data-channel messages refused by the driver's full receive
     /// queue, [`RtcInput::Overflowed`](super::RtcInput::Overflowed)).
-    pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    pub rejected: Rejected,
     /// The ICE servers and policy in use.
     pub ice: IceView,
     /// Link attempts that failed, by reason.
@@ -285,10 +285,10 @@ fn held_records(peer: &Peer) -> Vec<HeldRecord> {
         .collect()
 }
 
-fn rejected(peer: &Peer) -> std::collections::BTreeMap<&'static str, u64> {
+fn rejected(peer: &Peer) -> Rejected {
     use crate::node::DropReason;
     let stats = peer.node().stats();
-    let mut m: std::collections::BTreeMap<&'static str, u64> = DropReason::ALL
+    let mut m: Vec<(&'static str, u64)> = DropReason::ALL
         .iter()
         .map(|r| {
             let name = match r {
@@ -305,8 +305,27 @@ fn rejected(peer: &Peer) -> std::collections::BTreeMap<&'static str, u64> {
             (name, stats.dropped(*r))
         })
         .collect();
-    m.insert("transferMalformed", peer.bad_transfer_frames());
-    m.insert("signalsDropped", peer.links().stats().signals_dropped);
-    m.insert("queueFull", peer.queue_full());
-    m
+    m.push(("transferMalformed", peer.bad_transfer_frames()));
+    m.push(("signalsDropped", peer.links().stats().signals_dropped));
+    m.push(("queueFull", peer.queue_full()));
+    Rejected(m)
+}
+
+/// Refused input by reason (`state().rejected`), serialized as an object.
+/// A list, not a map: a dozen fixed names, and one `BTreeMap` type fewer in
+/// the wasm bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected(Vec<(&'static str, u64)>);
+
+impl Rejected {
+    /// The count for one reason, if it is one.
+    pub fn get(&self, reason: &str) -> Option<&u64> {
+        self.0.iter().find(|(r, _)| *r == reason).map(|(_, n)| n)
+    }
+}
+
+impl Serialize for Rejected {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(r, n)| (r, n)))
+    }
 }
