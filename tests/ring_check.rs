@@ -91,8 +91,11 @@ fn id(k: u64, shift: usize, add: u64) -> Id {
     x.wrapping_add(&Id::from_u64(add))
 }
 
-/// The cases: (name, snapshots, the rule and member each case breaks, if any).
-fn cases(r: usize) -> Vec<(String, Vec<State>, Option<(&'static str, usize)>)> {
+/// A case: its name, the snapshots, and the rule it breaks and at which member (none: correct).
+type Case = (String, Vec<State>, Option<(&'static str, usize)>);
+
+/// The cases.
+fn cases(r: usize) -> Vec<Case> {
     // Six ids in the lowest eighth of the ring, two of them 3 apart: the
     // lowest node's predecessor is 7/8 of the way round, so its highest
     // fingers wrap back to itself and must be unknown.
