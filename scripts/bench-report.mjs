@@ -88,7 +88,7 @@ function main() {
       return 'unknown';
     }
   })();
-  const lines = [BEGIN, '', `Written by \`node scripts/bench-report.mjs\` (the last step of \`make bench\`) from the JSON reports in \`${opt.out}/\`, at ${commit}; do not edit by hand.`, ''];
+  const lines = [BEGIN, '', `Written by \`node scripts/bench-report.mjs\` (the last step of \`make bench\`) from the JSON reports in \`${opt.out}/\` (rendered at ${commit}; each report names when and at which commit it was measured); do not edit by hand.`, ''];
   const missed = [];
   for (const [file, command, title] of REPORTS) {
     const f = path.resolve(ROOT, opt.out, file);
@@ -105,7 +105,8 @@ function main() {
     }
     const checks = checksOf(report);
     if (checks.length === 0) checks.push({ what: `${file}: checks`, target: 'at least one', value: 'none in the report', ok: false });
-    lines.push(`### ${title} (\`${command}\`, ${report.date ? String(report.date).slice(0, 16).replace('T', ' ') + ' UTC' : 'undated'})`, '');
+    const when = report.date ? `${String(report.date).slice(0, 16).replace('T', ' ')} UTC` : 'undated';
+    lines.push(`### ${title} (\`${command}\`, ${when}, at ${report.commit ?? 'an unrecorded commit'})`, '');
     lines.push('| check | target | measured | |', '|---|---|---|---|');
     for (const c of checks) {
       lines.push(`| ${cell(c.what)} | ${cell(c.target ?? '')} | ${cell(c.value)} | ${mark(c.ok)} |`);

@@ -69,7 +69,11 @@ p = json.loads((out / "partition-10k.json").read_text())
 check("`partition --nodes 10000 --groups 2 …`: heal → one correct ring", "≤ 60 s simulated", f"{p['merge_s']} s", p["merge_s"] is not None and p["merge_s"] <= 60 and p["one_ring"])
 check("`partition …`: keys lost, false \"nothing stored\" answers", "0, 0", f"{p['keys_lost']}, {p['false_absent']}", p["keys_lost"] == 0 and p["false_absent"] == 0)
 date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-(out / "sim-checks.json").write_text(json.dumps({"bench": "sim", "date": date, "checks": checks}, indent=1) + "\n")
+import subprocess
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip():
+    commit += "+"
+(out / "sim-checks.json").write_text(json.dumps({"bench": "sim", "date": date, "commit": commit, "checks": checks}, indent=1) + "\n")
 missed = [c for c in checks if not c["ok"]]
 for c in missed:
     print(f"  MISSED {c['what']}: {c['value']}, target {c['target']}", file=sys.stderr)

@@ -28,6 +28,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { dropBlob, getBlob, makeRandomBlob, mbps, median, putBlob } from '../e2e/lib/files.mjs';
+import { measuredCommit } from '../e2e/lib/pairings.mjs';
 import { big, keyOf, ringProblems, short, successorOf } from '../e2e/lib/ring.mjs';
 import { rawTransfer } from '../e2e/lib/rtc.mjs';
 import * as lab from './lib/lab.mjs';
@@ -201,7 +202,7 @@ async function main() {
   const server = await lab.startSignaling({ stun: true, turn: true, name: 'bench-signaling' });
   const browsers = {};
   for (const h of new Set(HOSTS)) browsers[h] = await lab.launchOn(h);
-  const result = { date: new Date().toISOString(), tabs: HOSTS, replicas: `default (${REPLICAS})`, nat_to_nat: 'dropped', targets: TARGET, runs: [] };
+  const result = { date: new Date().toISOString(), commit: measuredCommit(), tabs: HOSTS, replicas: `default (${REPLICAS})`, nat_to_nat: 'dropped', targets: TARGET, runs: [] };
   let error;
   try {
     for (let run = 0; run < RUNS; run++) await oneRun(run, browsers, server, result);

@@ -41,7 +41,7 @@ import { closeBrowser, launchBrowser, openPeer, waitForLink } from '../lib/brows
 import { chunkCount, dropBlob, getBlob, heldRecords, makeRandomBlob, mbps, median, putBlob, wasmMemory } from '../lib/files.mjs';
 import { big, keyOf, ringProblems, short, successorOf } from '../lib/ring.mjs';
 import { closeRawChannel, connectRawChannel, rawTransfer } from '../lib/rtc.mjs';
-import { judge, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
+import { judge, measuredCommit, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { waitFor, withTimeout } from '../lib/wait.mjs';
 
@@ -312,7 +312,7 @@ function writeJson(res) {
 
 /** --pairings: each pairing in turn; a failed pairing is recorded and the others still run. */
 async function measurePairings(server, t0) {
-  const out = { date: new Date().toISOString(), bytes: SIZE, big_bytes: BIG, message_bytes: MESSAGE, runs: RUNS, targets: TARGETS, pairings: {}, missed: [] };
+  const out = { date: new Date().toISOString(), commit: measuredCommit(), bytes: SIZE, big_bytes: BIG, message_bytes: MESSAGE, runs: RUNS, targets: TARGETS, pairings: {}, missed: [] };
   for (const pairing of PAIRINGS) {
     const res = { kinds: pairing.kinds, getter_A: pairing.kinds[0], holder_B: pairing.kinds[1] };
     const p0 = Date.now();
@@ -351,7 +351,7 @@ async function main() {
   const server = await startServer();
   try {
     if (PAIRINGS) return await measurePairings(server, t0);
-    const res = { date: new Date().toISOString(), bytes: SIZE, runs: RUNS, browsers: 2 };
+    const res = { date: new Date().toISOString(), commit: measuredCommit(), bytes: SIZE, runs: RUNS, browsers: 2 };
     const ok = await measurePair(server, res);
     res.wall_s = (Date.now() - t0) / 1000;
     printTable(res);

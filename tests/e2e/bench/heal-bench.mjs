@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { closeBrowser, getBytes, launchBrowser, putBytes } from '../lib/browser.mjs';
 import { openTab, statesOf, waitForOneRing } from '../lib/rings.mjs';
+import { measuredCommit } from '../lib/pairings.mjs';
 import { ringProblems } from '../lib/ring.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { sleep } from '../lib/wait.mjs';
@@ -160,7 +161,7 @@ const checks = [
   { what: `${TABS} tabs in two rings: reach → one correct ring, every run`, target: `≤ ${TARGET_MS / 1000} s`, value: heals.join(', '), ok: runs.length === RUNS && runs.every((r) => r.heal_ms !== null && r.heal_ms <= TARGET_MS) },
   { what: `${TABS} tabs in two rings: every tab gets every file after the heal`, target: '0 missing', value: `${runs.reduce((a, r) => a + (r.files_missing ?? 0), 0)} missing`, ok: runs.length === RUNS && runs.every((r) => r.files_missing === 0) },
 ];
-const out = { bench: 'heal', date: new Date().toISOString(), tabs: TABS, browsers: BROWSERS, target_ms: TARGET_MS, met, checks, runs };
+const out = { bench: 'heal', date: new Date().toISOString(), commit: measuredCommit(), tabs: TABS, browsers: BROWSERS, target_ms: TARGET_MS, met, checks, runs };
 mkdirSync(path.dirname(path.resolve(ROOT, opt.out)), { recursive: true });
 writeFileSync(path.resolve(ROOT, opt.out), `${JSON.stringify(out, null, 1)}\n`);
 console.log(JSON.stringify(out));

@@ -37,7 +37,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeBrowser, launchBrowser, openPeer, putBytes } from '../lib/browser.mjs';
-import { judge, kindOf, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
+import { judge, kindOf, measuredCommit, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
 import { ringProblems } from '../lib/ring.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { sleep } from '../lib/wait.mjs';
@@ -306,6 +306,7 @@ async function measurePairings(server) {
   printColumns(rows);
   writeJson({
     date: new Date().toISOString(),
+    commit: measuredCommit(),
     tabs: TABS,
     browsers: BROWSERS,
     runs: RUNS,
@@ -325,7 +326,7 @@ async function main() {
     printTable(summary);
     const missed = missedTargets(`${TABS} tabs`, summary, RING_TARGETS);
     const checks = judge(`${TABS} tabs / ${BROWSERS} processes`, summary, RING_TARGETS);
-    writeJson({ date: new Date().toISOString(), summary, runs, targets: RING_TARGETS, checks, missed });
+    writeJson({ date: new Date().toISOString(), commit: measuredCommit(), summary, runs, targets: RING_TARGETS, checks, missed });
     return reportMissed(missed, 'ring bench');
   } finally {
     await server.stop();

@@ -4,6 +4,8 @@
 // A pairing is `KIND-KIND` (`chromium` or `firefox`): browser process i runs the kind at position
 // i mod 2, so `firefox-chromium` puts process 0 in Firefox and process 1 in Chromium.
 
+import { execFileSync } from 'node:child_process';
+
 /** Browser kinds `launchBrowser({ kind })` starts. */
 export const KINDS = Object.freeze(['chromium', 'firefox']);
 
@@ -99,4 +101,14 @@ export function reportMissed(missed, what) {
   console.log(`${what}: ${missed.length} target${missed.length === 1 ? '' : 's'} missed:`);
   for (const m of missed) console.log(`  MISSED ${m}`);
   return 1;
+}
+
+/** The commit measured, `abc1234` (with `+` when the tree had changes), for a benchmark's JSON. */
+export function measuredCommit() {
+  const git = (...args) => execFileSync('git', args, { cwd: new URL('../../..', import.meta.url), encoding: 'utf8' }).trim();
+  try {
+    return git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+' : '');
+  } catch {
+    return 'unknown';
+  }
 }
