@@ -4,8 +4,11 @@
 //!
 //! * [`peer`] — `ChordPeer`, the JS API (`join`, `put`, `get`, `state`, `leave`).
 //! * [`driver`] — the one task that owns the peer: it waits for the next
-//!   input or the peer's next wake-up, feeds it in, and carries out the outputs.
-//! * [`files`] — the put pipeline (hash, store chunks), blob commands, progress, cancel.
+//!   input or the peer's next wake-up, feeds it in, and carries out the
+//!   outputs; its child `driver/blobs.rs` carries out the blob commands.
+//! * [`files`] — the put pipeline (hash, store chunks), transfer options
+//!   (progress, durability), cancel; it does not know the driver, so `src/web`
+//!   has no import cycle (the driver uses it, never the reverse).
 //! * [`blobstore`] — the tab's IndexedDB store of chunks and records (`blobstore.js`).
 //! * [`rtc`] — one `RTCPeerConnection` with its data channel; owns its callbacks;
 //!   `bufferedamountlow` tells the driver to send frames it held back.

@@ -127,7 +127,7 @@ impl ChordPeer {
                 let bytes = read_slice(&file, 0, size).await.map_err(|e| fail(format!("could not store \"{name}\": {e}")))?;
                 core.borrow_mut().put(name, bytes.to_vec(), opts)
             } else {
-                let store = core.borrow().store.clone().ok_or_else(|| {
+                let store = core.borrow().store().ok_or_else(|| {
                     js_error(
                         "storage",
                         &capitalize(&format!(
@@ -135,7 +135,7 @@ impl ChordPeer {
                         )),
                     )
                 })?;
-                let blob = match store_file(&core, &store, &name, &file, &opts).await {
+                let blob = match store_file(|d| core.borrow().peer.holds_blob(d), &store, &name, &file, &opts).await {
                     Ok(b) => b,
                     Err(e) if e.starts_with("Cancelled") => return Err(js_error("cancelled", &e)),
                     Err(e) => return Err(js_error(storage_code(&e), &capitalize(&format!("could not store \"{name}\": {e}")))),

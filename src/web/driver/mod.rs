@@ -13,6 +13,8 @@
 //! borrow it synchronously (never across an `await`), and JavaScript runs one
 //! thing at a time, so the borrows never overlap.
 
+mod blobs;
+
 use super::blobstore::BlobStore;
 use super::codes::{command_code, join_code, request_code};
 use super::files::{cancelled, AbortHook, TransferOptions};
@@ -67,13 +69,13 @@ pub type Reply = oneshot::Sender<Result<JsValue, Failure>>;
 pub type Answer = oneshot::Receiver<Result<JsValue, Failure>>;
 
 /// A put or get the API waits for.
-pub(super) struct Pending {
+struct Pending {
     /// What the user calls the request, for error messages: "store" or "fetch".
     verb: &'static str,
     name: String,
     reply: Reply,
     /// Progress callback and abort signal.
-    pub(super) opts: TransferOptions,
+    opts: TransferOptions,
     /// Removes the abort listener when the request ends.
     _abort: Option<AbortHook>,
     /// Size and digest of what a put stores.
@@ -119,10 +121,10 @@ pub struct Core {
     intake: RtcIntake,
     /// The signaling servers, by `ServerId`: a socket to each.
     servers: Vec<Socket>,
-    pub(super) tx: mpsc::UnboundedSender<Input>,
-    pub(super) requests: HashMap<ReqId, Pending>,
+    tx: mpsc::UnboundedSender<Input>,
+    requests: HashMap<ReqId, Pending>,
     /// The tab's IndexedDB store (None where the browser gives no storage).
-    pub(super) store: Option<BlobStore>,
+    store: Option<BlobStore>,
     /// Transfer frames held back while a channel's buffer is full.
     backlog: HashMap<LinkId, VecDeque<Vec<u8>>>,
     join: Option<Reply>,
@@ -134,6 +136,11 @@ pub struct Core {
 }
 
 impl Core {
+    /// The tab's blob store, if the browser gives one.
+    pub(super) fn store(&self) -> Option<BlobStore> {
+        self.store.clone()
+    }
+
     /// A core for `peer`; `join` is answered once the peer joined or failed to.
     pub fn new(peer: Peer, tx: mpsc::UnboundedSender<Input>, on_event: Option<Function>, join: Reply, store: Option<BlobStore>) -> Core {
         Core {
@@ -212,7 +219,7 @@ impl Core {
     }
 
     /// Remembers a started request until its answer; sends what it produced.
-    pub(super) fn track(
+    fn track(
         &mut self,
         now: Millis,
         verb: &'static str,
