@@ -218,14 +218,7 @@ fn serverless(seed: u64, latency: Option<(u64, u64)>) {
     w.cmd(lost_hello, |peer, now| peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Closed }));
     w.run_for(500);
     for p in [refused, lost_hello] {
-        let reasons: Vec<&String> = w.tabs[p]
-            .events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                PeerEvent::BootstrapFailed { reason } => Some(reason),
-                _ => None,
-            })
-            .collect();
+        let reasons = bootstrap_failures(&w, p);
         assert_eq!(reasons.len(), 1, "seed {seed}: peer {p}: {:?}", w.tabs[p].events);
         assert!(reasons[0].contains("signaling server"), "seed {seed}: reason {:?}", reasons[0]);
         assert_eq!(w.tabs[p].peer.node().status(), Status::Idle, "seed {seed}");
@@ -305,7 +298,7 @@ fn a_crashed_tabs_closed_links_repair_its_neighbours_at_once() {
         let before = w.tabs[pred].peer.node().stats().dead_by_transport;
         w.crash(victim);
         let start = w.now;
-        let neighbours_ok = |w: &mut World| w.ring_errors().iter().all(|e| e.ends_with("wrong fingers"));
+        let neighbours_ok = |w: &mut World| w.ring_problems().iter().all(|p| matches!(p, Problem::Fingers { .. }));
         let ok = w.run_until(1_000, neighbours_ok);
         assert!(
             ok,
@@ -652,6 +645,18 @@ fn a_hostile_peer_cannot_make_a_victim_open_links_to_made_up_ids() {
     }
 }
 
+/// Why `p`'s joins failed, in order (its `BootstrapFailed` events).
+fn bootstrap_failures(w: &World, p: usize) -> Vec<&String> {
+    w.tabs[p]
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            PeerEvent::BootstrapFailed { reason } => Some(reason),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A server that refuses the hello because this id is already connected to
 /// the ring (code `id_taken`: the same tab id open twice) fails the join at
 /// once as "id taken", as when the ring itself says so, so the page picks
@@ -672,14 +677,7 @@ fn a_server_refusing_a_taken_id_fails_the_join_as_id_taken() {
             let refusal = ServerMsg::Error { reason: "no".into(), code: code.map(str::to_string) };
             peer.handle_input(now, Input::Server { server: s0, input: ServerInput::Message(refusal) });
         });
-        let reasons: Vec<&String> = w.tabs[p]
-            .events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                PeerEvent::BootstrapFailed { reason } => Some(reason),
-                _ => None,
-            })
-            .collect();
+        let reasons = bootstrap_failures(&w, p);
         assert_eq!(reasons, [&want], "code {code:?}: {:?}", w.tabs[p].events);
         assert_eq!(w.tabs[p].peer.node().status(), Status::Idle);
     }

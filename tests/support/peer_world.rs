@@ -882,10 +882,15 @@ impl World {
     /// How every expected member's predecessor, successor list and fingers
     /// differ from the ideal ring over the expected members (the one
     /// definition in `chord::sim::correct`).
-    fn ring_errors(&self) -> Vec<String> {
-        let ix = |ids: &[Id]| ids.iter().map(|id| self.index_of(id).map_or("?".to_string(), |i| i.to_string())).collect::<Vec<_>>();
+    fn ring_problems(&self) -> Vec<Problem> {
         let views: Vec<View> = self.expected().iter().map(|&p| View::of(self.tabs[p].peer.node())).collect();
         problems(&views)
+    }
+
+    /// [`World::ring_problems`] in words, with peer indices.
+    fn ring_errors(&self) -> Vec<String> {
+        let ix = |ids: &[Id]| ids.iter().map(|id| self.index_of(id).map_or("?".to_string(), |i| i.to_string())).collect::<Vec<_>>();
+        self.ring_problems()
             .into_iter()
             .map(|e| {
                 let p = ix(&[e.node()])[0].clone();
