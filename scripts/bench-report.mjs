@@ -82,7 +82,8 @@ function main() {
   const commit = (() => {
     try {
       const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-      const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+      // The file this script writes does not count as a change.
+      const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', `:(exclude)${opt.md}`], { cwd: ROOT, encoding: 'utf8' }).trim();
       return dirty ? `${rev} + uncommitted changes` : rev;
     } catch {
       return 'unknown';
