@@ -3,8 +3,8 @@
 //! This crate is the protocol core: a Chord node written as a **sans-IO state
 //! machine** ([`Node`]) and a **deterministic simulator** (`sim`, behind the `sim` feature) that drives
 //! many nodes over a modelled network. The same node code runs in the
-//! simulator, in the browser (over WebRTC data channels) and in any future
-//! native peer; it never reads a clock, never does IO and draws randomness only
+//! simulator, in the browser (over WebRTC data channels) and in the native
+//! `chord-node` (crate `node/`, over str0m); it never reads a clock, never does IO and draws randomness only
 //! from the seed it is given.
 //!
 //! * [`id`] — 160-bit ids and the ring arithmetic (intervals, distance, finger starts).
@@ -17,6 +17,7 @@
 //! * [`peer`] — a node, its links and the bootstrap: what a browser tab runs.
 //! * [`ice`] — STUN/TURN servers, trickled candidates, link paths (shared with `chord-signaling`).
 //! * [`signal`] — the bootstrap server's protocol, shared with `chord-signaling`.
+//! * [`codes`] — the stable error codes of the JS API and of `chord-node`'s HTTP API.
 //! * `web` (wasm32 only) — the browser glue and the JS API `ChordPeer`.
 //!
 //! The module docs of [`node`] describe the driver loop and the invariants.
@@ -24,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod codes;
 pub mod config;
 pub mod error;
 pub mod finger;

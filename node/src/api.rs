@@ -8,3 +8,12 @@ use std::sync::Arc;
 pub fn router(handle: Handle, store: Arc<Store>) -> axum::Router {
     todo!()
 }
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handle: Handle,
+    store: Arc<Store>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    todo!()
+}

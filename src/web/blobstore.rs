@@ -3,6 +3,7 @@
 //! them. Errors come back as sentences for the user (a full quota says so).
 
 use super::js::js_message;
+use crate::codes::QUOTA_FULL;
 use crate::id::Id;
 use crate::message::ReqId;
 use crate::store::{Record, Version};
@@ -46,15 +47,11 @@ pub struct BlobStore {
     db: JsValue,
 }
 
-/// The words of a full storage quota; `codes::storage_code` finds them in a
-/// failure's message to give it the code `quota`.
-pub const QUOTA_FULL: &str = "this browser's storage quota is full";
-
 /// Why a store operation failed, in words for the user.
 pub fn storage_error(e: &JsValue) -> String {
     let name = Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
     if name == "QuotaExceededError" {
-        format!("{QUOTA_FULL}; free some space or delete site data")
+        format!("this browser's {QUOTA_FULL}; free some space or delete site data")
     } else {
         format!("the browser's storage (IndexedDB) failed: {}", js_message(e))
     }

@@ -15,7 +15,6 @@
 //! * [`server`] — the signaling WebSocket; owns its callbacks.
 //! * [`wake`] — the peer's timer, in a dedicated worker so hidden tabs keep pace.
 //! * [`input`] — what the callbacks push into the driver's channel ([`input::Input`]) and the links' bounded intake.
-//! * [`codes`] — the stable `code` of every error the JS API rejects with.
 //! * [`js`] — the clock, JavaScript error words, serialization to JS objects.
 //! * [`options`] — reading `JoinOptions`.
 //! * [`api_types`] — the TypeScript shapes of options, results and events.
@@ -29,7 +28,6 @@
 
 pub mod api_types;
 pub mod blobstore;
-pub mod codes;
 pub mod driver;
 pub mod files;
 pub mod input;

@@ -3,12 +3,12 @@
 //! `code` is for the program (`codes.rs`; the `ErrorCode` union in `api_types.rs`).
 
 use super::blobstore::BlobStore;
-use super::codes::storage_code;
 use super::driver::{self, Answer, Core, Failure};
 use super::files::{read_slice, store_file, to_blob, TransferOptions, INLINE_MAX_BYTES};
 use super::input::Input;
 use super::js::{now, to_js};
 use super::options::JoinOptions;
+use crate::codes::storage_code;
 use crate::id::Id;
 use crate::peer::{Input as PeerInput, Peer};
 use futures::channel::{mpsc, oneshot};

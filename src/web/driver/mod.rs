@@ -16,13 +16,13 @@
 mod blobs;
 
 use super::blobstore::BlobStore;
-use super::codes::{command_code, join_code, request_code};
 use super::files::{cancelled, AbortHook, TransferOptions};
 use super::input::{rtc_intake, Input, RtcEvent, RtcIntake, RtcSink, ServerEvent, SocketTag};
 use super::js::{js_message, now, to_js};
 use super::rtc::RtcLink;
 use super::server::ServerConn;
 use super::wake::Wake;
+use crate::codes::{command_code, join_code, request_code};
 use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;

@@ -1,10 +1,9 @@
-//! The stable `code` of every `Error` the JS API throws or rejects with
-//! (`err.code`; the TypeScript union `ErrorCode` in `api_types.rs` lists the
-//! same words). Set here, once, from the Rust error types, so a program — the
+//! The stable `code` of every error a peer's API reports: `err.code` in the
+//! JS API (the TypeScript union `ErrorCode` in `src/web/api_types.rs` lists the
+//! same words) and the `code` of `chord-node`'s HTTP API. Set here, once, from the Rust error types, so a program — the
 //! page among them — decides by code and never by the wording of a message,
 //! which stays free to change.
 
-use super::blobstore::QUOTA_FULL;
 use crate::message::RouteFailure;
 use crate::peer::{ID_TAKEN_MESSAGE, NO_CANDIDATES_MESSAGE, NO_PATH_MESSAGE};
 use crate::transfer::{PullError, Refusal};
@@ -50,7 +49,12 @@ pub fn join_code(reason: &str) -> &'static str {
     }
 }
 
-/// `quota` when this tab's storage is full (`blobstore::storage_error`), else `storage`.
+/// The words every "storage is full" message of a store contains (a tab's
+/// IndexedDB quota, a native node's `--max-bytes` or its disk), so that a
+/// failure relayed as a sentence keeps the code `quota`.
+pub const QUOTA_FULL: &str = "storage quota is full";
+
+/// `quota` when a store reported it is full ([`QUOTA_FULL`]), else `storage`.
 pub fn storage_code(why: &str) -> &'static str {
     if why.contains(QUOTA_FULL) {
         "quota"
