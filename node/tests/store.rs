@@ -138,6 +138,21 @@ fn held_chunks_round_trip_and_delete() {
 }
 
 #[test]
+fn chunks_take_about_their_own_size_on_disk() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).unwrap();
+    let chunks = 64u32;
+    for i in 0..chunks {
+        store.put_chunk(&id(1), i, &bytes(u64::from(i), CHUNK_BYTES as usize)).unwrap();
+    }
+    let payload = u64::from(chunks * CHUNK_BYTES);
+    let on_disk = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().blocks() * 512;
+    // A whole 128 KiB chunk per row would take a 256 KiB redb page (twice the payload).
+    assert!(on_disk < payload * 5 / 4, "{on_disk} bytes on disk for {payload} of chunks");
+}
+
+#[test]
 fn records_round_trip_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).unwrap();
@@ -455,9 +470,10 @@ fn every_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let mut acked: Vec<(String, u64)> = Vec::new();
     let mut from = 0;
-    // Three lives, each killed after a different number of acks, so the kill
-    // lands at different points of the write sequence.
-    for stop_after in [7, 20, 41] {
+    // Twelve lives, each killed a different time after it started writing,
+    // so the kills land at different points of the write sequence (between
+    // the transactions of an upload, too).
+    for delay_ms in [5, 13, 21, 34, 8, 55, 3, 40, 17, 27, 45, 60] {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "child_entry_point", "--nocapture", "--test-threads=1"])
             .env(CRASH_DIR, dir.path())
@@ -467,25 +483,30 @@ fn every_acknowledged_write_survives_kill_9() {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut seen = 0;
-        let mut last = from;
-        while seen < stop_after {
-            let line = lines.next().expect("the writer died before it was killed").unwrap();
+        // Started: the node id is written.
+        loop {
+            let line = lines.next().expect("the writer died before it started").unwrap();
+            if line.starts_with("ack ") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the writer was killed, it did not finish");
+        // What it acknowledged before it died is in the pipe.
+        for line in lines {
+            let line = line.unwrap();
             let Some(ack) = line.strip_prefix("ack ") else { continue };
             let (kind, i) = ack.split_once(' ').unwrap();
             let i: u64 = i.parse().unwrap();
             acked.push((kind.to_string(), i));
-            last = i;
-            seen += 1;
+            // The next life writes new rounds (this one may be half written).
+            from = from.max(i + 1);
         }
-        child.kill().unwrap(); // SIGKILL
-        let status = child.wait().unwrap();
-        assert!(!status.success(), "the writer was killed, it did not finish");
         check_after_crash(dir.path(), &acked);
-        // The next life writes new rounds (round `last` may be half written).
-        from = last + 1;
     }
-    assert!(acked.iter().filter(|(k, _)| k == "upload").count() >= 10);
+    assert!(acked.iter().filter(|(k, _)| k == "upload").count() >= 3, "too few writes to test anything: {acked:?}");
 }
 
 // ---- full disk --------------------------------------------------------------------------------
