@@ -16,14 +16,14 @@
 //!
 //! # Tables (all in `DIR/chord.redb`)
 //!
-//! | table           | key                      | value                          |
-//! |-----------------|--------------------------|--------------------------------|
-//! | `meta`          | `"node_id"`              | the node id, 20 bytes          |
-//! |                 | `"bytes_used"`           | the byte counter, u64 LE       |
-//! | `chunks`        | (digest 20 B, index u32, piece u16) | a piece of a chunk of a held blob |
-//! | `complete`      | digest 20 B              | size of a blob held whole      |
-//! | `records`       | key 20 B                 | a postcard-encoded [`Record`]  |
-//! | `get_chunks`    | (get u64, index u32, piece u16)    | a piece of a chunk fetched for a get |
+//! | table           | key                                | value                                  |
+//! |-----------------|------------------------------------|----------------------------------------|
+//! | `meta`          | `"node_id"`                        | the node id, 20 bytes                  |
+//! |                 | `"bytes_used"`                     | the byte counter, u64 LE               |
+//! | `chunks`        | (digest 20 B, index u32, piece u16) | a piece of a chunk of a held blob     |
+//! | `complete`      | digest 20 B                        | size of a blob held whole              |
+//! | `records`       | key 20 B                           | a postcard-encoded [`Record`]          |
+//! | `get_chunks`    | (get u64, index u32, piece u16)    | a piece of a chunk fetched for a get   |
 //! | `upload_chunks` | (upload u64, index u32, piece u16) | a piece of a chunk staged by an upload |
 //!
 //! A chunk (128 KiB on the wire) is kept as consecutive pieces of at most
@@ -39,7 +39,10 @@
 //! with [`StoreError::Full`] before anything is written. A full disk gives
 //! the same error: redb aborts the transaction, and since redb then fails
 //! every later operation of that handle, the store reopens the file, so the
-//! node keeps serving what it has.
+//! node keeps serving what it has. Copy-on-write means every write, even a
+//! delete, needs a few fresh pages, and redb reuses the pages a commit frees
+//! only after later commits: on a disk full to the last byte even a delete
+//! may be refused until space is freed outside the store.
 //!
 //! Scratch space (gets and uploads) belongs to requests of one process life:
 //! [`Store::open`] clears what a killed process left there.
