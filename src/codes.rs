@@ -53,10 +53,12 @@ pub fn join_code(reason: &str) -> &'static str {
 /// IndexedDB quota, a native node's `--max-bytes` or its disk), so that a
 /// failure relayed as a sentence keeps the code `quota`.
 pub const QUOTA_FULL: &str = "storage quota is full";
+/// The words of a native node's "its disk is full" (`chord-node`'s store).
+pub const DISK_FULL: &str = "disk holding the node's data is full";
 
-/// `quota` when a store reported it is full ([`QUOTA_FULL`]), else `storage`.
+/// `quota` when a store reported it is full ([`QUOTA_FULL`], [`DISK_FULL`]), else `storage`.
 pub fn storage_code(why: &str) -> &'static str {
-    if why.contains(QUOTA_FULL) {
+    if why.contains(QUOTA_FULL) || why.contains(DISK_FULL) {
         "quota"
     } else {
         "storage"

@@ -31,7 +31,7 @@ use chord::link::{Connectivity, LinkId, MaxMessageSize};
 use chord::peer::RtcInput;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::net::{Protocol, Receive};
@@ -42,6 +42,10 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 pub const SEND_LIMIT: u64 = 64 * 1024;
 /// Transfer frames wait while more than this is buffered on the link.
 pub const BULK_HIGH: usize = 64 * 1024;
+/// Longest pause between ICE checks of an unanswered pair.
+const STUN_MAX_RTO: Duration = Duration::from_millis(1000);
+/// Unanswered ICE checks before the pair counts as lost.
+const STUN_RETRANSMITS: usize = 5;
 
 /// What the links report, for the driver: inputs for the peer, datagrams to send.
 #[derive(Debug, Default)]
@@ -121,7 +125,12 @@ impl RtcLinks {
 
     /// Creates `link`: an offer, or the answer to `remote_offer`.
     pub fn create(&mut self, now: Instant, link: LinkId, remote_offer: Option<String>, out: &mut Reports) -> Result<(), String> {
-        let mut rtc = Rtc::builder().build(now);
+        // ICE gives up on a silent pair after ~4.5 s (checks at 0.25, 0.5, 1, 1, 1, 1 s), as
+        // browsers report `disconnected` after ~5 s; str0m's default waits ~20 s.
+        let mut config = Rtc::builder();
+        config.set_max_stun_rto(STUN_MAX_RTO);
+        config.set_max_stun_retransmits(STUN_RETRANSMITS);
+        let mut rtc = config.build(now);
         for addr in &self.local {
             let c = Candidate::host(*addr, "udp").map_err(|e| format!("bad local address {addr}: {e}"))?;
             rtc.add_local_candidate(c);

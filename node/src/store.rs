@@ -60,7 +60,9 @@ pub const FILE_NAME: &str = "chord.redb";
 /// The words of a refused write when `--max-bytes` is reached (the node's
 /// counterpart of the browser's "this browser's storage quota is full").
 pub const QUOTA_FULL: &str = "this node's storage quota is full";
-/// The message of a write refused because the disk is full.
+/// The message of a write refused because the disk is full. Both messages
+/// contain the words `chord::codes::storage_code` gives the code `quota`
+/// (checked by `full_store_messages_have_the_quota_code`).
 pub const DISK_FULL: &str = "the disk holding the node's data is full";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -599,5 +601,18 @@ fn stored_counter<T: ReadableTable<&'static str, &'static [u8]>>(meta: &T) -> Re
             tracing::warn!(len = v.value().len(), "the stored byte counter is malformed; recounting");
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod codes_tests {
+    use super::*;
+
+    #[test]
+    fn full_store_messages_have_the_quota_code() {
+        assert_eq!(chord::codes::storage_code(&format!("{QUOTA_FULL} (--max-bytes 9)")), "quota");
+        assert_eq!(chord::codes::storage_code(DISK_FULL), "quota");
+        assert_eq!(StoreError::Full(DISK_FULL.into()).code(), "quota");
+        assert_eq!(chord::codes::storage_code("the store failed: I/O error"), "storage");
     }
 }

@@ -369,8 +369,9 @@ impl Node {
                 n.last_predecessor = pred;
             }
         });
-        // It left for good: nothing to unify with.
+        // It left for good: nothing to unify with, and no way back in.
         self.lost.forget(&from);
+        self.remember_departed(from);
         if lost {
             self.lose_ring(now);
         } else if let Some(s) = self.successors.first() {

@@ -317,6 +317,9 @@ pub struct Node {
     pred_changed_at: Option<Millis>,
     /// Peers declared dead or lost, probed for ring unification.
     lost: unify::LostList,
+    /// The last few peers that announced they were leaving (`Leaving`), newest
+    /// last: a way back into the ring must not go through them.
+    departed: VecDeque<Id>,
     /// Merge candidates being checked or waiting.
     merging: unify::Merging,
     /// When each peer was last heard from (any frame).
@@ -352,6 +355,7 @@ impl Node {
             forwarded: forwarded::Forwarded::default(),
             pred_changed_at: None,
             lost: unify::LostList::default(),
+            departed: VecDeque::new(),
             merging: unify::Merging::default(),
             heard: HashMap::default(),
             gone: transport::Gone::default(),
@@ -523,6 +527,9 @@ impl Node {
         }
         self.stats.received += 1;
         self.gone.heard(&from);
+        if !self.departed.is_empty() && !matches!(msg, Message::Leaving { .. }) {
+            self.forget_departed(&from);
+        }
         match msg {
             Message::GetNeighbors { req } => self.on_get_neighbors(from, req),
             Message::Neighbors { req, predecessor, successors } => self.on_neighbors(now, from, req, predecessor, successors),

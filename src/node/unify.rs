@@ -45,6 +45,8 @@ use crate::message::MAX_HOPS;
 
 /// Most lost peers a node remembers.
 pub const MAX_LOST: usize = 32;
+/// Peers remembered as having announced their leave (see [`Node::is_gone`]).
+pub const MAX_DEPARTED: usize = 16;
 /// Most merge candidates a node queues while it checks another.
 pub const MAX_MERGE_QUEUE: usize = 8;
 
@@ -144,6 +146,29 @@ impl Node {
     /// Peers remembered as dead or lost, oldest first (probed for ring unification).
     pub fn lost_peers(&self) -> Vec<Id> {
         self.lost.peers().collect()
+    }
+
+    /// Whether `peer` is gone as far as this node knows: declared dead or
+    /// lost, or it announced it was leaving (one of the last [`MAX_DEPARTED`]).
+    /// A node that lost its ring must not try to rejoin through such a peer,
+    /// though its link may still look open (a closed tab's link stays open
+    /// until ICE gives up on it, seconds later).
+    pub fn is_gone(&self, peer: &Id) -> bool {
+        self.lost.peers().any(|p| p == *peer) || self.departed.contains(peer)
+    }
+
+    /// Remembers that `peer` announced it was leaving.
+    pub(super) fn remember_departed(&mut self, peer: Id) {
+        self.departed.retain(|p| *p != peer);
+        if self.departed.len() >= MAX_DEPARTED {
+            self.departed.pop_front();
+        }
+        self.departed.push_back(peer);
+    }
+
+    /// `peer` was heard from again (a reloaded tab comes back with its id).
+    pub(super) fn forget_departed(&mut self, peer: &Id) {
+        self.departed.retain(|p| p != peer);
     }
 
     /// Remembers `peer` as lost (see the module docs).

@@ -755,10 +755,12 @@ impl Peer {
                 }
             }
             Event::LostRing => {
-                // Rejoin through any member still linked (records are kept);
-                // else be introduced again; with no server either, this tab
-                // is alone and carries on as a ring of one.
-                let linked = self.links.open_peers().next();
+                // Rejoin through any member still linked (records are kept)
+                // that the node did not just find silent (a link to a dead
+                // peer stays open until ICE gives up on it); else be
+                // introduced again; with no server either, this tab is alone
+                // and carries on as a ring of one.
+                let linked = self.links.open_peers().find(|p| !self.node.is_gone(p));
                 if let Some(via) = linked {
                     let _ = self.node.join(now, via);
                 } else if !self.rebootstrap() {

@@ -1,0 +1,56 @@
+// A real WebRTC ring of native nodes on this machine, no browser (issue 16): 24 `chord-node`
+// processes join through one signaling server over str0m data channels on loopback. The ring must
+// be correct (lib/ring.mjs, the same rules as for tabs) within 10 s of the last join; every node
+// then stores a file through its HTTP API and fetches another node's, byte-identical. Resident
+// memory per node is reported.
+//
+//   ./scripts/loopback-only node --test tests/e2e/native-ring.test.mjs
+//   NATIVE_NODES=8 …  (fewer nodes)
+
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { after, test } from 'node:test';
+import { removeData, residentKiB, startNode, waitJoined } from './lib/native.mjs';
+import { waitForOneRing } from './lib/rings.mjs';
+import { startServer } from './lib/server.mjs';
+
+const COUNT = Number(process.env.NATIVE_NODES ?? 24);
+const RING = `native-${Date.now()}`;
+const sha1 = (b) => createHash('sha1').update(b).digest('hex');
+
+const nodes = [];
+let server;
+after(async () => {
+  await Promise.all(nodes.map((n) => n.kill('SIGKILL').catch(() => {})));
+  nodes.forEach((n) => removeData(n.data));
+  await server?.stop();
+});
+
+test(`${COUNT} native nodes form one correct ring within 10 s of the last join, and each stores and fetches`, { timeout: 240_000 }, async () => {
+  server = await startServer();
+  const joinMs = [];
+  for (let i = 0; i < COUNT; i++) {
+    const n = await startNode({ server, ring: RING, name: `n${i}` });
+    nodes.push(n);
+    joinMs.push(await waitJoined(n));
+  }
+  const ringMs = await waitForOneRing(nodes, RING, 10_000, `one correct ring of ${COUNT} native nodes`);
+  const sorted = [...joinMs].sort((a, b) => a - b);
+  console.log(`# ${COUNT} nodes: join median ${sorted[sorted.length >> 1]} ms (max ${sorted.at(-1)} ms); ring correct ${ringMs} ms after the last join`);
+
+  // Every node stores one file (half inline-sized, half blobs), then fetches its neighbour's.
+  const files = nodes.map((n, i) => ({ name: `native-${i}.bin`, bytes: randomBytes(i % 2 ? 200_000 + i : 1000 + i) }));
+  await Promise.all(nodes.map((n, i) => n.put(files[i].name, files[i].bytes)));
+  await Promise.all(
+    nodes.map(async (n, i) => {
+      const f = files[(i + 1) % COUNT];
+      const got = await n.get(f.name);
+      assert.ok(got, `${n.name}: ${f.name} not found`);
+      assert.equal(sha1(got), sha1(f.bytes), `${n.name}: ${f.name} differs`);
+    }),
+  );
+
+  const rss = (await Promise.all(nodes.map((n) => residentKiB(n.proc.pid)))).filter((v) => v != null).sort((a, b) => a - b);
+  console.log(`# resident memory per node: median ${(rss[rss.length >> 1] / 1024).toFixed(1)} MiB, max ${(rss.at(-1) / 1024).toFixed(1)} MiB`);
+  assert.equal(rss.length, COUNT, 'every node still runs');
+});
