@@ -14,7 +14,7 @@ set -euo pipefail
 seconds=${1:-${FUZZ_SECONDS:-60}}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire_decode signal_decode node_messages sim_ring peer_frames)
+[ ${#targets[@]} -gt 0 ] || targets=(wire_decode signal_decode node_messages sim_ring peer_frames native_input)
 
 cd "$(dirname "$0")/../fuzz"
 if ! rustup toolchain list | grep -q '^nightly'; then
