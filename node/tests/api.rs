@@ -11,7 +11,8 @@ use chord_node::api::{self, INLINE_MAX_BYTES, MAX_UPLOADS};
 use chord_node::client::{self, ClientError};
 use chord_node::command::{ApiError, Command, DriverStats, GetResult, Handle, PutResult, Snapshot, VersionResult};
 use chord_node::store::Store;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -212,6 +213,27 @@ async fn put_then_get_is_byte_identical_at_every_size_edge() {
     // Every get's scratch space is gone; the blobs (once each) remain.
     let blobs: u64 = sizes.iter().map(|s| *s as u64).filter(|s| *s > INLINE_MAX_BYTES).sum();
     node.await_bytes_used(blobs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_unknown_length_is_taken_chunked() {
+    // What `chord-node put` sends from standard input: no Content-Length.
+    let node = Node::start().await;
+    let data = content(400_000);
+    let frames: Vec<Result<Frame<Bytes>, std::io::Error>> =
+        data.chunks(50_001).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
+    let tcp = TcpStream::connect(node.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let req = Request::put("/files/piped")
+        .header(header::HOST, node.addr.to_string())
+        .body(StreamBody::new(futures_util::stream::iter(frames)))
+        .unwrap();
+    assert!(req.headers().get(header::CONTENT_LENGTH).is_none());
+    let res = sender.send_request(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let get = call(node.addr, Method::GET, "/files/piped", &[], Vec::new()).await;
+    assert!(get.body == data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
