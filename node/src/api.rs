@@ -31,6 +31,7 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -38,9 +39,29 @@ use tokio::sync::Semaphore;
 /// blobs: the same line a tab draws (`src/web/files.rs`).
 pub const INLINE_MAX_BYTES: u64 = 16 * 1024;
 
-/// Uploads received at once; one more is refused with `busy`. Each holds up
-/// to a chunk in memory and writes to the store, so this bounds both.
+/// Uploads received at once by default; one more is refused with `busy`.
+/// Each holds up to a chunk in memory and writes to the store, so this bounds both.
 pub const MAX_UPLOADS: usize = 8;
+
+/// How long an upload may go without a byte by default before it is dropped
+/// (with its slot and staged chunks). Long: `chord-node put` may be fed by a
+/// slow pipe; the point is only that a stalled client cannot hold a slot forever.
+pub const BODY_IDLE: Duration = Duration::from_secs(60);
+
+/// The API's bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Uploads received at once.
+    pub uploads: usize,
+    /// Longest wait for the next bytes of an upload.
+    pub body_idle: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { uploads: MAX_UPLOADS, body_idle: BODY_IDLE }
+    }
+}
 
 /// Seconds a client is asked to wait before retrying a `busy`, `timeout` or
 /// `not_sure` (the ring usually settles within a stabilization round).
@@ -54,11 +75,18 @@ struct Api {
     handle: Handle,
     store: Arc<Store>,
     uploads: Arc<Semaphore>,
+    limits: Limits,
 }
 
-/// The API's routes, answering through `handle` and streaming bytes through `store`.
+/// The API's routes, answering through `handle` and streaming bytes through
+/// `store`, with the default [`Limits`].
 pub fn router(handle: Handle, store: Arc<Store>) -> Router {
-    let api = Api { handle, store, uploads: Arc::new(Semaphore::new(MAX_UPLOADS)) };
+    router_with(handle, store, Limits::default())
+}
+
+/// [`router`] with other limits.
+pub fn router_with(handle: Handle, store: Arc<Store>, limits: Limits) -> Router {
+    let api = Api { handle, store, uploads: Arc::new(Semaphore::new(limits.uploads)), limits };
     Router::new()
         // `get` also answers HEAD (axum strips the body); `get_file` skips
         // the streaming for it.
@@ -86,6 +114,8 @@ pub async fn serve(
 fn status_of(code: &str) -> StatusCode {
     match code {
         "invalid" => StatusCode::BAD_REQUEST,
+        // The client stopped sending (a stalled upload).
+        "cancelled" => StatusCode::REQUEST_TIMEOUT,
         "not_found" => StatusCode::NOT_FOUND,
         "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "quota" | "store_full" => StatusCode::INSUFFICIENT_STORAGE,
@@ -178,8 +208,8 @@ async fn put_file(
         .uploads
         .clone()
         .try_acquire_owned()
-        .map_err(|_| ApiError::new("busy", format!("{MAX_UPLOADS} uploads are already under way; try again in a moment")))?;
-    let received = receive(&api.store, &name, body).await?;
+        .map_err(|_| ApiError::new("busy", format!("{} uploads are already under way; try again in a moment", api.limits.uploads)))?;
+    let received = receive(&api.store, &name, body, api.limits.body_idle).await?;
     // The body is in; waiting for the ring does not hold a slot.
     drop(permit);
     let result = match received {
@@ -203,14 +233,18 @@ enum Received {
 /// bytes decide: a body that ends within them is an inline value (empty
 /// included, as a tab stores an empty file inline); a longer one becomes an
 /// upload, written chunk by chunk, at most one chunk (plus one frame) in memory.
-async fn receive(store: &Arc<Store>, name: &str, body: Body) -> Result<Received, ApiError> {
+async fn receive(store: &Arc<Store>, name: &str, body: Body, idle: Duration) -> Result<Received, ApiError> {
     let mut frames = body.into_data_stream();
     let mut hasher = Sha1::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut size: u64 = 0;
     let mut upload: Option<Upload> = None;
     let mut index: u32 = 0;
-    while let Some(frame) = frames.next().await {
+    loop {
+        let frame = tokio::time::timeout(idle, frames.next())
+            .await
+            .map_err(|_| ApiError::new("cancelled", format!("the upload of \"{name}\" stalled: no bytes for {} s", idle.as_secs_f32())))?;
+        let Some(frame) = frame else { break };
         // An error here is the client gone or a broken body; `upload` drops.
         let frame = frame.map_err(|e| ApiError::new("cancelled", format!("the upload of \"{name}\" broke off: {e}")))?;
         size += frame.len() as u64;

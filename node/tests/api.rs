@@ -7,7 +7,7 @@ use chord::id::Id;
 use chord::peer::{Peer, PeerConfig};
 use chord::store::Blob;
 use chord::transfer::{chunk_count, CHUNK_BYTES};
-use chord_node::api::{self, INLINE_MAX_BYTES, MAX_UPLOADS};
+use chord_node::api::{self, Limits, INLINE_MAX_BYTES, MAX_UPLOADS};
 use chord_node::client::{self, ClientError};
 use chord_node::command::{ApiError, Command, DriverStats, GetResult, Handle, PutResult, Snapshot, VersionResult};
 use chord_node::store::Store;
@@ -43,14 +43,19 @@ struct Node {
 
 impl Node {
     async fn start() -> Node {
+        Node::start_with(Limits::default()).await
+    }
+
+    async fn start_with(limits: Limits) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), None).unwrap());
         let (handle, rx) = Handle::channel();
+        let store2 = store.clone();
         let log = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(fake_driver(rx, store.clone(), log.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(api::serve(listener, handle, store.clone(), std::future::pending()));
+        tokio::spawn(async move { axum::serve(listener, api::router_with(handle, store2, limits)).await });
         Node { addr, store, log, _dir: dir }
     }
 
@@ -408,6 +413,19 @@ async fn uploads_beyond_the_limit_are_busy_and_slots_come_back() {
         assert!(Instant::now() < deadline, "slots never came back: {}", a.status);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_is_dropped_and_gives_its_slot_back() {
+    let node = Node::start_with(Limits { uploads: 1, body_idle: Duration::from_millis(300) }).await;
+    let mut s = raw_head(node.addr, "PUT /files/stall HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n").await;
+    s.write_all(&content(300_000)).await.unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    node.await_bytes_used(0).await;
+    let a = call(node.addr, Method::PUT, "/files/next", &[], content(100_000)).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    assert_eq!(node.log(), ["blob"], "only the second upload reached the driver");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
