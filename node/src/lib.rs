@@ -10,10 +10,14 @@
 //! * [`store_worker`] — the thread that runs the peer's store commands in order.
 //! * [`command`] — what the HTTP API asks the driver, and the answers.
 //! * [`api`] — the local HTTP API (`/files/{name}`, `/state`, `/metrics`).
+//! * [`metrics`] — `/metrics` in Prometheus text, from the state.
+//! * [`client`] — the CLI's side of the API (`chord-node put|get|state`).
 
 pub mod api;
+pub mod client;
 pub mod command;
 pub mod driver;
+pub mod metrics;
 pub mod node;
 pub mod rtc;
 pub mod signal;
