@@ -516,12 +516,3 @@ mod tests {
         assert!(!if_none_match(&HeaderMap::new(), tag));
     }
 }
-
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    handle: Handle,
-    store: Arc<Store>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    todo!()
-}

@@ -26,8 +26,8 @@ pub struct NodeArgs {
     #[arg(long, default_value = chord::signal::DEFAULT_RING)]
     pub ring: String,
     /// Directory of the node's store (records, file chunks, its id); created if missing.
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub data: Option<PathBuf>,
     /// UDP address every WebRTC link uses. With an unspecified IP (0.0.0.0)
     /// the node announces the address of its default route.
     #[arg(long, default_value = "0.0.0.0:0", value_name = "IP:PORT")]
@@ -92,8 +92,11 @@ fn announced(bound: SocketAddr) -> SocketAddr {
 
 /// Runs a node until SIGTERM or Ctrl-C, then leaves gracefully.
 pub async fn run_node(args: NodeArgs) -> Result<(), String> {
-    let store =
-        Arc::new(Store::open(&args.data, args.max_bytes).map_err(|e| format!("cannot open the store in {}: {e}", args.data.display()))?);
+    let data = args.data.clone().ok_or("--data DIR is required")?;
+    if args.signal.is_empty() {
+        return Err("--signal URL is required".into());
+    }
+    let store = Arc::new(Store::open(&data, args.max_bytes).map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?);
     let id = node_id(&store)?;
     let socket = UdpSocket::bind(args.listen).await.map_err(|e| format!("cannot bind UDP {}: {e}", args.listen))?;
     let local = announced(socket.local_addr().map_err(|e| e.to_string())?);

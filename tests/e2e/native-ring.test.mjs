@@ -9,8 +9,11 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, test } from 'node:test';
-import { removeData, residentKiB, startNode, waitJoined } from './lib/native.mjs';
+import { NODE_BIN, removeData, residentKiB, startNode, tempDataDir, waitJoined } from './lib/native.mjs';
 import { waitForOneRing } from './lib/rings.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -49,6 +52,20 @@ test(`${COUNT} native nodes form one correct ring within 10 s of the last join, 
       assert.equal(sha1(got), sha1(f.bytes), `${n.name}: ${f.name} differs`);
     }),
   );
+
+  // The CLI wrapper: `chord-node put|get|state --api` against the first node, a file through another.
+  const dir = tempDataDir('cli');
+  const [src, dst] = [path.join(dir, 'in.bin'), path.join(dir, 'out.bin')];
+  writeFileSync(src, randomBytes(300_000));
+  const api = ['--api', nodes[0].api.replace('http://', '')];
+  const put = JSON.parse(execFileSync(NODE_BIN, ['put', 'cli file.bin', src, ...api], { encoding: 'utf8' }));
+  assert.equal(put.size, 300_000);
+  execFileSync(NODE_BIN, ['get', 'cli file.bin', dst, '--api', nodes[1].api.replace('http://', '')]);
+  assert.equal(sha1(readFileSync(dst)), sha1(readFileSync(src)), 'chord-node get returns what chord-node put stored');
+  const state = JSON.parse(execFileSync(NODE_BIN, ['state', ...api], { encoding: 'utf8' }));
+  assert.equal(state.id, nodes[0].id);
+  assert.equal(state.status, 'joined');
+  removeData(dir);
 
   const rss = (await Promise.all(nodes.map((n) => residentKiB(n.proc.pid)))).filter((v) => v != null).sort((a, b) => a - b);
   console.log(`# resident memory per node: median ${(rss[rss.length >> 1] / 1024).toFixed(1)} MiB, max ${(rss.at(-1) / 1024).toFixed(1)} MiB`);
