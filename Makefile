@@ -38,8 +38,8 @@ test-browser: setup web server ## Browser tests in headless Chromium, inside a l
 web: setup-wasm ## Build the browser bundle into www/pkg (fails if gzipped wasm + js > 256 KiB)
 	@./scripts/build-web.sh
 
-server: ## Build the signaling server (target/release/chord-signaling)
-	$(CARGO) build --release -p chord-signaling
+server: ## Build the signaling server and the native node (target/release/chord-signaling, chord-node)
+	$(CARGO) build --release -p chord-signaling -p chord-node
 
 serve: web server ## Build, then serve the page and signaling on http://$(SERVE_ADDR)/ (foreground)
 	@echo "Open http://$(SERVE_ADDR)/"

@@ -353,6 +353,30 @@ fn glare_ends_with_exactly_one_link() {
     assert!(glares > 0 && late_offers > 0, "glare or late offers not exercised");
 }
 
+/// A tab whose every neighbour vanished, their links left open (a killed
+/// browser seen from a native node, whose links stay open until ICE gives up):
+/// once it found them silent, it must not try to rejoin through one of those
+/// links — it is introduced again and carries on as a ring of one at once.
+/// Before `Node::is_gone`, its join through a dead peer's link took ~24 s to fail.
+#[test]
+fn a_peer_whose_neighbours_vanished_does_not_rejoin_through_them() {
+    for seed in seeds(&[91, 92]) {
+        let mut w = ring(seed, 3, peer_config());
+        w.run_for(3_000);
+        let t0 = w.now;
+        w.vanish(1);
+        w.vanish(2);
+        let alone = w.run_until(30_000, |w| {
+            let n = w.tabs[0].peer.node();
+            n.status() == Status::Joined && n.successors().is_empty() && n.predecessor().is_none()
+        });
+        let took = w.now.0 - t0.0;
+        assert!(alone, "seed {seed}: the survivor never became a ring of one\n{}", w.dump());
+        assert!(took <= 10_000, "seed {seed}: the survivor took {took} ms to become a ring of one (it rejoined through a dead peer?)");
+        eprintln!("seed {seed}: a ring of one {took} ms after its neighbours vanished");
+    }
+}
+
 #[test]
 fn a_leaving_peer_hands_its_records_over() {
     for seed in seeds(&[81]) {

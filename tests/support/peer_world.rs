@@ -854,6 +854,20 @@ impl World {
     }
 
     /// The tab dies: every connection it had closes at the other end.
+    /// Tab `p` vanishes and nothing tells its peers: its links stay open at
+    /// their ends (what a native node's str0m link does until ICE gives up,
+    /// seconds later, when a browser process is killed), and what they send
+    /// on them is lost.
+    #[allow(dead_code)]
+    fn vanish(&mut self, p: usize) {
+        self.tabs[p].alive = false;
+        self.tabs[p].expected = false;
+        self.rtc.retain(|(o, _), _| *o != p);
+        for w in 0..self.servers.len() {
+            self.server_forget(w, p);
+        }
+    }
+
     fn crash(&mut self, p: usize) {
         self.tabs[p].alive = false;
         self.tabs[p].expected = false;
