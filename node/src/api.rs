@@ -21,7 +21,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{any, get, put};
 use axum::{Json, Router};
 use chord::id::Id;
 use chord::store::{Blob, MAX_BLOB_BYTES, MAX_NAME_BYTES};
@@ -64,7 +64,8 @@ impl Default for Limits {
 }
 
 /// Seconds a client is asked to wait before retrying a `busy`, `timeout` or
-/// `not_sure` (the ring usually settles within a stabilization round).
+/// `not_sure`: a hint, short because these are transient; a client backs off
+/// further on its own if they persist.
 const RETRY_AFTER_SECS: &str = "1";
 
 const CHUNK: usize = CHUNK_BYTES as usize;
@@ -91,6 +92,7 @@ pub fn router_with(handle: Handle, store: Arc<Store>, limits: Limits) -> Router 
         // `get` also answers HEAD (axum strips the body); `get_file` skips
         // the streaming for it.
         .route("/files/{name}", put(put_file).get(get_file))
+        .route("/files/", any(async || invalid("a file needs a name")))
         .route("/state", get(state))
         .route("/metrics", get(metrics))
         .fallback(no_route)

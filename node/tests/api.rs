@@ -292,6 +292,9 @@ async fn names_are_percent_decoded_and_limited_to_1024_bytes() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json()["code"], "invalid");
     assert_eq!(a.json()["error"], "file names are limited to 1024 bytes");
+    let a = call(node.addr, Method::PUT, "/files/", &[], b"x".to_vec()).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.json()["error"], "a file needs a name");
     let a = call(node.addr, Method::GET, "/files/%FF", &[], Vec::new()).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json()["code"], "invalid");
