@@ -33,35 +33,8 @@ impl ApiError {
 /// The answer a command waits for.
 pub type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
-/// What a put resolves to: the same fields as the JS API's put result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PutResult {
-    /// Blobs: members holding the bytes when the put was answered.
-    pub holders: Option<u32>,
-    /// Blobs: whether every holder the ring keeps had them.
-    pub durable: Option<bool>,
-    /// The key, 40 hex digits.
-    pub key: String,
-    /// The primary that stored it.
-    pub node: String,
-    /// Lookup hops.
-    pub hops: u16,
-    /// Bytes.
-    pub size: u64,
-    /// SHA-1 of the content, 40 hex digits.
-    pub digest: String,
-    /// The version the primary gave it.
-    pub version: VersionResult,
-}
-
-/// A record's version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct VersionResult {
-    /// Sequence number.
-    pub seq: u64,
-    /// The writer's id, 40 hex digits.
-    pub writer: String,
-}
+/// What a put resolves to: the JS API's put result (one shape, in the core).
+pub type PutResult = chord::peer::PutReport;
 
 /// What a get found.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,7 +15,7 @@
 //! Ctrl-C) the node leaves gracefully: its keys are handed to its successor
 //! before it stops, as a closing tab's are.
 
-use crate::command::{ApiError, Command, DriverStats, GetResult, PutResult, Reply, Snapshot, VersionResult};
+use crate::command::{ApiError, Command, DriverStats, GetResult, PutResult, Reply, Snapshot};
 use crate::rtc::{Reports, RtcLinks};
 use crate::signal::{ServerConn, ServerReport};
 use crate::store::Store;
@@ -366,16 +366,7 @@ impl Driver {
             Event::PutDone { req, key, node, hops, version } => {
                 let copies = self.peer.take_put_holders(req);
                 if let Some(p) = self.puts.remove(&req) {
-                    let result = PutResult {
-                        holders: copies.map(|c| c.holders),
-                        durable: copies.map(|c| c.durable()),
-                        key: key.to_hex(),
-                        node: node.to_hex(),
-                        hops,
-                        size: p.size,
-                        digest: p.digest.to_hex(),
-                        version: VersionResult { seq: version.seq, writer: version.writer.to_hex() },
-                    };
+                    let result = PutResult::new(key, node, hops, version, copies, Some((p.size, p.digest)));
                     let _ = p.reply.send(Ok(result));
                 }
             }

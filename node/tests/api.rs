@@ -4,12 +4,14 @@
 
 use bytes::Bytes;
 use chord::id::Id;
+use chord::peer::PutHolders;
 use chord::peer::{Peer, PeerConfig};
 use chord::store::Blob;
+use chord::store::Version;
 use chord::transfer::{chunk_count, CHUNK_BYTES};
 use chord_node::api::{self, Limits, INLINE_MAX_BYTES, MAX_UPLOADS};
 use chord_node::client::{self, ClientError};
-use chord_node::command::{ApiError, Command, DriverStats, GetResult, Handle, PutResult, Snapshot, VersionResult};
+use chord_node::command::{ApiError, Command, DriverStats, GetResult, Handle, PutResult, Snapshot};
 use chord_node::store::Store;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
@@ -74,16 +76,9 @@ impl Node {
 }
 
 fn result(name: &str, size: u64, digest: Id, blob: bool) -> PutResult {
-    PutResult {
-        holders: blob.then_some(1),
-        durable: blob.then_some(false),
-        key: Id::key_of(name).to_hex(),
-        node: Id::from_u64(7).to_hex(),
-        hops: 0,
-        size,
-        digest: digest.to_hex(),
-        version: VersionResult { seq: 1, writer: Id::from_u64(7).to_hex() },
-    }
+    let copies = blob.then_some(PutHolders { holders: 1, target: 3 });
+    let version = Version { seq: 1, writer: Id::from_u64(7) };
+    PutResult::new(Id::key_of(name), Id::from_u64(7), 0, version, copies, Some((size, digest)))
 }
 
 /// Answers like a one-member ring that stores everything, with a few names

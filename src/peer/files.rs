@@ -129,6 +129,46 @@ pub struct PutHolders {
     pub target: u32,
 }
 
+/// What a finished put tells its caller: the JS API's put result and
+/// `chord-node`'s HTTP answer (one shape, built in one place).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PutReport {
+    /// Files over 16 KiB: members holding the bytes when the put was answered.
+    pub holders: Option<u32>,
+    /// Files over 16 KiB: whether every holder the ring keeps had them.
+    pub durable: Option<bool>,
+    /// The key, 40 hex digits.
+    pub key: String,
+    /// The primary that stored it.
+    pub node: String,
+    /// Lookup hops.
+    pub hops: u16,
+    /// Bytes, when the caller knows them.
+    pub size: Option<u64>,
+    /// SHA-1 of the content, 40 hex digits, when the caller knows it.
+    pub digest: Option<String>,
+    /// The version the primary gave it.
+    pub version: super::VersionView,
+}
+
+impl PutReport {
+    /// The report of put `key` answered by `node` after `hops` with
+    /// `version`; `copies` from [`Peer::take_put_holders`], `meta` the size
+    /// and digest of what was put.
+    pub fn new(key: Id, node: Id, hops: u16, version: Version, copies: Option<PutHolders>, meta: Option<(u64, Id)>) -> PutReport {
+        PutReport {
+            holders: copies.map(|c| c.holders),
+            durable: copies.map(|c| c.durable()),
+            key: key.to_hex(),
+            node: node.to_hex(),
+            hops,
+            size: meta.map(|m| m.0),
+            digest: meta.map(|m| m.1.to_hex()),
+            version: super::VersionView { seq: version.seq, writer: version.writer.to_hex() },
+        }
+    }
+}
+
 impl PutHolders {
     /// Whether every holder the ring keeps had the bytes: the put survives
     /// the loss of any `target - 1` of them.

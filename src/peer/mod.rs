@@ -51,7 +51,7 @@ mod intake;
 mod servers;
 mod snapshot;
 
-pub use files::{BlobCommand, Phase, PutHolders};
+pub use files::{BlobCommand, Phase, PutHolders, PutReport};
 pub use input::{Input, RtcInput, ServerInput};
 pub use intake::{Intake, IntakeLimits, Pushed};
 pub use servers::{ServerState, ServerView, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MAX_SERVERS};

@@ -27,7 +27,7 @@ use crate::id::Id;
 use crate::link::{LinkId, Via};
 use crate::message::ReqId;
 use crate::node::Event;
-use crate::peer::{Input as PeerInput, Peer, PeerEvent, PeerOutput, RtcCommand, RtcInput, ServerId, ServerInput};
+use crate::peer::{Input as PeerInput, Peer, PeerEvent, PeerOutput, PutReport, RtcCommand, RtcInput, ServerId, ServerInput};
 use crate::time::Millis;
 use crate::transfer::chunk_count;
 use crate::{CommandError, RequestError};
@@ -528,16 +528,7 @@ impl Core {
             Event::PutDone { req, key, node, hops, version } => {
                 let copies = self.peer.take_put_holders(req);
                 if let Some(Pending { reply, meta, .. }) = self.requests.remove(&req) {
-                    let result = PutResult {
-                        holders: copies.map(|c| c.holders),
-                        durable: copies.map(|c| c.durable()),
-                        key: key.to_hex(),
-                        node: node.to_hex(),
-                        hops,
-                        size: meta.map(|m| m.0),
-                        digest: meta.map(|m| m.1.to_hex()),
-                        version: VersionJs { seq: version.seq, writer: version.writer.to_hex() },
-                    };
+                    let result = PutReport::new(key, node, hops, version, copies, meta);
                     let _ = reply.send(to_js(&result).map_err(Failure::from));
                 }
             }
@@ -595,27 +586,6 @@ impl Core {
             });
         }
     }
-}
-
-/// What `put` resolves to.
-#[derive(Serialize)]
-struct PutResult {
-    /// Files over 16 KiB: tabs holding the bytes when the put resolved.
-    holders: Option<u32>,
-    /// Files over 16 KiB: whether every holder the ring keeps had them.
-    durable: Option<bool>,
-    key: String,
-    node: String,
-    hops: u16,
-    size: Option<u64>,
-    digest: Option<String>,
-    version: VersionJs,
-}
-
-#[derive(Serialize)]
-struct VersionJs {
-    seq: u64,
-    writer: String,
 }
 
 fn check_name(name: &str) -> Result<(), String> {
