@@ -10,7 +10,7 @@
 //   3. The node is killed with SIGKILL while tabs hold the data and restarted on the same store:
 //      it comes back with the same id, the ring is correct again and nothing is lost. Then every
 //      tab goes, the node is killed and restarted once more: it still serves every file to the
-//      next tab.
+//      next tab. Finally SIGTERM: the node leaves, and the tab is told at once.
 //
 //   ./scripts/loopback-only node --test tests/e2e/native-tabs.test.mjs
 
@@ -182,4 +182,14 @@ test('kill -9 of the node and a restart on the same store: same id, correct ring
   await waitJoined(alone);
   const next = await openTab(proc, ring, 'next');
   await expectAll([next, alone], files);
+
+  // SIGTERM: the node leaves gracefully. Its leave notice reaches the tab at once (a crash is
+  // found only by probes, ≥ 3 s), and the tab, alone, still has every file (it held replicas).
+  const t0 = Date.now();
+  await alone.stop();
+  assert.equal(alone.proc.exitCode, 0, `the node exits cleanly on SIGTERM:\n${alone.log.slice(-10).join('\n')}`);
+  assert.ok(alone.log.some((l) => /left the ring/.test(l)), 'the node says it left');
+  await waitForOneRing([next], ring, 2000, 'the tab alone, told of the leave');
+  console.log(`# SIGTERM: the tab was alone and correct ${Date.now() - t0} ms after the signal`);
+  await expectAll([next], files);
 }));
