@@ -1,7 +1,7 @@
 // Issue 16, end to end: a native node (`chord-node`) in a ring of browser tabs keeps the ring's
 // files when every tab is gone.
 //
-//   1. One native node and 4 tabs in 2 Chromium processes form one correct ring. Files of 1 B to
+//   1. One native node and 4 tabs in 2 browser processes form one correct ring. Files of 1 B to
 //      20 MiB are put, some from tabs (window.chord.put) and some through the node's HTTP API, and
 //      every member gets each one byte-identical (SHA-256 compared).
 //   2. Every tab closes: the two of one process gracefully (a closing page leaves and hands over its
@@ -12,7 +12,10 @@
 //      tab goes, the node is killed and restarted once more: it still serves every file to the
 //      next tab.
 //
+// The browsers follow E2E_BROWSERS (lib/browser.mjs: Chromium, Firefox ESR, or both in turn):
+//
 //   ./scripts/loopback-only node --test tests/e2e/native-tabs.test.mjs
+//   E2E_BROWSERS=firefox ./scripts/loopback-only node --test tests/e2e/native-tabs.test.mjs   (or mixed)
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -107,7 +110,7 @@ const openTab = (proc, ring, name) => openPeer(proc.browser, { server, ring, nam
 test('a native node and 4 tabs share files; the node keeps them when every tab is gone', { timeout: 420_000 }, () => logged(async () => {
   const ring = `native-tabs-${Date.now().toString(36)}`;
   server = await startServer();
-  procs.push(await launchKillableBrowser({ kind: 'chromium' }), await launchKillableBrowser({ kind: 'chromium' }));
+  procs.push(await launchKillableBrowser(), await launchKillableBrowser());
   const node = await startNode({ server, ring, name: 'node' });
   nodes.push(node);
   await waitJoined(node);
@@ -146,7 +149,7 @@ test('a native node and 4 tabs share files; the node keeps them when every tab i
 test('kill -9 of the node and a restart on the same store: same id, correct ring, nothing lost', { timeout: 300_000 }, () => logged(async () => {
   const ring = `native-restart-${Date.now().toString(36)}`;
   server ??= await startServer();
-  const proc = await launchKillableBrowser({ kind: 'chromium' });
+  const proc = await launchKillableBrowser();
   procs.push(proc);
   const first = await startNode({ server, ring, name: 'node' });
   nodes.push(first);
