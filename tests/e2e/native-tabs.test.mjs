@@ -34,12 +34,14 @@ const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 let server;
 const procs = [];
 const nodes = [];
-/** On a failure, the tail of every node's log goes with the error. */
+const tabsOpened = [];
+/** On a failure, the tail of every node's log and of every tab's page log goes with the error. */
 async function logged(fn) {
   try {
     await fn();
   } catch (e) {
     for (const n of nodes) e.message += `\n--- ${n.name} log ---\n${n.log.slice(-40).join('\n')}`;
+    for (const t of tabsOpened) e.message += `\n--- ${t.name} (${t.id.slice(0, 8)}) page log ---\n${t.logs.slice(-30).join('\n')}`;
     throw e;
   }
 }
@@ -105,7 +107,11 @@ async function nodeHoldsAll(node, files, timeoutMs) {
   );
 }
 
-const openTab = (proc, ring, name) => openPeer(proc.browser, { server, ring, name, timeoutMs: 45_000 });
+async function openTab(proc, ring, name) {
+  const tab = await openPeer(proc.browser, { server, ring, name, timeoutMs: 45_000 });
+  tabsOpened.push(tab);
+  return tab;
+}
 
 test('a native node and 4 tabs share files; the node keeps them when every tab is gone', { timeout: 420_000 }, () => logged(async () => {
   const ring = `native-tabs-${Date.now().toString(36)}`;
