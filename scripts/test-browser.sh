@@ -96,7 +96,7 @@ fi
 #    delivers (8 of 8 runs in each mode on 2026-12-07; from pagehide alone 3 of 6).
 #    native-tabs (a chord-node among the tabs; its str0m links open with Firefox as with
 #    Chromium) runs with mixed rings only: 3 of 3 runs on 2026-12-07 (~130 s a run). With Firefox
-#    only it passed 7 of 8: once a 2 MiB put from a Firefox tab, whose primary was the other
+#    only it passed 9 of 10: once a 2 MiB put from a Firefox tab, whose primary was the other
 #    Firefox tab and a replica the just-restarted node, failed `primary_gone` (not yet explained).
 for mode in firefox mixed; do
     echo "test-browser: end-to-end tests with E2E_BROWSERS=$mode"
