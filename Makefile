@@ -106,8 +106,9 @@ bench-files: setup web server ## File transfers: raw data channel vs chord get (
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json
 
 .PHONY: test-netlab bench-netlab test-scale
-test-netlab: setup web server ## WebRTC through NATs, STUN and TURN (coturn) in a simulated internet (tests/netlab; root); logs in out/netlab/
-	./tests/netlab/run.sh --timeout 900 node --test --test-concurrency=1 --test-timeout=600000 tests/netlab/nat.test.mjs
+test-netlab: setup web server ## WebRTC through NATs, STUN and TURN (coturn) in a simulated internet (tests/netlab; root), a native node on its public host; logs in out/netlab/
+	$(CARGO) build --release -p chord-node
+	./tests/netlab/run.sh --timeout 1000 node --test --test-concurrency=1 --test-timeout=600000 tests/netlab/nat.test.mjs tests/netlab/native.test.mjs
 
 bench-netlab: setup web server ## Ring over TURN in the NAT lab: joins, convergence, 16 MiB get vs raw relayed channel; $(BENCH_OUT)/netlab.json
 	./tests/netlab/run.sh --timeout 600 node tests/netlab/bench.mjs --out $(BENCH_OUT)/netlab.json

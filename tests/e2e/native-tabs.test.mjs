@@ -1,7 +1,7 @@
 // Issue 16, end to end: a native node (`chord-node`) in a ring of browser tabs keeps the ring's
 // files when every tab is gone.
 //
-//   1. One native node and 4 tabs in 2 Chromium processes form one correct ring. Files of 1 B to
+//   1. One native node and 4 tabs in 2 browser processes form one correct ring. Files of 1 B to
 //      20 MiB are put, some from tabs (window.chord.put) and some through the node's HTTP API, and
 //      every member gets each one byte-identical (SHA-256 compared).
 //   2. Every tab closes: the two of one process gracefully (a closing page leaves and hands over its
@@ -12,7 +12,10 @@
 //      tab goes, the node is killed and restarted once more: it still serves every file to the
 //      next tab. Finally SIGTERM: the node leaves, and the tab is told at once.
 //
+// The browsers follow E2E_BROWSERS (lib/browser.mjs: Chromium, Firefox ESR, or both in turn):
+//
 //   ./scripts/loopback-only node --test tests/e2e/native-tabs.test.mjs
+//   E2E_BROWSERS=firefox ./scripts/loopback-only node --test tests/e2e/native-tabs.test.mjs   (or mixed)
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -31,12 +34,14 @@ const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 let server;
 const procs = [];
 const nodes = [];
-/** On a failure, the tail of every node's log goes with the error. */
+const tabsOpened = [];
+/** On a failure, the tail of every node's log and of every tab's page log goes with the error. */
 async function logged(fn) {
   try {
     await fn();
   } catch (e) {
     for (const n of nodes) e.message += `\n--- ${n.name} log ---\n${n.log.slice(-40).join('\n')}`;
+    for (const t of tabsOpened) e.message += `\n--- ${t.name} (${t.id.slice(0, 8)}) page log ---\n${t.logs.slice(-30).join('\n')}`;
     throw e;
   }
 }
@@ -102,12 +107,16 @@ async function nodeHoldsAll(node, files, timeoutMs) {
   );
 }
 
-const openTab = (proc, ring, name) => openPeer(proc.browser, { server, ring, name, timeoutMs: 45_000 });
+async function openTab(proc, ring, name) {
+  const tab = await openPeer(proc.browser, { server, ring, name, timeoutMs: 45_000 });
+  tabsOpened.push(tab);
+  return tab;
+}
 
 test('a native node and 4 tabs share files; the node keeps them when every tab is gone', { timeout: 420_000 }, () => logged(async () => {
   const ring = `native-tabs-${Date.now().toString(36)}`;
   server = await startServer();
-  procs.push(await launchKillableBrowser({ kind: 'chromium' }), await launchKillableBrowser({ kind: 'chromium' }));
+  procs.push(await launchKillableBrowser(), await launchKillableBrowser());
   const node = await startNode({ server, ring, name: 'node' });
   nodes.push(node);
   await waitJoined(node);
@@ -146,7 +155,7 @@ test('a native node and 4 tabs share files; the node keeps them when every tab i
 test('kill -9 of the node and a restart on the same store: same id, correct ring, nothing lost', { timeout: 300_000 }, () => logged(async () => {
   const ring = `native-restart-${Date.now().toString(36)}`;
   server ??= await startServer();
-  const proc = await launchKillableBrowser({ kind: 'chromium' });
+  const proc = await launchKillableBrowser();
   procs.push(proc);
   const first = await startNode({ server, ring, name: 'node' });
   nodes.push(first);

@@ -19,7 +19,8 @@ export const tempDataDir = (name = 'node') => mkdtempSync(path.join(os.tmpdir(),
  * @typedef {object} NativeNode
  * @property {string} name
  * @property {string} id        40 hex digits (from the node's ready line)
- * @property {string} api       `http://127.0.0.1:PORT`
+ * @property {string} api       `http://IP:PORT` (127.0.0.1 unless `api` says otherwise)
+ * @property {string} udp       `IP:PORT` its WebRTC socket announces (from the ready line)
  * @property {string} data      its store directory
  * @property {import('node:child_process').ChildProcess} proc
  * @property {string[]} log     its output lines
@@ -32,25 +33,45 @@ export const tempDataDir = (name = 'node') => mkdtempSync(path.join(os.tmpdir(),
  */
 
 /**
- * Starts `chord-node` joined through `server` into `ring`, on loopback only, with its API on a
- * free port; resolves once it printed its ready line (not once it joined: see `waitJoined`).
+ * Starts `chord-node` joined through `server` into `ring`, by default on loopback only
+ * (`--loopback-only`, UDP and API on 127.0.0.1, free ports); resolves once it printed its ready
+ * line (not once it joined: see `waitJoined`).
  *
- * @param {{ server: { wsUrl: string }, ring: string, name?: string, data?: string, args?: string[], bin?: string }} opts
+ * The NAT lab runs it elsewhere: `prefix` goes before the binary (e.g. `['ip', 'netns', 'exec',
+ * 'pub']`, which execs it, so `proc` is the node itself), `listen` and `api` are its UDP and API
+ * addresses, and `loopbackOnly: false` keeps every candidate.
+ *
+ * @param {{ server: { wsUrl: string }, ring: string, name?: string, data?: string, args?: string[], bin?: string,
+ *   prefix?: string[], listen?: string, api?: string, loopbackOnly?: boolean }} opts
  * @returns {Promise<NativeNode>}
  */
-export async function startNode({ server, ring, name = 'node', data = tempDataDir(name), args = [], bin = NODE_BIN }) {
+export async function startNode({
+  server,
+  ring,
+  name = 'node',
+  data = tempDataDir(name),
+  args = [],
+  bin = NODE_BIN,
+  prefix = [],
+  listen = '127.0.0.1:0',
+  api = '127.0.0.1:0',
+  loopbackOnly = true,
+}) {
   if (!existsSync(bin)) throw new Error(`${bin} not found: run \`cargo build --release -p chord-node\``);
-  const proc = spawn(
-    bin,
-    ['--signal', server.wsUrl, '--ring', ring, '--data', data, '--listen', '127.0.0.1:0', '--api', '127.0.0.1:0', '--loopback-only', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.E2E_NODE_LOG ?? 'info', NO_COLOR: '1' } },
-  );
+  const argv = ['--signal', server.wsUrl, '--ring', ring, '--data', data, '--listen', listen, '--api', api];
+  if (loopbackOnly) argv.push('--loopback-only');
+  const [cmd, ...cmdArgs] = [...prefix, bin, ...argv, ...args];
+  const proc = spawn(cmd, cmdArgs, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.E2E_NODE_LOG ?? 'info', NO_COLOR: '1' },
+  });
   let ready = null;
   /** @type {NativeNode} */
   const node = {
     name,
     id: '',
     api: '',
+    udp: '',
     data,
     proc,
     log: [],
@@ -121,6 +142,7 @@ export async function startNode({ server, ring, name = 'node', data = tempDataDi
     );
     node.id = r.id;
     node.api = `http://${r.api}`;
+    node.udp = r.udp;
   } catch (e) {
     await node.kill('SIGKILL').catch(() => {});
     throw e;
