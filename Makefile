@@ -107,7 +107,6 @@ bench-files: setup web server ## File transfers: raw data channel vs chord get (
 
 .PHONY: test-netlab bench-netlab test-scale
 test-netlab: setup web server ## WebRTC through NATs, STUN and TURN (coturn) in a simulated internet (tests/netlab; root), a native node on its public host; logs in out/netlab/
-	$(CARGO) build --release -p chord-node
 	./tests/netlab/run.sh --timeout 1000 node --test --test-concurrency=1 --test-timeout=600000 tests/netlab/nat.test.mjs tests/netlab/native.test.mjs
 
 bench-netlab: setup web server ## Ring over TURN in the NAT lab: joins, convergence, 16 MiB get vs raw relayed channel; $(BENCH_OUT)/netlab.json
