@@ -7,7 +7,7 @@ SERVE_ADDR ?= 127.0.0.1:8080
 # cargo install puts wasm-bindgen here; make it visible even if the login shell did not.
 export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 
-.PHONY: help setup setup-wasm lint test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-report bench-sim bench-browser bench-files bench-browsers bench-heal paper fmt clippy clean fuzz
+.PHONY: help setup setup-wasm lint test test-native test-page test-wasm test-browser test-churn web server serve sim bench bench-report bench-sim bench-browser bench-files bench-browsers bench-heal bench-native paper fmt clippy clean fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -65,7 +65,7 @@ sim: ## Build the simulator (run it with ./target/release/chord-sim --help)
 
 bench: ## Every benchmark of BENCHMARKS.md, all of them even when one misses a target; then writes their ✓/✗ into BENCHMARKS.md and fails naming each miss; JSON in $(BENCH_OUT)/
 	rc=0; \
-	$(MAKE) --no-print-directory -k bench-sim bench-browser bench-files bench-heal bench-netlab bench-browsers || rc=1; \
+	$(MAKE) --no-print-directory -k bench-sim bench-browser bench-files bench-heal bench-netlab bench-browsers bench-native || rc=1; \
 	node scripts/bench-report.mjs --out $(BENCH_OUT) || rc=1; \
 	exit $$rc
 
@@ -104,6 +104,10 @@ bench-browsers: setup web server ## Firefox and Chromium pairings in one run: jo
 
 bench-files: setup web server ## File transfers: raw data channel vs chord get (16 MiB), 100 MiB round trip (fails on a missed target); $(BENCH_OUT)/files.json
 	./scripts/loopback-only node tests/e2e/bench/file-bench.mjs --mib 16 --big-mib 100 --runs 3 --out $(BENCH_OUT)/files.json
+
+bench-native: setup web server ## A native chord-node among 4 tabs (2 processes): idle VmRSS, node → tab 16 MiB get vs raw, cold start → joined (5 rounds / 5 starts; fails on a missed target); $(BENCH_OUT)/native.json
+	$(CARGO) build --release -p chord-node
+	./scripts/loopback-only node tests/e2e/bench/native-bench.mjs --runs 5 --starts 5 --out $(BENCH_OUT)/native.json
 
 .PHONY: test-netlab bench-netlab test-scale
 test-netlab: setup web server ## WebRTC through NATs, STUN and TURN (coturn) in a simulated internet (tests/netlab; root), a native node on its public host; logs in out/netlab/

@@ -8,7 +8,7 @@
 // Each benchmark judges itself and writes its verdicts into its JSON report as
 // `checks: [{ what, target, value, ok }]` (per pairing under `pairings.NAME.checks` for the
 // pairing runs): scripts/bench.sh (out/sim-checks.json), tests/e2e/bench/ring-bench.mjs,
-// file-bench.mjs, heal-bench.mjs and tests/netlab/bench.mjs. A report that `make bench` should
+// file-bench.mjs, heal-bench.mjs, native-bench.mjs and tests/netlab/bench.mjs. A report that `make bench` should
 // have written and did not is a miss. The fuzzing totals are summed from fuzz/runs.tsv (committed;
 // scripts/fuzz.sh appends a line per run), held to ≥ 10⁷ executions per target.
 //
@@ -44,6 +44,7 @@ export const REPORTS = [
   ['netlab.json', 'make bench-netlab', 'NAT lab, every cross-host link through TURN'],
   ['browsers.json', 'make bench-browsers', 'Browser pairings: ring'],
   ['files-browsers.json', 'make bench-browsers', 'Browser pairings: files'],
+  ['native.json', 'make bench-native', 'Native node among tabs (chord-node)'],
 ];
 const FUZZ_TARGET = 1e7;
 const BEGIN = '<!-- bench-report:begin -->';
