@@ -61,7 +61,19 @@ enum Command {
     },
 }
 
+/// At most two glibc malloc arenas: with one per thread (the default, up to
+/// 8 per core) each keeps the memory freed in it, and an idle node that had
+/// moved files stayed ~10 MiB larger (BENCHMARKS.md, "A native node").
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc tunable; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
