@@ -25,8 +25,8 @@ enum Step {
     Answer(String),
     /// A trickled candidate line.
     Candidate(String),
-    /// A datagram from the remote, to link 0 or 1.
-    Datagram(bool, Vec<u8>),
+    /// A datagram from the remote (the link that accepts it takes it).
+    Datagram(Vec<u8>),
     /// Time passes.
     Wait(u16),
 }
@@ -59,7 +59,7 @@ fuzz_target!(|steps: Vec<Step>| {
             Step::Candidate(line) => {
                 links.add_candidate(LinkId(next), &Candidate { candidate: line, sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) });
             }
-            Step::Datagram(_, bytes) => {
+            Step::Datagram(bytes) => {
                 let _ = links.receive(now, remote, local, &bytes);
             }
             Step::Wait(ms) => {
