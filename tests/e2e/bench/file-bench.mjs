@@ -39,7 +39,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeBrowser, launchBrowser, openPeer, waitForLink } from '../lib/browser.mjs';
 import { chunkCount, dropBlob, getBlob, heldRecords, makeRandomBlob, mbps, median, putBlob, wasmMemory } from '../lib/files.mjs';
-import { big, keyOf, ringProblems, short, successorOf } from '../lib/ring.mjs';
+import { nameHeldBy, ringProblems, short } from '../lib/ring.mjs';
 import { closeRawChannel, connectRawChannel, rawTransfer } from '../lib/rtc.mjs';
 import { judge, measuredCommit, missedTargets, parsePairings, printColumns, reportMissed, targetText } from '../lib/pairings.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
@@ -92,14 +92,6 @@ const TARGETS = Object.freeze([{ key: 'ratio', label: `get / raw RTCDataChannel,
 const round = (x, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 const log = (...a) => console.error(...a);
 
-/** A name `base №k` whose key's successor in the ring of `ids` is `holder`. */
-function nameHeldBy(base, holder, ids) {
-  const succ = successorOf(ids);
-  for (let k = 1; ; k++) {
-    const name = `${base} №${k}`;
-    if (succ(big(keyOf(name))) === holder) return name;
-  }
-}
 
 /**
  * The raw pair: one page of the server's origin per process (about:blank gathers no candidates),

@@ -38,7 +38,7 @@ import { closeBrowser, launchBrowser, openPeer } from '../lib/browser.mjs';
 import { getBlob, makeRandomBlob, mbps, median, putBlob, dropBlob } from '../lib/files.mjs';
 import { removeData, residentKiB, startNode, tempDataDir } from '../lib/native.mjs';
 import { judge, measuredCommit, missedTargets, printColumns, reportMissed } from '../lib/pairings.mjs';
-import { big, keyOf, short, successorOf } from '../lib/ring.mjs';
+import { big, keyOf, nameHeldBy, short } from '../lib/ring.mjs';
 import { waitForOneRing } from '../lib/rings.mjs';
 import { closeRawChannel, connectRawChannel, rawTransfer } from '../lib/rtc.mjs';
 import { ROOT, startServer } from '../lib/server.mjs';
@@ -94,14 +94,6 @@ function holdersOf(primary, ids) {
   return Array.from({ length: Math.min(REPLICAS, sorted.length) }, (_, k) => sorted[(i + k) % sorted.length]);
 }
 
-/** A name `base №k` whose key's primary in the ring of `ids` is `primary`. */
-function nameHeldBy(base, primary, ids) {
-  const succ = successorOf(ids);
-  for (let k = 1; ; k++) {
-    const name = `${base} №${k}`;
-    if (succ(big(keyOf(name))) === primary) return name;
-  }
-}
 
 /** Which members hold `key` complete (their state() records). */
 async function completeHolders(members, key) {

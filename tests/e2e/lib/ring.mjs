@@ -120,3 +120,12 @@ export function ringViolations(states, { ring, fingers = true, successors = SUCC
 export function ringProblems(states, opts) {
   return ringViolations(states, opts).map((p) => p.text);
 }
+
+/** A name `base №k` whose key's successor (its primary) in the ring of `ids` is `holder`. */
+export function nameHeldBy(base, holder, ids) {
+  const succ = successorOf(ids);
+  for (let k = 1; ; k++) {
+    const name = `${base} №${k}`;
+    if (succ(big(keyOf(name))) === holder) return name;
+  }
+}
